@@ -1,0 +1,86 @@
+// The data plane's configuration: TOML from --config, every key with an embedded default so the
+// gateway starts on a bare machine. Validation happens here, once, at start-up.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "seegw/common/error.hpp"
+#include "seegw/smtp/client_session.hpp"
+#include "seegw/smtp/server_session.hpp"
+#include "seegw/spool/spool.hpp"
+
+namespace seegw::config {
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 25;
+  std::string text() const;
+};
+Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port);
+
+// An address range in CIDR notation (IPv4 or IPv6).
+class Network {
+ public:
+  static Result<Network> parse(std::string_view cidr);
+  bool contains(std::string_view address) const;
+
+ private:
+  int family_ = 0;
+  unsigned char bytes_[16] = {};
+  int prefix_ = 0;
+};
+
+struct Route {
+  std::vector<std::string> domains;  // lower case; "*.example" matches subdomains
+  HostPort next_hop;
+  smtp::TlsPolicy tls = smtp::TlsPolicy::opportunistic;
+};
+
+struct Config {
+  std::string hostname = "localhost";
+  std::string domain = "localhost";  // our mail domain: postmaster@domain sends notifications
+  std::vector<std::string> local_domains;
+  std::vector<Network> internal_networks;
+
+  std::vector<HostPort> listen = {{"127.0.0.1", 2525}};
+  unsigned io_threads = 0;  // 0 = one per core
+  smtp::ServerLimits limits;
+  std::size_t max_connections = 2000;
+  std::size_t max_connections_per_client = 100;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
+  std::filesystem::path spool_path = "spool";
+  spool::SyncMode sync_mode = spool::SyncMode::group;
+  std::chrono::seconds keep_done{0};
+
+  HostPort internal_host = {"127.0.0.1", 10025};  // our own mail server (local domains)
+  HostPort outbound_host = {"127.0.0.1", 10026};  // the relay to the Internet (everything else)
+  smtp::TlsPolicy relay_tls = smtp::TlsPolicy::opportunistic;
+  std::string relay_tls_ca_file;
+  std::vector<Route> routes;
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds relay_timeout{300};
+  std::chrono::seconds retry_base{60};
+  std::chrono::seconds retry_max{3600};
+  std::chrono::seconds delay_warning{4 * 3600};
+  std::chrono::seconds max_queue_lifetime{5 * 24 * 3600};
+  std::chrono::seconds queue_scan_interval{1};
+  std::size_t max_connections_per_destination = 20;
+  std::size_t max_messages_per_connection = 1000;
+
+  bool is_local_domain(std::string_view domain) const;
+  bool is_internal(std::string_view address) const;
+  // The route for a recipient domain: explicit routes first, then local → internal_host,
+  // everything else → outbound_host.
+  Route route_for(std::string_view domain) const;
+};
+
+Result<Config> load(const std::filesystem::path& file);
+Result<Config> parse(std::string_view toml_text);
+
+}  // namespace seegw::config

@@ -1,0 +1,271 @@
+#include "seegw/config/config.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "seegw/smtp/address.hpp"
+
+namespace seegw::config {
+namespace {
+
+bool domain_matches(std::string_view pattern, std::string_view domain) {
+  if (pattern.starts_with("*.")) {
+    std::string_view suffix = pattern.substr(1);
+    return domain.size() > suffix.size() && domain.ends_with(suffix);
+  }
+  return pattern == domain;
+}
+
+Result<smtp::TlsPolicy> parse_tls(std::string_view text) {
+  if (text == "none") return smtp::TlsPolicy::none;
+  if (text == "opportunistic") return smtp::TlsPolicy::opportunistic;
+  if (text == "required") return smtp::TlsPolicy::required;
+  return fail(Errc::config, fmt::format("tls must be none, opportunistic or required, not '{}'", text));
+}
+
+}  // namespace
+
+std::string HostPort::text() const {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                             : fmt::format("{}:{}", host, port);
+}
+
+Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port) {
+  HostPort hp;
+  hp.port = default_port;
+  std::string_view host = text, port;
+  if (text.starts_with("[")) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return fail(Errc::config, fmt::format("bad address '{}'", text));
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return fail(Errc::config, fmt::format("bad address '{}'", text));
+      port = text.substr(close + 2);
+    }
+  } else if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (host.empty()) return fail(Errc::config, fmt::format("no host in '{}'", text));
+  hp.host = std::string(host);
+  if (!port.empty()) {
+    unsigned value = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535)
+      return fail(Errc::config, fmt::format("bad port in '{}'", text));
+    hp.port = static_cast<std::uint16_t>(value);
+  }
+  return hp;
+}
+
+Result<Network> Network::parse(std::string_view cidr) {
+  Network n;
+  auto slash = cidr.find('/');
+  std::string addr(cidr.substr(0, slash));
+  if (inet_pton(AF_INET, addr.c_str(), n.bytes_) == 1) {
+    n.family_ = AF_INET;
+    n.prefix_ = 32;
+  } else if (inet_pton(AF_INET6, addr.c_str(), n.bytes_) == 1) {
+    n.family_ = AF_INET6;
+    n.prefix_ = 128;
+  } else {
+    return fail(Errc::config, fmt::format("bad network '{}'", cidr));
+  }
+  if (slash != std::string_view::npos) {
+    auto p = cidr.substr(slash + 1);
+    int prefix = -1;
+    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
+    if (ec != std::errc{} || ptr != p.data() + p.size() || prefix < 0 || prefix > n.prefix_)
+      return fail(Errc::config, fmt::format("bad prefix length in '{}'", cidr));
+    n.prefix_ = prefix;
+  }
+  return n;
+}
+
+bool Network::contains(std::string_view address) const {
+  unsigned char other[16] = {};
+  std::string a(address);
+  int family = AF_INET6;
+  if (inet_pton(AF_INET, a.c_str(), other) == 1) {
+    family = AF_INET;
+  } else if (inet_pton(AF_INET6, a.c_str(), other) == 1) {
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family_ == AF_INET && std::memcmp(other, mapped, 12) == 0) {  // ::ffff:a.b.c.d
+      std::memmove(other, other + 12, 4);
+      family = AF_INET;
+    }
+  } else {
+    return false;
+  }
+  if (family != family_) return false;
+  int bits = prefix_;
+  for (int i = 0; bits > 0; ++i, bits -= 8) {
+    unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
+    if ((other[i] & mask) != (bytes_[i] & mask)) return false;
+  }
+  return true;
+}
+
+bool Config::is_local_domain(std::string_view d) const {
+  for (const auto& p : local_domains)
+    if (domain_matches(p, d)) return true;
+  return false;
+}
+
+bool Config::is_internal(std::string_view address) const {
+  for (const auto& n : internal_networks)
+    if (n.contains(address)) return true;
+  return false;
+}
+
+Route Config::route_for(std::string_view d) const {
+  for (const auto& r : routes)
+    for (const auto& p : r.domains)
+      if (domain_matches(p, d)) return r;
+  if (is_local_domain(d)) return Route{{}, internal_host, relay_tls};
+  return Route{{}, outbound_host, relay_tls};
+}
+
+Result<Config> parse(std::string_view text) {
+  toml::table t;
+  try {
+    t = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    return fail(Errc::config, fmt::format("config line {}: {}", e.source().begin.line, e.description()));
+  }
+  Config c;
+  std::string problem;
+  auto str = [&](toml::node_view<toml::node> n, std::string& out) {
+    if (!n) return;
+    if (auto v = n.value<std::string>()) out = *v;
+    else problem = fmt::format("{} must be a string", n.node()->source().begin.line);
+  };
+  auto secs = [&](toml::node_view<toml::node> n, std::chrono::seconds& out) {
+    if (!n) return;
+    if (auto v = n.value<int64_t>(); v && *v >= 0) out = std::chrono::seconds(*v);
+    else problem = "durations are whole seconds >= 0";
+  };
+  auto count = [&](toml::node_view<toml::node> n, std::size_t& out) {
+    if (!n) return;
+    if (auto v = n.value<int64_t>(); v && *v > 0) out = static_cast<std::size_t>(*v);
+    else problem = "limits are whole numbers > 0";
+  };
+  auto strings = [&](toml::node_view<toml::node> n) {
+    std::vector<std::string> out;
+    if (auto* arr = n.as_array())
+      for (auto& e : *arr)
+        if (auto v = e.value<std::string>()) out.push_back(*v);
+    return out;
+  };
+
+  str(t["gateway"]["hostname"], c.hostname);
+  str(t["gateway"]["domain"], c.domain);
+  c.domain = smtp::to_lower(c.domain);
+  for (auto& d : strings(t["gateway"]["local_domains"])) c.local_domains.push_back(smtp::to_lower(d));
+  if (c.local_domains.empty()) c.local_domains.push_back(c.domain);
+  auto nets = strings(t["gateway"]["internal_networks"]);
+  if (!t["gateway"]["internal_networks"]) nets = {"127.0.0.0/8", "::1/128"};
+  for (auto& n : nets) {
+    auto net = Network::parse(n);
+    if (!net) return std::unexpected(net.error());
+    c.internal_networks.push_back(*net);
+  }
+
+  if (t["smtp"]["listen"]) {
+    c.listen.clear();
+    for (auto& l : strings(t["smtp"]["listen"])) {
+      auto hp = parse_host_port(l, 25);
+      if (!hp) return std::unexpected(hp.error());
+      c.listen.push_back(*hp);
+    }
+  }
+  if (auto v = t["smtp"]["io_threads"].value<int64_t>()) c.io_threads = static_cast<unsigned>(*v);
+  count(t["smtp"]["max_message_bytes"], c.limits.max_message_bytes);
+  count(t["smtp"]["max_recipients"], c.limits.max_recipients);
+  count(t["smtp"]["max_command_line"], c.limits.max_command_line);
+  count(t["smtp"]["max_data_line"], c.limits.max_data_line);
+  count(t["smtp"]["max_errors"], c.limits.max_errors);
+  count(t["smtp"]["max_commands_without_mail"], c.limits.max_commands_without_mail);
+  count(t["smtp"]["max_connections"], c.max_connections);
+  count(t["smtp"]["max_connections_per_client"], c.max_connections_per_client);
+  secs(t["smtp"]["command_timeout"], c.limits.command_timeout);
+  secs(t["smtp"]["data_timeout"], c.limits.data_timeout);
+  str(t["smtp"]["tls_cert"], c.tls_cert_file);
+  str(t["smtp"]["tls_key"], c.tls_key_file);
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty())
+    return fail(Errc::config, "smtp.tls_cert and smtp.tls_key go together");
+
+  std::string spool_path = c.spool_path, sync = "group";
+  str(t["spool"]["path"], spool_path);
+  c.spool_path = spool_path;
+  str(t["spool"]["sync"], sync);
+  if (sync == "group") c.sync_mode = spool::SyncMode::group;
+  else if (sync == "per_file") c.sync_mode = spool::SyncMode::per_file;
+  else return fail(Errc::config, "spool.sync must be group or per_file");
+  secs(t["spool"]["keep_done"], c.keep_done);
+
+  for (auto [key, target] : {std::pair{"internal_host", &c.internal_host},
+                             std::pair{"outbound_host", &c.outbound_host}}) {
+    std::string text;
+    str(t["relay"][key], text);
+    if (text.empty()) continue;
+    auto hp = parse_host_port(text, 25);
+    if (!hp) return std::unexpected(hp.error());
+    *target = *hp;
+  }
+  std::string tls = "opportunistic";
+  str(t["relay"]["tls"], tls);
+  auto policy = parse_tls(tls);
+  if (!policy) return std::unexpected(policy.error());
+  c.relay_tls = *policy;
+  str(t["relay"]["tls_ca_file"], c.relay_tls_ca_file);
+  secs(t["relay"]["connect_timeout"], c.connect_timeout);
+  secs(t["relay"]["timeout"], c.relay_timeout);
+  secs(t["relay"]["retry_base"], c.retry_base);
+  secs(t["relay"]["retry_max"], c.retry_max);
+  secs(t["relay"]["delay_warning"], c.delay_warning);
+  secs(t["relay"]["max_queue_lifetime"], c.max_queue_lifetime);
+  secs(t["relay"]["queue_scan_interval"], c.queue_scan_interval);
+  count(t["relay"]["max_connections_per_destination"], c.max_connections_per_destination);
+  count(t["relay"]["max_messages_per_connection"], c.max_messages_per_connection);
+
+  if (auto* routes = t["route"].as_array()) {
+    for (auto& node : *routes) {
+      auto* rt = node.as_table();
+      if (!rt) return fail(Errc::config, "[[route]] entries must be tables");
+      Route r;
+      for (auto& d : strings(toml::node_view<toml::node>(rt->get("domains"))))
+        r.domains.push_back(smtp::to_lower(d));
+      auto hop = rt->get("next_hop") ? rt->get("next_hop")->value<std::string>() : std::nullopt;
+      if (r.domains.empty() || !hop) return fail(Errc::config, "[[route]] needs domains and next_hop");
+      auto hp = parse_host_port(*hop, 25);
+      if (!hp) return std::unexpected(hp.error());
+      r.next_hop = *hp;
+      r.tls = c.relay_tls;
+      if (auto* tv = rt->get("tls")) {
+        auto p = parse_tls(tv->value<std::string>().value_or(""));
+        if (!p) return std::unexpected(p.error());
+        r.tls = *p;
+      }
+      c.routes.push_back(std::move(r));
+    }
+  }
+  if (!problem.empty()) return fail(Errc::config, problem);
+  return c;
+}
+
+Result<Config> load(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return fail(Errc::config, fmt::format("cannot read config {}", file.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str());
+}
+
+}  // namespace seegw::config

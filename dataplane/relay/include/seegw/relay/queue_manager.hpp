@@ -1,0 +1,79 @@
+// The queue manager: decides when each spooled message is tried, moves it between the spool's
+// states, retries with exponential backoff, sends delay notices and bounces. It alone changes a
+// message's state after it is accepted, on its own thread, so the spool needs no locks.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <vector>
+
+#include <tbb/task_group.h>
+
+#include "seegw/config/config.hpp"
+#include "seegw/relay/attempt.hpp"
+#include "seegw/spool/spool.hpp"
+
+namespace seegw::relay {
+
+struct QueueStats {
+  std::size_t accepted = 0, delivered = 0, deferred = 0, bounced = 0, corrupt = 0;
+};
+
+class QueueManager {
+ public:
+  using Clock = std::chrono::system_clock;
+  // How a planned job reaches an I/O loop (thread-safe).
+  using Dispatch = std::function<void(DeliveryJob)>;
+
+  QueueManager(const config::Config& config, spool::Spool& spool, Dispatch dispatch);
+  ~QueueManager();
+
+  // Recovers every state from the spool and starts the manager's thread.
+  void start();
+  void stop();
+  // A message is on stable storage in incoming/ (thread-safe).
+  void accepted(spool::SpoolRecord record);
+  QueueStats stats();
+  // Messages in incoming, active or deferred not yet finished (for tests and shutdown).
+  std::size_t in_flight();
+
+ private:
+  struct Due {
+    std::int64_t when;
+    spool::QueueId id;
+    bool operator>(const Due& o) const { return when != o.when ? when > o.when : id > o.id; }
+  };
+
+  void run();
+  void post(std::function<void()> event);
+  void recover();
+  void activate(spool::Queue from, spool::SpoolRecord record);
+  void start_attempt(spool::SpoolRecord record);
+  void finished(const std::shared_ptr<Attempt>& attempt);
+  void send_notice(const spool::SpoolRecord& original,
+                   const std::vector<smtp::RecipientResult>& recipients, bool failed);
+  void retire(const spool::QueueId& id);
+  void schedule_due();
+
+  const config::Config& config_;
+  spool::Spool& spool_;
+  Dispatch dispatch_;
+  tbb::task_group pipeline_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<std::function<void()>> events_;
+  bool stopping_ = false;
+  QueueStats stats_;
+  std::size_t in_flight_ = 0;
+  std::thread thread_;
+
+  // Owned by the manager's thread.
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> deferred_;
+};
+
+}  // namespace seegw::relay

@@ -1,0 +1,73 @@
+#include "seegw/relay/gateway.hpp"
+
+#include "seegw/common/log.hpp"
+#include "worker.hpp"
+
+namespace seegw::relay {
+
+
+namespace {
+// One limiter for the process; kept outside Gateway's header to keep that header narrow.
+std::unique_ptr<ConnectionLimiter> g_limiter;
+}  // namespace
+
+Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
+  std::unique_ptr<Gateway> gw(new Gateway());
+  gw->config_ = std::move(config);
+  const auto& c = gw->config_;
+
+  auto spool = spool::Spool::open(c.spool_path, c.sync_mode);
+  if (!spool) return std::unexpected(spool.error());
+  gw->spool_ = std::move(*spool);
+
+  std::shared_ptr<tls::TlsContext> server_tls, client_tls;
+  if (!c.tls_cert_file.empty()) {
+    auto ctx = tls::TlsContext::server(c.tls_cert_file, c.tls_key_file);
+    if (!ctx) return std::unexpected(ctx.error());
+    server_tls = *ctx;
+  }
+  auto client = tls::TlsContext::client(c.relay_tls_ca_file);
+  if (!client) return std::unexpected(client.error());
+  client_tls = *client;
+
+  gw->queue_ = std::make_unique<QueueManager>(c, *gw->spool_,
+                                              [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
+  g_limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client);
+
+  unsigned n = c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    gw->workers_.push_back(std::make_unique<Worker>(
+        Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter, server_tls, client_tls}));
+    if (auto listening = gw->workers_.back()->listen(); !listening)
+      return std::unexpected(listening.error());
+  }
+  gw->queue_->start();
+  for (auto& w : gw->workers_) gw->threads_.emplace_back([w = w.get()] { w->run(); });
+  std::string where;
+  for (auto& l : c.listen) where += " " + l.text();
+  log::notice("seegw-dataplane: listening on{} with {} I/O loops; spool {}", where, n,
+              c.spool_path.string());
+  return gw;
+}
+
+void Gateway::dispatch(DeliveryJob job) {
+  static std::atomic<std::size_t> next{0};
+  workers_[next.fetch_add(1, std::memory_order_relaxed) % workers_.size()]->deliver(std::move(job));
+}
+
+void Gateway::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& w : workers_) w->stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  queue_->stop();
+  spool_.reset();  // joins the writer: its callbacks only post to loops that still exist
+}
+
+Gateway::~Gateway() {
+  stop();
+  workers_.clear();
+}
+
+}  // namespace seegw::relay

@@ -1,0 +1,281 @@
+#include "seegw/relay/queue_manager.hpp"
+
+#include <fmt/format.h>
+
+#include "seegw/common/log.hpp"
+#include "seegw/relay/dsn.hpp"
+
+namespace seegw::relay {
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+QueueManager::QueueManager(const config::Config& config, spool::Spool& spool, Dispatch dispatch)
+    : config_(config), spool_(spool), dispatch_(std::move(dispatch)) {}
+
+QueueManager::~QueueManager() { stop(); }
+
+void QueueManager::start() {
+  recover();
+  thread_ = std::thread([this] { run(); });
+}
+
+void QueueManager::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  pipeline_.wait();
+}
+
+void QueueManager::post(std::function<void()> event) {
+  {
+    std::lock_guard lock(mutex_);
+    events_.push_back(std::move(event));
+  }
+  wake_.notify_one();
+}
+
+void QueueManager::accepted(spool::SpoolRecord record) {
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.accepted;
+    ++in_flight_;
+  }
+  post([this, r = std::move(record)]() mutable { activate(spool::Queue::incoming, std::move(r)); });
+}
+
+QueueStats QueueManager::stats() {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+std::size_t QueueManager::in_flight() {
+  std::lock_guard lock(mutex_);
+  return in_flight_;
+}
+
+// After a crash every message is in exactly one state directory (or, between a deferral's
+// write and the active copy's removal, in two: the deferred copy is the newer one).
+void QueueManager::recover() {
+  const std::size_t temps = spool_.remove_temporaries();
+  if (temps) log::notice("spool: removed {} unacknowledged temporary files", temps);
+  auto deferred = spool_.list(spool::Queue::deferred).value_or(std::vector<spool::QueueId>{});
+  std::sort(deferred.begin(), deferred.end());
+  std::size_t resumed = 0;
+  for (auto queue : {spool::Queue::incoming, spool::Queue::active}) {
+    for (const auto& id : spool_.list(queue).value_or(std::vector<spool::QueueId>{})) {
+      if (queue == spool::Queue::active && std::binary_search(deferred.begin(), deferred.end(), id)) {
+        (void)spool_.remove(queue, id);
+        continue;
+      }
+      auto record = spool_.load(queue, id);
+      if (!record) {
+        spool_.quarantine(queue, id, record.error().message);
+        ++stats_.corrupt;
+        continue;
+      }
+      ++in_flight_;
+      ++resumed;
+      post([this, queue, r = std::move(*record)]() mutable { activate(queue, std::move(r)); });
+    }
+  }
+  for (const auto& id : deferred) {
+    auto record = spool_.load(spool::Queue::deferred, id);
+    if (!record) {
+      spool_.quarantine(spool::Queue::deferred, id, record.error().message);
+      ++stats_.corrupt;
+      continue;
+    }
+    ++in_flight_;
+    deferred_.push(Due{record->next_attempt, id});
+  }
+  if (config_.keep_done.count() == 0) {
+    for (const auto& id : spool_.list(spool::Queue::done).value_or(std::vector<spool::QueueId>{}))
+      (void)spool_.remove(spool::Queue::done, id);
+  }
+  log::info("queue: recovered {} to resume, {} deferred, {} corrupt", resumed, deferred.size(),
+            stats_.corrupt);
+}
+
+void QueueManager::run() {
+  auto next_scan = Clock::now();
+  while (true) {
+    std::vector<std::function<void()>> events;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_until(lock, next_scan, [&] { return stopping_ || !events_.empty(); });
+      if (stopping_) return;
+      events.swap(events_);
+    }
+    for (auto& e : events) e();
+    if (Clock::now() >= next_scan) {
+      schedule_due();
+      next_scan = Clock::now() + config_.queue_scan_interval;
+    }
+  }
+}
+
+void QueueManager::schedule_due() {
+  const std::int64_t now = unix_now();
+  while (!deferred_.empty() && deferred_.top().when <= now) {
+    spool::QueueId id = deferred_.top().id;
+    deferred_.pop();
+    auto record = spool_.load(spool::Queue::deferred, id);
+    if (!record) {
+      if (record.error().code == Errc::corrupt) {
+        spool_.quarantine(spool::Queue::deferred, id, record.error().message);
+        std::lock_guard lock(mutex_);
+        ++stats_.corrupt;
+        --in_flight_;
+      } else {
+        // Released or deleted by an administrator, or the disk is failing: log and move on.
+        log::warning("queue: {} left the deferred queue: {}", id, record.error().message);
+        std::lock_guard lock(mutex_);
+        --in_flight_;
+      }
+      continue;
+    }
+    activate(spool::Queue::deferred, std::move(*record));
+  }
+}
+
+void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
+  if (from != spool::Queue::active) {
+    if (auto moved = spool_.move(record.id, from, spool::Queue::active); !moved) {
+      // Fail closed: the message stays where it is and is retried at the next scan.
+      log::error("queue: {}", moved.error().message);
+      record.next_attempt = unix_now() + config_.retry_base.count();
+      if (from == spool::Queue::deferred) deferred_.push(Due{record.next_attempt, record.id});
+      return;
+    }
+  }
+  start_attempt(std::move(record));
+}
+
+// The per-message task chain on the TBB pool: plan (route) → dispatch to the I/O loops.
+// Later stages (scan, policy, CMS) go between the two.
+void QueueManager::start_attempt(spool::SpoolRecord record) {
+  auto attempt = std::make_shared<Attempt>();
+  attempt->record = std::move(record);
+  attempt->results.resize(attempt->record.recipients.size());
+  attempt->on_done = [this](std::shared_ptr<Attempt> a) {
+    post([this, a = std::move(a)] { finished(a); });
+  };
+  pipeline_.run([this, attempt] {
+    auto jobs = plan_jobs(attempt, config_);
+    attempt->jobs_left = jobs.size();
+    for (auto& job : jobs) dispatch_(std::move(job));
+  });
+}
+
+void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
+  auto& record = attempt->record;
+  const std::int64_t now = unix_now();
+  const bool expired = now - record.arrival >= config_.max_queue_lifetime.count();
+  std::vector<smtp::RecipientResult> failed, delayed;
+  std::vector<spool::PendingRecipient> remaining;
+  std::size_t delivered = 0;
+  for (std::size_t i = 0; i < attempt->results.size(); ++i) {
+    const auto& r = attempt->results[i];
+    if (r.code / 100 == 2) {
+      ++delivered;
+      log::info("queue: {} to=<{}> status=sent ({} {})", record.id, r.rcpt, r.code, r.reply);
+    } else if (r.code >= 500 || expired) {
+      failed.push_back(r);
+      log::notice("queue: {} to=<{}> status=bounced ({} {})", record.id, r.rcpt, r.code, r.reply);
+    } else {
+      delayed.push_back(r);
+      remaining.push_back({r.rcpt, fmt::format("{} {}", r.code, r.reply)});
+      log::info("queue: {} to=<{}> status=deferred ({} {})", record.id, r.rcpt, r.code, r.reply);
+    }
+  }
+  // The notice is on stable storage before the original leaves: nothing is lost in between.
+  if (!failed.empty()) send_notice(record, failed, true);
+
+  if (remaining.empty()) {
+    retire(record.id);
+    std::lock_guard lock(mutex_);
+    stats_.delivered += delivered;
+    stats_.bounced += failed.size();
+    --in_flight_;
+    return;
+  }
+  const bool warn = !record.delay_notified &&
+                    now - record.arrival >= config_.delay_warning.count();
+  if (warn) send_notice(record, delayed, false);
+
+  spool::SpoolRecord next = record;
+  next.recipients = std::move(remaining);
+  next.attempts += 1;
+  next.delay_notified = record.delay_notified || warn;
+  const auto shift = std::min<std::uint32_t>(next.attempts - 1, 20);
+  const std::int64_t backoff =
+      std::min<std::int64_t>(config_.retry_base.count() << shift, config_.retry_max.count());
+  next.next_attempt = now + std::max<std::int64_t>(backoff, 1);
+  next.reason = next.recipients.front().last_error;
+  if (auto written = spool_.write(spool::Queue::deferred, next); !written) {
+    // The active copy is still intact; recovery or the next scan retries it.
+    log::error("queue: {} could not be deferred: {}", record.id, written.error().message);
+  } else {
+    (void)spool_.remove(spool::Queue::active, record.id);
+  }
+  deferred_.push(Due{next.next_attempt, next.id});
+  std::lock_guard lock(mutex_);
+  stats_.delivered += delivered;
+  stats_.bounced += failed.size();
+  ++stats_.deferred;
+}
+
+void QueueManager::retire(const spool::QueueId& id) {
+  if (config_.keep_done.count() > 0) {
+    if (auto moved = spool_.move(id, spool::Queue::active, spool::Queue::done); !moved)
+      log::error("queue: {}", moved.error().message);
+  } else if (auto removed = spool_.remove(spool::Queue::active, id); !removed) {
+    log::error("queue: {}", removed.error().message);
+  }
+}
+
+void QueueManager::send_notice(const spool::SpoolRecord& original,
+                               const std::vector<smtp::RecipientResult>& recipients, bool failed) {
+  if (original.envelope.mail_from.empty()) {
+    log::notice("queue: {} has a null sender; no {} notice (RFC 5321 §4.5.5)", original.id,
+                failed ? "bounce" : "delay");
+    return;
+  }
+  NoticeContext context{config_.hostname, config_.domain, Clock::now(),
+                        Clock::from_time_t(original.arrival) + config_.max_queue_lifetime};
+  spool::SpoolRecord notice;
+  notice.id = spool_.ids().next();
+  notice.arrival = unix_now();
+  notice.envelope.client_address = "127.0.0.1";
+  notice.envelope.client_internal = true;
+  notice.envelope.helo = config_.hostname;
+  notice.envelope.mail_from = "";
+  notice.recipients.push_back({original.envelope.mail_from, ""});
+  notice.content = std::make_shared<const std::string>(
+      delivery_notice(original, recipients, failed ? NoticeKind::failed : NoticeKind::delayed,
+                      context));
+  if (auto written = spool_.write(spool::Queue::incoming, notice); !written) {
+    log::error("queue: notice for {} not stored: {}", original.id, written.error().message);
+    return;
+  }
+  log::info("queue: {} {} notice {} to <{}>", original.id, failed ? "bounce" : "delay", notice.id,
+            original.envelope.mail_from);
+  {
+    std::lock_guard lock(mutex_);
+    ++in_flight_;
+  }
+  activate(spool::Queue::incoming, std::move(notice));
+}
+
+}  // namespace seegw::relay

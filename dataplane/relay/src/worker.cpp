@@ -1,0 +1,388 @@
+#include "worker.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "seegw/common/log.hpp"
+#include "seegw/smtp/received_header.hpp"
+
+namespace seegw::relay {
+namespace {
+
+constexpr auto kIdleConnectionLife = std::chrono::seconds(5);
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+smtp::ServerOptions server_options(const Shared& shared) {
+  smtp::ServerOptions o;
+  o.hostname = shared.config.hostname;
+  o.limits = shared.config.limits;
+  o.starttls_available = shared.server_tls != nullptr;
+  const config::Config* config = &shared.config;
+  o.is_local_domain = [config](std::string_view d) { return config->is_local_domain(d); };
+  o.postmaster_domain = shared.config.domain;
+  return o;
+}
+
+}  // namespace
+
+// ---- connection limits -------------------------------------------------------------------
+
+std::string ConnectionLimiter::admit(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  if (total_ >= max_total_) return "Error: too many connections, try again later";
+  auto& mine = per_client_[address];
+  if (mine >= max_per_client_) {
+    if (mine == 0) per_client_.erase(address);
+    return "Error: too many connections from your address, try again later";
+  }
+  ++mine;
+  ++total_;
+  return {};
+}
+
+void ConnectionLimiter::release(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  --total_;
+  auto it = per_client_.find(address);
+  if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+}
+
+// ---- inbound SMTP --------------------------------------------------------------------------
+
+InboundSession::InboundSession(Worker& worker, int fd, std::string address, std::uint16_t port)
+    : io::StreamConnection(worker.loop(), fd),
+      worker_(worker),
+      address_(address),
+      session_(server_options(worker.shared()), address, port,
+               worker.shared().config.is_internal(address)) {}
+
+void InboundSession::begin(const std::string& refusal) {
+  admitted_ = refusal.empty();
+  if (admitted_) {
+    session_.greet();
+  } else {
+    log::warning("smtp: refused connection from {}: {}", address_, refusal);
+    session_.refuse(refusal);
+  }
+  drive();
+}
+
+void InboundSession::on_data(std::string_view bytes) {
+  session_.feed(bytes);
+  drive();
+}
+
+void InboundSession::drive() {
+  if (closed()) return;
+  if (session_.has_output()) send(session_.take_output());
+  if (closed()) return;
+  switch (session_.event()) {
+    case smtp::Event::none:
+      pause_reading(false);
+      return;
+    case smtp::Event::message_ready: {
+      if (storing_) return;
+      storing_ = true;
+      pause_reading(true);  // back-pressure: nothing more is read until the spool answers
+      auto& shared = worker_.shared();
+      auto message = session_.take_message();
+      spool::SpoolRecord record;
+      record.id = shared.spool.ids().next();
+      record.arrival = unix_now();
+      std::string received = smtp::received_header(message.envelope, shared.config.hostname,
+                                                   record.id, std::chrono::system_clock::now());
+      auto content = std::make_shared<std::string>();
+      content->reserve(received.size() + message.content.size());
+      content->append(received).append(message.content);
+      record.content = std::move(content);
+      for (auto& r : message.envelope.rcpt_to) record.recipients.push_back({r, ""});
+      message.envelope.rcpt_to.clear();
+      record.envelope = std::move(message.envelope);
+      log::info("smtp: {} from=<{}> client=[{}] rcpts={} size={}", record.id,
+                record.envelope.mail_from, address_, record.recipients.size(),
+                record.content->size());
+      io::EventLoop* loop = &worker_.loop();
+      QueueManager* queue = &shared.queue;
+      std::weak_ptr<InboundSession> self = weak_from_this();
+      spool::SpoolRecord copy = record;
+      shared.spool.store_incoming(
+          std::move(record), [loop, queue, self, copy = std::move(copy)](Result<void> r) mutable {
+            spool::QueueId id = copy.id;
+            if (r) queue->accepted(std::move(copy));
+            loop->post([self, id, r] {
+              if (auto s = self.lock()) s->stored(id, r);
+            });
+          });
+      return;
+    }
+    case smtp::Event::start_tls:
+      if (!tls_starting_ && worker_.shared().server_tls) {
+        tls_starting_ = true;
+        start_tls(worker_.shared().server_tls);
+      }
+      return;
+    case smtp::Event::close:
+      close_after_flush();
+      return;
+  }
+}
+
+void InboundSession::stored(const spool::QueueId& id, Result<void> result) {
+  storing_ = false;
+  if (result) {
+    session_.message_stored(id);
+  } else {
+    session_.message_stored(std::nullopt, "the message could not be stored");
+  }
+  drive();
+}
+
+void InboundSession::on_tls_established() {
+  session_.tls_started({tls_protocol(), tls_cipher()});
+  drive();
+}
+
+void InboundSession::check_timeout(io::EventLoop::Clock::time_point now) {
+  if (storing_ || closed()) return;
+  if (now - last_activity() > session_.idle_timeout()) {
+    log::notice("smtp: timeout for [{}]", address_);
+    session_.timed_out();
+    drive();
+  }
+}
+
+void InboundSession::on_closed(std::string_view reason) {
+  if (admitted_) worker_.shared().limiter.release(address_);
+  admitted_ = false;
+  log::debug("smtp: [{}] disconnected: {}", address_, reason);
+  worker_.forget(this);
+}
+
+// ---- outbound SMTP -------------------------------------------------------------------------
+
+OutboundConnection::OutboundConnection(Worker& worker, Destination& destination, int fd)
+    : io::StreamConnection(worker.loop(), fd),
+      worker_(worker),
+      destination_(destination),
+      session_(smtp::ClientOptions{worker.shared().config.hostname, destination.route().tls,
+                                   worker.shared().client_tls != nullptr}),
+      idle_since_(worker.loop().now()) {}
+
+void OutboundConnection::give(DeliveryJob job) {
+  auto message = job.message();
+  job_ = std::move(job);
+  session_.send(std::move(message));
+  drive();
+}
+
+void OutboundConnection::quit() {
+  if (job_ || closed()) return;
+  session_.quit();
+  drive();
+}
+
+void OutboundConnection::on_data(std::string_view bytes) {
+  session_.feed(bytes);
+  drive();
+}
+
+void OutboundConnection::drive() {
+  while (!closed()) {
+    std::string out = session_.take_output();
+    if (!out.empty()) send(out);
+    if (closed()) return;
+    switch (session_.event()) {
+      case smtp::ClientSession::Event::none:
+        return;
+      case smtp::ClientSession::Event::ready:
+        if (job_) return;
+        ready_ = true;
+        idle_since_ = worker_.loop().now();
+        if (messages_ >= worker_.shared().config.max_messages_per_connection) return quit();
+        destination_.connection_ready(*this);
+        return;
+      case smtp::ClientSession::Event::start_tls:
+        if (!tls_established() && worker_.shared().client_tls) {
+          start_tls(worker_.shared().client_tls, destination_.route().next_hop.host);
+        }
+        return;
+      case smtp::ClientSession::Event::message_done: {
+        auto result = session_.take_result();
+        ++messages_;
+        if (job_) {
+          auto job = std::move(*job_);
+          job_.reset();
+          job.complete(result);
+        }
+        continue;
+      }
+      case smtp::ClientSession::Event::closed:
+        close_after_flush();
+        return;
+    }
+  }
+}
+
+void OutboundConnection::on_tls_established() {
+  session_.tls_started();
+  drive();
+}
+
+void OutboundConnection::check_timeout(io::EventLoop::Clock::time_point now) {
+  if (closed()) return;
+  const auto& config = worker_.shared().config;
+  if (job_ || !ready_) {
+    auto limit = ready_ ? config.relay_timeout : config.connect_timeout;
+    if (now - last_activity() > limit) close_now();
+  } else if (now - idle_since_ > kIdleConnectionLife) {
+    quit();
+  }
+}
+
+void OutboundConnection::on_closed(std::string_view reason) {
+  if (closed_) return;
+  closed_ = true;
+  if (job_) {
+    session_.fail(reason);
+    auto result = session_.take_result();
+    auto job = std::move(*job_);
+    job_.reset();
+    job.complete(result);
+  }
+  destination_.connection_closed(*this, reason, ready_);
+}
+
+void Destination::submit(DeliveryJob job) {
+  waiting_.push_back(std::move(job));
+  for (auto& [ptr, conn] : connections_) {
+    if (waiting_.empty()) return;
+    if (conn->idle()) give_next(*conn);
+  }
+  std::size_t connecting = 0;
+  for (auto& [ptr, conn] : connections_)
+    if (!conn->ready()) ++connecting;
+  if (waiting_.size() > connecting &&
+      connections_.size() < worker_.shared().config.max_connections_per_destination)
+    open_connection();
+}
+
+bool Destination::give_next(OutboundConnection& conn) {
+  if (waiting_.empty()) return false;
+  auto job = std::move(waiting_.front());
+  waiting_.pop_front();
+  conn.give(std::move(job));
+  return true;
+}
+
+void Destination::connection_ready(OutboundConnection& conn) { give_next(conn); }
+
+void Destination::open_connection() {
+  std::string error;
+  int fd = io::connect_tcp(route_.next_hop.host, route_.next_hop.port, error);
+  if (fd < 0) {
+    log::warning("relay: {}: {}", route_.next_hop.text(), error);
+    while (!waiting_.empty()) {
+      waiting_.front().fail_all(451, fmt::format("4.4.1 {}", error));
+      waiting_.pop_front();
+    }
+    return;
+  }
+  auto conn = std::make_unique<OutboundConnection>(worker_, *this, fd);
+  auto* ptr = conn.get();
+  connections_.emplace(ptr, std::move(conn));
+}
+
+void Destination::connection_closed(OutboundConnection& conn, std::string_view reason,
+                                    bool was_ready) {
+  auto it = connections_.find(&conn);
+  if (it == connections_.end()) return;
+  graveyard_.push_back(std::move(it->second));
+  connections_.erase(it);
+  worker_.loop().post([this] { graveyard_.clear(); });
+  if (!was_ready) {
+    bool others_ready = false;
+    for (auto& [p, c] : connections_) others_ready |= c->ready();
+    if (!others_ready) {
+      // The next hop is unreachable: defer everything waiting for it rather than hammer it.
+      log::warning("relay: {} unavailable: {}", route_.next_hop.text(), reason);
+      while (!waiting_.empty()) {
+        waiting_.front().fail_all(451, fmt::format("4.4.1 {}: {}", route_.next_hop.text(), reason));
+        waiting_.pop_front();
+      }
+      return;
+    }
+  }
+  if (!waiting_.empty() &&
+      connections_.size() < worker_.shared().config.max_connections_per_destination)
+    open_connection();
+}
+
+void Destination::tick(io::EventLoop::Clock::time_point now) {
+  std::vector<OutboundConnection*> conns;
+  for (auto& [p, c] : connections_) conns.push_back(p);
+  for (auto* c : conns)
+    if (connections_.count(c)) c->check_timeout(now);
+}
+
+// ---- the worker ----------------------------------------------------------------------------
+
+Worker::Worker(Shared shared) : shared_(std::move(shared)) {
+  loop_.on_tick([this] { tick(); });
+}
+
+Result<void> Worker::listen() {
+  for (const auto& hp : shared_.config.listen) {
+    std::string error;
+    int fd = io::listen_tcp(hp.host, hp.port, true, error);
+    if (fd < 0) return fail(Errc::io, error);
+    auto listener = std::make_unique<Listener>(*this, fd);
+    if (auto added = loop_.add(fd, EPOLLIN, listener.get()); !added) return added;
+    listeners_.push_back(std::move(listener));
+  }
+  return {};
+}
+
+Worker::Listener::~Listener() { ::close(fd_); }
+
+void Worker::Listener::on_events(std::uint32_t) {
+  for (int i = 0; i < 64; ++i) {
+    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    std::uint16_t port = 0;
+    std::string address = io::peer_address(fd, &port);
+    std::string refusal = worker_.shared_.limiter.admit(address);
+    auto session = std::make_shared<InboundSession>(worker_, fd, address, port);
+    worker_.sessions_.emplace(session.get(), session);
+    session->begin(refusal);
+  }
+}
+
+void Worker::forget(InboundSession* session) {
+  loop_.post([this, session] { sessions_.erase(session); });
+}
+
+void Worker::deliver(DeliveryJob job) {
+  loop_.post([this, job = std::move(job)]() mutable {
+    std::string key = job.route.next_hop.text() + "/" + std::to_string(static_cast<int>(job.route.tls));
+    auto& dest = destinations_[key];
+    if (!dest) dest = std::make_unique<Destination>(*this, job.route);
+    dest->submit(std::move(job));
+  });
+}
+
+void Worker::tick() {
+  const auto now = loop_.now();
+  std::vector<std::shared_ptr<InboundSession>> sessions;
+  sessions.reserve(sessions_.size());
+  for (auto& [p, s] : sessions_) sessions.push_back(s);
+  for (auto& s : sessions) s->check_timeout(now);
+  for (auto& [key, dest] : destinations_) dest->tick(now);
+}
+
+}  // namespace seegw::relay

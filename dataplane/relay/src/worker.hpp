@@ -1,0 +1,151 @@
+// One I/O loop's share of the gateway: its listeners, inbound SMTP sessions and outbound
+// connections. Everything here runs on the loop's thread; other threads use post().
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "seegw/config/config.hpp"
+#include "seegw/io/event_loop.hpp"
+#include "seegw/io/stream_connection.hpp"
+#include "seegw/relay/attempt.hpp"
+#include "seegw/relay/queue_manager.hpp"
+#include "seegw/smtp/client_session.hpp"
+#include "seegw/smtp/server_session.hpp"
+#include "seegw/spool/spool.hpp"
+
+namespace seegw::relay {
+
+// Connection counts across all loops, by client address (limits from config).
+class ConnectionLimiter {
+ public:
+  ConnectionLimiter(std::size_t total, std::size_t per_client)
+      : max_total_(total), max_per_client_(per_client) {}
+  // Empty when admitted, else the reason for the 421.
+  std::string admit(const std::string& address);
+  void release(const std::string& address);
+
+ private:
+  std::mutex mutex_;
+  std::size_t max_total_, max_per_client_, total_ = 0;
+  std::unordered_map<std::string, std::size_t> per_client_;
+};
+
+struct Shared {
+  const config::Config& config;
+  spool::Spool& spool;
+  QueueManager& queue;
+  ConnectionLimiter& limiter;
+  std::shared_ptr<tls::TlsContext> server_tls;  // null when STARTTLS is not configured
+  std::shared_ptr<tls::TlsContext> client_tls;
+};
+
+class Worker;
+
+class InboundSession : public io::StreamConnection,
+                       public std::enable_shared_from_this<InboundSession> {
+ public:
+  InboundSession(Worker& worker, int fd, std::string address, std::uint16_t port);
+  void begin(const std::string& refusal);
+  void check_timeout(io::EventLoop::Clock::time_point now);
+
+ private:
+  void on_data(std::string_view bytes) override;
+  void on_tls_established() override;
+  void on_closed(std::string_view reason) override;
+  void drive();
+  void stored(const spool::QueueId& id, Result<void> result);
+
+  Worker& worker_;
+  std::string address_;
+  bool admitted_ = false;
+  bool storing_ = false;
+  bool tls_starting_ = false;
+  smtp::ServerSession session_;
+};
+
+class Destination;
+
+class OutboundConnection : public io::StreamConnection {
+ public:
+  OutboundConnection(Worker& worker, Destination& destination, int fd);
+  void give(DeliveryJob job);
+  bool idle() const { return ready_ && !job_; }
+  bool ready() const { return ready_; }
+  void quit();
+  void check_timeout(io::EventLoop::Clock::time_point now);
+
+ private:
+  void on_data(std::string_view bytes) override;
+  void on_tls_established() override;
+  void on_closed(std::string_view reason) override;
+  void drive();
+
+  Worker& worker_;
+  Destination& destination_;
+  smtp::ClientSession session_;
+  std::optional<DeliveryJob> job_;
+  std::size_t messages_ = 0;
+  bool ready_ = false;
+  bool closed_ = false;
+  io::EventLoop::Clock::time_point idle_since_;
+};
+
+// One next hop as seen from one loop: its waiting jobs and its connections.
+class Destination {
+ public:
+  Destination(Worker& worker, config::Route route) : worker_(worker), route_(std::move(route)) {}
+  void submit(DeliveryJob job);
+  void connection_ready(OutboundConnection& conn);
+  void connection_closed(OutboundConnection& conn, std::string_view reason, bool was_ready);
+  const config::Route& route() const { return route_; }
+  void tick(io::EventLoop::Clock::time_point now);
+  bool give_next(OutboundConnection& conn);
+
+ private:
+  void open_connection();
+
+  Worker& worker_;
+  config::Route route_;
+  std::deque<DeliveryJob> waiting_;
+  std::unordered_map<OutboundConnection*, std::unique_ptr<OutboundConnection>> connections_;
+  std::vector<std::unique_ptr<OutboundConnection>> graveyard_;
+};
+
+class Worker {
+ public:
+  explicit Worker(Shared shared);
+  Result<void> listen();
+  void run() { loop_.run(); }
+  void stop() { loop_.stop(); }
+  void deliver(DeliveryJob job);  // thread-safe
+
+  io::EventLoop& loop() { return loop_; }
+  Shared& shared() { return shared_; }
+  void forget(InboundSession* session);
+
+ private:
+  class Listener : public io::FdHandler {
+   public:
+    Listener(Worker& worker, int fd) : worker_(worker), fd_(fd) {}
+    ~Listener() override;
+    void on_events(std::uint32_t events) override;
+
+   private:
+    Worker& worker_;
+    int fd_;
+  };
+
+  void tick();
+
+  Shared shared_;
+  io::EventLoop loop_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unordered_map<InboundSession*, std::shared_ptr<InboundSession>> sessions_;
+  std::map<std::string, std::unique_ptr<Destination>> destinations_;
+};
+
+}  // namespace seegw::relay

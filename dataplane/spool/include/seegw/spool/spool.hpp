@@ -1,0 +1,76 @@
+// The spool: a directory per message state, every state change a rename, so a crash at any
+// instant leaves each message in exactly one consistent state (Postfix's queue discipline).
+// Nothing is acknowledged to a client before store_incoming() reports it is on stable storage.
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "seegw/common/error.hpp"
+#include "seegw/spool/spool_record.hpp"
+
+namespace seegw::spool {
+
+enum class Queue { incoming, active, deferred, hold, corrupt, done };
+std::string_view queue_name(Queue queue);
+
+// How stores reach stable storage. Both keep the promise; group trades unrelated dirty data on
+// the same file system being flushed too for far fewer flushes per message.
+enum class SyncMode {
+  per_file,  // write, fdatasync each file, rename, fsync the directory (once per batch)
+  group,     // write every file of a batch, one syncfs(), renames, one directory fsync
+};
+
+class Spool {
+ public:
+  static Result<std::unique_ptr<Spool>> open(const std::filesystem::path& root, SyncMode mode);
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  QueueIdSource& ids() { return ids_; }
+  const std::filesystem::path& root() const { return root_; }
+
+  // Durable stores, batched: the callback runs on the spool's writer thread once the record is
+  // on stable storage in incoming/ (ok) or could not be stored (error: the client gets a 4xx).
+  using StoredCallback = std::function<void(Result<void>)>;
+  void store_incoming(SpoolRecord record, StoredCallback done);
+  // Synchronous durable write into a queue (replacing any file of that ID there).
+  Result<void> write(Queue queue, const SpoolRecord& record);
+
+  Result<void> move(const QueueId& id, Queue from, Queue to);
+  Result<void> remove(Queue queue, const QueueId& id);
+  Result<SpoolRecord> load(Queue queue, const QueueId& id) const;
+  // Moves an unreadable file aside so it never stops the gateway; logs why.
+  void quarantine(Queue from, const QueueId& id, std::string_view reason);
+  Result<std::vector<QueueId>> list(Queue queue) const;
+  // Removes half-written temporary files left by a crash (they were never acknowledged).
+  std::size_t remove_temporaries();
+  std::filesystem::path path_of(Queue queue, const QueueId& id) const;
+
+ private:
+  struct Job {
+    SpoolRecord record;
+    StoredCallback done;
+  };
+  Spool(std::filesystem::path root, SyncMode mode);
+  void writer_loop();
+  void commit(std::vector<Job>& batch);
+
+  std::filesystem::path root_;
+  SyncMode mode_;
+  QueueIdSource ids_;
+  std::vector<int> dir_fds_;  // one per Queue, for directory fsyncs and *at() calls
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Job> pending_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+}  // namespace seegw::spool

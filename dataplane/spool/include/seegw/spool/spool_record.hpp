@@ -1,0 +1,39 @@
+// One spooled message: its envelope, delivery bookkeeping and the message bytes, in one file
+// ("SEEGW-SPOOL/1" header lines, a blank line, then exactly `size` bytes of message).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seegw/common/error.hpp"
+#include "seegw/smtp/envelope.hpp"
+#include "seegw/spool/queue_id.hpp"
+
+namespace seegw::spool {
+
+struct PendingRecipient {
+  std::string address;
+  std::string last_error;  // empty until a delivery attempt failed
+};
+
+struct SpoolRecord {
+  QueueId id;
+  std::int64_t arrival = 0;       // unix seconds
+  std::int64_t next_attempt = 0;  // unix seconds; 0 = now
+  std::uint32_t attempts = 0;
+  bool delay_notified = false;
+  std::string reason;  // why it is held / deferred, for people
+  smtp::Envelope envelope;  // rcpt_to is not used here: see recipients
+  std::vector<PendingRecipient> recipients;
+  std::shared_ptr<const std::string> content;
+};
+
+// The header part of the file (everything but the message bytes).
+std::string encode_header(const SpoolRecord& record);
+// Parses a whole file; Errc::corrupt with the reason when any check fails.
+Result<SpoolRecord> decode(std::string_view file_bytes);
+
+}  // namespace seegw::spool

@@ -1,0 +1,280 @@
+#include "seegw/spool/spool.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "seegw/common/log.hpp"
+
+namespace seegw::spool {
+namespace {
+
+constexpr std::array kQueues = {Queue::incoming, Queue::active, Queue::deferred,
+                                Queue::hold,     Queue::corrupt, Queue::done};
+constexpr std::size_t kMaxBatch = 256;
+
+// RAII for a file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+std::string temp_name(const QueueId& id) { return "." + id + ".tmp"; }
+
+Result<void> write_all(int fd, const std::string& header, const std::string* content) {
+  std::array<iovec, 2> iov{};
+  iov[0] = {const_cast<char*>(header.data()), header.size()};
+  iov[1] = {content ? const_cast<char*>(content->data()) : nullptr, content ? content->size() : 0};
+  std::size_t total = header.size() + (content ? content->size() : 0);
+  std::size_t done = 0;
+  while (done < total) {
+    // Re-aim the iovecs past what is already written.
+    std::array<iovec, 2> v = iov;
+    std::size_t skip = done;
+    int first = 0;
+    if (skip >= v[0].iov_len) {
+      skip -= v[0].iov_len;
+      first = 1;
+    }
+    v[first].iov_base = static_cast<char*>(v[first].iov_base) + skip;
+    v[first].iov_len -= skip;
+    ssize_t n = ::writev(fd, v.data() + first, 2 - first);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("write spool file");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string_view queue_name(Queue queue) {
+  switch (queue) {
+    case Queue::incoming: return "incoming";
+    case Queue::active: return "active";
+    case Queue::deferred: return "deferred";
+    case Queue::hold: return "hold";
+    case Queue::corrupt: return "corrupt";
+    case Queue::done: return "done";
+  }
+  return "?";
+}
+
+Spool::Spool(std::filesystem::path root, SyncMode mode) : root_(std::move(root)), mode_(mode) {}
+
+Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& root, SyncMode mode) {
+  std::unique_ptr<Spool> spool(new Spool(root, mode));
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return fail(Errc::io, fmt::format("create spool {}: {}", root.string(), ec.message()));
+  for (Queue q : kQueues) {
+    auto dir = root / queue_name(q);
+    std::filesystem::create_directory(dir, ec);
+    if (ec) return fail(Errc::io, fmt::format("create {}: {}", dir.string(), ec.message()));
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return fail_errno("open " + dir.string());
+    spool->dir_fds_.push_back(fd);
+  }
+  // Probe that the spool is writable now rather than at the first message (OPS-1 fails closed).
+  if (::faccessat(spool->dir_fds_[0], ".", W_OK, 0) != 0)
+    return fail_errno("spool incoming/ is not writable");
+  for (Queue q : kQueues) {
+    auto ids = spool->list(q);
+    if (!ids) return std::unexpected(ids.error());
+    if (!ids->empty()) spool->ids_.advance_past(ids->back());
+  }
+  spool->writer_ = std::thread([s = spool.get()] { s->writer_loop(); });
+  return spool;
+}
+
+Spool::~Spool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  for (int fd : dir_fds_) ::close(fd);
+}
+
+std::filesystem::path Spool::path_of(Queue queue, const QueueId& id) const {
+  return root_ / queue_name(queue) / id;
+}
+
+void Spool::store_incoming(SpoolRecord record, StoredCallback done) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(Job{std::move(record), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void Spool::writer_loop() {
+  std::vector<Job> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty() && stopping_) return;
+      const std::size_t n = std::min(pending_.size(), kMaxBatch);
+      std::move(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n),
+                std::back_inserter(batch));
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    commit(batch);
+    batch.clear();
+  }
+}
+
+// One batch = every store that arrived while the previous batch was syncing (group commit).
+void Spool::commit(std::vector<Job>& batch) {
+  const int dir = dir_fds_[static_cast<int>(Queue::incoming)];
+  std::vector<Result<void>> results(batch.size());
+  std::vector<Fd> files(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& r = batch[i].record;
+    Fd fd(::openat(dir, temp_name(r.id).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) {
+      results[i] = fail_errno("create spool file");
+      continue;
+    }
+    results[i] = write_all(fd.get(), encode_header(r), r.content.get());
+    if (results[i] && mode_ == SyncMode::per_file && ::fdatasync(fd.get()) != 0)
+      results[i] = fail_errno("fdatasync spool file");
+    files[i] = std::move(fd);
+  }
+  if (mode_ == SyncMode::group && ::syncfs(dir) != 0) {
+    auto err = fail_errno("syncfs spool");
+    for (auto& r : results)
+      if (r) r = err;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& id = batch[i].record.id;
+    if (results[i] && ::renameat(dir, temp_name(id).c_str(), dir, id.c_str()) != 0)
+      results[i] = fail_errno("rename spool file");
+    if (!results[i]) ::unlinkat(dir, temp_name(id).c_str(), 0);
+  }
+  files.clear();
+  if (::fsync(dir) != 0) {
+    auto err = fail_errno("fsync spool directory");
+    for (auto& r : results)
+      if (r) r = err;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!results[i]) log::error("spool: {} not stored: {}", batch[i].record.id, results[i].error().message);
+    batch[i].done(std::move(results[i]));
+  }
+}
+
+Result<void> Spool::write(Queue queue, const SpoolRecord& record) {
+  const int dir = dir_fds_[static_cast<int>(queue)];
+  const std::string tmp = temp_name(record.id);
+  Fd fd(::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return fail_errno("create spool file");
+  auto written = write_all(fd.get(), encode_header(record), record.content.get());
+  if (written && ::fdatasync(fd.get()) != 0) written = fail_errno("fdatasync spool file");
+  if (written && ::renameat(dir, tmp.c_str(), dir, record.id.c_str()) != 0)
+    written = fail_errno("rename spool file");
+  if (!written) {
+    ::unlinkat(dir, tmp.c_str(), 0);
+    return written;
+  }
+  if (::fsync(dir) != 0) return fail_errno("fsync spool directory");
+  return {};
+}
+
+Result<void> Spool::move(const QueueId& id, Queue from, Queue to) {
+  if (::renameat(dir_fds_[static_cast<int>(from)], id.c_str(), dir_fds_[static_cast<int>(to)],
+                 id.c_str()) != 0)
+    return fail_errno(fmt::format("move {} {} -> {}", id, queue_name(from), queue_name(to)));
+  return {};
+}
+
+Result<void> Spool::remove(Queue queue, const QueueId& id) {
+  if (::unlinkat(dir_fds_[static_cast<int>(queue)], id.c_str(), 0) != 0)
+    return fail_errno(fmt::format("remove {}/{}", queue_name(queue), id));
+  return {};
+}
+
+Result<SpoolRecord> Spool::load(Queue queue, const QueueId& id) const {
+  Fd fd(::openat(dir_fds_[static_cast<int>(queue)], id.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_errno(fmt::format("open {}/{}", queue_name(queue), id));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("stat spool file");
+  std::string bytes(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t n = ::read(fd.get(), bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno("read spool file");
+    if (n == 0) return fail(Errc::corrupt, "spool file shrank while reading");
+    got += static_cast<std::size_t>(n);
+  }
+  auto record = decode(bytes);
+  if (record && record->id != id)
+    return fail(Errc::corrupt, fmt::format("file {} holds queue id {}", id, record->id));
+  return record;
+}
+
+void Spool::quarantine(Queue from, const QueueId& id, std::string_view reason) {
+  log::error("spool: {}/{} is corrupt ({}); moved to corrupt/", queue_name(from), id, reason);
+  if (auto moved = move(id, from, Queue::corrupt); !moved)
+    log::error("spool: could not quarantine {}: {}", id, moved.error().message);
+}
+
+Result<std::vector<QueueId>> Spool::list(Queue queue) const {
+  std::vector<QueueId> ids;
+  DIR* d = ::opendir((root_ / queue_name(queue)).c_str());
+  if (!d) return fail_errno("list spool queue");
+  while (dirent* ent = ::readdir(d)) {
+    std::string_view name = ent->d_name;
+    if (is_queue_id(name)) {
+      ids.emplace_back(name);
+    } else if (name != "." && name != ".." && !name.starts_with(".")) {
+      log::warning("spool: ignoring stray file {}/{}", queue_name(queue), name);
+    }
+  }
+  ::closedir(d);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::size_t Spool::remove_temporaries() {
+  std::size_t removed = 0;
+  for (Queue q : kQueues) {
+    DIR* d = ::opendir((root_ / queue_name(q)).c_str());
+    if (!d) continue;
+    std::vector<std::string> temps;
+    while (dirent* ent = ::readdir(d)) {
+      std::string_view name = ent->d_name;
+      if (name.starts_with(".") && name.ends_with(".tmp")) temps.emplace_back(name);
+    }
+    ::closedir(d);
+    for (auto& t : temps)
+      if (::unlinkat(dir_fds_[static_cast<int>(q)], t.c_str(), 0) == 0) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace seegw::spool

@@ -1,0 +1,68 @@
+// TLS over memory buffers (OpenSSL memory BIOs): ciphertext in and out as bytes, so the same
+// code serves STARTTLS on kernel sockets and on the DPDK TCP stack.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "seegw/common/error.hpp"
+
+namespace seegw::tls {
+
+struct SslCtxFree {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+
+class TlsContext {
+ public:
+  // Server side of STARTTLS: certificate chain and key in PEM files.
+  static Result<std::shared_ptr<TlsContext>> server(const std::string& cert_file,
+                                                    const std::string& key_file);
+  // Client side: with a CA file the peer is verified; without, the session is encrypted only
+  // (opportunistic TLS, RFC 7435).
+  static Result<std::shared_ptr<TlsContext>> client(const std::string& ca_file);
+  SSL_CTX* get() const { return ctx_.get(); }
+  bool is_server() const { return server_; }
+
+ private:
+  std::unique_ptr<SSL_CTX, SslCtxFree> ctx_;
+  bool server_ = false;
+};
+
+class TlsChannel {
+ public:
+  explicit TlsChannel(std::shared_ptr<TlsContext> context, const std::string& peer_name = {});
+
+  // Ciphertext from the network. Decrypted bytes are appended to `plaintext`.
+  Result<void> feed(std::string_view ciphertext, std::string& plaintext);
+  Result<void> write(std::string_view plaintext);
+  // Ciphertext to send to the network.
+  std::string take_output();
+  bool established() const { return established_; }
+  bool closed() const { return closed_; }
+  std::string protocol() const;
+  std::string cipher() const;
+
+ private:
+  Result<void> advance(std::string& plaintext);
+
+  std::shared_ptr<TlsContext> context_;
+  std::unique_ptr<SSL, SslFree> ssl_;
+  BIO* in_ = nullptr;   // owned by ssl_
+  BIO* out_ = nullptr;  // owned by ssl_
+  std::string pending_write_;
+  bool established_ = false;
+  bool closed_ = false;
+};
+
+// The last OpenSSL error queue entries as text, and clears the queue.
+std::string openssl_errors();
+
+}  // namespace seegw::tls

@@ -1,0 +1,129 @@
+#include "seegw/tls/tls_channel.hpp"
+
+#include <fmt/format.h>
+#include <openssl/err.h>
+
+namespace seegw::tls {
+
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::string& cert_file,
+                                                       const std::string& key_file) {
+  auto ctx = std::make_shared<TlsContext>();
+  ctx->server_ = true;
+  ctx->ctx_.reset(SSL_CTX_new(TLS_server_method()));
+  if (!ctx->ctx_) return fail(Errc::tls, openssl_errors());
+  SSL_CTX_set_min_proto_version(ctx->get(), TLS1_2_VERSION);
+  if (SSL_CTX_use_certificate_chain_file(ctx->get(), cert_file.c_str()) != 1)
+    return fail(Errc::tls, fmt::format("TLS certificate {}: {}", cert_file, openssl_errors()));
+  if (SSL_CTX_use_PrivateKey_file(ctx->get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    return fail(Errc::tls, fmt::format("TLS key {}: {}", key_file, openssl_errors()));
+  if (SSL_CTX_check_private_key(ctx->get()) != 1)
+    return fail(Errc::tls, fmt::format("TLS key does not match certificate: {}", openssl_errors()));
+  return ctx;
+}
+
+Result<std::shared_ptr<TlsContext>> TlsContext::client(const std::string& ca_file) {
+  auto ctx = std::make_shared<TlsContext>();
+  ctx->ctx_.reset(SSL_CTX_new(TLS_client_method()));
+  if (!ctx->ctx_) return fail(Errc::tls, openssl_errors());
+  SSL_CTX_set_min_proto_version(ctx->get(), TLS1_2_VERSION);
+  if (!ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx->get(), ca_file.c_str(), nullptr) != 1)
+      return fail(Errc::tls, fmt::format("TLS CA file {}: {}", ca_file, openssl_errors()));
+    SSL_CTX_set_verify(ctx->get(), SSL_VERIFY_PEER, nullptr);
+  }
+  return ctx;
+}
+
+TlsChannel::TlsChannel(std::shared_ptr<TlsContext> context, const std::string& peer_name)
+    : context_(std::move(context)), ssl_(SSL_new(context_->get())) {
+  in_ = BIO_new(BIO_s_mem());
+  out_ = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl_.get(), in_, out_);
+  if (context_->is_server()) {
+    SSL_set_accept_state(ssl_.get());
+  } else {
+    if (!peer_name.empty()) {
+      SSL_set_tlsext_host_name(ssl_.get(), peer_name.c_str());
+      SSL_set1_host(ssl_.get(), peer_name.c_str());
+    }
+    SSL_set_connect_state(ssl_.get());
+    SSL_do_handshake(ssl_.get());  // queues the ClientHello
+  }
+}
+
+Result<void> TlsChannel::advance(std::string& plaintext) {
+  if (!established_) {
+    int rc = SSL_do_handshake(ssl_.get());
+    if (rc != 1) {
+      int err = SSL_get_error(ssl_.get(), rc);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return {};
+      return fail(Errc::tls, fmt::format("TLS handshake failed: {}", openssl_errors()));
+    }
+    established_ = true;
+  }
+  char buf[16384];
+  while (true) {
+    int n = SSL_read(ssl_.get(), buf, sizeof buf);
+    if (n > 0) {
+      plaintext.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    int err = SSL_get_error(ssl_.get(), n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) break;
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      closed_ = true;
+      break;
+    }
+    return fail(Errc::tls, fmt::format("TLS read failed: {}", openssl_errors()));
+  }
+  if (!pending_write_.empty()) {
+    auto pending = std::exchange(pending_write_, {});
+    return write(pending);
+  }
+  return {};
+}
+
+Result<void> TlsChannel::feed(std::string_view ciphertext, std::string& plaintext) {
+  if (!ciphertext.empty() &&
+      BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size())) <= 0)
+    return fail(Errc::tls, "TLS input buffer failed");
+  return advance(plaintext);
+}
+
+Result<void> TlsChannel::write(std::string_view plaintext) {
+  if (!established_) {
+    pending_write_.append(plaintext);
+    return {};
+  }
+  while (!plaintext.empty()) {
+    int n = SSL_write(ssl_.get(), plaintext.data(), static_cast<int>(plaintext.size()));
+    if (n <= 0) return fail(Errc::tls, fmt::format("TLS write failed: {}", openssl_errors()));
+    plaintext.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+std::string TlsChannel::take_output() {
+  std::string out;
+  char buf[16384];
+  int n;
+  while ((n = BIO_read(out_, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string TlsChannel::protocol() const { return SSL_get_version(ssl_.get()); }
+
+std::string TlsChannel::cipher() const { return SSL_get_cipher_name(ssl_.get()); }
+
+}  // namespace seegw::tls
