@@ -1,1 +1,83 @@
+#include "seegw/config/config.hpp"
+
 #include <gtest/gtest.h>
+
+namespace seegw::config {
+namespace {
+
+TEST(Config, EmbeddedDefaultsAreUsable) {
+  auto c = parse("");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->listen.at(0).text(), "127.0.0.1:2525");
+  EXPECT_TRUE(c->is_internal("127.0.0.1"));
+  EXPECT_FALSE(c->is_internal("192.0.2.1"));
+}
+
+TEST(Config, ParsesEverySection) {
+  auto c = parse(R"(
+[gateway]
+hostname = "gw.agency-a.govt.nz"
+domain = "Agency-A.govt.nz"
+local_domains = ["agency-a.govt.nz", "*.agency-a.govt.nz"]
+internal_networks = ["10.0.0.0/8", "2001:db8::/32"]
+[smtp]
+listen = ["0.0.0.0:25", "[::1]:2526"]
+max_message_bytes = 1048576
+max_recipients = 50
+command_timeout = 60
+[spool]
+path = "/var/spool/seegw"
+sync = "per_file"
+[relay]
+internal_host = "10.1.1.1:25"
+outbound_host = "192.0.2.25"
+tls = "required"
+retry_base = 5
+[[route]]
+domains = ["agency-c.govt.nz"]
+next_hop = "192.0.2.30:2600"
+tls = "none"
+)");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->domain, "agency-a.govt.nz");
+  EXPECT_TRUE(c->is_local_domain("mail.agency-a.govt.nz"));
+  EXPECT_FALSE(c->is_local_domain("agency-a.govt.nz.evil.org"));
+  EXPECT_TRUE(c->is_internal("10.200.3.4"));
+  EXPECT_TRUE(c->is_internal("2001:db8::5"));
+  EXPECT_FALSE(c->is_internal("11.0.0.1"));
+  EXPECT_EQ(c->listen.at(1).host, "::1");
+  EXPECT_EQ(c->listen.at(1).port, 2526);
+  EXPECT_EQ(c->limits.max_message_bytes, 1048576u);
+  EXPECT_EQ(c->limits.command_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(c->sync_mode, spool::SyncMode::per_file);
+  EXPECT_EQ(c->route_for("agency-c.govt.nz").next_hop.text(), "192.0.2.30:2600");
+  EXPECT_EQ(c->route_for("agency-c.govt.nz").tls, smtp::TlsPolicy::none);
+  EXPECT_EQ(c->route_for("agency-a.govt.nz").next_hop.text(), "10.1.1.1:25");
+  EXPECT_EQ(c->route_for("gmail.com").next_hop.text(), "192.0.2.25:25");
+  EXPECT_EQ(c->route_for("gmail.com").tls, smtp::TlsPolicy::required);
+}
+
+TEST(Config, ErrorsAreClear) {
+  auto bad_toml = parse("[smtp\nlisten=");
+  ASSERT_FALSE(bad_toml);
+  EXPECT_NE(bad_toml.error().message.find("line"), std::string::npos);
+  EXPECT_FALSE(parse("[relay]\ntls = \"maybe\""));
+  EXPECT_FALSE(parse("[smtp]\nlisten = [\"127.0.0.1:99999\"]"));
+  EXPECT_FALSE(parse("[gateway]\ninternal_networks = [\"10.0.0.0/33\"]"));
+  EXPECT_FALSE(parse("[spool]\nsync = \"never\""));
+  EXPECT_FALSE(parse("[smtp]\ntls_cert = \"a.pem\""));
+  EXPECT_FALSE(parse("[[route]]\ndomains = [\"x\"]"));
+  EXPECT_FALSE(parse("[smtp]\nmax_recipients = -1"));
+}
+
+TEST(Network, MatchesPrefixes) {
+  auto n = Network::parse("192.168.16.0/20");
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(n->contains("192.168.31.255"));
+  EXPECT_FALSE(n->contains("192.168.32.0"));
+  EXPECT_FALSE(n->contains("not an address"));
+  EXPECT_TRUE(Network::parse("10.0.0.0/8")->contains("::ffff:10.1.2.3"));
+}
+
+}  // namespace
+}  // namespace seegw::config

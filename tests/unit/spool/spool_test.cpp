@@ -1,1 +1,166 @@
+// The spool on a real file system in a temporary directory: durable stores, moves, recovery of
+// leftovers, and corrupt files detected rather than trusted.
+#include "seegw/spool/spool.hpp"
+
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <set>
+
+namespace seegw::spool {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SpoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("seegw-spool-test-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  SpoolRecord record(Spool& spool, std::string body = "Subject: x\r\n\r\nbody\r\n") {
+    SpoolRecord r;
+    r.id = spool.ids().next();
+    r.arrival = 1700000000;
+    r.envelope.client_address = "192.0.2.7";
+    r.envelope.client_port = 2500;
+    r.envelope.helo = "client with spaces%and percent";
+    r.envelope.mail_from = "a@agency-a.govt.nz";
+    r.envelope.tls = true;
+    r.envelope.tls_protocol = "TLSv1.3";
+    r.envelope.tls_cipher = "TLS_AES_256_GCM_SHA384";
+    r.envelope.body_type = smtp::BodyType::eight_bit_mime;
+    r.recipients = {{"b@example.org", ""}, {"c@example.org", "451 4.4.1 try later"}};
+    r.content = std::make_shared<const std::string>(std::move(body));
+    return r;
+  }
+
+  Result<void> store(Spool& spool, SpoolRecord r) {
+    std::promise<Result<void>> done;
+    spool.store_incoming(std::move(r), [&](Result<void> res) { done.set_value(res); });
+    return done.get_future().get();
+  }
+
+  fs::path root_;
+};
+
+TEST_F(SpoolTest, StoredRecordRoundTripsExactly) {
+  for (auto mode : {SyncMode::group, SyncMode::per_file}) {
+    fs::remove_all(root_);
+    auto spool = Spool::open(root_, mode);
+    ASSERT_TRUE(spool) << spool.error().message;
+    std::string binary = "Subject: b\r\n\r\n";
+    for (int i = 0; i < 256; ++i) binary.push_back(static_cast<char>(i));
+    auto r = record(**spool, binary);
+    ASSERT_TRUE(store(**spool, r));
+    EXPECT_TRUE(fs::exists(root_ / "incoming" / r.id));
+    auto loaded = (*spool)->load(Queue::incoming, r.id);
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    EXPECT_EQ(*loaded->content, binary);
+    EXPECT_EQ(loaded->envelope.helo, r.envelope.helo);
+    EXPECT_EQ(loaded->envelope.tls_cipher, r.envelope.tls_cipher);
+    EXPECT_EQ(loaded->envelope.body_type, smtp::BodyType::eight_bit_mime);
+    ASSERT_EQ(loaded->recipients.size(), 2u);
+    EXPECT_EQ(loaded->recipients[1].last_error, "451 4.4.1 try later");
+  }
+}
+
+TEST_F(SpoolTest, ManyConcurrentStoresAllLandWithUniqueSortedIds) {
+  auto spool = Spool::open(root_, SyncMode::group);
+  ASSERT_TRUE(spool);
+  constexpr int kCount = 300;
+  std::vector<std::promise<Result<void>>> done(kCount);
+  std::vector<QueueId> ids;
+  for (int i = 0; i < kCount; ++i) {
+    auto r = record(**spool);
+    ids.push_back(r.id);
+    (*spool)->store_incoming(std::move(r), [&, i](Result<void> res) { done[i].set_value(res); });
+  }
+  for (auto& d : done) ASSERT_TRUE(d.get_future().get());
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::set<QueueId>(ids.begin(), ids.end()).size(), ids.size());
+  EXPECT_EQ((*spool)->list(Queue::incoming)->size(), static_cast<std::size_t>(kCount));
+}
+
+TEST_F(SpoolTest, MovesAreRenamesBetweenStateDirectories) {
+  auto spool = Spool::open(root_, SyncMode::group);
+  auto r = record(**spool);
+  ASSERT_TRUE(store(**spool, r));
+  ASSERT_TRUE((*spool)->move(r.id, Queue::incoming, Queue::active));
+  ASSERT_TRUE((*spool)->move(r.id, Queue::active, Queue::hold));
+  EXPECT_FALSE(fs::exists(root_ / "incoming" / r.id));
+  EXPECT_TRUE(fs::exists(root_ / "hold" / r.id));
+  EXPECT_FALSE((*spool)->move(r.id, Queue::active, Queue::done));  // not there any more
+}
+
+TEST_F(SpoolTest, IdsAfterRestartSortAfterExistingOnes) {
+  QueueId last;
+  {
+    auto spool = Spool::open(root_, SyncMode::group);
+    auto r = record(**spool);
+    last = r.id;
+    ASSERT_TRUE((*spool)->write(Queue::deferred, r));
+  }
+  auto spool = Spool::open(root_, SyncMode::group);
+  EXPECT_GT((*spool)->ids().next(), last);
+}
+
+TEST_F(SpoolTest, TemporariesFromACrashAreRemoved) {
+  auto spool = Spool::open(root_, SyncMode::group);
+  std::ofstream(root_ / "incoming" / ".0000000000000A.tmp") << "half written";
+  EXPECT_EQ((*spool)->remove_temporaries(), 1u);
+  EXPECT_TRUE((*spool)->list(Queue::incoming)->empty());
+}
+
+TEST_F(SpoolTest, CorruptFilesAreDetectedAndQuarantined) {
+  auto spool = Spool::open(root_, SyncMode::group);
+  auto r = record(**spool);
+  ASSERT_TRUE((*spool)->write(Queue::active, r));
+  auto path = root_ / "active" / r.id;
+  // Truncate the file: the size check catches it.
+  fs::resize_file(path, fs::file_size(path) - 3);
+  auto loaded = (*spool)->load(Queue::active, r.id);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, Errc::corrupt);
+  (*spool)->quarantine(Queue::active, r.id, loaded.error().message);
+  EXPECT_TRUE(fs::exists(root_ / "corrupt" / r.id));
+
+  for (const char* garbage : {"", "SEEGW-SPOOL/1\n", "not a spool file\n\nbody",
+                              "SEEGW-SPOOL/1\nid 0000000000000B\nfrom %\nsize 1\n\nx",
+                              "SEEGW-SPOOL/1\nid 0000000000000B\nfrom %\nrcpt a@b %\nsize 5\n\nx",
+                              "SEEGW-SPOOL/1\nid 0000000000000B\nfrom %ZZ\nrcpt a@b %\nsize 1\n\nx",
+                              "SEEGW-SPOOL/1\nbogus line\n\n"}) {
+    auto d = decode(garbage);
+    EXPECT_FALSE(d) << garbage;
+    if (!d) {
+      EXPECT_EQ(d.error().code, Errc::corrupt);
+    }
+  }
+}
+
+TEST_F(SpoolTest, UnwritableSpoolFailsAtStart) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root can write anywhere";
+  fs::create_directories(root_);
+  fs::permissions(root_, fs::perms::owner_read | fs::perms::owner_exec);
+  EXPECT_FALSE(Spool::open(root_, SyncMode::group));
+  fs::permissions(root_, fs::perms::owner_all);
+}
+
+TEST(QueueId, FormatAndValidation) {
+  QueueIdSource ids;
+  auto a = ids.next();
+  EXPECT_TRUE(is_queue_id(a));
+  EXPECT_FALSE(is_queue_id("../etc/passwd"));
+  EXPECT_FALSE(is_queue_id("0000000000000g"));
+  ids.advance_past("FFFFFFFFFFFFF0");
+  EXPECT_GT(ids.next(), "FFFFFFFFFFFFF0");
+}
+
+}  // namespace
+}  // namespace seegw::spool

@@ -1,0 +1,245 @@
+"""Test harness for seegw integration tests: real processes on loopback, nothing mocked.
+
+Starts seegw-dataplane with a throw-away config and spool, and real SMTP sinks (aiosmtpd) that
+write every message they receive to a directory. Everything lives in a temporary directory that
+is removed afterwards; every process started is killed at exit.
+"""
+import asyncio
+import atexit
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BUILD = os.environ.get("SEEGW_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+DATAPLANE = os.path.join(BUILD, "dataplane", "main", "seegw-dataplane")
+_processes = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+@atexit.register
+def _cleanup():
+    for p in _processes:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+class Workdir:
+    def __init__(self, name):
+        self.path = tempfile.mkdtemp(prefix=f"seegw-{name}-")
+
+    def sub(self, *parts):
+        p = os.path.join(self.path, *parts)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        return p
+
+    def remove(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+SINK_SCRIPT = r'''
+import asyncio, os, sys, itertools, ssl
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+out = sys.argv[2]
+counter = itertools.count()
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        n = next(counter)
+        tmp = os.path.join(out, f".{n:08d}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(("X-Sink-Envelope: " + envelope.mail_from + " -> " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
+            f.write(envelope.original_content)
+        os.rename(tmp, os.path.join(out, f"{n:08d}.eml"))
+        return "250 2.0.0 stored"
+kwargs = {}
+if len(sys.argv) > 4:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    kwargs["tls_context"] = ctx
+    kwargs["require_starttls"] = True
+c = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]), decode_data=False,
+               data_size_limit=64 * 1024 * 1024, **kwargs)
+c.start()
+print("ready", flush=True)
+import time
+while True:
+    time.sleep(3600)
+'''
+
+
+class Sink:
+    """A real SMTP server (aiosmtpd) storing each received message as a file."""
+
+    def __init__(self, workdir, name, port=None, tls=None):
+        self.port = port or free_port()
+        self.dir = workdir.sub(name, "x")
+        self.dir = os.path.dirname(self.dir)
+        script = workdir.sub(name + "-sink.py")
+        with open(script, "w") as f:
+            f.write(SINK_SCRIPT)
+        args = ["/usr/bin/python3", script, str(self.port), self.dir]
+        if tls:
+            args += list(tls)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(workdir.sub(name + "-sink.log"), "w"))
+        _processes.append(self.proc)
+        assert self.proc.stdout.readline().strip() == b"ready"
+        wait_port(self.port)
+
+    def messages(self):
+        names = sorted(n for n in os.listdir(self.dir) if n.endswith(".eml"))
+        out = []
+        for n in names:
+            with open(os.path.join(self.dir, n), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def count(self):
+        return sum(1 for n in os.listdir(self.dir) if n.endswith(".eml"))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def strip_trace(message):
+    """The message as the sink got it, minus the sink's envelope line and our Received header."""
+    lines = message.split(b"\r\n")
+    assert lines[0].startswith(b"X-Sink-Envelope: ")
+    lines = lines[1:]
+    assert lines[0].startswith(b"Received: from "), lines[0]
+    i = 1
+    while i < len(lines) and lines[i][:1] in (b"\t", b" "):
+        i += 1
+    return b"\r\n".join(lines[i:])
+
+
+class Gateway:
+    """seegw-dataplane with a config written for the test."""
+
+    def __init__(self, workdir, name="gw", internal_sink=None, outbound_sink=None, extra="",
+                 internal_networks=("127.0.0.0/8",), port=None):
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.spool = workdir.sub(name, "spool")
+        self.log = workdir.sub(name + ".log")
+        self.config = workdir.sub(name + ".toml")
+        nets = ", ".join(f'"{n}"' for n in internal_networks)
+        with open(self.config, "w") as f:
+            f.write(f'''
+[gateway]
+hostname = "gw.agency-a.govt.nz"
+domain = "agency-a.govt.nz"
+internal_networks = [{nets}]
+[smtp]
+listen = ["127.0.0.1:{self.port}"]
+[spool]
+path = "{self.spool}"
+[relay]
+internal_host = "127.0.0.1:{internal_sink.port if internal_sink else free_port()}"
+outbound_host = "127.0.0.1:{outbound_sink.port if outbound_sink else free_port()}"
+retry_base = 1
+retry_max = 2
+{extra}
+''')
+        self.proc = None
+
+    def start(self, wait=True):
+        self.proc = subprocess.Popen([DATAPLANE, "--config", self.config],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
+        _processes.append(self.proc)
+        if wait:
+            wait_port(self.port)
+        return self
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def spool_files(self, queue):
+        d = os.path.join(self.spool, queue)
+        return [n for n in os.listdir(d) if not n.startswith(".")] if os.path.isdir(d) else []
+
+    def queued(self):
+        return sum(len(self.spool_files(q)) for q in ("incoming", "active", "deferred"))
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+
+def make_tls_cert(workdir, cn="localhost"):
+    """A throw-away self-signed certificate for the SMTP listener, made at test time."""
+    key, cert = workdir.sub("tls", "key.pem"), workdir.sub("tls", "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", f"/CN={cn}"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def run_tests(tests):
+    """Runs test functions, prints one line each and a closing 'N passed, N failed' line."""
+    passed = failed = 0
+    for t in tests:
+        start = time.monotonic()
+        try:
+            t()
+            passed += 1
+            print(f"PASS {t.__name__} ({time.monotonic() - start:.1f}s)", flush=True)
+        except Exception as e:  # noqa: BLE001 - report every failure and go on
+            failed += 1
+            import traceback
+            traceback.print_exc()
+            print(f"FAIL {t.__name__}: {e}", flush=True)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
