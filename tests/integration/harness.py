@@ -69,35 +69,7 @@ class Workdir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-SINK_SCRIPT = r'''
-import asyncio, os, sys, itertools, ssl
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
-out = sys.argv[2]
-counter = itertools.count()
-class Handler:
-    async def handle_DATA(self, server, session, envelope):
-        n = next(counter)
-        tmp = os.path.join(out, f".{n:08d}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(("X-Sink-Envelope: " + envelope.mail_from + " -> " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
-            f.write(envelope.original_content)
-        os.rename(tmp, os.path.join(out, f"{n:08d}.eml"))
-        return "250 2.0.0 stored"
-kwargs = {}
-if len(sys.argv) > 4:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
-    kwargs["tls_context"] = ctx
-    kwargs["require_starttls"] = True
-c = Controller(Handler(), hostname="127.0.0.1", port=int(sys.argv[1]), decode_data=False,
-               data_size_limit=64 * 1024 * 1024, **kwargs)
-c.start()
-print("ready", flush=True)
-import time
-while True:
-    time.sleep(3600)
-'''
+SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "mail-sink")
 
 
 class Sink:
@@ -107,10 +79,7 @@ class Sink:
         self.port = port or free_port()
         self.dir = workdir.sub(name, "x")
         self.dir = os.path.dirname(self.dir)
-        script = workdir.sub(name + "-sink.py")
-        with open(script, "w") as f:
-            f.write(SINK_SCRIPT)
-        args = ["/usr/bin/python3", script, str(self.port), self.dir]
+        args = ["/usr/bin/python3", SINK, str(self.port), self.dir]
         if tls:
             args += list(tls)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(workdir.sub(name + "-sink.log"), "w"))
@@ -150,8 +119,8 @@ def strip_trace(message):
 class Gateway:
     """seegw-dataplane with a config written for the test."""
 
-    def __init__(self, workdir, name="gw", internal_sink=None, outbound_sink=None, extra="",
-                 internal_networks=("127.0.0.0/8",), port=None):
+    def __init__(self, workdir, name="gw", internal_sink=None, outbound_sink=None, extra="", smtp="",
+                 internal_networks=("127.0.0.0/8",), port=None, outbound_port=None):
         self.workdir = workdir
         self.port = port or free_port()
         self.spool = workdir.sub(name, "spool")
@@ -166,11 +135,12 @@ domain = "agency-a.govt.nz"
 internal_networks = [{nets}]
 [smtp]
 listen = ["127.0.0.1:{self.port}"]
+{smtp}
 [spool]
 path = "{self.spool}"
 [relay]
 internal_host = "127.0.0.1:{internal_sink.port if internal_sink else free_port()}"
-outbound_host = "127.0.0.1:{outbound_sink.port if outbound_sink else free_port()}"
+outbound_host = "127.0.0.1:{outbound_sink.port if outbound_sink else outbound_port or free_port()}"
 retry_base = 1
 retry_max = 2
 {extra}

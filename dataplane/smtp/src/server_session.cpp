@@ -269,8 +269,9 @@ void ServerSession::cmd_rcpt(std::string_view arg) {
   if (!path || path->address.empty()) return error_reply("501 5.1.3 Bad recipient address syntax");
   if (!path->rest.empty())
     return error_reply("555 5.5.4 Unsupported RCPT option");
+  // Not counted as an error: RFC 5321 §4.5.3.1.10 expects the client to send the rest later.
   if (envelope_.rcpt_to.size() >= options_.limits.max_recipients)
-    return error_reply("452 4.5.3 Error: too many recipients");
+    return reply("452 4.5.3 Error: too many recipients");
   std::string address = path->address;
   if (address == "postmaster") address = "postmaster@" + options_.postmaster_domain;
   // Fail closed: only internal clients may relay; everyone may reach our own domains.
