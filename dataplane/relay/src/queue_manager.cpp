@@ -200,7 +200,11 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
     }
   }
   // The notice is on stable storage before the original leaves: nothing is lost in between.
-  if (!failed.empty()) send_notice(record, failed, true);
+  // If it cannot be stored, the failed recipients stay queued and the bounce is tried again.
+  if (!failed.empty() && !send_notice(record, failed, true)) {
+    for (const auto& r : failed) remaining.push_back({r.rcpt, fmt::format("{} {}", r.code, r.reply)});
+    failed.clear();
+  }
 
   if (remaining.empty()) {
     retire(record.id);
@@ -245,12 +249,12 @@ void QueueManager::retire(const spool::QueueId& id) {
   }
 }
 
-void QueueManager::send_notice(const spool::SpoolRecord& original,
+bool QueueManager::send_notice(const spool::SpoolRecord& original,
                                const std::vector<smtp::RecipientResult>& recipients, bool failed) {
   if (original.envelope.mail_from.empty()) {
     log::notice("queue: {} has a null sender; no {} notice (RFC 5321 §4.5.5)", original.id,
                 failed ? "bounce" : "delay");
-    return;
+    return true;
   }
   NoticeContext context{config_.hostname, config_.domain, Clock::now(),
                         Clock::from_time_t(original.arrival) + config_.max_queue_lifetime};
@@ -267,7 +271,7 @@ void QueueManager::send_notice(const spool::SpoolRecord& original,
                       context));
   if (auto written = spool_.write(spool::Queue::incoming, notice); !written) {
     log::error("queue: notice for {} not stored: {}", original.id, written.error().message);
-    return;
+    return false;
   }
   log::info("queue: {} {} notice {} to <{}>", original.id, failed ? "bounce" : "delay", notice.id,
             original.envelope.mail_from);
@@ -276,6 +280,7 @@ void QueueManager::send_notice(const spool::SpoolRecord& original,
     ++in_flight_;
   }
   activate(spool::Queue::incoming, std::move(notice));
+  return true;
 }
 
 }  // namespace seegw::relay

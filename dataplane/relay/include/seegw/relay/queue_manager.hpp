@@ -54,7 +54,8 @@ class QueueManager {
   void activate(spool::Queue from, spool::SpoolRecord record);
   void start_attempt(spool::SpoolRecord record);
   void finished(const std::shared_ptr<Attempt>& attempt);
-  void send_notice(const spool::SpoolRecord& original,
+  // False when the notice could not be stored (the caller keeps the recipients queued).
+  bool send_notice(const spool::SpoolRecord& original,
                    const std::vector<smtp::RecipientResult>& recipients, bool failed);
   void retire(const spool::QueueId& id);
   void schedule_due();
