@@ -18,22 +18,32 @@ std::atomic<bool> g_syslog{false};
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::notice: return "notice";
-    case Level::warning: return "warning";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::notice:
+      return "notice";
+    case Level::warning:
+      return "warning";
+    case Level::error:
+      return "error";
   }
   return "?";
 }
 
 int syslog_priority(Level level) {
   switch (level) {
-    case Level::debug: return LOG_DEBUG;
-    case Level::info: return LOG_INFO;
-    case Level::notice: return LOG_NOTICE;
-    case Level::warning: return LOG_WARNING;
-    case Level::error: return LOG_ERR;
+    case Level::debug:
+      return LOG_DEBUG;
+    case Level::info:
+      return LOG_INFO;
+    case Level::notice:
+      return LOG_NOTICE;
+    case Level::warning:
+      return LOG_WARNING;
+    case Level::error:
+      return LOG_ERR;
   }
   return LOG_INFO;
 }

@@ -3,11 +3,11 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "seegw/smtp/address.hpp"
 
@@ -26,7 +26,8 @@ Result<smtp::TlsPolicy> parse_tls(std::string_view text) {
   if (text == "none") return smtp::TlsPolicy::none;
   if (text == "opportunistic") return smtp::TlsPolicy::opportunistic;
   if (text == "required") return smtp::TlsPolicy::required;
-  return fail(Errc::config, fmt::format("tls must be none, opportunistic or required, not '{}'", text));
+  return fail(Errc::config,
+              fmt::format("tls must be none, opportunistic or required, not '{}'", text));
 }
 
 }  // namespace
@@ -42,7 +43,8 @@ Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_po
   std::string_view host = text, port;
   if (text.starts_with("[")) {
     auto close = text.find(']');
-    if (close == std::string_view::npos) return fail(Errc::config, fmt::format("bad address '{}'", text));
+    if (close == std::string_view::npos)
+      return fail(Errc::config, fmt::format("bad address '{}'", text));
     host = text.substr(1, close - 1);
     if (close + 1 < text.size()) {
       if (text[close + 1] != ':') return fail(Errc::config, fmt::format("bad address '{}'", text));
@@ -137,24 +139,31 @@ Result<Config> parse(std::string_view text) {
   try {
     t = toml::parse(text);
   } catch (const toml::parse_error& e) {
-    return fail(Errc::config, fmt::format("config line {}: {}", e.source().begin.line, e.description()));
+    return fail(Errc::config,
+                fmt::format("config line {}: {}", e.source().begin.line, e.description()));
   }
   Config c;
   std::string problem;
   auto str = [&](toml::node_view<toml::node> n, std::string& out) {
     if (!n) return;
-    if (auto v = n.value<std::string>()) out = *v;
-    else problem = fmt::format("{} must be a string", n.node()->source().begin.line);
+    if (auto v = n.value<std::string>())
+      out = *v;
+    else
+      problem = fmt::format("{} must be a string", n.node()->source().begin.line);
   };
   auto secs = [&](toml::node_view<toml::node> n, std::chrono::seconds& out) {
     if (!n) return;
-    if (auto v = n.value<int64_t>(); v && *v >= 0) out = std::chrono::seconds(*v);
-    else problem = "durations are whole seconds >= 0";
+    if (auto v = n.value<int64_t>(); v && *v >= 0)
+      out = std::chrono::seconds(*v);
+    else
+      problem = "durations are whole seconds >= 0";
   };
   auto count = [&](toml::node_view<toml::node> n, std::size_t& out) {
     if (!n) return;
-    if (auto v = n.value<int64_t>(); v && *v > 0) out = static_cast<std::size_t>(*v);
-    else problem = "limits are whole numbers > 0";
+    if (auto v = n.value<int64_t>(); v && *v > 0)
+      out = static_cast<std::size_t>(*v);
+    else
+      problem = "limits are whole numbers > 0";
   };
   auto strings = [&](toml::node_view<toml::node> n) {
     std::vector<std::string> out;
@@ -167,7 +176,8 @@ Result<Config> parse(std::string_view text) {
   str(t["gateway"]["hostname"], c.hostname);
   str(t["gateway"]["domain"], c.domain);
   c.domain = smtp::to_lower(c.domain);
-  for (auto& d : strings(t["gateway"]["local_domains"])) c.local_domains.push_back(smtp::to_lower(d));
+  for (auto& d : strings(t["gateway"]["local_domains"]))
+    c.local_domains.push_back(smtp::to_lower(d));
   if (c.local_domains.empty()) c.local_domains.push_back(c.domain);
   auto nets = strings(t["gateway"]["internal_networks"]);
   if (!t["gateway"]["internal_networks"]) nets = {"127.0.0.0/8", "::1/128"};
@@ -205,9 +215,12 @@ Result<Config> parse(std::string_view text) {
   str(t["spool"]["path"], spool_path);
   c.spool_path = spool_path;
   str(t["spool"]["sync"], sync);
-  if (sync == "group") c.sync_mode = spool::SyncMode::group;
-  else if (sync == "per_file") c.sync_mode = spool::SyncMode::per_file;
-  else return fail(Errc::config, "spool.sync must be group or per_file");
+  if (sync == "group")
+    c.sync_mode = spool::SyncMode::group;
+  else if (sync == "per_file")
+    c.sync_mode = spool::SyncMode::per_file;
+  else
+    return fail(Errc::config, "spool.sync must be group or per_file");
   secs(t["spool"]["keep_done"], c.keep_done);
 
   for (auto [key, target] : {std::pair{"internal_host", &c.internal_host},
@@ -243,7 +256,8 @@ Result<Config> parse(std::string_view text) {
       for (auto& d : strings(toml::node_view<toml::node>(rt->get("domains"))))
         r.domains.push_back(smtp::to_lower(d));
       auto hop = rt->get("next_hop") ? rt->get("next_hop")->value<std::string>() : std::nullopt;
-      if (r.domains.empty() || !hop) return fail(Errc::config, "[[route]] needs domains and next_hop");
+      if (r.domains.empty() || !hop)
+        return fail(Errc::config, "[[route]] needs domains and next_hop");
       auto hp = parse_host_port(*hop, 25);
       if (!hp) return std::unexpected(hp.error());
       r.next_hop = *hp;

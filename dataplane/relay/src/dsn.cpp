@@ -63,14 +63,13 @@ std::string delivery_notice(const spool::SpoolRecord& original,
     m += fmt::format("\r\nFinal-Recipient: rfc822; {}\r\nAction: {}\r\nStatus: {}\r\n", r.rcpt,
                      failed ? "failed" : "delayed", status);
     if (r.code > 0) m += fmt::format("Diagnostic-Code: smtp; {} {}\r\n", r.code, r.reply);
-    if (!failed)
-      m += fmt::format("Will-Retry-Until: {}\r\n", smtp::rfc5322_date(c.give_up_at));
+    if (!failed) m += fmt::format("Will-Retry-Until: {}\r\n", smtp::rfc5322_date(c.give_up_at));
   }
   m += fmt::format("\r\n--{}\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary);
   const std::string& content = *original.content;
   auto end = content.find("\r\n\r\n");
-  m += content.substr(0, end == std::string::npos ? std::min<std::size_t>(content.size(), 65536)
-                                                  : end + 2);
+  m += content.substr(
+      0, end == std::string::npos ? std::min<std::size_t>(content.size(), 65536) : end + 2);
   m += fmt::format("\r\n--{}--\r\n", boundary);
   return m;
 }

@@ -5,7 +5,6 @@
 
 namespace seegw::relay {
 
-
 namespace {
 // One limiter for the process; kept outside Gateway's header to keep that header narrow.
 std::unique_ptr<ConnectionLimiter> g_limiter;
@@ -30,8 +29,8 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   if (!client) return std::unexpected(client.error());
   client_tls = *client;
 
-  gw->queue_ = std::make_unique<QueueManager>(c, *gw->spool_,
-                                              [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
+  gw->queue_ = std::make_unique<QueueManager>(
+      c, *gw->spool_, [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
   g_limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client);
 
   unsigned n = c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency());

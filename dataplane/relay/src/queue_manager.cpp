@@ -74,7 +74,8 @@ void QueueManager::recover() {
   std::size_t resumed = 0;
   for (auto queue : {spool::Queue::incoming, spool::Queue::active}) {
     for (const auto& id : spool_.list(queue).value_or(std::vector<spool::QueueId>{})) {
-      if (queue == spool::Queue::active && std::binary_search(deferred.begin(), deferred.end(), id)) {
+      if (queue == spool::Queue::active &&
+          std::binary_search(deferred.begin(), deferred.end(), id)) {
         (void)spool_.remove(queue, id);
         continue;
       }
@@ -202,7 +203,8 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
   // The notice is on stable storage before the original leaves: nothing is lost in between.
   // If it cannot be stored, the failed recipients stay queued and the bounce is tried again.
   if (!failed.empty() && !send_notice(record, failed, true)) {
-    for (const auto& r : failed) remaining.push_back({r.rcpt, fmt::format("{} {}", r.code, r.reply)});
+    for (const auto& r : failed)
+      remaining.push_back({r.rcpt, fmt::format("{} {}", r.code, r.reply)});
     failed.clear();
   }
 
@@ -214,8 +216,7 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
     --in_flight_;
     return;
   }
-  const bool warn = !record.delay_notified &&
-                    now - record.arrival >= config_.delay_warning.count();
+  const bool warn = !record.delay_notified && now - record.arrival >= config_.delay_warning.count();
   if (warn) send_notice(record, delayed, false);
 
   spool::SpoolRecord next = record;
@@ -266,9 +267,8 @@ bool QueueManager::send_notice(const spool::SpoolRecord& original,
   notice.envelope.helo = config_.hostname;
   notice.envelope.mail_from = "";
   notice.recipients.push_back({original.envelope.mail_from, ""});
-  notice.content = std::make_shared<const std::string>(
-      delivery_notice(original, recipients, failed ? NoticeKind::failed : NoticeKind::delayed,
-                      context));
+  notice.content = std::make_shared<const std::string>(delivery_notice(
+      original, recipients, failed ? NoticeKind::failed : NoticeKind::delayed, context));
   if (auto written = spool_.write(spool::Queue::incoming, notice); !written) {
     log::error("queue: notice for {} not stored: {}", original.id, written.error().message);
     return false;

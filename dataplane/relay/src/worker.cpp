@@ -369,7 +369,8 @@ void Worker::forget(InboundSession* session) {
 
 void Worker::deliver(DeliveryJob job) {
   loop_.post([this, job = std::move(job)]() mutable {
-    std::string key = job.route.next_hop.text() + "/" + std::to_string(static_cast<int>(job.route.tls));
+    std::string key =
+        job.route.next_hop.text() + "/" + std::to_string(static_cast<int>(job.route.tls));
     auto& dest = destinations_[key];
     if (!dest) dest = std::make_unique<Destination>(*this, job.route);
     dest->submit(std::move(job));

@@ -61,8 +61,9 @@ void ClientSession::feed(std::string_view bytes) {
     pos = nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     int code = 0;
-    if (line.size() < 3 || std::from_chars(line.data(), line.data() + 3, code).ptr != line.data() + 3 ||
-        code < 200 || code > 599 || (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
+    if (line.size() < 3 ||
+        std::from_chars(line.data(), line.data() + 3, code).ptr != line.data() + 3 || code < 200 ||
+        code > 599 || (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
       fail(fmt::format("malformed reply from server: {}", line.substr(0, 80)));
       break;
     }
@@ -271,7 +272,8 @@ void ClientSession::on_transaction_reply(const Reply& reply) {
       }
       return finish_message();
     case Expect::rset:
-      if (reply.code / 100 != 2) return fail(fmt::format("RSET refused: {} {}", reply.code, reply.text));
+      if (reply.code / 100 != 2)
+        return fail(fmt::format("RSET refused: {} {}", reply.code, reply.text));
       return finish_message();
   }
 }

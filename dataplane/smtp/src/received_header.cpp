@@ -34,7 +34,8 @@ std::string received_header(const Envelope& envelope, std::string_view our_hostn
   if (envelope.tls) with += "S";
   std::string tls;
   if (envelope.tls)
-    tls = fmt::format("\r\n\t(using {} with cipher {})", envelope.tls_protocol, envelope.tls_cipher);
+    tls =
+        fmt::format("\r\n\t(using {} with cipher {})", envelope.tls_protocol, envelope.tls_cipher);
   std::string for_clause;
   if (envelope.rcpt_to.size() == 1) for_clause = fmt::format("\r\n\tfor <{}>", envelope.rcpt_to[0]);
   return fmt::format("Received: from {} ([{}]){}\r\n\tby {} (seegw) with {} id {}{}; {}\r\n",

@@ -44,9 +44,7 @@ ServerSession::ServerSession(ServerOptions options, std::string client_address,
   envelope_.client_internal = client_internal;
 }
 
-void ServerSession::greet() {
-  reply(fmt::format("220 {} ESMTP seegw", options_.hostname));
-}
+void ServerSession::greet() { reply(fmt::format("220 {} ESMTP seegw", options_.hostname)); }
 
 void ServerSession::refuse(std::string_view reason) {
   close_with(fmt::format("421 4.7.0 {} {}", options_.hostname, reason));
@@ -138,7 +136,8 @@ void ServerSession::process() {
     }
     if (state_ != State::command) return;
 
-    // Only CRLF ends a command line (RFC 5321 §2.3.8); a bare CR or LF is an error, never a line end.
+    // Only CRLF ends a command line (RFC 5321 §2.3.8); a bare CR or LF is an error, never a line
+    // end.
     const std::size_t n = view.size();
     std::size_t end = 0;
     while (end < n && view[end] != '\r' && view[end] != '\n') ++end;
@@ -209,7 +208,8 @@ void ServerSession::handle_command(std::string_view line) {
 void ServerSession::cmd_helo(std::string_view arg, bool extended) {
   while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
   if (arg.empty() || (arg.find(' ') != std::string_view::npos && !extended)) {
-    return error_reply(extended ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
+    return error_reply(extended ? "501 5.5.4 Syntax: EHLO hostname"
+                                : "501 5.5.4 Syntax: HELO hostname");
   }
   count_command_without_mail();
   if (state_ == State::closed) return;
@@ -267,8 +267,7 @@ void ServerSession::cmd_rcpt(std::string_view arg) {
   if (!istarts_with(arg, "TO:")) return error_reply("501 5.5.4 Syntax: RCPT TO:<address>");
   auto path = parse_path(arg.substr(3));
   if (!path || path->address.empty()) return error_reply("501 5.1.3 Bad recipient address syntax");
-  if (!path->rest.empty())
-    return error_reply("555 5.5.4 Unsupported RCPT option");
+  if (!path->rest.empty()) return error_reply("555 5.5.4 Unsupported RCPT option");
   // Not counted as an error: RFC 5321 §4.5.3.1.10 expects the client to send the rest later.
   if (envelope_.rcpt_to.size() >= options_.limits.max_recipients)
     return reply("452 4.5.3 Error: too many recipients");
@@ -329,7 +328,8 @@ void ServerSession::cmd_starttls(std::string_view arg) {
   if (envelope_.tls) return error_reply("503 5.5.1 Error: TLS already active");
   if (!options_.starttls_available) return error_reply("502 5.5.1 Error: STARTTLS not available");
   reply("220 2.0.0 Ready to start TLS");
-  // Anything pipelined after STARTTLS was sent in clear text and must not be trusted (CVE-2011-0411).
+  // Anything pipelined after STARTTLS was sent in clear text and must not be trusted
+  // (CVE-2011-0411).
   drop_input();
   event_ = Event::start_tls;
 }
@@ -348,7 +348,8 @@ void ServerSession::tls_started(TlsInfo info) {
 
 void ServerSession::append_content(std::string_view bytes) {
   content_bytes_ += bytes.size();
-  if (bare_line_end_ || line_too_long_ || content_bytes_ > options_.limits.max_message_bytes) return;
+  if (bare_line_end_ || line_too_long_ || content_bytes_ > options_.limits.max_message_bytes)
+    return;
   content_.append(bytes);
 }
 

@@ -10,10 +10,10 @@ namespace seegw::spool {
 constexpr std::size_t kIdLength = 14;
 
 QueueId QueueIdSource::next() {
-  const auto now = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   std::uint64_t last = last_.load(std::memory_order_relaxed);
   std::uint64_t id;
   do {

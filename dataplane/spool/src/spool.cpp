@@ -15,7 +15,7 @@
 namespace seegw::spool {
 namespace {
 
-constexpr std::array kQueues = {Queue::incoming, Queue::active, Queue::deferred,
+constexpr std::array kQueues = {Queue::incoming, Queue::active,  Queue::deferred,
                                 Queue::hold,     Queue::corrupt, Queue::done};
 constexpr std::size_t kMaxBatch = 256;
 
@@ -71,12 +71,18 @@ Result<void> write_all(int fd, const std::string& header, const std::string* con
 
 std::string_view queue_name(Queue queue) {
   switch (queue) {
-    case Queue::incoming: return "incoming";
-    case Queue::active: return "active";
-    case Queue::deferred: return "deferred";
-    case Queue::hold: return "hold";
-    case Queue::corrupt: return "corrupt";
-    case Queue::done: return "done";
+    case Queue::incoming:
+      return "incoming";
+    case Queue::active:
+      return "active";
+    case Queue::deferred:
+      return "deferred";
+    case Queue::hold:
+      return "hold";
+    case Queue::corrupt:
+      return "corrupt";
+    case Queue::done:
+      return "done";
   }
   return "?";
 }
@@ -182,7 +188,8 @@ void Spool::commit(std::vector<Job>& batch) {
       if (r) r = err;
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!results[i]) log::error("spool: {} not stored: {}", batch[i].record.id, results[i].error().message);
+    if (!results[i])
+      log::error("spool: {} not stored: {}", batch[i].record.id, results[i].error().message);
     batch[i].done(std::move(results[i]));
   }
 }

@@ -69,10 +69,9 @@ std::string encode_header(const SpoolRecord& r) {
   out += fmt::format("id {}\narrival {}\nnext-attempt {}\nattempts {}\ndelay-notified {}\n", r.id,
                      r.arrival, r.next_attempt, r.attempts, r.delay_notified ? 1 : 0);
   out += fmt::format("reason {}\nclient {} {} {}\nhelo {} {}\ntls {} {} {}\nbody {}\nfrom {}\n",
-                     enc(r.reason), enc(e.client_address), e.client_port,
-                     e.client_internal ? 1 : 0, enc(e.helo), e.esmtp ? 1 : 0, e.tls ? 1 : 0,
-                     enc(e.tls_protocol), enc(e.tls_cipher), smtp::body_type_name(e.body_type),
-                     enc(e.mail_from));
+                     enc(r.reason), enc(e.client_address), e.client_port, e.client_internal ? 1 : 0,
+                     enc(e.helo), e.esmtp ? 1 : 0, e.tls ? 1 : 0, enc(e.tls_protocol),
+                     enc(e.tls_cipher), smtp::body_type_name(e.body_type), enc(e.mail_from));
   for (const auto& rcpt : r.recipients)
     out += fmt::format("rcpt {} {}\n", enc(rcpt.address), enc(rcpt.last_error));
   out += fmt::format("size {}\n\n", r.content ? r.content->size() : 0);
@@ -132,10 +131,14 @@ Result<SpoolRecord> decode(std::string_view file) {
         e.tls_cipher = *c;
       }
     } else if (key == "body" && need(1)) {
-      if (f[1] == "7BIT") e.body_type = smtp::BodyType::seven_bit;
-      else if (f[1] == "8BITMIME") e.body_type = smtp::BodyType::eight_bit_mime;
-      else if (f[1] == "BINARYMIME") e.body_type = smtp::BodyType::binary_mime;
-      else ok = false;
+      if (f[1] == "7BIT")
+        e.body_type = smtp::BodyType::seven_bit;
+      else if (f[1] == "8BITMIME")
+        e.body_type = smtp::BodyType::eight_bit_mime;
+      else if (f[1] == "BINARYMIME")
+        e.body_type = smtp::BodyType::binary_mime;
+      else
+        ok = false;
     } else if (key == "from" && need(1)) {
       auto v = dec(f[1]);
       ok = v.has_value();

@@ -18,8 +18,8 @@ TEST(Path, ParsesCommonForms) {
 }
 
 TEST(Path, RejectsBadSyntax) {
-  for (const char* bad : {"a@b.c", "<a@b.c", "<a b@c.d>", "<a@>", "<@b.c>", "<a@b..c>",
-                          "<a@b.c>x", "<user>", "<a@-b_c!>", "<a\x01@b.c>"})
+  for (const char* bad : {"a@b.c", "<a@b.c", "<a b@c.d>", "<a@>", "<@b.c>", "<a@b..c>", "<a@b.c>x",
+                          "<user>", "<a@-b_c!>", "<a\x01@b.c>"})
     EXPECT_FALSE(parse_path(bad).has_value()) << bad;
   EXPECT_FALSE(parse_path("<" + std::string(300, 'a') + "@b.c>").has_value());
 }

@@ -77,9 +77,10 @@ TEST(SmtpClient, PerRecipientResultsWithPipelining) {
   ASSERT_EQ(client.event(), ClientSession::Event::ready);
   client.send(message("x\r\n", {"ok@e.org", "nouser@e.org", "later@e.org"}));
   std::string cmds = client.take_output();
-  EXPECT_EQ(cmds,
-            "MAIL FROM:<a@agency-a.govt.nz> SIZE=3\r\nRCPT TO:<ok@e.org>\r\nRCPT TO:<nouser@e.org>\r\n"
-            "RCPT TO:<later@e.org>\r\nDATA\r\n");
+  EXPECT_EQ(
+      cmds,
+      "MAIL FROM:<a@agency-a.govt.nz> SIZE=3\r\nRCPT TO:<ok@e.org>\r\nRCPT TO:<nouser@e.org>\r\n"
+      "RCPT TO:<later@e.org>\r\nDATA\r\n");
   client.feed("250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n451 4.3.0 try later\r\n354 go\r\n");
   EXPECT_EQ(client.take_output(), "x\r\n.\r\n");
   client.feed("250 2.0.0 queued\r\n");

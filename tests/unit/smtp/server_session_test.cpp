@@ -37,7 +37,8 @@ struct Client {
     return session.take_output();
   }
   std::string start_transaction() {
-    return send("EHLO client.example\r\nMAIL FROM:<a@agency-a.govt.nz>\r\nRCPT TO:<b@example.org>\r\n");
+    return send(
+        "EHLO client.example\r\nMAIL FROM:<a@agency-a.govt.nz>\r\nRCPT TO:<b@example.org>\r\n");
   }
   ServerSession session;
   std::string greeting;
@@ -53,8 +54,8 @@ TEST(SmtpServer, EhloAdvertisesExtensions) {
   o.starttls_available = true;
   Client c(o);
   std::string r = c.send("EHLO client.example\r\n");
-  for (const char* ext : {"PIPELINING", "SIZE 1000", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING",
-                          "STARTTLS"})
+  for (const char* ext :
+       {"PIPELINING", "SIZE 1000", "8BITMIME", "ENHANCEDSTATUSCODES", "CHUNKING", "STARTTLS"})
     EXPECT_NE(r.find(ext), std::string::npos) << ext;
   EXPECT_TRUE(r.ends_with("250 CHUNKING\r\n"));
 }
@@ -170,7 +171,8 @@ TEST(SmtpServer, RecipientLimit) {
   c.send("EHLO x\r\nMAIL FROM:<a@agency-a.govt.nz>\r\n");
   std::string r;
   for (int i = 0; i < 7; ++i) r += c.send("RCPT TO:<r" + std::to_string(i) + "@example.org>\r\n");
-  EXPECT_EQ(r.find("452 4.5.3 Error: too many recipients"), 5 * std::string("250 2.1.5 Ok\r\n").size());
+  EXPECT_EQ(r.find("452 4.5.3 Error: too many recipients"),
+            5 * std::string("250 2.1.5 Ok\r\n").size());
 }
 
 TEST(SmtpServer, ExternalClientCannotRelay) {
@@ -231,7 +233,8 @@ TEST(SmtpServer, MiscCommands) {
 TEST(SmtpServer, MailParametersNeedEhloAndAreChecked) {
   Client c;
   c.send("HELO x\r\n");
-  EXPECT_EQ(c.send("MAIL FROM:<a@b.c> BODY=8BITMIME\r\n"), "555 5.5.4 MAIL parameters need EHLO\r\n");
+  EXPECT_EQ(c.send("MAIL FROM:<a@b.c> BODY=8BITMIME\r\n"),
+            "555 5.5.4 MAIL parameters need EHLO\r\n");
   c.send("EHLO x\r\n");
   EXPECT_EQ(c.send("MAIL FROM:<a@b.c> SMTPUTF8\r\n"), "555 5.5.4 Unsupported option: SMTPUTF8\r\n");
   EXPECT_EQ(c.send("MAIL FROM:<a@b.c> BODY=8BITMIME SIZE=12\r\n"), "250 2.1.0 Ok\r\n");

@@ -33,7 +33,7 @@ class EventLoop {
 
   // Runs until stop(); calls the tick callbacks about once a second.
   void run();
-  void stop();  // thread-safe
+  void stop();                            // thread-safe
   void post(std::function<void()> task);  // thread-safe
 
   Result<void> add(int fd, std::uint32_t events, FdHandler* handler);

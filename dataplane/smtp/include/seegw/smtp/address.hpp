@@ -8,7 +8,7 @@
 namespace seegw::smtp {
 
 struct Path {
-  std::string address;  // "local@domain", "" for <>, "postmaster" for the bare postmaster
+  std::string address;    // "local@domain", "" for <>, "postmaster" for the bare postmaster
   std::string_view rest;  // what follows the closing '>' (ESMTP parameters)
 };
 

@@ -30,8 +30,8 @@ struct OutboundMessage {
 
 struct RecipientResult {
   std::string rcpt;
-  int code = 0;        // the SMTP reply code that decided it; 2xx delivered, 4xx retry, 5xx bounce
-  std::string reply;   // the server's words, for logs and DSNs
+  int code = 0;       // the SMTP reply code that decided it; 2xx delivered, 4xx retry, 5xx bounce
+  std::string reply;  // the server's words, for logs and DSNs
 };
 
 struct DeliveryResult {

@@ -9,8 +9,8 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 #include "seegw/smtp/envelope.hpp"
 
@@ -18,9 +18,9 @@ namespace seegw::smtp {
 
 struct ServerLimits {
   std::size_t max_message_bytes = 25u << 20;
-  std::size_t max_command_line = 1000;     // RFC 5321 §4.5.3.1.4 is 512; extensions need more
-  std::size_t max_data_line = 8192;        // RFC 5321 §4.5.3.1.6 is 1000; real mail is sloppier
-  std::size_t max_recipients = 1000;       // RFC 5321 §4.5.3.1.8 asks for at least 100
+  std::size_t max_command_line = 1000;  // RFC 5321 §4.5.3.1.4 is 512; extensions need more
+  std::size_t max_data_line = 8192;     // RFC 5321 §4.5.3.1.6 is 1000; real mail is sloppier
+  std::size_t max_recipients = 1000;    // RFC 5321 §4.5.3.1.8 asks for at least 100
   std::size_t max_commands_without_mail = 50;
   std::size_t max_errors = 10;
   std::chrono::seconds command_timeout{300};  // RFC 5321 §4.5.3.2.7

@@ -25,7 +25,7 @@ struct SpoolRecord {
   std::int64_t next_attempt = 0;  // unix seconds; 0 = now
   std::uint32_t attempts = 0;
   bool delay_notified = false;
-  std::string reason;  // why it is held / deferred, for people
+  std::string reason;       // why it is held / deferred, for people
   smtp::Envelope envelope;  // rcpt_to is not used here: see recipients
   std::vector<PendingRecipient> recipients;
   std::shared_ptr<const std::string> content;
