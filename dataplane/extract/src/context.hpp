@@ -1,0 +1,51 @@
+// Shared state of one extraction: the sink, the limits and what has been spent of them.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "seegw/extract/extractor.hpp"
+
+namespace seegw::extract {
+
+struct Context {
+  ContentSink& sink;
+  const Limits& limits;
+  std::chrono::steady_clock::time_point deadline;
+  std::size_t depth = 0;
+  std::size_t entries = 0;
+  std::size_t expanded = 0;
+  bool stopped = false;  // a message-wide limit was hit: nothing more is read
+
+  // False (after reporting) when a message-wide limit is exceeded.
+  bool check(const std::string& where);
+  void text(const std::string& where, std::string_view utf8) {
+    if (!utf8.empty()) sink.text(where, utf8);
+  }
+  void uninspectable(const std::string& where, std::string_view reason) {
+    sink.uninspectable(where, reason);
+  }
+};
+
+// Dispatches on the content's magic bytes first, then on its name and media type.
+void extract_content(Context& ctx, std::string_view bytes, std::string_view name,
+                     std::string_view media_type, const std::string& where);
+void extract_mime_message(Context& ctx, std::string_view raw, const std::string& where);
+
+// Format readers (each in its own file).
+void extract_archive(Context& ctx, std::string_view bytes, const std::string& where);
+void extract_ole2(Context& ctx, std::string_view bytes, const std::string& where);
+void extract_pdf(Context& ctx, std::string_view bytes, const std::string& where);
+void extract_tnef(Context& ctx, std::string_view bytes, const std::string& where);
+
+// Markup to text.
+std::string xml_text(std::string_view xml);
+std::string html_text(std::string_view html);
+std::string rtf_text(std::string_view rtf);
+// Text runs of a binary blob read as UTF-16LE (both byte alignments), other bytes as breaks.
+std::string utf16le_runs(std::string_view bytes);
+std::string utf16le_to_utf8(std::string_view bytes);
+void append_utf8(std::string& out, std::uint32_t code_point);
+
+}  // namespace seegw::extract

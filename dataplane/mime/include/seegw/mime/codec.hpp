@@ -1,0 +1,25 @@
+// Content transfer decodings and charset conversion, tolerant of the breakage real mail has:
+// they never fail, they decode what can be decoded (RFC 2045 §6, RFC 2047, RFC 2231).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace seegw::mime {
+
+// Base64, skipping anything outside the alphabet (line breaks, spaces, junk) and stopping at '='.
+std::string decode_base64(std::string_view text);
+// Quoted-printable: soft line breaks removed, =XX decoded, broken escapes kept literally.
+std::string decode_quoted_printable(std::string_view text);
+// Text in `charset` to UTF-8 with glibc iconv (any charset it knows, UTF-16 included). Unknown
+// charsets and invalid sequences are passed through byte by byte: scanning over-reads, never skips.
+std::string to_utf8(std::string_view bytes, std::string_view charset);
+// Decodes RFC 2047 encoded words in a header value to UTF-8; whitespace between adjacent encoded
+// words is dropped (RFC 2047 §6.2), so a trigger split across two words is still one string.
+std::string decode_header_words(std::string_view value);
+// RFC 2231 extended parameter value "charset'lang'%XX..." to UTF-8.
+std::string decode_rfc2231(std::string_view value);
+
+std::string ascii_lower(std::string_view text);
+
+}  // namespace seegw::mime

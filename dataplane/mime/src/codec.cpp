@@ -1,0 +1,213 @@
+#include "seegw/mime/codec.hpp"
+
+#include <iconv.h>
+
+#include <array>
+#include <cerrno>
+
+namespace seegw::mime {
+namespace {
+
+constexpr std::array<signed char, 256> make_base64_table() {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int i = 0; i < 64; ++i)
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<signed char>(i);
+  t['-'] = 62;  // URL-safe variants seen in the wild
+  t['_'] = 63;
+  return t;
+}
+constexpr auto kBase64 = make_base64_table();
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// RAII for an iconv descriptor.
+class Iconv {
+ public:
+  Iconv(const std::string& from) : cd_(iconv_open("UTF-8", from.c_str())) {}
+  ~Iconv() {
+    if (ok()) iconv_close(cd_);
+  }
+  Iconv(const Iconv&) = delete;
+  Iconv& operator=(const Iconv&) = delete;
+  bool ok() const { return cd_ != reinterpret_cast<iconv_t>(-1); }
+  iconv_t get() const { return cd_; }
+
+ private:
+  iconv_t cd_;
+};
+
+}  // namespace
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  return out;
+}
+
+std::string decode_base64(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() / 4 * 3 + 3);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : text) {
+    if (c == '=') break;
+    int v = kBase64[c];
+    if (v < 0) continue;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string decode_quoted_printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '=') {
+      out.push_back(c);
+      continue;
+    }
+    // Soft line break: '=' then optional trailing white space then CRLF or LF.
+    std::size_t j = i + 1;
+    while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
+    if (j < text.size() && (text[j] == '\r' || text[j] == '\n')) {
+      if (text[j] == '\r' && j + 1 < text.size() && text[j + 1] == '\n') ++j;
+      i = j;
+      continue;
+    }
+    if (j == text.size()) {  // '=' at the very end: a soft break without its line end
+      i = j;
+      continue;
+    }
+    if (i + 2 < text.size()) {
+      int hi = hex_value(text[i + 1]);
+      int lo = hex_value(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back('=');  // broken escape: keep it literally
+  }
+  return out;
+}
+
+std::string to_utf8(std::string_view bytes, std::string_view charset) {
+  std::string cs = ascii_lower(charset);
+  if (cs.empty() || cs == "us-ascii" || cs == "utf-8" || cs == "utf8" || cs == "ascii") {
+    return std::string(bytes);
+  }
+  if (cs == "iso-8859-1" || cs == "latin1") cs = "windows-1252";  // a superset that mail uses
+  Iconv cd(cs);
+  if (!cd.ok()) return std::string(bytes);
+  std::string out;
+  out.resize(bytes.size() * 2 + 16);
+  char* in = const_cast<char*>(bytes.data());
+  std::size_t in_left = bytes.size();
+  std::size_t out_pos = 0;
+  while (in_left > 0) {
+    char* out_ptr = out.data() + out_pos;
+    std::size_t out_left = out.size() - out_pos;
+    std::size_t rc = iconv(cd.get(), &in, &in_left, &out_ptr, &out_left);
+    out_pos = static_cast<std::size_t>(out_ptr - out.data());
+    if (rc != static_cast<std::size_t>(-1)) break;
+    if (errno == E2BIG) {
+      out.resize(out.size() * 2);
+    } else {
+      // Invalid or incomplete sequence: copy one byte as is and carry on.
+      if (out_pos + 1 > out.size()) out.resize(out.size() * 2);
+      out[out_pos++] = *in++;
+      --in_left;
+      iconv(cd.get(), nullptr, nullptr, nullptr, nullptr);
+    }
+  }
+  out.resize(out_pos);
+  return out;
+}
+
+std::string decode_header_words(std::string_view value) {
+  std::string out;
+  std::string pending_ws;
+  bool last_was_word = false;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    if (value.substr(i, 2) == "=?") {
+      // =?charset?enc?text?=
+      std::size_t q1 = value.find('?', i + 2);
+      std::size_t q2 = q1 == std::string_view::npos ? q1 : value.find('?', q1 + 1);
+      std::size_t end = q2 == std::string_view::npos ? q2 : value.find("?=", q2 + 1);
+      if (end != std::string_view::npos && q2 == q1 + 2) {
+        std::string_view charset = value.substr(i + 2, q1 - i - 2);
+        if (auto star = charset.find('*'); star != std::string_view::npos)  // RFC 2231 language
+          charset = charset.substr(0, star);
+        char enc = static_cast<char>(value[q1 + 1] | 0x20);
+        std::string_view text = value.substr(q2 + 1, end - q2 - 1);
+        std::string decoded;
+        if (enc == 'b') {
+          decoded = decode_base64(text);
+        } else if (enc == 'q') {
+          std::string t(text);
+          for (auto& c : t)
+            if (c == '_') c = ' ';
+          decoded = decode_quoted_printable(t);
+        }
+        if (enc == 'b' || enc == 'q') {
+          if (!last_was_word) out += pending_ws;
+          pending_ws.clear();
+          out += to_utf8(decoded, charset);
+          last_was_word = true;
+          i = end + 2;
+          continue;
+        }
+      }
+    }
+    char c = value[i];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      pending_ws.push_back(c);
+    } else {
+      out += pending_ws;
+      pending_ws.clear();
+      out.push_back(c);
+      last_was_word = false;
+    }
+    ++i;
+  }
+  out += pending_ws;
+  return out;
+}
+
+std::string decode_rfc2231(std::string_view value) {
+  auto q1 = value.find('\'');
+  auto q2 = q1 == std::string_view::npos ? q1 : value.find('\'', q1 + 1);
+  std::string_view charset = q2 == std::string_view::npos ? "" : value.substr(0, q1);
+  std::string_view text = q2 == std::string_view::npos ? value : value.substr(q2 + 1);
+  std::string bytes;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        bytes.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    bytes.push_back(text[i]);
+  }
+  return to_utf8(bytes, charset);
+}
+
+}  // namespace seegw::mime

@@ -1,0 +1,19 @@
+// Scans a whole message: MIME structure, every text and attachment (via dataplane/extract),
+// trigger matching on the logical text, and the classification of the message (TRG-1..4).
+#pragma once
+
+#include <string_view>
+
+#include "seegw/extract/extractor.hpp"
+#include "seegw/scan/classification.hpp"
+#include "seegw/scan/matcher.hpp"
+
+namespace seegw::scan {
+
+ScanReport inspect_message(std::string_view raw, const Matcher& matcher,
+                           const extract::Limits& limits = {});
+// A single document or file (not a message), e.g. for `seegw scan` on a .docx.
+ScanReport inspect_file(std::string_view bytes, std::string_view name, const Matcher& matcher,
+                        const extract::Limits& limits = {});
+
+}  // namespace seegw::scan
