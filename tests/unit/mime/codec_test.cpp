@@ -1,0 +1,78 @@
+#include "seegw/mime/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include "seegw/mime/message.hpp"
+
+namespace seegw::mime {
+namespace {
+
+TEST(Codec, Base64ToleratesLineBreaksAndJunk) {
+  EXPECT_EQ(decode_base64("W1JF\r\nU1RS\r\nSUNU\r\nRURd"), "[RESTRICTED]");
+  EXPECT_EQ(decode_base64("W1JFU1RS SUNURURd!!"), "[RESTRICTED]");
+  EXPECT_EQ(decode_base64("aGk="), "hi");
+  EXPECT_EQ(decode_base64(""), "");
+}
+
+TEST(Codec, QuotedPrintableSoftBreaksAndBrokenEscapes) {
+  EXPECT_EQ(decode_quoted_printable("[RESTR=\r\nICTED]"), "[RESTRICTED]");
+  EXPECT_EQ(decode_quoted_printable("[RESTR=  \nICTED]"), "[RESTRICTED]");
+  EXPECT_EQ(decode_quoted_printable("=5BSEEMAIL=5D"), "[SEEMAIL]");
+  EXPECT_EQ(decode_quoted_printable("a=ZZb=4"), "a=ZZb=4");
+  EXPECT_EQ(decode_quoted_printable("end="), "end");
+}
+
+TEST(Codec, EncodedWordsInAnyCharsetJoinAcrossWhitespace) {
+  EXPECT_EQ(decode_header_words("=?UTF-8?B?W1JFU1RS?= =?UTF-8?B?SUNURURd?="), "[RESTRICTED]");
+  EXPECT_EQ(decode_header_words("=?iso-8859-1?Q?caf=E9_[IN?=\r\n =?utf-8?q?_CONFIDENCE]?="), "café [IN CONFIDENCE]");
+  EXPECT_EQ(decode_header_words("plain =?utf-16le?B?WwBTAEUARQBNAEEASQBMAF0A?= text"), "plain [SEEMAIL] text");
+  EXPECT_EQ(decode_header_words("=?bogus-charset?Q?x?="), "x");
+  EXPECT_EQ(decode_header_words("=?utf-8?X?broken?="), "=?utf-8?X?broken?=");
+}
+
+TEST(Codec, CharsetConversion) {
+  EXPECT_EQ(to_utf8("caf\xE9", "iso-8859-1"), "café");
+  EXPECT_EQ(to_utf8(std::string("[\0S\0]\0", 6), "utf-16le"), "[S]");
+  EXPECT_EQ(to_utf8("ok", "no-such-charset"), "ok");
+  EXPECT_EQ(to_utf8("bad \xFF byte", "utf-16le").empty(), false);
+}
+
+TEST(Codec, Rfc2231Parameters) {
+  EXPECT_EQ(decode_rfc2231("utf-8''%5BRESTRICTED%5D%20plan.docx"), "[RESTRICTED] plan.docx");
+  EXPECT_EQ(decode_rfc2231("iso-8859-1'en'caf%E9"), "café");
+}
+
+TEST(Message, MultipartStructureWithContinuationsAndProblems) {
+  auto m = parse(
+      "Subject: t\r\nContent-Type: multipart/mixed;\r\n boundary=\"outer\"\r\n\r\n"
+      "preamble\r\n--outer\r\nContent-Type: text/plain; charset=utf-8\r\n\r\none\r\n"
+      "--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
+      "--inner\r\nContent-Type: text/html\r\n\r\n<b>two</b>\r\n--inner--\r\n"
+      "--outer\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+      "Content-Disposition: attachment; filename*0*=utf-8''a%20; filename*1=\"b.bin\"\r\n\r\naGk=\r\n"
+      "--outer\r\nContent-Type: text/plain\r\n\r\nnot closed");
+  ASSERT_EQ(m.root.children.size(), 4u);
+  EXPECT_EQ(m.root.children[0].decoded_body(), "one");
+  EXPECT_EQ(m.root.children[1].children.at(0).path, "2.1");
+  EXPECT_EQ(m.root.children[1].children.at(0).media_type, "text/html");
+  EXPECT_EQ(m.root.children[2].filename, "a b.bin");
+  EXPECT_EQ(m.root.children[2].decoded_body(), "hi");
+  EXPECT_EQ(m.problems.size(), 1u);  // the missing final boundary
+}
+
+TEST(Message, DepthLimitIsReported) {
+  std::string raw;
+  for (int i = 0; i < 50; ++i)
+    raw += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\r\n\r\n--b" + std::to_string(i) + "\r\n";
+  auto m = parse(raw, ParseLimits{10, 100});
+  EXPECT_FALSE(m.problems.empty());
+}
+
+TEST(Message, BareLfMessagesParse) {
+  auto m = parse("Subject: x\nContent-Type: text/plain\n\nbody\n");
+  EXPECT_EQ(m.root.raw_body, "body\n");
+  EXPECT_EQ(*m.root.header("subject"), "x");
+}
+
+}  // namespace
+}  // namespace seegw::mime
