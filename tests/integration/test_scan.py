@@ -17,6 +17,10 @@ CORPUS = {}
 
 
 def corpus():
+    if not CORPUS and os.path.exists(os.path.join(os.environ.get("SEEGW_SCAN_CORPUS", "/nonexistent"), "expected.json")):
+        out = os.environ["SEEGW_SCAN_CORPUS"]  # made by the ctest fixture corpus.scan
+        with open(os.path.join(out, "expected.json")) as f:
+            CORPUS.update(dir=out, expected=json.load(f), workdir=None)
     if not CORPUS:
         w = Workdir("scan-corpus")
         out = os.path.join(w.path, "corpus")
@@ -100,5 +104,5 @@ if __name__ == "__main__":
                    test_uninspectable_parts_have_reasons,
                    test_text_output_and_exit_status])
     finally:
-        if CORPUS:
+        if CORPUS.get("workdir"):
             CORPUS["workdir"].remove()
