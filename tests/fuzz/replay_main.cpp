@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
     // Truncated and bit-flipped variants: the cheap half of what a fuzzer would try first.
     for (std::size_t cut : {bytes.size() / 2, bytes.size() / 3, std::size_t{512}})
-      if (cut < bytes.size()) LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), cut);
+      if (cut < bytes.size())
+        LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), cut);
     for (std::size_t i = 64; i < bytes.size(); i += bytes.size() / 7 + 1) {
       auto flipped = bytes;
       flipped[i] = static_cast<char>(flipped[i] ^ 0x5A);

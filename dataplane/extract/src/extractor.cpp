@@ -27,6 +27,18 @@ std::string text_from_bytes(std::string_view bytes, std::string_view charset) {
   return mime::to_utf8(bytes, charset);
 }
 
+// Text in its charset to the sink, without a copy when it is already UTF-8 (the common case).
+void emit_text(Context& ctx, const std::string& where, std::string_view bytes,
+               std::string_view charset) {
+  const std::string cs = mime::ascii_lower(charset);
+  const bool bom = starts_with(bytes, "\xFF\xFE") || starts_with(bytes, "\xFE\xFF") ||
+                   starts_with(bytes, "\xEF\xBB\xBF");
+  if (!bom && (cs.empty() || cs == "utf-8" || cs == "us-ascii" || cs == "utf8"))
+    ctx.text(where, bytes);
+  else
+    ctx.text(where, text_from_bytes(bytes, charset));
+}
+
 void extract_part(Context& ctx, const mime::Part& part, const std::string& where);
 
 void extract_headers(Context& ctx, const mime::Part& part, const std::string& where) {
@@ -152,9 +164,12 @@ void extract_content(Context& ctx, std::string_view bytes, std::string_view name
     ctx.text(where, xml_text(text_from_bytes(bytes, "")));
   } else if (bytes.find("-----BEGIN PGP MESSAGE-----") != std::string_view::npos) {
     ctx.uninspectable(where, "PGP encrypted content");
+  } else if (media_type.starts_with("text/") || ends_with_ci(name, ".txt") ||
+             ends_with_ci(name, ".csv")) {
+    emit_text(ctx, where, bytes, "");
   } else {
-    // Plain text, or a format we do not know: its bytes as text (8-bit and UTF-16) so that a
-    // trigger in any readable form is still seen. Over-reading is safe; skipping is not.
+    // A format we do not know: its bytes as text (8-bit and UTF-16) so that a trigger in any
+    // readable form is still seen. Over-reading is safe; skipping is not.
     ctx.text(where, text_from_bytes(bytes, ""));
     if (!starts_with(bytes, "\xFF\xFE") && !starts_with(bytes, "\xFE\xFF")) {
       std::string wide = utf16le_runs(bytes);

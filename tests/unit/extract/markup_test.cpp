@@ -25,21 +25,25 @@ std::string text_of(std::string_view bytes, std::string_view name) {
 }
 
 TEST(Markup, WordRunsJoin) {
-  EXPECT_NE(text_of("<w:p><w:r><w:t>[RES</w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>TRICTED]</w:t></w:r></w:p>",
+  EXPECT_NE(text_of("<w:p><w:r><w:t>[RES</w:t></w:r><w:r><w:rPr><w:b/></w:rPr><w:t>TRICTED]</w:t></"
+                    "w:r></w:p>",
                     "document.xml")
                 .find("[RESTRICTED]"),
             std::string::npos);
 }
 
 TEST(Markup, XmlEntitiesAndAttributes) {
-  auto t = text_of("<sheet name=\"{SENSITIVE}\"/><t>&#91;SEEMAIL&#x5D; &amp; &lt;x&gt;</t>", "workbook.xml");
+  auto t = text_of("<sheet name=\"{SENSITIVE}\"/><t>&#91;SEEMAIL&#x5D; &amp; &lt;x&gt;</t>",
+                   "workbook.xml");
   EXPECT_NE(t.find("{SENSITIVE}"), std::string::npos);
   EXPECT_NE(t.find("[SEEMAIL] & <x>"), std::string::npos);
 }
 
 TEST(Markup, HtmlTagsVanishEntitiesDecode) {
   auto t = text_of("<p>[IN<b>&nbsp;</b>CONFIDENCE&rsqb;</p><!-- [RESTRICTED] -->", "a.html");
-  EXPECT_NE(t.find("[IN\xC2\xA0""CONFIDENCE]"), std::string::npos);
+  EXPECT_NE(t.find("[IN\xC2\xA0"
+                   "CONFIDENCE]"),
+            std::string::npos);
 }
 
 TEST(Markup, RtfControlWordsAndEscapes) {
@@ -48,7 +52,8 @@ TEST(Markup, RtfControlWordsAndEscapes) {
 }
 
 TEST(Binary, UnknownBytesAreScannedAsTextAndUtf16) {
-  std::string blob = std::string("\x00\x01garbage", 9) + std::string("[\0S\0E\0N\0S\0I\0T\0I\0V\0E\0]\0", 22);
+  std::string blob =
+      std::string("\x00\x01garbage", 9) + std::string("[\0S\0E\0N\0S\0I\0T\0I\0V\0E\0]\0", 22);
   auto t = text_of(blob, "blob.bin");
   EXPECT_NE(t.find("[SENSITIVE]"), std::string::npos);
 }

@@ -24,8 +24,10 @@ TEST(Codec, QuotedPrintableSoftBreaksAndBrokenEscapes) {
 
 TEST(Codec, EncodedWordsInAnyCharsetJoinAcrossWhitespace) {
   EXPECT_EQ(decode_header_words("=?UTF-8?B?W1JFU1RS?= =?UTF-8?B?SUNURURd?="), "[RESTRICTED]");
-  EXPECT_EQ(decode_header_words("=?iso-8859-1?Q?caf=E9_[IN?=\r\n =?utf-8?q?_CONFIDENCE]?="), "café [IN CONFIDENCE]");
-  EXPECT_EQ(decode_header_words("plain =?utf-16le?B?WwBTAEUARQBNAEEASQBMAF0A?= text"), "plain [SEEMAIL] text");
+  EXPECT_EQ(decode_header_words("=?iso-8859-1?Q?caf=E9_[IN?=\r\n =?utf-8?q?_CONFIDENCE]?="),
+            "café [IN CONFIDENCE]");
+  EXPECT_EQ(decode_header_words("plain =?utf-16le?B?WwBTAEUARQBNAEEASQBMAF0A?= text"),
+            "plain [SEEMAIL] text");
   EXPECT_EQ(decode_header_words("=?bogus-charset?Q?x?="), "x");
   EXPECT_EQ(decode_header_words("=?utf-8?X?broken?="), "=?utf-8?X?broken?=");
 }
@@ -49,7 +51,8 @@ TEST(Message, MultipartStructureWithContinuationsAndProblems) {
       "--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n"
       "--inner\r\nContent-Type: text/html\r\n\r\n<b>two</b>\r\n--inner--\r\n"
       "--outer\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
-      "Content-Disposition: attachment; filename*0*=utf-8''a%20; filename*1=\"b.bin\"\r\n\r\naGk=\r\n"
+      "Content-Disposition: attachment; filename*0*=utf-8''a%20; "
+      "filename*1=\"b.bin\"\r\n\r\naGk=\r\n"
       "--outer\r\nContent-Type: text/plain\r\n\r\nnot closed");
   ASSERT_EQ(m.root.children.size(), 4u);
   EXPECT_EQ(m.root.children[0].decoded_body(), "one");
@@ -63,7 +66,8 @@ TEST(Message, MultipartStructureWithContinuationsAndProblems) {
 TEST(Message, DepthLimitIsReported) {
   std::string raw;
   for (int i = 0; i < 50; ++i)
-    raw += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\r\n\r\n--b" + std::to_string(i) + "\r\n";
+    raw += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\r\n\r\n--b" +
+           std::to_string(i) + "\r\n";
   auto m = parse(raw, ParseLimits{10, 100});
   EXPECT_FALSE(m.problems.empty());
 }

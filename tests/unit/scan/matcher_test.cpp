@@ -33,8 +33,12 @@ TEST(Matcher, EveryTriggerInAnyCaseAndAnyBrackets) {
            {"[IN   CONFIDENCE]", Trigger::in_confidence},
            {"[IN\r\n CONFIDENCE]", Trigger::in_confidence},
            {"[IN\tCONFIDENCE]", Trigger::in_confidence},
-           {"[IN\xC2\xA0""CONFIDENCE]", Trigger::in_confidence},
-           {"[IN\xE2\x80\x93""CONFIDENCE]", Trigger::in_confidence},
+           {"[IN\xC2\xA0"
+            "CONFIDENCE]",
+            Trigger::in_confidence},
+           {"[IN\xE2\x80\x93"
+            "CONFIDENCE]",
+            Trigger::in_confidence},
            {"[SENSITIVE]", Trigger::sensitive},
            {"{Sensitive}", Trigger::sensitive},
            {"[ SENSITIVE ]", Trigger::sensitive},
@@ -50,9 +54,10 @@ TEST(Matcher, EveryTriggerInAnyCaseAndAnyBrackets) {
 }
 
 TEST(Matcher, NearMissesDoNotMatch) {
-  for (const char* text : {"SEEMAIL", "[SEE MAIL]", "[RESTRICTEDX]", "[XRESTRICTED]", "(RESTRICTED)",
-                           "<SENSITIVE>", "[IN CONFIDENCE", "RESTRICTED]", "[INCONFIDENCE]",
-                           "[IN_CONFIDENCE]", "[S**MAIL]", "[R*STRICT*D]", "[SENSITIV]"}) {
+  for (const char* text :
+       {"SEEMAIL", "[SEE MAIL]", "[RESTRICTEDX]", "[XRESTRICTED]", "(RESTRICTED)", "<SENSITIVE>",
+        "[IN CONFIDENCE", "RESTRICTED]", "[INCONFIDENCE]", "[IN_CONFIDENCE]", "[S**MAIL]",
+        "[R*STRICT*D]", "[SENSITIV]"}) {
     EXPECT_TRUE(matches(text).empty()) << text;
   }
 }
@@ -103,8 +108,9 @@ TEST(Inspector, EncryptedPayloadsAreUninspectable) {
       **matcher);
   ASSERT_EQ(r.uninspectable.size(), 1u);
   EXPECT_NE(r.uninspectable[0].reason.find("S/MIME"), std::string::npos);
-  r = inspect_message("Subject: x\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n",
-                      **matcher);
+  r = inspect_message(
+      "Subject: x\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n",
+      **matcher);
   EXPECT_EQ(r.uninspectable.size(), 1u);
 }
 
