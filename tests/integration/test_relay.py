@@ -149,9 +149,28 @@ def test_smtp_source_2000_messages_over_20_sessions_arrive_byte_identical():
         gw.stop(); out.stop(); w.remove()
 
 
+def test_pipeline_scans_every_message():
+    """rule TRG-3: the data plane's pipeline runs the same scanner as `seegw scan`."""
+    w = Workdir("pipeline-scan")
+    out = Sink(w, "internet")
+    gw = Gateway(w, outbound_sink=out).start()
+    try:
+        with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as s:
+            s.sendmail("alice@agency-a.govt.nz", ["bob@example.org"],
+                       b"Subject: [RESTRICTED] plan\r\n\r\nbody {seemail]\r\n")
+            s.sendmail("alice@agency-a.govt.nz", ["bob@example.org"], b"Subject: lunch\r\n\r\nhi\r\n")
+        wait_for(lambda: out.count() == 2, what="both deliveries")
+        lines = [l for l in gw.log_text().splitlines() if "scan: " in l]
+        check(len(lines) == 1, lines)
+        check("classification=RESTRICTED hits=2" in lines[0] and 'first="[RESTRICTED]" in Subject' in lines[0], lines)
+    finally:
+        gw.stop(); out.stop(); w.remove()
+
+
 if __name__ == "__main__":
     run_tests([test_swaks_message_is_relayed_unchanged,
                test_smtplib_8bit_multi_recipient_routes_by_domain,
                test_starttls_inbound_and_outbound,
                test_external_client_may_not_relay,
+               test_pipeline_scans_every_message,
                test_smtp_source_2000_messages_over_20_sessions_arrive_byte_identical])

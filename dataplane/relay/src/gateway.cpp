@@ -15,6 +15,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   gw->config_ = std::move(config);
   const auto& c = gw->config_;
 
+  auto matcher = scan::Matcher::create();
+  if (!matcher) return std::unexpected(matcher.error());
+  gw->matcher_ = *matcher;
+
   auto spool = spool::Spool::open(c.spool_path, c.sync_mode);
   if (!spool) return std::unexpected(spool.error());
   gw->spool_ = std::move(*spool);
@@ -30,7 +34,8 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   client_tls = *client;
 
   gw->queue_ = std::make_unique<QueueManager>(
-      c, *gw->spool_, [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
+      c, *gw->spool_, *gw->matcher_,
+      [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
   g_limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client);
 
   unsigned n = c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency());

@@ -4,6 +4,7 @@
 
 #include "seegw/common/log.hpp"
 #include "seegw/relay/dsn.hpp"
+#include "seegw/scan/inspector.hpp"
 
 namespace seegw::relay {
 namespace {
@@ -16,8 +17,9 @@ std::int64_t unix_now() {
 
 }  // namespace
 
-QueueManager::QueueManager(const config::Config& config, spool::Spool& spool, Dispatch dispatch)
-    : config_(config), spool_(spool), dispatch_(std::move(dispatch)) {}
+QueueManager::QueueManager(const config::Config& config, spool::Spool& spool,
+                           const scan::Matcher& matcher, Dispatch dispatch)
+    : config_(config), spool_(spool), matcher_(matcher), dispatch_(std::move(dispatch)) {}
 
 QueueManager::~QueueManager() { stop(); }
 
@@ -163,8 +165,8 @@ void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
   start_attempt(std::move(record));
 }
 
-// The per-message task chain on the TBB pool: plan (route) → dispatch to the I/O loops.
-// Later stages (scan, policy, CMS) go between the two.
+// The per-message task chain on the TBB pool: scan → plan (route) → dispatch to the I/O loops.
+// The policy and CMS stages (later issues) act on the scan report between scan and plan.
 void QueueManager::start_attempt(spool::SpoolRecord record) {
   auto attempt = std::make_shared<Attempt>();
   attempt->record = std::move(record);
@@ -173,6 +175,16 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
     post([this, a = std::move(a)] { finished(a); });
   };
   pipeline_.run([this, attempt] {
+    attempt->scan = scan::inspect_message(*attempt->record.content, matcher_);
+    const auto& report = attempt->scan;
+    if (report.classification != scan::Classification::none || !report.uninspectable.empty()) {
+      log::info("scan: {} classification={} hits={} uninspectable={}{}", attempt->record.id,
+                scan::classification_name(report.classification), report.hits.size(),
+                report.uninspectable.size(),
+                report.hits.empty() ? std::string()
+                                    : fmt::format(" first=\"{}\" in {}", report.hits[0].text,
+                                                  report.hits[0].where));
+    }
     auto jobs = plan_jobs(attempt, config_);
     attempt->jobs_left = jobs.size();
     for (auto& job : jobs) dispatch_(std::move(job));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "seegw/config/config.hpp"
+#include "seegw/scan/classification.hpp"
 #include "seegw/smtp/client_session.hpp"
 #include "seegw/spool/spool_record.hpp"
 
@@ -15,6 +16,7 @@ namespace seegw::relay {
 
 struct Attempt {
   spool::SpoolRecord record;
+  scan::ScanReport scan;                       // what the scan stage found (TRG-1..4)
   std::vector<smtp::RecipientResult> results;  // parallel to record.recipients
   std::atomic<std::size_t> jobs_left{0};
   std::function<void(std::shared_ptr<Attempt>)> on_done;

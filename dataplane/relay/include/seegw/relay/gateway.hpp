@@ -27,6 +27,7 @@ class Gateway {
   void dispatch(DeliveryJob job);
 
   config::Config config_;
+  std::shared_ptr<const scan::Matcher> matcher_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<QueueManager> queue_;
   std::vector<std::unique_ptr<Worker>> workers_;

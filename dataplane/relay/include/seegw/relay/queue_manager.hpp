@@ -15,6 +15,7 @@
 
 #include "seegw/config/config.hpp"
 #include "seegw/relay/attempt.hpp"
+#include "seegw/scan/matcher.hpp"
 #include "seegw/spool/spool.hpp"
 
 namespace seegw::relay {
@@ -29,7 +30,8 @@ class QueueManager {
   // How a planned job reaches an I/O loop (thread-safe).
   using Dispatch = std::function<void(DeliveryJob)>;
 
-  QueueManager(const config::Config& config, spool::Spool& spool, Dispatch dispatch);
+  QueueManager(const config::Config& config, spool::Spool& spool, const scan::Matcher& matcher,
+               Dispatch dispatch);
   ~QueueManager();
 
   // Recovers every state from the spool and starts the manager's thread.
@@ -62,6 +64,7 @@ class QueueManager {
 
   const config::Config& config_;
   spool::Spool& spool_;
+  const scan::Matcher& matcher_;
   Dispatch dispatch_;
   tbb::task_group pipeline_;
 
