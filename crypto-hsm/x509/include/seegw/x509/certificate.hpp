@@ -1,0 +1,34 @@
+// RAII for the OpenSSL objects of certificates, and loading them from PEM or DER.
+#pragma once
+
+#include <openssl/x509.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seegw/common/error.hpp"
+
+namespace seegw::x509 {
+
+struct X509Free {
+  void operator()(X509* c) const { X509_free(c); }
+};
+struct CrlFree {
+  void operator()(X509_CRL* c) const { X509_CRL_free(c); }
+};
+using Certificate = std::unique_ptr<X509, X509Free>;
+using Crl = std::unique_ptr<X509_CRL, CrlFree>;
+
+// Every certificate in PEM (one or many) or a single DER certificate.
+Result<std::vector<Certificate>> load_certificates(std::string_view bytes);
+Result<Certificate> load_certificate_file(const std::string& path);
+Result<Crl> load_crl(std::string_view bytes);  // PEM or DER
+Result<Crl> load_crl_file(const std::string& path);
+Certificate share(X509* cert);  // another reference to the same certificate
+
+std::string subject_text(const X509* cert);
+std::string to_pem(const X509* cert);
+
+}  // namespace seegw::x509
