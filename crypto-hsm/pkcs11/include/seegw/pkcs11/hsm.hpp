@@ -1,0 +1,83 @@
+// The gateway's private keys live in a FIPS 140 HSM and never leave it (OPS-5, OUT-7, IN-1).
+// Two faces: TokenSession (raw PKCS#11) for key management by the administrator's tool, and Hsm
+// (libp11) for OpenSSL: EVP_PKEYs whose private operations run inside the token.
+// The user PIN comes only from a file readable by its owner alone; it is never logged.
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seegw/common/error.hpp"
+#include "seegw/x509/certificate.hpp"
+
+namespace seegw::pkcs11 {
+
+struct HsmConfig {
+  std::string module_path = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string token_label;
+  std::string pin_file;
+};
+
+// The PIN file's first line; refused when group or others may read the file.
+Result<std::string> read_pin_file(const std::string& path);
+
+enum class KeyType { rsa2048, rsa3072, rsa4096, ec_p256, ec_p384 };
+Result<KeyType> parse_key_type(std::string_view text);  // "rsa:2048", "ec:P-256", ...
+
+struct KeyInfo {
+  std::string label;
+  std::string type;
+  bool sensitive = false;
+  bool extractable = true;
+  bool always_sensitive = false;
+  bool never_extractable = false;
+  bool value_readable = true;  // C_GetAttributeValue of the private value succeeded (must not)
+};
+
+class TokenSession {
+ public:
+  static Result<std::unique_ptr<TokenSession>> open(const HsmConfig& config);
+  ~TokenSession();
+  TokenSession(const TokenSession&) = delete;
+  TokenSession& operator=(const TokenSession&) = delete;
+
+  // A key pair generated inside the token: CKA_SENSITIVE, not CKA_EXTRACTABLE, private.
+  Result<void> generate_key_pair(std::string_view label, KeyType type);
+  Result<void> import_certificate(std::string_view label, X509* cert);
+  // Compromise recovery (OPS-5): destroys every object with the label (keys and certificate).
+  Result<std::size_t> destroy_objects(std::string_view label);
+  Result<std::vector<KeyInfo>> private_keys();
+
+ private:
+  TokenSession() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class Hsm {
+ public:
+  static Result<std::unique_ptr<Hsm>> open(const HsmConfig& config);
+  ~Hsm();
+  Hsm(const Hsm&) = delete;
+  Hsm& operator=(const Hsm&) = delete;
+
+  // The token's private key with this label, for OpenSSL; owned by the Hsm. Fails closed
+  // (Errc::unavailable) when the token is gone.
+  Result<EVP_PKEY*> private_key(std::string_view label);
+  Result<x509::Certificate> certificate(std::string_view label);
+
+ private:
+  Hsm() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A PKCS#10 request signed by `key` (a token key): CN and rfc822Name SANs (RFC 3183 naming).
+Result<std::string> make_csr(EVP_PKEY* key, std::string_view common_name,
+                             const std::vector<std::string>& emails);
+
+}  // namespace seegw::pkcs11

@@ -1,0 +1,236 @@
+// Raw PKCS#11 (the p11-kit header) for key management: generation with explicit attributes,
+// certificate import and destruction. Every return value is checked; the module is unloaded on
+// every path.
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <p11-kit/pkcs11.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "seegw/pkcs11/hsm.hpp"
+
+namespace seegw::pkcs11 {
+namespace {
+
+std::unexpected<Error> ck_fail(std::string_view what, CK_RV rv) {
+  return fail(rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED || rv == CKR_SESSION_HANDLE_INVALID
+                  ? Errc::unavailable
+                  : Errc::tls,
+              fmt::format("PKCS#11 {} failed: 0x{:x}", what, rv));
+}
+
+std::string trimmed_label(const unsigned char* label, std::size_t n) {
+  std::string s(reinterpret_cast<const char*>(label), n);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Result<std::string> read_pin_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail_errno("PIN file " + path);
+  if (st.st_mode & (S_IRWXG | S_IRWXO))
+    return fail(Errc::config, fmt::format("PIN file {} is readable by group or others (mode {:o}); "
+                                          "chmod 600 it", path, st.st_mode & 0777));
+  std::ifstream in(path);
+  std::string pin;
+  std::getline(in, pin);
+  if (pin.empty()) return fail(Errc::config, "PIN file " + path + " is empty");
+  return pin;
+}
+
+Result<KeyType> parse_key_type(std::string_view t) {
+  if (t == "rsa:2048") return KeyType::rsa2048;
+  if (t == "rsa:3072") return KeyType::rsa3072;
+  if (t == "rsa:4096") return KeyType::rsa4096;
+  if (t == "ec:P-256" || t == "ec:prime256v1") return KeyType::ec_p256;
+  if (t == "ec:P-384" || t == "ec:secp384r1") return KeyType::ec_p384;
+  return fail(Errc::config, fmt::format("unknown key type '{}' (rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384)", t));
+}
+
+struct TokenSession::Impl {
+  void* module = nullptr;
+  CK_FUNCTION_LIST_PTR f = nullptr;
+  CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+  bool initialized = false;
+
+  ~Impl() {
+    if (f && session != CK_INVALID_HANDLE) {
+      f->C_Logout(session);
+      f->C_CloseSession(session);
+    }
+    if (f && initialized) f->C_Finalize(nullptr);
+    if (module) dlclose(module);
+  }
+
+  Result<std::vector<CK_OBJECT_HANDLE>> find(CK_OBJECT_CLASS* cls, std::string_view label) {
+    std::vector<CK_ATTRIBUTE> tmpl;
+    if (cls) tmpl.push_back({CKA_CLASS, cls, sizeof *cls});
+    if (!label.empty()) tmpl.push_back({CKA_LABEL, const_cast<char*>(label.data()), label.size()});
+    CK_RV rv = f->C_FindObjectsInit(session, tmpl.data(), tmpl.size());
+    if (rv != CKR_OK) return ck_fail("C_FindObjectsInit", rv);
+    std::vector<CK_OBJECT_HANDLE> out;
+    CK_OBJECT_HANDLE h[64];
+    CK_ULONG n = 0;
+    while ((rv = f->C_FindObjects(session, h, 64, &n)) == CKR_OK && n > 0) out.insert(out.end(), h, h + n);
+    f->C_FindObjectsFinal(session);
+    if (rv != CKR_OK) return ck_fail("C_FindObjects", rv);
+    return out;
+  }
+
+  bool bool_attr(CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, bool fallback) {
+    CK_BBOOL v = CK_FALSE;
+    CK_ATTRIBUTE a{t, &v, sizeof v};
+    return f->C_GetAttributeValue(session, o, &a, 1) == CKR_OK ? v == CK_TRUE : fallback;
+  }
+};
+
+Result<std::unique_ptr<TokenSession>> TokenSession::open(const HsmConfig& config) {
+  auto pin = read_pin_file(config.pin_file);
+  if (!pin) return std::unexpected(pin.error());
+  std::unique_ptr<TokenSession> t(new TokenSession());
+  t->impl_ = std::make_unique<Impl>();
+  auto& i = *t->impl_;
+  i.module = dlopen(config.module_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!i.module) return fail(Errc::config, fmt::format("cannot load PKCS#11 module {}: {}", config.module_path, dlerror()));
+  auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(i.module, "C_GetFunctionList"));
+  if (!get || get(&i.f) != CKR_OK) return fail(Errc::config, "not a PKCS#11 module: " + config.module_path);
+  CK_RV rv = i.f->C_Initialize(nullptr);
+  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return ck_fail("C_Initialize", rv);
+  i.initialized = rv == CKR_OK;
+  CK_ULONG count = 0;
+  if ((rv = i.f->C_GetSlotList(CK_TRUE, nullptr, &count)) != CKR_OK) return ck_fail("C_GetSlotList", rv);
+  std::vector<CK_SLOT_ID> slots(count);
+  if ((rv = i.f->C_GetSlotList(CK_TRUE, slots.data(), &count)) != CKR_OK) return ck_fail("C_GetSlotList", rv);
+  for (CK_ULONG s = 0; s < count; ++s) {
+    CK_TOKEN_INFO info{};
+    if (i.f->C_GetTokenInfo(slots[s], &info) != CKR_OK) continue;
+    if (trimmed_label(info.label, sizeof info.label) != config.token_label) continue;
+    if ((rv = i.f->C_OpenSession(slots[s], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &i.session)) != CKR_OK)
+      return ck_fail("C_OpenSession", rv);
+    rv = i.f->C_Login(i.session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin->data()), pin->size());
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) return ck_fail("C_Login (PIN not shown)", rv);
+    return t;
+  }
+  return fail(Errc::unavailable, fmt::format("no token labelled '{}'", config.token_label));
+}
+
+TokenSession::~TokenSession() = default;
+
+Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType type) {
+  auto& i = *impl_;
+  auto existing = i.find(nullptr, label);
+  if (!existing) return std::unexpected(existing.error());
+  if (!existing->empty()) return fail(Errc::config, fmt::format("the token already holds objects labelled '{}'", label));
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ULONG bits = type == KeyType::rsa4096 ? 4096 : type == KeyType::rsa3072 ? 3072 : 2048;
+  CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+  std::string id = fmt::format("{:016x}", std::hash<std::string_view>{}(label));
+  // DER OIDs of the named curves (RFC 5480).
+  static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  static const CK_BYTE p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+  const bool ec = type == KeyType::ec_p256 || type == KeyType::ec_p384;
+  CK_MECHANISM mech{ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  std::vector<CK_ATTRIBUTE> pub = {
+      {CKA_TOKEN, &yes, sizeof yes},   {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+      {CKA_ID, id.data(), id.size()},  {CKA_VERIFY, &yes, sizeof yes}, {CKA_ENCRYPT, &yes, sizeof yes},
+  };
+  if (ec) {
+    pub.pop_back();
+    pub.push_back({CKA_EC_PARAMS, const_cast<CK_BYTE*>(type == KeyType::ec_p256 ? p256 : p384),
+                   type == KeyType::ec_p256 ? sizeof p256 : sizeof p384});
+  } else {
+    pub.push_back({CKA_MODULUS_BITS, &bits, sizeof bits});
+    pub.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});
+  }
+  std::vector<CK_ATTRIBUTE> priv = {
+      {CKA_TOKEN, &yes, sizeof yes},       {CKA_PRIVATE, &yes, sizeof yes},
+      {CKA_SENSITIVE, &yes, sizeof yes},   {CKA_EXTRACTABLE, &no, sizeof no},
+      {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+      {CKA_ID, id.data(), id.size()},      {CKA_SIGN, &yes, sizeof yes},
+  };
+  if (!ec) priv.push_back({CKA_DECRYPT, &yes, sizeof yes});
+  if (ec) priv.push_back({CKA_DERIVE, &yes, sizeof yes});
+  CK_OBJECT_HANDLE hpub, hpriv;
+  CK_RV rv = i.f->C_GenerateKeyPair(i.session, &mech, pub.data(), pub.size(), priv.data(), priv.size(), &hpub, &hpriv);
+  if (rv != CKR_OK) return ck_fail("C_GenerateKeyPair", rv);
+  return {};
+}
+
+Result<void> TokenSession::import_certificate(std::string_view label, X509* cert) {
+  auto& i = *impl_;
+  CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
+  auto keys = i.find(&priv_class, label);
+  if (!keys) return std::unexpected(keys.error());
+  if (keys->empty()) return fail(Errc::config, fmt::format("no private key labelled '{}' for this certificate", label));
+  // The certificate must belong to the key: same CKA_ID, and we check the public key matches.
+  char id[64];
+  CK_ATTRIBUTE ida{CKA_ID, id, sizeof id};
+  if (CK_RV rv = i.f->C_GetAttributeValue(i.session, keys->front(), &ida, 1); rv != CKR_OK) return ck_fail("C_GetAttributeValue(CKA_ID)", rv);
+  int der_len = i2d_X509(cert, nullptr);
+  std::vector<unsigned char> der(static_cast<std::size_t>(der_len));
+  unsigned char* p = der.data();
+  i2d_X509(cert, &p);
+  int subj_len = i2d_X509_NAME(X509_get_subject_name(cert), nullptr);
+  std::vector<unsigned char> subj(static_cast<std::size_t>(subj_len));
+  p = subj.data();
+  i2d_X509_NAME(X509_get_subject_name(cert), &p);
+  CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+  CK_CERTIFICATE_TYPE ctype = CKC_X_509;
+  CK_BBOOL yes = CK_TRUE;
+  CK_ATTRIBUTE tmpl[] = {
+      {CKA_CLASS, &cls, sizeof cls},  {CKA_CERTIFICATE_TYPE, &ctype, sizeof ctype},
+      {CKA_TOKEN, &yes, sizeof yes},  {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+      {CKA_ID, id, ida.ulValueLen},   {CKA_SUBJECT, subj.data(), subj.size()},
+      {CKA_VALUE, der.data(), der.size()},
+  };
+  CK_OBJECT_HANDLE h;
+  if (CK_RV rv = i.f->C_CreateObject(i.session, tmpl, sizeof tmpl / sizeof *tmpl, &h); rv != CKR_OK)
+    return ck_fail("C_CreateObject(certificate)", rv);
+  return {};
+}
+
+Result<std::size_t> TokenSession::destroy_objects(std::string_view label) {
+  auto& i = *impl_;
+  auto objects = i.find(nullptr, label);
+  if (!objects) return std::unexpected(objects.error());
+  for (auto o : *objects)
+    if (CK_RV rv = i.f->C_DestroyObject(i.session, o); rv != CKR_OK) return ck_fail("C_DestroyObject", rv);
+  return objects->size();
+}
+
+Result<std::vector<KeyInfo>> TokenSession::private_keys() {
+  auto& i = *impl_;
+  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+  auto keys = i.find(&cls, "");
+  if (!keys) return std::unexpected(keys.error());
+  std::vector<KeyInfo> out;
+  for (auto k : *keys) {
+    KeyInfo info;
+    char label[256];
+    CK_KEY_TYPE kt = 0;
+    CK_ATTRIBUTE a[] = {{CKA_LABEL, label, sizeof label}, {CKA_KEY_TYPE, &kt, sizeof kt}};
+    if (i.f->C_GetAttributeValue(i.session, k, a, 2) == CKR_OK) {
+      info.label.assign(label, a[0].ulValueLen);
+      info.type = kt == CKK_RSA ? "RSA" : kt == CKK_EC ? "EC" : "other";
+    }
+    info.sensitive = i.bool_attr(k, CKA_SENSITIVE, false);
+    info.extractable = i.bool_attr(k, CKA_EXTRACTABLE, true);
+    info.always_sensitive = i.bool_attr(k, CKA_ALWAYS_SENSITIVE, false);
+    info.never_extractable = i.bool_attr(k, CKA_NEVER_EXTRACTABLE, false);
+    // The private value itself must not come out: ask for it and expect a refusal.
+    unsigned char buf[1024];
+    CK_ATTRIBUTE secret{kt == CKK_RSA ? CKA_PRIVATE_EXPONENT : CKA_VALUE, buf, sizeof buf};
+    info.value_readable = i.f->C_GetAttributeValue(i.session, k, &secret, 1) == CKR_OK &&
+                          secret.ulValueLen != CK_UNAVAILABLE_INFORMATION;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace seegw::pkcs11
