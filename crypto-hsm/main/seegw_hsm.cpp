@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "seegw/cms/smime.hpp"
 #include "seegw/pkcs11/hsm.hpp"
 
 namespace {
@@ -19,7 +20,12 @@ int usage() {
       "  csr --label L [--cn NAME] --email ADDRESS [--email ADDRESS...]   (PEM on stdout)\n"
       "  import-cert --label L CERT.pem\n"
       "  retire --label L          (destroys the key pair and certificate: compromise recovery)\n"
-      "  list\n",
+      "  list\n"
+      "  protect --label L --recipient CERT.pem [--recipient ...] [--cipher "
+      "aes256-gcm|aes256-cbc|\n"
+      "          aes192-cbc|aes128-cbc|des3] [--oaep] [--digest SHA256] [--privacy-mark TEXT] IN "
+      "OUT\n"
+      "  unprotect --label L [--known CERT.pem] IN OUT   (signer and state on stderr)\n",
       stderr);
   return 2;
 }
@@ -36,24 +42,112 @@ int main(int argc, char** argv) {
   pkcs11::HsmConfig config;
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string command, label, type = "rsa:2048", cn = "domain-confidentiality-authority", file;
-  std::vector<std::string> emails;
+  std::vector<std::string> emails, recipients, known, files;
+  std::string cipher = "aes256-cbc", digest = "SHA256", privacy_mark;
+  bool oaep = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string { return i + 1 < args.size() ? args[++i] : std::string(); };
-    if (a == "--module") config.module_path = value();
-    else if (a == "--token") config.token_label = value();
-    else if (a == "--pin-file") config.pin_file = value();
-    else if (a == "--label") label = value();
-    else if (a == "--type") type = value();
-    else if (a == "--cn") cn = value();
-    else if (a == "--email") emails.push_back(value());
-    else if (command.empty() && !a.starts_with("-")) command = a;
-    else if (!a.starts_with("-")) file = a;
-    else return usage();
+    if (a == "--module")
+      config.module_path = value();
+    else if (a == "--token")
+      config.token_label = value();
+    else if (a == "--pin-file")
+      config.pin_file = value();
+    else if (a == "--label")
+      label = value();
+    else if (a == "--type")
+      type = value();
+    else if (a == "--cn")
+      cn = value();
+    else if (a == "--email")
+      emails.push_back(value());
+    else if (a == "--recipient")
+      recipients.push_back(value());
+    else if (a == "--known")
+      known.push_back(value());
+    else if (a == "--cipher")
+      cipher = value();
+    else if (a == "--digest")
+      digest = value();
+    else if (a == "--privacy-mark")
+      privacy_mark = value();
+    else if (a == "--oaep")
+      oaep = true;
+    else if (command.empty() && !a.starts_with("-"))
+      command = a;
+    else if (!a.starts_with("-"))
+      files.push_back(file = a);
+    else
+      return usage();
   }
   if (command.empty() || config.token_label.empty() || config.pin_file.empty()) return usage();
   if (command != "list" && label.empty()) return usage();
 
+  if (command == "protect" || command == "unprotect") {
+    if (files.size() != 2) return usage();
+    std::ifstream in(files[0], std::ios::binary);
+    if (!in) return report({Errc::io, "cannot read " + files[0]});
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto hsm = pkcs11::Hsm::open(config);
+    if (!hsm) return report(hsm.error());
+    auto key = (*hsm)->private_key(label);
+    if (!key) return report(key.error());
+    auto cert = (*hsm)->certificate(label);
+    if (!cert) return report(cert.error());
+    std::string output;
+    if (command == "protect") {
+      std::vector<x509::Certificate> owned;
+      std::vector<X509*> recips;
+      for (const auto& r : recipients) {
+        auto c = x509::load_certificate_file(r);
+        if (!c) return report(c.error());
+        recips.push_back(c->get());
+        owned.push_back(std::move(*c));
+      }
+      cms::Protection p;
+      p.rsa_oaep = oaep;
+      p.digest = digest;
+      const std::pair<const char*, cms::Cipher> names[] = {
+          {"aes256-gcm", cms::Cipher::aes256_gcm}, {"aes256-cbc", cms::Cipher::aes256_cbc},
+          {"aes192-cbc", cms::Cipher::aes192_cbc}, {"aes128-gcm", cms::Cipher::aes128_gcm},
+          {"aes128-cbc", cms::Cipher::aes128_cbc}, {"des3", cms::Cipher::des3_cbc}};
+      bool found = false;
+      for (auto& [n, c] : names)
+        if (cipher == n) p.cipher = c, found = true;
+      if (!found) return usage();
+      if (!privacy_mark.empty())
+        p.label = cms::SecurityLabel{"2.16.554.101.8.1.1", 3, privacy_mark};
+      auto protected_message =
+          cms::protect(ss.str(), cms::Signer{*key, cert->get(), {}}, recips, p);
+      if (!protected_message) return report(protected_message.error());
+      output = std::move(*protected_message);
+    } else {
+      std::vector<x509::Certificate> owned;
+      std::vector<X509*> k;
+      for (const auto& f : known) {
+        auto c = x509::load_certificate_file(f);
+        if (!c) return report(c.error());
+        k.push_back(c->get());
+        owned.push_back(std::move(*c));
+      }
+      auto u = cms::unprotect(ss.str(), *key, cert->get(), k);
+      if (!u) return report(u.error());
+      std::fprintf(stderr,
+                   "encrypted=%s signed=%s signature_valid=%s signer=%s certificates=%zu "
+                   "capabilities=%zu%s%s\n",
+                   u->was_encrypted ? "yes" : "no", u->was_signed ? "yes" : "no",
+                   u->signature_valid ? "yes" : "no",
+                   u->signer ? x509::subject_text(u->signer.get()).c_str() : "-",
+                   u->certificates.size(), u->capabilities.size(), u->label ? " label=" : "",
+                   u->label ? u->label->privacy_mark.c_str() : "");
+      output = std::move(u->message);
+    }
+    std::ofstream out(files[1], std::ios::binary);
+    out << output;
+    return out ? 0 : report({Errc::io, "cannot write " + files[1]});
+  }
   if (command == "csr") {
     auto hsm = pkcs11::Hsm::open(config);
     if (!hsm) return report(hsm.error());
@@ -92,10 +186,11 @@ int main(int argc, char** argv) {
     if (!keys) return report(keys.error());
     auto yn = [](bool b) { return b ? "yes" : "no"; };
     for (const auto& k : *keys)
-      std::printf("label=%s type=%s sensitive=%s extractable=%s always_sensitive=%s never_extractable=%s "
-                  "private_value_readable=%s\n",
-                  k.label.c_str(), k.type.c_str(), yn(k.sensitive), yn(k.extractable), yn(k.always_sensitive),
-                  yn(k.never_extractable), yn(k.value_readable));
+      std::printf(
+          "label=%s type=%s sensitive=%s extractable=%s always_sensitive=%s never_extractable=%s "
+          "private_value_readable=%s\n",
+          k.label.c_str(), k.type.c_str(), yn(k.sensitive), yn(k.extractable),
+          yn(k.always_sensitive), yn(k.never_extractable), yn(k.value_readable));
     return 0;
   }
   return usage();

@@ -41,12 +41,15 @@ Result<std::unique_ptr<Hsm>> Hsm::open(const HsmConfig& config) {
   i.ctx = PKCS11_CTX_new();
   if (!i.ctx || PKCS11_CTX_load(i.ctx, config.module_path.c_str()) != 0)
     return fail(Errc::config, "cannot load PKCS#11 module " + config.module_path);
-  if (PKCS11_enumerate_slots(i.ctx, &i.slots, &i.nslots) != 0) return fail(Errc::unavailable, "cannot list HSM slots");
+  if (PKCS11_enumerate_slots(i.ctx, &i.slots, &i.nslots) != 0)
+    return fail(Errc::unavailable, "cannot list HSM slots");
   for (unsigned s = 0; s < i.nslots; ++s) {
     PKCS11_SLOT* slot = &i.slots[s];
-    if (slot->token && slot->token->label && config.token_label == slot->token->label) i.slot = slot;
+    if (slot->token && slot->token->label && config.token_label == slot->token->label)
+      i.slot = slot;
   }
-  if (!i.slot) return fail(Errc::unavailable, fmt::format("no token labelled '{}'", config.token_label));
+  if (!i.slot)
+    return fail(Errc::unavailable, fmt::format("no token labelled '{}'", config.token_label));
   if (PKCS11_open_session(i.slot, 0) != 0 || PKCS11_login(i.slot, 0, pin->c_str()) != 0)
     return fail(Errc::unavailable, "HSM login failed (PIN not shown)");
   return h;
@@ -60,7 +63,8 @@ Result<EVP_PKEY*> Hsm::private_key(std::string_view label) {
   if (auto it = i.keys.find(label); it != i.keys.end()) return it->second;
   PKCS11_KEY* keys = nullptr;
   unsigned int n = 0;
-  if (PKCS11_enumerate_keys(i.slot->token, &keys, &n) != 0) return fail(Errc::unavailable, "cannot list HSM keys");
+  if (PKCS11_enumerate_keys(i.slot->token, &keys, &n) != 0)
+    return fail(Errc::unavailable, "cannot list HSM keys");
   for (unsigned k = 0; k < n; ++k) {
     if (!keys[k].isPrivate || !keys[k].label || label != keys[k].label) continue;
     EVP_PKEY* pkey = PKCS11_get_private_key(&keys[k]);
@@ -76,16 +80,20 @@ Result<x509::Certificate> Hsm::certificate(std::string_view label) {
   std::lock_guard lock(i.mutex);
   PKCS11_CERT* certs = nullptr;
   unsigned int n = 0;
-  if (PKCS11_enumerate_certs(i.slot->token, &certs, &n) != 0) return fail(Errc::unavailable, "cannot list HSM certificates");
+  if (PKCS11_enumerate_certs(i.slot->token, &certs, &n) != 0)
+    return fail(Errc::unavailable, "cannot list HSM certificates");
   for (unsigned c = 0; c < n; ++c)
-    if (certs[c].label && label == certs[c].label && certs[c].x509) return x509::share(certs[c].x509);
+    if (certs[c].label && label == certs[c].label && certs[c].x509)
+      return x509::share(certs[c].x509);
   return fail(Errc::config, fmt::format("no certificate labelled '{}' in the HSM", label));
 }
 
-Result<std::string> make_csr(EVP_PKEY* key, std::string_view common_name, const std::vector<std::string>& emails) {
+Result<std::string> make_csr(EVP_PKEY* key, std::string_view common_name,
+                             const std::vector<std::string>& emails) {
   std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(X509_REQ_new(), X509_REQ_free);
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(common_name.data()),
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(common_name.data()),
                              static_cast<int>(common_name.size()), -1, 0);
   X509_REQ_set_pubkey(req.get(), key);
   if (!emails.empty()) {

@@ -17,10 +17,11 @@ namespace seegw::pkcs11 {
 namespace {
 
 std::unexpected<Error> ck_fail(std::string_view what, CK_RV rv) {
-  return fail(rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED || rv == CKR_SESSION_HANDLE_INVALID
-                  ? Errc::unavailable
-                  : Errc::tls,
-              fmt::format("PKCS#11 {} failed: 0x{:x}", what, rv));
+  return fail(
+      rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED || rv == CKR_SESSION_HANDLE_INVALID
+          ? Errc::unavailable
+          : Errc::tls,
+      fmt::format("PKCS#11 {} failed: 0x{:x}", what, rv));
 }
 
 std::string trimmed_label(const unsigned char* label, std::size_t n) {
@@ -36,7 +37,8 @@ Result<std::string> read_pin_file(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return fail_errno("PIN file " + path);
   if (st.st_mode & (S_IRWXG | S_IRWXO))
     return fail(Errc::config, fmt::format("PIN file {} is readable by group or others (mode {:o}); "
-                                          "chmod 600 it", path, st.st_mode & 0777));
+                                          "chmod 600 it",
+                                          path, st.st_mode & 0777));
   std::ifstream in(path);
   std::string pin;
   std::getline(in, pin);
@@ -50,7 +52,9 @@ Result<KeyType> parse_key_type(std::string_view t) {
   if (t == "rsa:4096") return KeyType::rsa4096;
   if (t == "ec:P-256" || t == "ec:prime256v1") return KeyType::ec_p256;
   if (t == "ec:P-384" || t == "ec:secp384r1") return KeyType::ec_p384;
-  return fail(Errc::config, fmt::format("unknown key type '{}' (rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384)", t));
+  return fail(
+      Errc::config,
+      fmt::format("unknown key type '{}' (rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384)", t));
 }
 
 struct TokenSession::Impl {
@@ -77,7 +81,8 @@ struct TokenSession::Impl {
     std::vector<CK_OBJECT_HANDLE> out;
     CK_OBJECT_HANDLE h[64];
     CK_ULONG n = 0;
-    while ((rv = f->C_FindObjects(session, h, 64, &n)) == CKR_OK && n > 0) out.insert(out.end(), h, h + n);
+    while ((rv = f->C_FindObjects(session, h, 64, &n)) == CKR_OK && n > 0)
+      out.insert(out.end(), h, h + n);
     f->C_FindObjectsFinal(session);
     if (rv != CKR_OK) return ck_fail("C_FindObjects", rv);
     return out;
@@ -97,24 +102,32 @@ Result<std::unique_ptr<TokenSession>> TokenSession::open(const HsmConfig& config
   t->impl_ = std::make_unique<Impl>();
   auto& i = *t->impl_;
   i.module = dlopen(config.module_path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!i.module) return fail(Errc::config, fmt::format("cannot load PKCS#11 module {}: {}", config.module_path, dlerror()));
+  if (!i.module)
+    return fail(Errc::config,
+                fmt::format("cannot load PKCS#11 module {}: {}", config.module_path, dlerror()));
   auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(i.module, "C_GetFunctionList"));
-  if (!get || get(&i.f) != CKR_OK) return fail(Errc::config, "not a PKCS#11 module: " + config.module_path);
+  if (!get || get(&i.f) != CKR_OK)
+    return fail(Errc::config, "not a PKCS#11 module: " + config.module_path);
   CK_RV rv = i.f->C_Initialize(nullptr);
   if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return ck_fail("C_Initialize", rv);
   i.initialized = rv == CKR_OK;
   CK_ULONG count = 0;
-  if ((rv = i.f->C_GetSlotList(CK_TRUE, nullptr, &count)) != CKR_OK) return ck_fail("C_GetSlotList", rv);
+  if ((rv = i.f->C_GetSlotList(CK_TRUE, nullptr, &count)) != CKR_OK)
+    return ck_fail("C_GetSlotList", rv);
   std::vector<CK_SLOT_ID> slots(count);
-  if ((rv = i.f->C_GetSlotList(CK_TRUE, slots.data(), &count)) != CKR_OK) return ck_fail("C_GetSlotList", rv);
+  if ((rv = i.f->C_GetSlotList(CK_TRUE, slots.data(), &count)) != CKR_OK)
+    return ck_fail("C_GetSlotList", rv);
   for (CK_ULONG s = 0; s < count; ++s) {
     CK_TOKEN_INFO info{};
     if (i.f->C_GetTokenInfo(slots[s], &info) != CKR_OK) continue;
     if (trimmed_label(info.label, sizeof info.label) != config.token_label) continue;
-    if ((rv = i.f->C_OpenSession(slots[s], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &i.session)) != CKR_OK)
+    if ((rv = i.f->C_OpenSession(slots[s], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
+                                 &i.session)) != CKR_OK)
       return ck_fail("C_OpenSession", rv);
-    rv = i.f->C_Login(i.session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin->data()), pin->size());
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) return ck_fail("C_Login (PIN not shown)", rv);
+    rv = i.f->C_Login(i.session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin->data()),
+                      pin->size());
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+      return ck_fail("C_Login (PIN not shown)", rv);
     return t;
   }
   return fail(Errc::unavailable, fmt::format("no token labelled '{}'", config.token_label));
@@ -126,7 +139,8 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
   auto& i = *impl_;
   auto existing = i.find(nullptr, label);
   if (!existing) return std::unexpected(existing.error());
-  if (!existing->empty()) return fail(Errc::config, fmt::format("the token already holds objects labelled '{}'", label));
+  if (!existing->empty())
+    return fail(Errc::config, fmt::format("the token already holds objects labelled '{}'", label));
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
   CK_ULONG bits = type == KeyType::rsa4096 ? 4096 : type == KeyType::rsa3072 ? 3072 : 2048;
   CK_BYTE exponent[] = {0x01, 0x00, 0x01};
@@ -138,7 +152,8 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
   CK_MECHANISM mech{ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
   std::vector<CK_ATTRIBUTE> pub = {
       {CKA_TOKEN, &yes, sizeof yes},   {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
-      {CKA_ID, id.data(), id.size()},  {CKA_VERIFY, &yes, sizeof yes}, {CKA_ENCRYPT, &yes, sizeof yes},
+      {CKA_ID, id.data(), id.size()},  {CKA_VERIFY, &yes, sizeof yes},
+      {CKA_ENCRYPT, &yes, sizeof yes},
   };
   if (ec) {
     pub.pop_back();
@@ -149,15 +164,19 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
     pub.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});
   }
   std::vector<CK_ATTRIBUTE> priv = {
-      {CKA_TOKEN, &yes, sizeof yes},       {CKA_PRIVATE, &yes, sizeof yes},
-      {CKA_SENSITIVE, &yes, sizeof yes},   {CKA_EXTRACTABLE, &no, sizeof no},
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_PRIVATE, &yes, sizeof yes},
+      {CKA_SENSITIVE, &yes, sizeof yes},
+      {CKA_EXTRACTABLE, &no, sizeof no},
       {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
-      {CKA_ID, id.data(), id.size()},      {CKA_SIGN, &yes, sizeof yes},
+      {CKA_ID, id.data(), id.size()},
+      {CKA_SIGN, &yes, sizeof yes},
   };
   if (!ec) priv.push_back({CKA_DECRYPT, &yes, sizeof yes});
   if (ec) priv.push_back({CKA_DERIVE, &yes, sizeof yes});
   CK_OBJECT_HANDLE hpub, hpriv;
-  CK_RV rv = i.f->C_GenerateKeyPair(i.session, &mech, pub.data(), pub.size(), priv.data(), priv.size(), &hpub, &hpriv);
+  CK_RV rv = i.f->C_GenerateKeyPair(i.session, &mech, pub.data(), pub.size(), priv.data(),
+                                    priv.size(), &hpub, &hpriv);
   if (rv != CKR_OK) return ck_fail("C_GenerateKeyPair", rv);
   return {};
 }
@@ -167,11 +186,14 @@ Result<void> TokenSession::import_certificate(std::string_view label, X509* cert
   CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY;
   auto keys = i.find(&priv_class, label);
   if (!keys) return std::unexpected(keys.error());
-  if (keys->empty()) return fail(Errc::config, fmt::format("no private key labelled '{}' for this certificate", label));
+  if (keys->empty())
+    return fail(Errc::config,
+                fmt::format("no private key labelled '{}' for this certificate", label));
   // The certificate must belong to the key: same CKA_ID, and we check the public key matches.
   char id[64];
   CK_ATTRIBUTE ida{CKA_ID, id, sizeof id};
-  if (CK_RV rv = i.f->C_GetAttributeValue(i.session, keys->front(), &ida, 1); rv != CKR_OK) return ck_fail("C_GetAttributeValue(CKA_ID)", rv);
+  if (CK_RV rv = i.f->C_GetAttributeValue(i.session, keys->front(), &ida, 1); rv != CKR_OK)
+    return ck_fail("C_GetAttributeValue(CKA_ID)", rv);
   int der_len = i2d_X509(cert, nullptr);
   std::vector<unsigned char> der(static_cast<std::size_t>(der_len));
   unsigned char* p = der.data();
@@ -184,9 +206,12 @@ Result<void> TokenSession::import_certificate(std::string_view label, X509* cert
   CK_CERTIFICATE_TYPE ctype = CKC_X_509;
   CK_BBOOL yes = CK_TRUE;
   CK_ATTRIBUTE tmpl[] = {
-      {CKA_CLASS, &cls, sizeof cls},  {CKA_CERTIFICATE_TYPE, &ctype, sizeof ctype},
-      {CKA_TOKEN, &yes, sizeof yes},  {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
-      {CKA_ID, id, ida.ulValueLen},   {CKA_SUBJECT, subj.data(), subj.size()},
+      {CKA_CLASS, &cls, sizeof cls},
+      {CKA_CERTIFICATE_TYPE, &ctype, sizeof ctype},
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+      {CKA_ID, id, ida.ulValueLen},
+      {CKA_SUBJECT, subj.data(), subj.size()},
       {CKA_VALUE, der.data(), der.size()},
   };
   CK_OBJECT_HANDLE h;
@@ -200,7 +225,8 @@ Result<std::size_t> TokenSession::destroy_objects(std::string_view label) {
   auto objects = i.find(nullptr, label);
   if (!objects) return std::unexpected(objects.error());
   for (auto o : *objects)
-    if (CK_RV rv = i.f->C_DestroyObject(i.session, o); rv != CKR_OK) return ck_fail("C_DestroyObject", rv);
+    if (CK_RV rv = i.f->C_DestroyObject(i.session, o); rv != CKR_OK)
+      return ck_fail("C_DestroyObject", rv);
   return objects->size();
 }
 

@@ -47,7 +47,8 @@ Result<Certificate> load_certificate_file(const std::string& path) {
   auto bytes = read_file(path);
   if (!bytes) return std::unexpected(bytes.error());
   auto certs = load_certificates(*bytes);
-  if (!certs) return std::unexpected(Error{certs.error().code, path + ": " + certs.error().message});
+  if (!certs)
+    return std::unexpected(Error{certs.error().code, path + ": " + certs.error().message});
   return std::move(certs->front());
 }
 

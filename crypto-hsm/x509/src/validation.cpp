@@ -35,8 +35,10 @@ struct StackFree {
 int collect_errors(int ok, X509_STORE_CTX* ctx) {
   if (!ok) {
     auto* errors = static_cast<std::vector<int>*>(X509_STORE_CTX_get_app_data(ctx));
-    if (errors && X509_STORE_CTX_get_error_depth(ctx) == 0) errors->push_back(X509_STORE_CTX_get_error(ctx));
-    if (errors && X509_STORE_CTX_get_error_depth(ctx) > 0) errors->push_back(-X509_STORE_CTX_get_error(ctx));
+    if (errors && X509_STORE_CTX_get_error_depth(ctx) == 0)
+      errors->push_back(X509_STORE_CTX_get_error(ctx));
+    if (errors && X509_STORE_CTX_get_error_depth(ctx) > 0)
+      errors->push_back(-X509_STORE_CTX_get_error(ctx));
   }
   return 1;
 }
@@ -44,9 +46,12 @@ int collect_errors(int ok, X509_STORE_CTX* ctx) {
 CertificateState state_of_error(int err) {
   const bool leaf = err > 0;
   switch (std::abs(err)) {
-    case X509_V_ERR_CERT_REVOKED: return CertificateState::revoked;
-    case X509_V_ERR_CERT_HAS_EXPIRED: return leaf ? CertificateState::expired : CertificateState::unknown_ca;
-    case X509_V_ERR_CERT_NOT_YET_VALID: return leaf ? CertificateState::not_yet_valid : CertificateState::unknown_ca;
+    case X509_V_ERR_CERT_REVOKED:
+      return CertificateState::revoked;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return leaf ? CertificateState::expired : CertificateState::unknown_ca;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return leaf ? CertificateState::not_yet_valid : CertificateState::unknown_ca;
     case X509_V_ERR_UNABLE_TO_GET_CRL:
     case X509_V_ERR_CRL_HAS_EXPIRED:
     case X509_V_ERR_CRL_NOT_YET_VALID:
@@ -57,7 +62,8 @@ CertificateState state_of_error(int err) {
     case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
     case X509_V_ERR_DIFFERENT_CRL_SCOPE:
       return CertificateState::status_unknown;
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return CertificateState::self_signed;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      return CertificateState::self_signed;
     default:
       return CertificateState::unknown_ca;  // anything else about the chain: fail closed
   }
@@ -66,15 +72,24 @@ CertificateState state_of_error(int err) {
 // Worse first: the state reported is the worst one found.
 int severity(CertificateState s) {
   switch (s) {
-    case CertificateState::self_signed: return 8;
-    case CertificateState::unknown_ca: return 7;
-    case CertificateState::revoked: return 6;
-    case CertificateState::expired: return 5;
-    case CertificateState::not_yet_valid: return 4;
-    case CertificateState::bad_key_usage: return 3;
-    case CertificateState::name_mismatch: return 2;
-    case CertificateState::status_unknown: return 1;
-    case CertificateState::valid: return 0;
+    case CertificateState::self_signed:
+      return 8;
+    case CertificateState::unknown_ca:
+      return 7;
+    case CertificateState::revoked:
+      return 6;
+    case CertificateState::expired:
+      return 5;
+    case CertificateState::not_yet_valid:
+      return 4;
+    case CertificateState::bad_key_usage:
+      return 3;
+    case CertificateState::name_mismatch:
+      return 2;
+    case CertificateState::status_unknown:
+      return 1;
+    case CertificateState::valid:
+      return 0;
   }
   return 8;
 }
@@ -104,22 +119,32 @@ std::vector<std::string> common_names(const X509* cert) {
 
 std::string_view state_name(CertificateState s) {
   switch (s) {
-    case CertificateState::valid: return "valid";
-    case CertificateState::revoked: return "revoked";
-    case CertificateState::unknown_ca: return "unknown-ca";
-    case CertificateState::expired: return "expired";
-    case CertificateState::not_yet_valid: return "not-yet-valid";
-    case CertificateState::status_unknown: return "status-unknown";
-    case CertificateState::name_mismatch: return "name-mismatch";
-    case CertificateState::self_signed: return "self-signed";
-    case CertificateState::bad_key_usage: return "bad-key-usage";
+    case CertificateState::valid:
+      return "valid";
+    case CertificateState::revoked:
+      return "revoked";
+    case CertificateState::unknown_ca:
+      return "unknown-ca";
+    case CertificateState::expired:
+      return "expired";
+    case CertificateState::not_yet_valid:
+      return "not-yet-valid";
+    case CertificateState::status_unknown:
+      return "status-unknown";
+    case CertificateState::name_mismatch:
+      return "name-mismatch";
+    case CertificateState::self_signed:
+      return "self-signed";
+    case CertificateState::bad_key_usage:
+      return "bad-key-usage";
   }
   return "?";
 }
 
 std::vector<std::string> certificate_addresses(const X509* cert) {
   std::vector<std::string> out;
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
     if (g->type != GEN_EMAIL) continue;
@@ -176,15 +201,18 @@ Validation validate(const ValidationInput& in) {
   // Self-signed: issuer equals subject and its own key verifies it (X509_check_issued would also
   // insist on keyCertSign, which an end entity posing as its own root may not have).
   EVP_PKEY* own_key = X509_get0_pubkey(cert);
-  const bool self_issued = X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
-                           own_key && X509_verify(cert, own_key) == 1;
+  const bool self_issued =
+      X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 && own_key &&
+      X509_verify(cert, own_key) == 1;
   if (self_issued && !self_is_root) {
     worsen(v, CertificateState::self_signed, "self-signed end-entity certificate");
   }
   for (int e : errors) {
     auto s = state_of_error(e);
     if (s == CertificateState::self_signed && !self_issued) s = CertificateState::unknown_ca;
-    worsen(v, s, fmt::format("{}{}", X509_verify_cert_error_string(std::abs(e)), e < 0 ? " (in the chain)" : ""));
+    worsen(v, s,
+           fmt::format("{}{}", X509_verify_cert_error_string(std::abs(e)),
+                       e < 0 ? " (in the chain)" : ""));
   }
 
   // Key usage: a domain certificate signs and (RSA) encrypts.
@@ -192,18 +220,21 @@ Validation validate(const ValidationInput& in) {
   if (ku != UINT32_MAX) {
     const bool can_sign = ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION);
     const bool can_encrypt = ku & (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT);
-    if ((in.role != Role::confidentiality && !can_sign) || (in.role != Role::signing && !can_encrypt))
+    if ((in.role != Role::confidentiality && !can_sign) ||
+        (in.role != Role::signing && !can_encrypt))
       worsen(v, CertificateState::bad_key_usage, "key usage does not allow signing and encryption");
   }
 
   // RFC 3183 naming: exactly one CN, the domain authority's name; addresses with that local part.
   auto cns = common_names(cert);
   std::string cn = cns.size() == 1 ? lower(cns[0]) : std::string();
-  const bool cn_ok = cns.size() == 1 && ((in.role != Role::signing && cn == kDca) || (in.role != Role::confidentiality && cn == kDsa));
+  const bool cn_ok = cns.size() == 1 && ((in.role != Role::signing && cn == kDca) ||
+                                         (in.role != Role::confidentiality && cn == kDsa));
   if (!cn_ok)
     worsen(v, CertificateState::name_mismatch,
-           cns.size() == 1 ? fmt::format("common name '{}' is not a domain authority's", cns[0])
-                           : fmt::format("{} common names; RFC 3183 wants exactly one", cns.size()));
+           cns.size() == 1
+               ? fmt::format("common name '{}' is not a domain authority's", cns[0])
+               : fmt::format("{} common names; RFC 3183 wants exactly one", cns.size()));
   if (v.addresses.empty()) {
     v.warnings.push_back("the certificate contains no e-mail address");
     if (!in.sender_domain.empty())
@@ -215,7 +246,8 @@ Validation validate(const ValidationInput& in) {
     if (at == std::string::npos) continue;
     if (cn_ok && lower(a.substr(0, at)) != cn)
       v.warnings.push_back(fmt::format("address {} does not carry the common name {}", a, cn));
-    if (!in.sender_domain.empty() && domain_covered(in.sender_domain, a.substr(at + 1))) covered = true;
+    if (!in.sender_domain.empty() && domain_covered(in.sender_domain, a.substr(at + 1)))
+      covered = true;
   }
   if (!in.sender_domain.empty() && !v.addresses.empty() && !covered)
     worsen(v, CertificateState::name_mismatch,
@@ -223,8 +255,10 @@ Validation validate(const ValidationInput& in) {
 
   // DIR-4 warnings: 13-month certificates, 4-year keys, expiry soon.
   int days = 0, secs = 0;
-  if (ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)) && days > kThirteenMonthsDays)
-    v.warnings.push_back(fmt::format("certificate is valid for {} days; S.E.E. allows 13 months", days));
+  if (ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)) &&
+      days > kThirteenMonthsDays)
+    v.warnings.push_back(
+        fmt::format("certificate is valid for {} days; S.E.E. allows 13 months", days));
   if (in.key_created && in.now - *in.key_created > kFourYears)
     v.warnings.push_back("the key pair is more than four years old: generate a new one");
   std::time_t soon = in.now + 30 * 24 * 3600;

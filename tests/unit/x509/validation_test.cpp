@@ -71,11 +71,15 @@ TEST_F(Validation, RevokedInTheCrl) {
   EXPECT_EQ(v.state, CertificateState::revoked) << v.detail;
 }
 
-TEST_F(Validation, UnknownCa) { EXPECT_EQ(check("untrusted-dca").state, CertificateState::unknown_ca); }
+TEST_F(Validation, UnknownCa) {
+  EXPECT_EQ(check("untrusted-dca").state, CertificateState::unknown_ca);
+}
 
 TEST_F(Validation, Expired) { EXPECT_EQ(check("expired").state, CertificateState::expired); }
 
-TEST_F(Validation, NotYetValid) { EXPECT_EQ(check("notyet").state, CertificateState::not_yet_valid); }
+TEST_F(Validation, NotYetValid) {
+  EXPECT_EQ(check("notyet").state, CertificateState::not_yet_valid);
+}
 
 TEST_F(Validation, NoCrlMeansStatusUnknown) {
   crls_.clear();
@@ -128,7 +132,9 @@ TEST_F(Validation, SelfSignedEndEntityIsNeverTrusted) {
   EXPECT_EQ(v.state, CertificateState::self_signed) << v.detail;
 }
 
-TEST_F(Validation, BadKeyUsage) { EXPECT_EQ(check("badku").state, CertificateState::bad_key_usage); }
+TEST_F(Validation, BadKeyUsage) {
+  EXPECT_EQ(check("badku").state, CertificateState::bad_key_usage);
+}
 
 TEST_F(Validation, ThirteenMonthAndKeyAgeWarnings) {
   auto v = check("longvalid");
@@ -144,15 +150,17 @@ TEST_F(Validation, ThirteenMonthAndKeyAgeWarnings) {
   in.now = std::time(nullptr);
   in.key_created = in.now - 5L * 365 * 24 * 3600;
   auto aged = validate(in);
-  EXPECT_NE(std::find_if(aged.warnings.begin(), aged.warnings.end(),
-                         [](const std::string& w) { return w.find("four years") != std::string::npos; }),
-            aged.warnings.end());
+  EXPECT_NE(
+      std::find_if(aged.warnings.begin(), aged.warnings.end(),
+                   [](const std::string& w) { return w.find("four years") != std::string::npos; }),
+      aged.warnings.end());
 }
 
 TEST_F(Validation, TheClockIsAnInput) {
   // The same valid certificate, judged two years from now, has expired.
-  EXPECT_EQ(check("agency-a-dca", "agency-a.govt.nz", std::time(nullptr) + 2L * 365 * 24 * 3600).state,
-            CertificateState::expired);
+  EXPECT_EQ(
+      check("agency-a-dca", "agency-a.govt.nz", std::time(nullptr) + 2L * 365 * 24 * 3600).state,
+      CertificateState::expired);
 }
 
 TEST(Domains, CoveredMeansEqualOrDescendant) {

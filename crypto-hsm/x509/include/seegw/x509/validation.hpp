@@ -14,13 +14,13 @@ namespace seegw::x509 {
 
 enum class CertificateState {
   valid,
-  revoked,          // revoked or suspended (on hold) per a valid CRL
-  unknown_ca,       // no chain to a trusted root (the S.E.E. Manager list)
+  revoked,     // revoked or suspended (on hold) per a valid CRL
+  unknown_ca,  // no chain to a trusted root (the S.E.E. Manager list)
   expired,
   not_yet_valid,
-  status_unknown,   // no usable CRL (missing, expired, or not signed by the issuer)
-  name_mismatch,    // RFC 3183 naming, or the sender's domain is not covered
-  self_signed,      // a self-signed end-entity certificate is never trusted
+  status_unknown,  // no usable CRL (missing, expired, or not signed by the issuer)
+  name_mismatch,   // RFC 3183 naming, or the sender's domain is not covered
+  self_signed,     // a self-signed end-entity certificate is never trusted
   bad_key_usage,
 };
 std::string_view state_name(CertificateState state);
@@ -41,9 +41,9 @@ struct ValidationInput {
 
 struct Validation {
   CertificateState state = CertificateState::valid;
-  std::string detail;                 // why, for logs and notifications
-  std::vector<std::string> warnings;  // DIR-3/DIR-4 warnings that do not change the state
-  std::vector<std::string> addresses; // rfc822Name SANs and PKCS#9 emailAddress values
+  std::string detail;                  // why, for logs and notifications
+  std::vector<std::string> warnings;   // DIR-3/DIR-4 warnings that do not change the state
+  std::vector<std::string> addresses;  // rfc822Name SANs and PKCS#9 emailAddress values
 };
 
 Validation validate(const ValidationInput& input);

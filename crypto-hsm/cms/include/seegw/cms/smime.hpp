@@ -1,0 +1,73 @@
+// S/MIME domain security (RFC 3183 over RFC 5652/5751): the gateway signs a whole outbound message
+// with its domain key and envelopes it to the receiving domain's certificate(s); inbound, it
+// decrypts with its own key (in the HSM), verifies, and returns the inner message with the
+// domain layer stripped. Rules OUT-1, OUT-6, OUT-7, IN-1, IN-3, IN-4.
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seegw/common/error.hpp"
+#include "seegw/x509/certificate.hpp"
+
+namespace seegw::cms {
+
+// Content-encryption algorithms in the S.E.E. approved list, best first (OUT-6).
+enum class Cipher { aes256_gcm, aes256_cbc, aes192_cbc, aes128_gcm, aes128_cbc, des3_cbc };
+std::string_view cipher_name(Cipher c);
+std::optional<Cipher> cipher_from_oid(std::string_view oid_text);
+
+// ESS security label (RFC 2634 §5.4): policy, classification number, privacy mark text.
+struct SecurityLabel {
+  std::string policy_oid = "2.16.554.101.8.1.1";  // placeholder policy arc for NZ classifications
+  int classification = 0;
+  std::string privacy_mark;  // e.g. "RESTRICTED"
+};
+
+struct Signer {
+  EVP_PKEY* key = nullptr;  // usually an HSM key (pkcs11::Hsm)
+  X509* certificate = nullptr;
+  std::vector<X509*> chain;  // issuer certificates to include (OUT-7)
+};
+
+struct Protection {
+  Cipher cipher = Cipher::aes256_cbc;
+  bool rsa_oaep = false;          // RSAES-OAEP key transport instead of PKCS#1 v1.5
+  std::string digest = "SHA256";  // SHA-1 only for a peer that offers nothing better (OUT-6)
+  std::optional<SecurityLabel> label;
+  std::vector<Cipher> advertised = {Cipher::aes256_gcm, Cipher::aes256_cbc, Cipher::aes192_cbc,
+                                    Cipher::aes128_cbc, Cipher::des3_cbc};  // SMIMECapabilities
+};
+
+// The message signed (opaque, as message/rfc822 inside) and enveloped to `recipients`, as a
+// complete RFC 5322 message whose outer headers (From, To, Subject, Date, ...) are preserved.
+Result<std::string> protect(std::string_view message, const Signer& signer,
+                            const std::vector<X509*>& recipients, const Protection& protection);
+
+struct Unprotected {
+  std::string message;  // the inner message, domain layer stripped (IN-4)
+  bool was_encrypted = false;
+  bool was_signed = false;
+  bool signature_valid = false;  // the signature checks out against the signer certificate
+  x509::Certificate signer;      // empty when unsigned
+  std::vector<x509::Certificate> certificates;  // every certificate the message carried
+  std::vector<std::string> capabilities;        // the signer's SMIMECapabilities (OIDs)
+  std::optional<SecurityLabel> label;
+};
+
+// Unwraps any nesting of enveloped/authEnveloped and (opaque or multipart/signed) signed layers.
+// `key`/`certificate` decrypt (our DCA key); `known_certificates` verify messages that carry none.
+Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* certificate,
+                              const std::vector<X509*>& known_certificates = {});
+
+// OUT-6: the best cipher in `approved` that the peer's capabilities list (OIDs); 3DES when the
+// peer lists nothing we know (every S.E.E. gateway must support it).
+Cipher choose_cipher(const std::vector<std::string>& peer_capabilities,
+                     const std::vector<Cipher>& approved);
+
+}  // namespace seegw::cms

@@ -1,0 +1,419 @@
+#include "seegw/cms/smime.hpp"
+
+#include <fmt/format.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <memory>
+
+namespace seegw::cms {
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free_all(b); }
+};
+struct CmsFree {
+  void operator()(CMS_ContentInfo* c) const { CMS_ContentInfo_free(c); }
+};
+struct StackFree {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
+};
+struct StoreFree {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+using Bio = std::unique_ptr<BIO, BioFree>;
+using Cms = std::unique_ptr<CMS_ContentInfo, CmsFree>;
+
+constexpr int kMaxLayers = 6;
+
+std::string openssl_error(std::string_view what) {
+  std::string out(what);
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    out += "; ";
+    out += buf;
+  }
+  return out;
+}
+
+std::string bio_string(BIO* b) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(b, &data);
+  return n > 0 ? std::string(data, static_cast<std::size_t>(n)) : std::string();
+}
+
+Bio memory_bio(std::string_view s) {
+  return Bio(BIO_new_mem_buf(s.data(), static_cast<int>(s.size())));
+}
+
+const EVP_CIPHER* evp_cipher(Cipher c) {
+  switch (c) {
+    case Cipher::aes256_gcm:
+      return EVP_aes_256_gcm();
+    case Cipher::aes256_cbc:
+      return EVP_aes_256_cbc();
+    case Cipher::aes192_cbc:
+      return EVP_aes_192_cbc();
+    case Cipher::aes128_gcm:
+      return EVP_aes_128_gcm();
+    case Cipher::aes128_cbc:
+      return EVP_aes_128_cbc();
+    case Cipher::des3_cbc:
+      return EVP_des_ede3_cbc();
+  }
+  return EVP_aes_256_cbc();
+}
+
+int cipher_nid(Cipher c) { return EVP_CIPHER_get_nid(evp_cipher(c)); }
+
+std::string base64_lines(std::string_view der) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t col = 0;
+  for (std::size_t i = 0; i < der.size(); i += 3) {
+    std::uint32_t v = static_cast<unsigned char>(der[i]) << 16;
+    if (i + 1 < der.size()) v |= static_cast<unsigned char>(der[i + 1]) << 8;
+    if (i + 2 < der.size()) v |= static_cast<unsigned char>(der[i + 2]);
+    out += a[(v >> 18) & 63];
+    out += a[(v >> 12) & 63];
+    out += i + 1 < der.size() ? a[(v >> 6) & 63] : '=';
+    out += i + 2 < der.size() ? a[v & 63] : '=';
+    if ((col += 4) >= 76) {
+      out += "\r\n";
+      col = 0;
+    }
+  }
+  if (col) out += "\r\n";
+  return out;
+}
+
+std::string der_of(CMS_ContentInfo* cms) {
+  Bio b(BIO_new(BIO_s_mem()));
+  i2d_CMS_bio(b.get(), cms);
+  return bio_string(b.get());
+}
+
+std::string p7m_entity(std::string_view smime_type, std::string_view der) {
+  return fmt::format(
+      "Content-Type: application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"\r\n"
+      "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n{}",
+      smime_type, base64_lines(der));
+}
+
+// Headers of an RFC 5322 message split into (content headers, other headers), and the body.
+struct Split {
+  std::string outer;  // every header except MIME-Version and Content-*
+  std::string content_headers;
+  std::string body;
+};
+
+Split split_message(std::string_view m) {
+  Split s;
+  std::size_t pos = 0;
+  bool content = false;
+  while (pos < m.size()) {
+    std::size_t nl = m.find('\n', pos);
+    std::size_t end = nl == std::string_view::npos ? m.size() : nl + 1;
+    std::string_view line = m.substr(pos, end - pos);
+    if (line == "\r\n" || line == "\n") {
+      pos = end;
+      break;
+    }
+    if (line.front() != ' ' && line.front() != '\t') {
+      std::string lower;
+      for (char c : line.substr(0, 13))
+        lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      content = lower.starts_with("content-") || lower.starts_with("mime-version:");
+    }
+    (content ? s.content_headers : s.outer).append(line);
+    pos = end;
+  }
+  s.body = std::string(m.substr(std::min(pos, m.size())));
+  return s;
+}
+
+// DER of an ESSSecurityLabel: SET { policy OID, classification INTEGER, privacy mark UTF8String }.
+std::string label_der(const SecurityLabel& l) {
+  auto tlv = [](unsigned char tag, const std::string& v) {
+    std::string out(1, static_cast<char>(tag));
+    if (v.size() < 128) {
+      out.push_back(static_cast<char>(v.size()));
+    } else {
+      out.push_back(static_cast<char>(0x82));
+      out.push_back(static_cast<char>(v.size() >> 8));
+      out.push_back(static_cast<char>(v.size() & 0xff));
+    }
+    return out + v;
+  };
+  std::unique_ptr<ASN1_OBJECT, decltype(&ASN1_OBJECT_free)> oid(
+      OBJ_txt2obj(l.policy_oid.c_str(), 1), ASN1_OBJECT_free);
+  std::string body;
+  if (oid) {
+    int n = i2d_ASN1_OBJECT(oid.get(), nullptr);
+    std::string d(static_cast<std::size_t>(n), '\0');
+    auto* p = reinterpret_cast<unsigned char*>(d.data());
+    i2d_ASN1_OBJECT(oid.get(), &p);
+    body += d;
+  }
+  body += tlv(0x02, std::string(1, static_cast<char>(l.classification & 0x7f)));
+  if (!l.privacy_mark.empty()) body += tlv(0x0C, l.privacy_mark);
+  return tlv(0x31, body);
+}
+
+std::optional<SecurityLabel> parse_label(CMS_SignerInfo* si) {
+  int idx = CMS_signed_get_attr_by_NID(si, NID_id_smime_aa_securityLabel, -1);
+  if (idx < 0) return std::nullopt;
+  X509_ATTRIBUTE* attr = CMS_signed_get_attr(si, idx);
+  ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(attr, 0);
+  if (!t || t->type != V_ASN1_SET) return std::nullopt;
+  std::string der(reinterpret_cast<const char*>(t->value.set->data),
+                  static_cast<std::size_t>(t->value.set->length));
+  SecurityLabel l;
+  // Walk the SET's members: OID, INTEGER, UTF8String (short lengths; anything else is ignored).
+  std::size_t i = 2;
+  while (i + 2 <= der.size()) {
+    unsigned char tag = static_cast<unsigned char>(der[i]);
+    std::size_t len = static_cast<unsigned char>(der[i + 1]);
+    std::size_t start = i + 2;
+    if (len & 0x80) break;
+    if (start + len > der.size()) break;
+    if (tag == 0x06) {
+      const auto* p = reinterpret_cast<const unsigned char*>(der.data() + i);
+      if (ASN1_OBJECT* o = d2i_ASN1_OBJECT(nullptr, &p, static_cast<long>(len + 2))) {
+        char buf[128];
+        OBJ_obj2txt(buf, sizeof buf, o, 1);
+        l.policy_oid = buf;
+        ASN1_OBJECT_free(o);
+      }
+    } else if (tag == 0x02 && len >= 1) {
+      l.classification = static_cast<unsigned char>(der[start]);
+    } else if (tag == 0x0C || tag == 0x13) {
+      l.privacy_mark = der.substr(start, len);
+    }
+    i = start + len;
+  }
+  return l;
+}
+
+std::vector<std::string> capabilities_of(CMS_SignerInfo* si) {
+  std::vector<std::string> out;
+  STACK_OF(X509_ALGOR)* algs = nullptr;
+  int idx = CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1);
+  if (idx < 0) return out;
+  ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(CMS_signed_get_attr(si, idx), 0);
+  if (!t || t->type != V_ASN1_SEQUENCE) return out;
+  const unsigned char* p = t->value.sequence->data;
+  algs = d2i_X509_ALGORS(nullptr, &p, t->value.sequence->length);
+  for (int i = 0; algs && i < sk_X509_ALGOR_num(algs); ++i) {
+    const ASN1_OBJECT* obj = nullptr;
+    X509_ALGOR_get0(&obj, nullptr, nullptr, sk_X509_ALGOR_value(algs, i));
+    char buf[128];
+    OBJ_obj2txt(buf, sizeof buf, obj, 1);
+    out.emplace_back(buf);
+  }
+  sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+  return out;
+}
+
+// "Content-Type: message/rfc822" wrapper (RFC 5751 §3.1 header protection) → the message inside.
+std::optional<std::string> unwrap_rfc822(std::string_view entity) {
+  Split s = split_message(entity);
+  std::string ct;
+  for (char c : s.content_headers)
+    ct.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (ct.find("content-type:") != std::string::npos &&
+      ct.find("message/rfc822") != std::string::npos && s.outer.empty())
+    return s.body;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view cipher_name(Cipher c) {
+  switch (c) {
+    case Cipher::aes256_gcm:
+      return "AES-256-GCM";
+    case Cipher::aes256_cbc:
+      return "AES-256-CBC";
+    case Cipher::aes192_cbc:
+      return "AES-192-CBC";
+    case Cipher::aes128_gcm:
+      return "AES-128-GCM";
+    case Cipher::aes128_cbc:
+      return "AES-128-CBC";
+    case Cipher::des3_cbc:
+      return "DES-EDE3-CBC";
+  }
+  return "?";
+}
+
+std::optional<Cipher> cipher_from_oid(std::string_view oid) {
+  for (Cipher c : {Cipher::aes256_gcm, Cipher::aes256_cbc, Cipher::aes192_cbc, Cipher::aes128_gcm,
+                   Cipher::aes128_cbc, Cipher::des3_cbc}) {
+    char buf[64];
+    OBJ_obj2txt(buf, sizeof buf, OBJ_nid2obj(cipher_nid(c)), 1);
+    if (oid == buf) return c;
+  }
+  return std::nullopt;
+}
+
+Cipher choose_cipher(const std::vector<std::string>& peer, const std::vector<Cipher>& approved) {
+  for (Cipher c : approved)  // approved is in our preference order, best first
+    for (const auto& oid : peer)
+      if (cipher_from_oid(oid) == c) return c;
+  return Cipher::des3_cbc;
+}
+
+Result<std::string> protect(std::string_view message, const Signer& signer,
+                            const std::vector<X509*>& recipients, const Protection& protection) {
+  if (!signer.key || !signer.certificate)
+    return fail(Errc::config, "no signing key or certificate");
+  if (recipients.empty()) return fail(Errc::config, "no recipient certificate");
+  const EVP_MD* md = EVP_get_digestbyname(protection.digest.c_str());
+  if (!md) return fail(Errc::config, "unknown digest " + protection.digest);
+  Split original = split_message(message);
+
+  // 1. The domain signature over the whole message, carried as message/rfc822 (opaque signed).
+  std::string inner = "Content-Type: message/rfc822\r\n\r\n" + std::string(message);
+  std::unique_ptr<STACK_OF(X509), StackFree> chain(sk_X509_new_null());
+  for (X509* c : signer.chain) sk_X509_push(chain.get(), c);
+  const unsigned flags = CMS_BINARY | CMS_PARTIAL;
+  Cms signed_data(CMS_sign(nullptr, nullptr, chain.get(), nullptr, flags));
+  if (!signed_data) return fail(Errc::tls, openssl_error("CMS_sign"));
+  CMS_SignerInfo* si = CMS_add1_signer(signed_data.get(), signer.certificate, signer.key, md,
+                                       flags | CMS_NOSMIMECAP);
+  if (!si) return fail(Errc::unavailable, openssl_error("the HSM key could not sign"));
+  STACK_OF(X509_ALGOR)* caps = sk_X509_ALGOR_new_null();
+  for (Cipher c : protection.advertised) {
+    int bits = -1;
+    PKCS7_simple_smimecap(caps, cipher_nid(c), bits);
+  }
+  CMS_add_smimecap(si, caps);
+  sk_X509_ALGOR_pop_free(caps, X509_ALGOR_free);
+  if (protection.label) {
+    std::string der = label_der(*protection.label);
+    if (!CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_securityLabel, V_ASN1_SET, der.data(),
+                                     static_cast<int>(der.size())))
+      return fail(Errc::tls, openssl_error("security label"));
+  }
+  Bio in = memory_bio(inner);
+  if (!CMS_final(signed_data.get(), in.get(), nullptr, flags))
+    return fail(Errc::unavailable, openssl_error("signing failed (HSM?)"));
+  std::string signed_entity = p7m_entity("signed-data", der_of(signed_data.get()));
+
+  // 2. Enveloped to every recipient domain certificate.
+  const bool gcm =
+      protection.cipher == Cipher::aes256_gcm || protection.cipher == Cipher::aes128_gcm;
+  std::unique_ptr<STACK_OF(X509), StackFree> none(sk_X509_new_null());
+  Cms env(
+      CMS_encrypt(none.get(), nullptr, evp_cipher(protection.cipher), CMS_BINARY | CMS_PARTIAL));
+  if (!env) return fail(Errc::tls, openssl_error("CMS_encrypt"));
+  for (X509* r : recipients) {
+    CMS_RecipientInfo* ri =
+        CMS_add1_recipient_cert(env.get(), r, protection.rsa_oaep ? CMS_KEY_PARAM : 0);
+    if (!ri) return fail(Errc::tls, openssl_error("recipient certificate unusable"));
+    if (protection.rsa_oaep) {
+      EVP_PKEY_CTX* pctx = CMS_RecipientInfo_get0_pkey_ctx(ri);
+      if (!pctx || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+          EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0)
+        return fail(Errc::tls, openssl_error("RSAES-OAEP"));
+    }
+  }
+  Bio plain = memory_bio(signed_entity);
+  if (!CMS_final(env.get(), plain.get(), nullptr, CMS_BINARY))
+    return fail(Errc::tls, openssl_error("encryption"));
+
+  // 3. The outer message: original non-content headers, then the enveloped entity.
+  return original.outer + "MIME-Version: 1.0\r\n" +
+         p7m_entity(gcm ? "authEnveloped-data" : "enveloped-data", der_of(env.get()));
+}
+
+Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* certificate,
+                              const std::vector<X509*>& known) {
+  Unprotected out;
+  Split top = split_message(message);
+  std::string entity(message);
+  for (int layer = 0; layer < kMaxLayers; ++layer) {
+    Bio in = memory_bio(entity);
+    BIO* content = nullptr;
+    Cms cms(SMIME_read_CMS(in.get(), &content));
+    Bio detached(content);
+    if (!cms) {
+      ERR_clear_error();
+      break;  // not (or no longer) S/MIME: this is the content
+    }
+    const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
+    Bio result(BIO_new(BIO_s_mem()));
+    if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData) {
+      if (!key) return fail(Errc::config, "encrypted message and no decryption key");
+      if (!CMS_decrypt(cms.get(), key, certificate, nullptr, result.get(), CMS_BINARY))
+        return fail(Errc::parse, openssl_error("cannot decrypt (not for our key, or damaged)"));
+      out.was_encrypted = true;
+    } else if (type == NID_pkcs7_signed) {
+      if (STACK_OF(X509)* certs = CMS_get1_certs(cms.get())) {
+        for (int i = 0; i < sk_X509_num(certs); ++i)
+          out.certificates.push_back(x509::share(sk_X509_value(certs, i)));
+        sk_X509_pop_free(certs, X509_free);
+      }
+      std::unique_ptr<STACK_OF(X509), StackFree> extra(sk_X509_new_null());
+      for (X509* c : known) sk_X509_push(extra.get(), c);
+      std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+      // The signature is checked here; the certificate's state (chain, dates, CRL, naming) is
+      // judged separately by x509::validate so that IN-2's warnings can say exactly what is wrong.
+      const unsigned flags = CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY;
+      out.was_signed = true;
+      out.signature_valid =
+          CMS_verify(cms.get(), extra.get(), store.get(), detached.get(), result.get(), flags) == 1;
+      if (!out.signature_valid) {
+        ERR_clear_error();
+        // Still hand back the content: the caller decides (a HARD warning, never a silent drop).
+        if (detached) {
+          BIO_reset(detached.get());
+          char buf[16384];
+          int n;
+          while ((n = BIO_read(detached.get(), buf, sizeof buf)) > 0)
+            BIO_write(result.get(), buf, n);
+        } else if (ASN1_OCTET_STRING** c = CMS_get0_content(cms.get()); c && *c) {
+          BIO_write(result.get(), (*c)->data, (*c)->length);
+        }
+      }
+      if (STACK_OF(X509)* signers = CMS_get0_signers(cms.get());
+          signers && sk_X509_num(signers) > 0)
+        out.signer = x509::share(sk_X509_value(signers, 0));
+      STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
+      if (infos && sk_CMS_SignerInfo_num(infos) > 0) {
+        CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, 0);
+        out.capabilities = capabilities_of(si);
+        out.label = parse_label(si);
+        if (!out.signer) {
+          for (auto& c : out.certificates)
+            if (CMS_SignerInfo_cert_cmp(si, c.get()) == 0) out.signer = x509::share(c.get());
+          for (X509* c : known)
+            if (!out.signer && CMS_SignerInfo_cert_cmp(si, c) == 0) out.signer = x509::share(c);
+        }
+      }
+    } else {
+      return fail(Errc::parse, fmt::format("unsupported CMS content type {}", OBJ_nid2sn(type)));
+    }
+    entity = bio_string(result.get());
+  }
+  if (!out.was_encrypted && !out.was_signed) return fail(Errc::parse, "not an S/MIME message");
+  // Strip the domain layer: the signed content is the original message wrapped as message/rfc822;
+  // otherwise (an individual's S/MIME) the decrypted entity goes under the outer headers.
+  if (auto inner = unwrap_rfc822(entity)) {
+    out.message = std::move(*inner);
+  } else if (!split_message(entity).outer.empty()) {
+    out.message = entity;  // a whole message was signed (e.g. by a client or openssl cms)
+  } else {
+    std::string e = entity;
+    out.message = top.outer +
+                  (e.find("MIME-Version:") == std::string::npos ? "MIME-Version: 1.0\r\n" : "") + e;
+  }
+  return out;
+}
+
+}  // namespace seegw::cms

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""crypto-hsm against independent implementations, with a real SoftHSM2 token made at test time:
+keys are generated inside the token and cannot leave it; what seegw signs and encrypts (key in
+the token) OpenSSL's `cms` decrypts and verifies; what `openssl cms` signs and encrypts to the
+token's certificate, seegw decrypts and verifies. Rules OUT-1, OUT-6, OUT-7, IN-1, IN-3, IN-4, OPS-5."""
+import os
+import subprocess
+
+from harness import BUILD, Workdir, check, run_tests
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
+STATE = {}
+
+MESSAGE = (b"From: alice@agency-a.govt.nz\r\nTo: carol@agency-c.govt.nz\r\nSubject: quarterly figures\r\n"
+           b"Date: Sun, 22 Nov 2026 21:00:00 +0000\r\nMessage-ID: <m1@agency-a.govt.nz>\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\n\r\nKia ora.\r\n.dot line\r\n\xc4\x81 8-bit\r\n")
+
+
+def setup():
+    if STATE:
+        return STATE
+    w = Workdir("smime")
+    pki, token = os.path.join(w.path, "pki"), os.path.join(w.path, "token-a")
+    subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(TOP, "tools", "make-test-token"), token, "agency-a.govt.nz", pki, HSM_TOOL],
+                   check=True, stdout=subprocess.DEVNULL)
+    msg = os.path.join(w.path, "message.eml")
+    with open(msg, "wb") as f:
+        f.write(MESSAGE)
+    env = dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf"))
+    STATE.update(w=w, pki=pki, token=token, msg=msg, env=env)
+    return STATE
+
+
+def path(*parts):
+    return os.path.join(STATE["w"].path, *parts)
+
+
+def hsm(*args, check_rc=True):
+    s = setup()
+    r = subprocess.run([HSM_TOOL, "--token", "agency-a.govt.nz", "--pin-file", os.path.join(s["token"], "user.pin"),
+                        *args], capture_output=True, env=s["env"], timeout=120)
+    if check_rc:
+        check(r.returncode == 0, f"seegw-hsm {' '.join(args)}: {r.stderr.decode()}")
+    return r
+
+
+def openssl(*args):
+    r = subprocess.run(["openssl", *args], capture_output=True, timeout=120)
+    check(r.returncode == 0, f"openssl {' '.join(args)}: {r.stderr.decode()}")
+    return r
+
+
+def test_keys_are_generated_inside_the_token_and_cannot_leave():
+    s = setup()
+    listing = hsm("list").stdout.decode()
+    check("label=dca type=RSA" in listing, listing)
+    for attr in ("sensitive=yes", "extractable=no", "always_sensitive=yes", "never_extractable=yes",
+                 "private_value_readable=no"):
+        check(attr in listing, f"{attr} missing: {listing}")
+    hsm("keygen", "--label", "spare-ec", "--type", "ec:P-256")
+    check("label=spare-ec type=EC" in hsm("list").stdout.decode(), "EC key generated")
+    # OPS-5: retire a key; it is gone afterwards.
+    hsm("retire", "--label", "spare-ec")
+    check("spare-ec" not in hsm("list").stdout.decode(), "retired key still listed")
+    # The PIN file must be owner-only.
+    loose = path("loose.pin")
+    with open(os.path.join(s["token"], "user.pin")) as f, open(loose, "w") as g:
+        g.write(f.read())
+    os.chmod(loose, 0o644)
+    r = subprocess.run([HSM_TOOL, "--token", "agency-a.govt.nz", "--pin-file", loose, "list"],
+                       capture_output=True, env=s["env"])
+    check(r.returncode != 0 and b"readable by group or others" in r.stderr, r.stderr)
+
+
+def test_seegw_protects_openssl_unprotects_every_cipher():
+    s = setup()
+    c_cert, c_key = os.path.join(s["pki"], "certs", "agency-c-dca.pem"), os.path.join(s["pki"], "certs", "agency-c-dca.key")
+    for cipher, oaep, smime_type in (("aes256-cbc", False, b"enveloped-data"), ("aes256-gcm", False, b"authEnveloped-data"),
+                                     ("aes192-cbc", True, b"enveloped-data"), ("aes128-cbc", False, b"enveloped-data"),
+                                     ("des3", True, b"enveloped-data")):
+        out = path(f"out-{cipher}.eml")
+        args = ["protect", "--label", "dca", "--recipient", c_cert, "--cipher", cipher, "--privacy-mark", "RESTRICTED"]
+        hsm(*args, *(["--oaep"] if oaep else []), s["msg"], out)
+        with open(out, "rb") as f:
+            wire = f.read()
+        check(b"Subject: quarterly figures\r\n" in wire and b"smime-type=" + smime_type in wire, wire[:400])
+        check(b"Kia ora" not in wire, "plain text on the wire")
+        openssl("cms", "-decrypt", "-in", out, "-recip", c_cert, "-inkey", c_key, "-out", path("signed.eml"))
+        openssl("cms", "-verify", "-in", path("signed.eml"), "-CAfile", os.path.join(s["pki"], "agency-a", "ca.pem"),
+                "-binary", "-out", path("inner.eml"))
+        with open(path("inner.eml"), "rb") as f:
+            inner = f.read()
+        check(inner == b"Content-Type: message/rfc822\r\n\r\n" + MESSAGE, inner[:200])
+        printed = openssl("cms", "-cmsout", "-print", "-in", path("signed.eml")).stdout
+        check(b"S/MIME Capabilities" in printed and b"aes-256-cbc" in printed, "SMIMECapabilities attribute (OUT-7)")
+        check(b"id-smime-aa-securityLabel" in printed or b"1.2.840.113549.1.9.16.2.2" in printed, "security label")
+        check(b"domain-confidentiality-authority" in printed, "signer certificate included (OUT-7)")
+
+
+def test_openssl_protects_seegw_unprotects():
+    s = setup()
+    c_cert, c_key = os.path.join(s["pki"], "certs", "agency-c-dca.pem"), os.path.join(s["pki"], "certs", "agency-c-dca.key")
+    token_cert = os.path.join(s["token"], "dca.pem")
+    cases = {
+        "opaque-aes256": (["-nodetach"], ["-aes256", token_cert]),
+        "detached-aes128-oaep": ([], ["-aes128", "-recip", token_cert, "-keyopt", "rsa_padding_mode:oaep"]),
+        "opaque-gcm": (["-nodetach"], ["-aes-256-gcm", "-recip", token_cert]),
+        "opaque-3des": (["-nodetach", "-md", "sha1"], ["-des3", token_cert]),
+    }
+    for name, (sign_opts, enc_opts) in cases.items():
+        openssl("cms", "-sign", "-in", s["msg"], "-signer", c_cert, "-inkey", c_key, "-binary", *sign_opts,
+                "-out", path(f"{name}-signed.eml"))
+        openssl("cms", "-encrypt", "-in", path(f"{name}-signed.eml"), "-out", path(f"{name}.eml"), *enc_opts)
+        r = hsm("unprotect", "--label", "dca", path(f"{name}.eml"), path(f"{name}-inner.eml"))
+        status = r.stderr.decode()
+        check("encrypted=yes signed=yes signature_valid=yes" in status and "O=agency-c" in status, f"{name}: {status}")
+        with open(path(f"{name}-inner.eml"), "rb") as f:
+            check(f.read() == MESSAGE, f"{name}: inner message differs")
+    # IN-3: encrypted to our key, unsigned, from an unknown source: accepted.
+    openssl("cms", "-encrypt", "-in", s["msg"], "-aes256", "-out", path("unsigned.eml"), token_cert)
+    r = hsm("unprotect", "--label", "dca", path("unsigned.eml"), path("unsigned-inner.eml"))
+    check(b"encrypted=yes signed=no" in r.stderr, r.stderr)
+    # Tampered ciphertext or a message for someone else: a clear error, no crash.
+    openssl("cms", "-encrypt", "-in", s["msg"], "-aes256", "-out", path("other.eml"), c_cert)
+    r = hsm("unprotect", "--label", "dca", path("other.eml"), path("x.eml"), check_rc=False)
+    check(r.returncode == 1 and b"cannot decrypt" in r.stderr, r.stderr)
+
+
+def test_round_trip_through_the_token_keeps_the_label():
+    s = setup()
+    hsm("protect", "--label", "dca", "--recipient", os.path.join(s["token"], "dca.pem"), "--privacy-mark", "SENSITIVE",
+        s["msg"], path("self.eml"))
+    r = hsm("unprotect", "--label", "dca", path("self.eml"), path("self-inner.eml"))
+    check(b"signature_valid=yes" in r.stderr and b"label=SENSITIVE" in r.stderr and b"capabilities=5" in r.stderr,
+          r.stderr)
+    with open(path("self-inner.eml"), "rb") as f:
+        check(f.read() == MESSAGE, "round trip changed the message")
+
+
+if __name__ == "__main__":
+    try:
+        run_tests([test_keys_are_generated_inside_the_token_and_cannot_leave,
+                   test_seegw_protects_openssl_unprotects_every_cipher,
+                   test_openssl_protects_seegw_unprotects,
+                   test_round_trip_through_the_token_keeps_the_label])
+    finally:
+        if STATE:
+            STATE["w"].remove()
