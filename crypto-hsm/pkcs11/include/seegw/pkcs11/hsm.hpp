@@ -51,6 +51,8 @@ class TokenSession {
   // Compromise recovery (OPS-5): destroys every object with the label (keys and certificate).
   Result<std::size_t> destroy_objects(std::string_view label);
   Result<std::vector<KeyInfo>> private_keys();
+  // One CKM_SHA256_RSA_PKCS signature in this session: the raw HSM ceiling for benchmarks.
+  Result<std::string> sign_sha256_rsa(std::string_view label, std::string_view data);
 
  private:
   TokenSession() = default;
