@@ -1,6 +1,7 @@
 // bench/crypto: sign+encrypt and decrypt+verify through the HSM (SoftHSM2 via libp11), beside the
 // raw ceilings measured in the same run: SoftHSM2 C_Sign(CKM_SHA256_RSA_PKCS) and in-process
-// OpenSSL RSA-2048 signing. Needs SEEGW_BENCH_TOKEN_DIR and SEEGW_BENCH_PKI (bench/crypto sets them).
+// OpenSSL RSA-2048 signing. Needs SEEGW_BENCH_TOKEN_DIR and SEEGW_BENCH_PKI (bench/crypto sets
+// them).
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -37,7 +38,8 @@ struct Fixture {
     hsm = std::move(*h);
     key = *hsm->private_key("dca");
     cert = std::move(*hsm->certificate("dca"));
-    peer = std::move(*seegw::x509::load_certificate_file(env("SEEGW_BENCH_PKI") + "/certs/agency-c-dca.pem"));
+    peer = std::move(
+        *seegw::x509::load_certificate_file(env("SEEGW_BENCH_PKI") + "/certs/agency-c-dca.pem"));
   }
 };
 
@@ -47,8 +49,10 @@ Fixture& fixture() {
 }
 
 std::string message(std::size_t size) {
-  std::string m = "From: alice@agency-a.govt.nz\r\nTo: carol@agency-c.govt.nz\r\nSubject: bench\r\n\r\n";
-  while (m.size() < size) m += "0123456789 the quarterly report of the agency, line of text......\r\n";
+  std::string m =
+      "From: alice@agency-a.govt.nz\r\nTo: carol@agency-c.govt.nz\r\nSubject: bench\r\n\r\n";
+  while (m.size() < size)
+    m += "0123456789 the quarterly report of the agency, line of text......\r\n";
   m.resize(size);
   return m;
 }
@@ -73,7 +77,9 @@ void BM_DecryptVerify(benchmark::State& state) {
   {
     std::lock_guard lock(mutex);
     auto& w = made[state.range(0)];
-    if (w.empty()) w = *seegw::cms::protect(message(static_cast<std::size_t>(state.range(0))), {f.key, f.cert.get(), {}}, {f.cert.get()}, {});
+    if (w.empty())
+      w = *seegw::cms::protect(message(static_cast<std::size_t>(state.range(0))),
+                               {f.key, f.cert.get(), {}}, {f.cert.get()}, {});
     wire = w;
   }
   for (auto _ : state) {
@@ -113,15 +119,32 @@ void BM_OpenSslRsaSign(benchmark::State& state) {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     size_t len = sizeof sig;
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
-    EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(data.data()),
+                   data.size());
     EVP_MD_CTX_free(ctx);
     benchmark::DoNotOptimize(sig);
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-BENCHMARK(BM_SignEncrypt)->Arg(1024)->Arg(10240)->Arg(102400)->Arg(1048576)->Threads(1)->Threads(2)->UseRealTime()->MinTime(1.0);
-BENCHMARK(BM_DecryptVerify)->Arg(1024)->Arg(10240)->Arg(102400)->Arg(1048576)->Threads(1)->Threads(2)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_SignEncrypt)
+    ->Arg(1024)
+    ->Arg(10240)
+    ->Arg(102400)
+    ->Arg(1048576)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime()
+    ->MinTime(1.0);
+BENCHMARK(BM_DecryptVerify)
+    ->Arg(1024)
+    ->Arg(10240)
+    ->Arg(102400)
+    ->Arg(1048576)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime()
+    ->MinTime(1.0);
 BENCHMARK(BM_RawHsmSign)->Threads(1)->Threads(2)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_OpenSslRsaSign)->Threads(1)->Threads(2)->UseRealTime()->MinTime(1.0);
 

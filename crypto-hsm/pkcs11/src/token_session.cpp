@@ -237,11 +237,13 @@ Result<std::string> TokenSession::sign_sha256_rsa(std::string_view label, std::s
   if (!keys) return std::unexpected(keys.error());
   if (keys->empty()) return fail(Errc::config, fmt::format("no private key labelled '{}'", label));
   CK_MECHANISM mech{CKM_SHA256_RSA_PKCS, nullptr, 0};
-  if (CK_RV rv = i.f->C_SignInit(i.session, &mech, keys->front()); rv != CKR_OK) return ck_fail("C_SignInit", rv);
+  if (CK_RV rv = i.f->C_SignInit(i.session, &mech, keys->front()); rv != CKR_OK)
+    return ck_fail("C_SignInit", rv);
   std::string sig(1024, '\0');
   CK_ULONG len = sig.size();
-  if (CK_RV rv = i.f->C_Sign(i.session, reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(data.data())), data.size(),
-                             reinterpret_cast<CK_BYTE_PTR>(sig.data()), &len);
+  if (CK_RV rv =
+          i.f->C_Sign(i.session, reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(data.data())),
+                      data.size(), reinterpret_cast<CK_BYTE_PTR>(sig.data()), &len);
       rv != CKR_OK)
     return ck_fail("C_Sign", rv);
   sig.resize(len);
