@@ -139,12 +139,91 @@ def test_round_trip_through_the_token_keeps_the_label():
         check(f.read() == MESSAGE, "round trip changed the message")
 
 
+def fingerprint(cert):
+    out = openssl("x509", "-in", cert, "-noout", "-fingerprint", "-sha1").stdout.decode()
+    return out.strip().split("=", 1)[1].replace(":", "")
+
+
+def smime_entity(der, smime_type, extra_headers=b""):
+    import base64
+    b64 = base64.encodebytes(der).replace(b"\n", b"\r\n")
+    return (extra_headers + b"Content-Type: application/pkcs7-mime; smime-type=" + smime_type +
+            b"; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64)
+
+
+def test_gpgsm_interop_both_ways():
+    """GnuPG's gpgsm, an independent CMS implementation: it decrypts and verifies what seegw
+    protects, and seegw decrypts and verifies what gpgsm signs and encrypts."""
+    s = setup()
+    home = path("gnupg")
+    os.makedirs(home, mode=0o700)
+    env = dict(os.environ, GNUPGHOME=home)
+    with open(os.path.join(home, "gpg-agent.conf"), "w") as f:
+        f.write("allow-loopback-pinentry\n")
+    with open(os.path.join(home, "gpgsm.conf"), "w") as f:
+        f.write("disable-crl-checks\ndisable-policy-checks\nno-common-certs-import\n")
+    c_cert, c_key = os.path.join(s["pki"], "certs", "agency-c-dca.pem"), os.path.join(s["pki"], "certs", "agency-c-dca.key")
+    token_cert = os.path.join(s["token"], "dca.pem")
+    # gpgsm 2.2 reads PKCS#12 with the classic 3DES/SHA-1 protection.
+    p12 = path("c.p12")
+    openssl("pkcs12", "-export", "-in", c_cert, "-inkey", c_key, "-passout", "pass:", "-keypbe", "PBE-SHA1-3DES",
+            "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1", "-out", p12)
+
+    def gpgsm(*args, stdin=b"\n"):
+        r = subprocess.run(["gpgsm", "--batch", "--pinentry-mode", "loopback", "--passphrase-fd", "0", *args],
+                           input=stdin, capture_output=True, env=env, timeout=120)
+        check(r.returncode == 0, f"gpgsm {' '.join(args)}: {r.stderr.decode()}")
+        return r
+
+    try:
+        gpgsm("--import", p12)
+        gpgsm("--import", os.path.join(s["pki"], "agency-a", "ca.pem"), os.path.join(s["pki"], "agency-c", "ca.pem"),
+              token_cert)
+        with open(os.path.join(home, "trustlist.txt"), "w") as f:
+            for ca in ("agency-a", "agency-c"):
+                f.write(openssl("x509", "-in", os.path.join(s["pki"], ca, "ca.pem"), "-noout", "-fingerprint",
+                                "-sha1").stdout.decode().split("=", 1)[1].strip() + " S relax\n")
+        # seegw -> gpgsm
+        hsm("protect", "--label", "dca", "--recipient", c_cert, s["msg"], path("to-gpgsm.eml"))
+        with open(path("to-gpgsm.eml"), "rb") as f:
+            body = f.read().split(b"\r\n\r\n", 1)[1]
+        with open(path("to-gpgsm.b64"), "wb") as f:
+            f.write(body)
+        gpgsm("--assume-base64", "--decrypt", "--output", path("gpgsm-signed.eml"), path("to-gpgsm.b64"))
+        with open(path("gpgsm-signed.eml"), "rb") as f:
+            signed_body = f.read().split(b"\r\n\r\n", 1)[1]
+        with open(path("gpgsm-signed.b64"), "wb") as f:
+            f.write(signed_body)
+        r = gpgsm("--assume-base64", "--verify", "--output", path("gpgsm-inner.eml"), path("gpgsm-signed.b64"))
+        check(b"Good signature" in r.stderr, r.stderr)
+        with open(path("gpgsm-inner.eml"), "rb") as f:
+            check(f.read() == b"Content-Type: message/rfc822\r\n\r\n" + MESSAGE, "gpgsm's view of the content")
+        # gpgsm -> seegw: signed by agency-c's key, then enveloped to our token's certificate.
+        gpgsm("--sign", "-u", fingerprint(c_cert), "--include-certs", "1", "--output", path("g.der"), s["msg"])
+        with open(path("g.der"), "rb") as f:
+            signed = smime_entity(f.read(), b"signed-data")
+        with open(path("g-signed.eml"), "wb") as f:
+            f.write(signed)
+        gpgsm("--encrypt", "-r", fingerprint(token_cert), "--output", path("g-env.der"), path("g-signed.eml"))
+        with open(path("g-env.der"), "rb") as f:
+            wire = smime_entity(f.read(), b"enveloped-data", b"From: carol@agency-c.govt.nz\r\nMIME-Version: 1.0\r\n")
+        with open(path("from-gpgsm.eml"), "wb") as f:
+            f.write(wire)
+        r = hsm("unprotect", "--label", "dca", path("from-gpgsm.eml"), path("from-gpgsm-inner.eml"))
+        check(b"encrypted=yes signed=yes signature_valid=yes" in r.stderr and b"O=agency-c" in r.stderr, r.stderr)
+        with open(path("from-gpgsm-inner.eml"), "rb") as f:
+            check(f.read() == MESSAGE, "inner message from gpgsm differs")
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env)
+
+
 if __name__ == "__main__":
     try:
         run_tests([test_keys_are_generated_inside_the_token_and_cannot_leave,
                    test_seegw_protects_openssl_unprotects_every_cipher,
                    test_openssl_protects_seegw_unprotects,
-                   test_round_trip_through_the_token_keeps_the_label])
+                   test_round_trip_through_the_token_keeps_the_label,
+                   test_gpgsm_interop_both_ways])
     finally:
         if STATE:
             STATE["w"].remove()

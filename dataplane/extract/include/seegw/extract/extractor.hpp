@@ -20,7 +20,7 @@ class ContentSink {
   virtual void text(const std::string& where, std::string_view utf8) = 0;
   virtual void uninspectable(const std::string& where, std::string_view reason) = 0;
   // A structural error that did not stop inspection (reported, not fatal).
-  virtual void problem(const std::string& where, std::string_view what) {}
+  virtual void problem(const std::string& /*where*/, std::string_view /*what*/) {}
 };
 
 struct Limits {
