@@ -40,26 +40,6 @@ std::string logical_text(std::size_t bytes) {
   return out;
 }
 
-std::string base64(std::string_view in) {
-  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t line = 0;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += a[(v >> 18) & 63];
-    out += a[(v >> 12) & 63];
-    out += i + 1 < in.size() ? a[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? a[v & 63] : '=';
-    if ((line += 4) == 76) {
-      out += "\r\n";
-      line = 0;
-    }
-  }
-  return out;
-}
-
 constexpr std::size_t kTextBytes = 16u << 20;
 
 const std::string& text() {
@@ -75,7 +55,7 @@ const std::string& message() {
       "name=notes.txt\r\n"
       "Content-Disposition: attachment; filename=notes.txt\r\nContent-Transfer-Encoding: "
       "base64\r\n\r\n" +
-      base64(text()) + "\r\n--b--\r\n";
+      seegw::mime::encode_base64(text()) + "\r\n--b--\r\n";
   return m;
 }
 
@@ -130,7 +110,7 @@ void BM_Memchr(benchmark::State& state) {
 }
 
 void BM_Base64Decode(benchmark::State& state) {
-  static const std::string encoded = base64(text());
+  static const std::string encoded = seegw::mime::encode_base64(text());
   for (auto _ : state) {
     auto d = seegw::mime::decode_base64(encoded);
     benchmark::DoNotOptimize(d.data());

@@ -1,5 +1,7 @@
 #include "seegw/cms/smime.hpp"
 
+#include "seegw/mime/codec.hpp"
+
 #include <fmt/format.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
@@ -69,27 +71,6 @@ const EVP_CIPHER* evp_cipher(Cipher c) {
 
 int cipher_nid(Cipher c) { return EVP_CIPHER_get_nid(evp_cipher(c)); }
 
-std::string base64_lines(std::string_view der) {
-  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t col = 0;
-  for (std::size_t i = 0; i < der.size(); i += 3) {
-    std::uint32_t v = static_cast<unsigned char>(der[i]) << 16;
-    if (i + 1 < der.size()) v |= static_cast<unsigned char>(der[i + 1]) << 8;
-    if (i + 2 < der.size()) v |= static_cast<unsigned char>(der[i + 2]);
-    out += a[(v >> 18) & 63];
-    out += a[(v >> 12) & 63];
-    out += i + 1 < der.size() ? a[(v >> 6) & 63] : '=';
-    out += i + 2 < der.size() ? a[v & 63] : '=';
-    if ((col += 4) >= 76) {
-      out += "\r\n";
-      col = 0;
-    }
-  }
-  if (col) out += "\r\n";
-  return out;
-}
-
 std::string der_of(CMS_ContentInfo* cms) {
   Bio b(BIO_new(BIO_s_mem()));
   i2d_CMS_bio(b.get(), cms);
@@ -101,7 +82,7 @@ std::string p7m_entity(std::string_view smime_type, std::string_view der) {
       "Content-Type: application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"\r\n"
       "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
       "Content-Transfer-Encoding: base64\r\n\r\n{}",
-      smime_type, base64_lines(der));
+      smime_type, mime::encode_base64(der));
 }
 
 // Headers of an RFC 5322 message split into (content headers, other headers), and the body.

@@ -14,6 +14,16 @@ TEST(Codec, Base64ToleratesLineBreaksAndJunk) {
   EXPECT_EQ(decode_base64(""), "");
 }
 
+TEST(Codec, Base64EncodeRoundTripsInLines) {
+  std::string bytes;
+  for (int i = 0; i < 1000; ++i) bytes.push_back(static_cast<char>(i * 7));
+  std::string encoded = encode_base64(bytes);
+  EXPECT_EQ(encoded.find("\r\n"), 76u);
+  EXPECT_EQ(decode_base64(encoded), bytes);
+  EXPECT_EQ(encode_base64("hi"), "aGk=\r\n");
+  EXPECT_EQ(encode_base64(""), "");
+}
+
 TEST(Codec, QuotedPrintableSoftBreaksAndBrokenEscapes) {
   EXPECT_EQ(decode_quoted_printable("[RESTR=\r\nICTED]"), "[RESTRICTED]");
   EXPECT_EQ(decode_quoted_printable("[RESTR=  \nICTED]"), "[RESTRICTED]");

@@ -9,6 +9,8 @@ namespace seegw::mime {
 
 // Base64, skipping anything outside the alphabet (line breaks, spaces, junk) and stopping at '='.
 std::string decode_base64(std::string_view text);
+// Base64 in lines of `line_length` characters ended by CRLF (RFC 2045 §6.8: at most 76).
+std::string encode_base64(std::string_view bytes, std::size_t line_length = 76);
 // Quoted-printable: soft line breaks removed, =XX decoded, broken escapes kept literally.
 std::string decode_quoted_printable(std::string_view text);
 // Text in `charset` to UTF-8 with glibc iconv (any charset it knows, UTF-16 included). Unknown
