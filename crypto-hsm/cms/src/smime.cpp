@@ -362,9 +362,11 @@ Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* cer
           BIO_write(result.get(), (*c)->data, (*c)->length);
         }
       }
-      if (STACK_OF(X509)* signers = CMS_get0_signers(cms.get());
-          signers && sk_X509_num(signers) > 0)
-        out.signer = x509::share(sk_X509_value(signers, 0));
+      // Despite its name, CMS_get0_signers allocates the stack (not the certificates in it).
+      if (STACK_OF(X509)* signers = CMS_get0_signers(cms.get())) {
+        if (sk_X509_num(signers) > 0) out.signer = x509::share(sk_X509_value(signers, 0));
+        sk_X509_free(signers);
+      }
       STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms.get());
       if (infos && sk_CMS_SignerInfo_num(infos) > 0) {
         CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, 0);
