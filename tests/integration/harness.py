@@ -120,7 +120,7 @@ class Gateway:
     """seegw-dataplane with a config written for the test."""
 
     def __init__(self, workdir, name="gw", internal_sink=None, outbound_sink=None, extra="", smtp="",
-                 internal_networks=("127.0.0.0/8",), port=None, outbound_port=None):
+                 internal_networks=("127.0.0.0/8",), port=None, outbound_port=None, env=None):
         self.workdir = workdir
         self.port = port or free_port()
         self.spool = workdir.sub(name, "spool")
@@ -146,9 +146,10 @@ retry_max = 2
 {extra}
 ''')
         self.proc = None
+        self.env = env
 
     def start(self, wait=True):
-        self.proc = subprocess.Popen([DATAPLANE, "--config", self.config],
+        self.proc = subprocess.Popen([DATAPLANE, "--config", self.config], env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
         _processes.append(self.proc)
         if wait:

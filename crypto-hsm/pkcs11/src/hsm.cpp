@@ -3,6 +3,7 @@
 // and locks around it, so one Hsm serves every worker thread.
 #include <fmt/format.h>
 #include <libp11.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -21,8 +22,10 @@ struct Hsm::Impl {
   PKCS11_SLOT* slot = nullptr;
   std::mutex mutex;
   std::map<std::string, EVP_PKEY*, std::less<>> keys;
+  std::string pin;  // kept for logging in again after the token returns; wiped on destruction
 
   ~Impl() {
+    OPENSSL_cleanse(pin.data(), pin.size());
     for (auto& [label, key] : keys) EVP_PKEY_free(key);
     if (slots) PKCS11_release_all_slots(ctx, slots, nslots);
     if (ctx) {
@@ -52,6 +55,7 @@ Result<std::unique_ptr<Hsm>> Hsm::open(const HsmConfig& config) {
     return fail(Errc::unavailable, fmt::format("no token labelled '{}'", config.token_label));
   if (PKCS11_open_session(i.slot, 0) != 0 || PKCS11_login(i.slot, 0, pin->c_str()) != 0)
     return fail(Errc::unavailable, "HSM login failed (PIN not shown)");
+  i.pin = std::move(*pin);
   return h;
 }
 
@@ -73,6 +77,19 @@ Result<EVP_PKEY*> Hsm::private_key(std::string_view label) {
     return pkey;
   }
   return fail(Errc::config, fmt::format("no private key labelled '{}' in the HSM", label));
+}
+
+Result<void> Hsm::check() {
+  auto& i = *impl_;
+  std::lock_guard lock(i.mutex);
+  int logged_in = 0;
+  if (PKCS11_is_logged_in(i.slot, 0, &logged_in) == 0 && logged_in) return {};
+  ERR_clear_error();
+  if (PKCS11_login(i.slot, 0, i.pin.c_str()) != 0) {
+    ERR_clear_error();
+    return fail(Errc::unavailable, "HSM token not available (session lost and login failed)");
+  }
+  return {};
 }
 
 Result<x509::Certificate> Hsm::certificate(std::string_view label) {

@@ -248,6 +248,15 @@ Result<Config> parse(std::string_view text) {
   count(t["relay"]["max_connections_per_destination"], c.max_connections_per_destination);
   count(t["relay"]["max_messages_per_connection"], c.max_messages_per_connection);
 
+  str(t["hsm"]["module"], c.hsm.module);
+  str(t["hsm"]["token"], c.hsm.token);
+  str(t["hsm"]["pin_file"], c.hsm.pin_file);
+  str(t["hsm"]["key_label"], c.hsm.key_label);
+  secs(t["hsm"]["check_interval"], c.hsm.check_interval);
+  if (c.hsm.configured() && c.hsm.pin_file.empty())
+    return fail(Errc::config, "hsm.token needs hsm.pin_file (a file only its owner can read)");
+  if (c.hsm.check_interval.count() == 0) c.hsm.check_interval = std::chrono::seconds(1);
+
   if (auto* routes = t["route"].as_array()) {
     for (auto& node : *routes) {
       auto* rt = node.as_table();

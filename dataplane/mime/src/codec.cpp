@@ -112,14 +112,16 @@ std::string decode_base64(std::string_view text) {
 }
 
 std::string encode_base64(std::string_view in, std::size_t line_length) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   line_length = std::max<std::size_t>(4, line_length / 4 * 4);
   std::string out;
   out.reserve(in.size() / 3 * 4 + in.size() / 57 * 2 + 8);
   std::size_t column = 0;
   for (std::size_t i = 0; i < in.size(); i += 3) {
     std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
-    if (i + 1 < in.size()) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
+    if (i + 1 < in.size())
+      v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
     if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];

@@ -1,5 +1,8 @@
 #include "seegw/relay/gateway.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "seegw/common/log.hpp"
 #include "worker.hpp"
 
@@ -33,6 +36,14 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   if (!client) return std::unexpected(client.error());
   client_tls = *client;
 
+  // OPS-1: with an HSM configured, start not operational and let the health check decide.
+  if (c.hsm.configured()) {
+    std::string why;
+    gw->operational_ = gw->check_health(why);
+    if (!gw->operational_)
+      log::error("not operational: {}; SMTP answers 4xx until it is fixed", why);
+  }
+
   gw->queue_ = std::make_unique<QueueManager>(
       c, *gw->spool_, *gw->matcher_,
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
@@ -40,13 +51,16 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
 
   unsigned n = c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
-    gw->workers_.push_back(std::make_unique<Worker>(
-        Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter, server_tls, client_tls}));
+    gw->workers_.push_back(
+        std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
+                                        server_tls, client_tls, &gw->operational_}));
     if (auto listening = gw->workers_.back()->listen(); !listening)
       return std::unexpected(listening.error());
   }
+  gw->queue_->set_operational([g = gw.get()] { return g->operational(); });
   gw->queue_->start();
   for (auto& w : gw->workers_) gw->threads_.emplace_back([w = w.get()] { w->run(); });
+  gw->health_ = std::thread([g = gw.get()] { g->watch_health(); });
   std::string where;
   for (auto& l : c.listen) where += " " + l.text();
   log::notice("seegw-dataplane: listening on{} with {} I/O loops; spool {}", where, n,
@@ -59,9 +73,60 @@ void Gateway::dispatch(DeliveryJob job) {
   workers_[next.fetch_add(1, std::memory_order_relaxed) % workers_.size()]->deliver(std::move(job));
 }
 
+bool Gateway::check_health(std::string& why) {
+  if (::faccessat(AT_FDCWD, (config_.spool_path / "incoming").c_str(), W_OK, 0) != 0) {
+    why = "the spool is not writable";
+    return false;
+  }
+  if (!config_.hsm.configured()) return true;
+  if (!hsm_) {
+    auto opened = pkcs11::Hsm::open({config_.hsm.module, config_.hsm.token, config_.hsm.pin_file});
+    if (!opened) {
+      why = "HSM: " + opened.error().message;
+      return false;
+    }
+    hsm_ = std::move(*opened);
+  }
+  if (auto ok = hsm_->check(); !ok) {
+    why = "HSM: " + ok.error().message;
+    hsm_.reset();  // open it afresh next time
+    return false;
+  }
+  if (auto key = hsm_->private_key(config_.hsm.key_label); !key) {
+    why = "HSM: " + key.error().message;
+    return false;
+  }
+  return true;
+}
+
+void Gateway::watch_health() {
+  const auto interval =
+      config_.hsm.configured() ? config_.hsm.check_interval : std::chrono::seconds(5);
+  while (true) {
+    {
+      std::unique_lock lock(health_mutex_);
+      if (health_wake_.wait_for(lock, interval, [&] { return health_stop_; })) return;
+    }
+    std::string why;
+    const bool ok = check_health(why);
+    if (ok != operational_.exchange(ok)) {
+      if (ok)
+        log::notice("operational again: accepting and sending mail");
+      else
+        log::error("not operational: {}; SMTP answers 4xx, outbound mail waits", why);
+    }
+  }
+}
+
 void Gateway::stop() {
   if (stopped_) return;
   stopped_ = true;
+  {
+    std::lock_guard lock(health_mutex_);
+    health_stop_ = true;
+  }
+  health_wake_.notify_all();
+  if (health_.joinable()) health_.join();
   for (auto& w : workers_) w->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

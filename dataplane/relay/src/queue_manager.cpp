@@ -129,6 +129,12 @@ void QueueManager::run() {
 }
 
 void QueueManager::schedule_due() {
+  if (!suspended_.empty() && operational_()) {
+    auto resumed = std::exchange(suspended_, {});
+    log::notice("queue: resuming {} suspended messages", resumed.size());
+    for (auto& [from, record] : resumed) activate(from, std::move(record));
+  }
+  if (!operational_()) return;
   const std::int64_t now = unix_now();
   while (!deferred_.empty() && deferred_.top().when <= now) {
     spool::QueueId id = deferred_.top().id;
@@ -153,6 +159,10 @@ void QueueManager::schedule_due() {
 }
 
 void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
+  if (!operational_()) {
+    suspended_.emplace_back(from, std::move(record));  // still safe on disk where it is
+    return;
+  }
   if (from != spool::Queue::active) {
     if (auto moved = spool_.move(record.id, from, spool::Queue::active); !moved) {
       // Fail closed: the message stays where it is and is retried at the next scan.

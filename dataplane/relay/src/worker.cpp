@@ -64,7 +64,11 @@ InboundSession::InboundSession(Worker& worker, int fd, std::string address, std:
 
 void InboundSession::begin(const std::string& refusal) {
   admitted_ = refusal.empty();
-  if (admitted_) {
+  if (admitted_ && !worker_.shared().is_operational()) {
+    // OPS-1: mail is suspended, never accepted to be sent insecurely.
+    session_.refuse("Service not available: the gateway is not operational, try again later",
+                    "4.3.2");
+  } else if (admitted_) {
     session_.greet();
   } else {
     log::warning("smtp: refused connection from {}: {}", address_, refusal);
@@ -88,6 +92,11 @@ void InboundSession::drive() {
       return;
     case smtp::Event::message_ready: {
       if (storing_) return;
+      if (!worker_.shared().is_operational()) {
+        session_.take_message();
+        session_.message_stored(std::nullopt, "the gateway is not operational");
+        return drive();
+      }
       storing_ = true;
       pause_reading(true);  // back-pressure: nothing more is read until the spool answers
       auto& shared = worker_.shared();

@@ -2,6 +2,7 @@
 // connections. Everything here runs on the loop's thread; other threads use post().
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -41,6 +42,8 @@ struct Shared {
   ConnectionLimiter& limiter;
   std::shared_ptr<tls::TlsContext> server_tls;  // null when STARTTLS is not configured
   std::shared_ptr<tls::TlsContext> client_tls;
+  const std::atomic<bool>* operational = nullptr;  // OPS-1
+  bool is_operational() const { return !operational || operational->load(); }
 };
 
 class Worker;

@@ -46,8 +46,8 @@ ServerSession::ServerSession(ServerOptions options, std::string client_address,
 
 void ServerSession::greet() { reply(fmt::format("220 {} ESMTP seegw", options_.hostname)); }
 
-void ServerSession::refuse(std::string_view reason) {
-  close_with(fmt::format("421 4.7.0 {} {}", options_.hostname, reason));
+void ServerSession::refuse(std::string_view reason, std::string_view enhanced_code) {
+  close_with(fmt::format("421 {} {} {}", enhanced_code, options_.hostname, reason));
 }
 
 std::string ServerSession::take_output() { return std::exchange(out_, {}); }

@@ -71,6 +71,9 @@ class Hsm {
   // (Errc::unavailable) when the token is gone.
   Result<EVP_PKEY*> private_key(std::string_view label);
   Result<x509::Certificate> certificate(std::string_view label);
+  // Is the token there and our session logged in? Logs in again when the token came back.
+  // Errc::unavailable when not: the data plane then stops accepting and sending (OPS-1).
+  Result<void> check();
 
  private:
   Hsm() = default;

@@ -40,6 +40,17 @@ struct Route {
   smtp::TlsPolicy tls = smtp::TlsPolicy::opportunistic;
 };
 
+// The gateway's HSM (OPS-1, OPS-5). Without a token label the data plane runs without one (a
+// plain relay); with one, it is not operational until the token is there and the key usable.
+struct HsmSettings {
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string token;
+  std::string pin_file;
+  std::string key_label = "dca";
+  std::chrono::seconds check_interval{5};
+  bool configured() const { return !token.empty(); }
+};
+
 struct Config {
   std::string hostname = "localhost";
   std::string domain = "localhost";  // our mail domain: postmaster@domain sends notifications
@@ -72,6 +83,8 @@ struct Config {
   std::chrono::seconds queue_scan_interval{1};
   std::size_t max_connections_per_destination = 20;
   std::size_t max_messages_per_connection = 1000;
+
+  HsmSettings hsm;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_internal(std::string_view address) const;

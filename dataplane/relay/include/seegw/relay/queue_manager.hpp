@@ -36,6 +36,8 @@ class QueueManager {
 
   // Recovers every state from the spool and starts the manager's thread.
   void start();
+  // OPS-1: while this says no, messages stay where they are on disk and nothing is sent.
+  void set_operational(std::function<bool()> operational) { operational_ = std::move(operational); }
   void stop();
   // A message is on stable storage in incoming/ (thread-safe).
   void accepted(spool::SpoolRecord record);
@@ -66,6 +68,7 @@ class QueueManager {
   spool::Spool& spool_;
   const scan::Matcher& matcher_;
   Dispatch dispatch_;
+  std::function<bool()> operational_ = [] { return true; };
   tbb::task_group pipeline_;
 
   std::mutex mutex_;
@@ -78,6 +81,7 @@ class QueueManager {
 
   // Owned by the manager's thread.
   std::priority_queue<Due, std::vector<Due>, std::greater<>> deferred_;
+  std::vector<std::pair<spool::Queue, spool::SpoolRecord>> suspended_;  // waiting for OPS-1
 };
 
 }  // namespace seegw::relay

@@ -60,9 +60,10 @@ class ServerSession {
   ServerSession(ServerOptions options, std::string client_address, std::uint16_t client_port,
                 bool client_internal);
 
-  // The 220 greeting (or a 421 when the host refuses the connection: pass the reason).
+  // The 220 greeting (or a 421 when the host refuses the connection: pass the enhanced status
+  // code, RFC 3463, and the reason).
   void greet();
-  void refuse(std::string_view reason);
+  void refuse(std::string_view reason, std::string_view enhanced_code = "4.7.0");
 
   // Feeds received bytes. Processing pauses while an event is pending.
   void feed(std::string_view bytes);
