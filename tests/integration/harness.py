@@ -22,10 +22,20 @@ DATAPLANE = os.path.join(BUILD, "dataplane", "main", "seegw-dataplane")
 _processes = []
 
 
+_port_rng = __import__("random").Random(os.getpid() ^ int(time.time() * 1000))
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # Random rather than the kernel's next ephemeral port: tests running side by side (and a
+    # gateway restarted on its old port) must not be handed each other's ports.
+    while True:
+        port = _port_rng.randrange(20000, 60000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 def wait_port(port, timeout=10.0):

@@ -5,6 +5,7 @@ import os
 import random
 import smtplib
 import socket
+import subprocess
 import time
 
 from harness import Gateway, Sink, Workdir, check, run_tests, wait_for
@@ -129,9 +130,16 @@ def test_connection_limit_per_client():
     w = Workdir("connlimit")
     out, gw = start(w, smtp="max_connections_per_client = 5\n")
     try:
+        # The harness's readiness probe was a connection too: wait until the gateway let it go.
+        def open_connections():
+            r = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{gw.port} )"],
+                               capture_output=True, text=True)
+            return len(r.stdout.splitlines())
+        wait_for(lambda: open_connections() == 0, what="the probe connection released")
         conns = [socket.create_connection(("127.0.0.1", gw.port)) for _ in range(5)]
         for c in conns:
-            check(recv_until(c, b"\r\n").startswith(b"220 "), "first five are served")
+            greeting = recv_until(c, b"\r\n")
+            check(greeting.startswith(b"220 "), f"first five are served: {greeting}")
         extra = socket.create_connection(("127.0.0.1", gw.port))
         reply = recv_until(extra, b"\r\n")
         check(reply.startswith(b"421 4.7.0") and b"too many connections" in reply, reply)

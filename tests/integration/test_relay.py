@@ -149,6 +149,21 @@ def test_smtp_source_2000_messages_over_20_sessions_arrive_byte_identical():
         gw.stop(); out.stop(); w.remove()
 
 
+def test_second_gateway_on_the_same_port_refuses_to_start():
+    """A gateway started twice by mistake must not silently share the port (and the mail)."""
+    w = Workdir("twice")
+    out = Sink(w, "internet")
+    gw = Gateway(w, outbound_sink=out).start()
+    twin = Gateway(w, name="twin", outbound_sink=out, port=gw.port)
+    try:
+        twin.start(wait=False)
+        twin.proc.wait(timeout=10)
+        check(twin.proc.returncode == 1, twin.proc.returncode)
+        check("Address already in use" in twin.log_text(), twin.log_text())
+    finally:
+        twin.stop(); gw.stop(); out.stop(); w.remove()
+
+
 def test_pipeline_scans_every_message():
     """rule TRG-3: the data plane's pipeline runs the same scanner as `seegw scan`."""
     w = Workdir("pipeline-scan")
@@ -173,4 +188,5 @@ if __name__ == "__main__":
                test_starttls_inbound_and_outbound,
                test_external_client_may_not_relay,
                test_pipeline_scans_every_message,
+               test_second_gateway_on_the_same_port_refuses_to_start,
                test_smtp_source_2000_messages_over_20_sessions_arrive_byte_identical])

@@ -49,12 +49,20 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
   g_limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client);
 
+  // One listening socket per address, without SO_REUSEPORT: a second gateway started on the same
+  // port by mistake fails with "address in use" instead of silently taking half the mail.
+  for (const auto& hp : c.listen) {
+    std::string error;
+    int fd = io::listen_tcp(hp.host, hp.port, false, error);
+    if (fd < 0) return fail(Errc::io, error);
+    gw->listening_fds_.push_back(fd);
+  }
   unsigned n = c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     gw->workers_.push_back(
         std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
                                         server_tls, client_tls, &gw->operational_}));
-    if (auto listening = gw->workers_.back()->listen(); !listening)
+    if (auto listening = gw->workers_.back()->listen(gw->listening_fds_); !listening)
       return std::unexpected(listening.error());
   }
   gw->queue_->set_operational([g = gw.get()] { return g->operational(); });
@@ -137,6 +145,7 @@ void Gateway::stop() {
 Gateway::~Gateway() {
   stop();
   workers_.clear();
+  for (int fd : listening_fds_) ::close(fd);
 }
 
 }  // namespace seegw::relay

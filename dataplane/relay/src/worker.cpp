@@ -345,19 +345,17 @@ Worker::Worker(Shared shared) : shared_(std::move(shared)) {
   loop_.on_tick([this] { tick(); });
 }
 
-Result<void> Worker::listen() {
-  for (const auto& hp : shared_.config.listen) {
-    std::string error;
-    int fd = io::listen_tcp(hp.host, hp.port, true, error);
-    if (fd < 0) return fail(Errc::io, error);
+Result<void> Worker::listen(const std::vector<int>& listening_fds) {
+  for (int fd : listening_fds) {
     auto listener = std::make_unique<Listener>(*this, fd);
-    if (auto added = loop_.add(fd, EPOLLIN, listener.get()); !added) return added;
+    // Every loop waits on the same socket; EPOLLEXCLUSIVE wakes one of them per connection.
+    if (auto added = loop_.add(fd, EPOLLIN | EPOLLEXCLUSIVE, listener.get()); !added) return added;
     listeners_.push_back(std::move(listener));
   }
   return {};
 }
 
-Worker::Listener::~Listener() { ::close(fd_); }
+Worker::Listener::~Listener() = default;  // the gateway owns and closes the shared socket
 
 void Worker::Listener::on_events(std::uint32_t) {
   for (int i = 0; i < 64; ++i) {

@@ -121,7 +121,7 @@ class Destination {
 class Worker {
  public:
   explicit Worker(Shared shared);
-  Result<void> listen();
+  Result<void> listen(const std::vector<int>& listening_fds);
   void run() { loop_.run(); }
   void stop() { loop_.stop(); }
   void deliver(DeliveryJob job);  // thread-safe

@@ -41,6 +41,7 @@ class Gateway {
   std::unique_ptr<QueueManager> queue_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
+  std::vector<int> listening_fds_;  // one socket per address, shared by the loops
   bool stopped_ = false;
 
   std::unique_ptr<pkcs11::Hsm> hsm_;  // only the health thread touches it (until the CMS stage)
