@@ -59,6 +59,14 @@ def test_missing_token_suspends_mail_until_it_appears():
         with smtplib.SMTP("127.0.0.1", gw2.port, timeout=20) as s:
             s.sendmail("alice@agency-a.govt.nz", ["bob@example.org"], b"Subject: new\r\n\r\nnow\r\n")
         wait_for(lambda: out.count() == 2, what="new mail flows")
+        # The token is removed while the gateway runs: it notices at the next check.
+        subprocess.run(["softhsm2-util", "--delete-token", "--token", "agency-a.govt.nz"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        wait_for(lambda: banner(gw2.port).startswith(b"421 4.3.2"), timeout=20, what="not operational mid-run")
+        check("HSM key cannot sign" in gw2.log_text(), gw2.log_text()[-400:])
+        subprocess.run([os.path.join(TOP, "tools", "make-test-token"), token, "agency-a.govt.nz", pki,
+                        os.path.join(BUILD, "crypto-hsm", "seegw-hsm")], check=True, stdout=subprocess.DEVNULL)
+        wait_for(lambda: banner(gw2.port).startswith(b"220 "), timeout=20, what="operational with the new token")
         gw2.stop()
     finally:
         gw.stop()

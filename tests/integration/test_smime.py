@@ -118,6 +118,24 @@ def test_openssl_protects_seegw_unprotects():
         check("encrypted=yes signed=yes signature_valid=yes" in status and "O=agency-c" in status, f"{name}: {status}")
         with open(path(f"{name}-inner.eml"), "rb") as f:
             check(f.read() == MESSAGE, f"{name}: inner message differs")
+    # Enveloped first, then signed (the other nesting order).
+    openssl("cms", "-encrypt", "-in", s["msg"], "-aes256", "-out", path("e-first.eml"), token_cert)
+    openssl("cms", "-sign", "-in", path("e-first.eml"), "-signer", c_cert, "-inkey", c_key, "-nodetach", "-binary",
+            "-out", path("e-then-s.eml"))
+    r = hsm("unprotect", "--label", "dca", path("e-then-s.eml"), path("e-then-s-inner.eml"))
+    check(b"encrypted=yes signed=yes signature_valid=yes" in r.stderr, r.stderr)
+    with open(path("e-then-s-inner.eml"), "rb") as f:
+        check(f.read() == MESSAGE, "enveloped-then-signed: inner message differs")
+    # IN-1: a signature without the signer's certificate is verified with one we know; without
+    # it the content still comes back, marked unverified (a HARD warning later, never a drop).
+    openssl("cms", "-sign", "-in", s["msg"], "-signer", c_cert, "-inkey", c_key, "-nodetach", "-binary", "-nocerts",
+            "-out", path("nocerts.eml"))
+    r = hsm("unprotect", "--label", "dca", "--known", c_cert, path("nocerts.eml"), path("nocerts-inner.eml"))
+    check(b"signed=yes signature_valid=yes" in r.stderr and b"O=agency-c" in r.stderr, r.stderr)
+    r = hsm("unprotect", "--label", "dca", path("nocerts.eml"), path("nocerts-inner2.eml"))
+    check(b"signed=yes signature_valid=no" in r.stderr, r.stderr)
+    with open(path("nocerts-inner2.eml"), "rb") as f:
+        check(f.read() == MESSAGE, "unverified content is still handed back")
     # IN-3: encrypted to our key, unsigned, from an unknown source: accepted.
     openssl("cms", "-encrypt", "-in", s["msg"], "-aes256", "-out", path("unsigned.eml"), token_cert)
     r = hsm("unprotect", "--label", "dca", path("unsigned.eml"), path("unsigned-inner.eml"))

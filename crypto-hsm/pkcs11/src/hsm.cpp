@@ -79,15 +79,30 @@ Result<EVP_PKEY*> Hsm::private_key(std::string_view label) {
   return fail(Errc::config, fmt::format("no private key labelled '{}' in the HSM", label));
 }
 
-Result<void> Hsm::check() {
+Result<void> Hsm::check(std::string_view key_label) {
   auto& i = *impl_;
-  std::lock_guard lock(i.mutex);
-  int logged_in = 0;
-  if (PKCS11_is_logged_in(i.slot, 0, &logged_in) == 0 && logged_in) return {};
-  ERR_clear_error();
-  if (PKCS11_login(i.slot, 0, i.pin.c_str()) != 0) {
+  {
+    std::lock_guard lock(i.mutex);
+    int logged_in = 0;
+    if (PKCS11_is_logged_in(i.slot, 0, &logged_in) != 0 || !logged_in) {
+      ERR_clear_error();
+      if (PKCS11_login(i.slot, 0, i.pin.c_str()) != 0) {
+        ERR_clear_error();
+        return fail(Errc::unavailable, "HSM token not available (session lost and login failed)");
+      }
+    }
+  }
+  // A session can outlive its token (a module that caches objects): only an operation tells.
+  auto key = private_key(key_label);
+  if (!key) return std::unexpected(key.error());
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  unsigned char sig[1024];
+  std::size_t len = sizeof sig;
+  static const unsigned char probe[] = "seegw HSM health check";
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, *key) != 1 ||
+      EVP_DigestSign(ctx.get(), sig, &len, probe, sizeof probe) != 1) {
     ERR_clear_error();
-    return fail(Errc::unavailable, "HSM token not available (session lost and login failed)");
+    return fail(Errc::unavailable, "HSM key cannot sign (token removed or failing)");
   }
   return {};
 }

@@ -95,13 +95,9 @@ bool Gateway::check_health(std::string& why) {
     }
     hsm_ = std::move(*opened);
   }
-  if (auto ok = hsm_->check(); !ok) {
+  if (auto ok = hsm_->check(config_.hsm.key_label); !ok) {
     why = "HSM: " + ok.error().message;
     hsm_.reset();  // open it afresh next time
-    return false;
-  }
-  if (auto key = hsm_->private_key(config_.hsm.key_label); !key) {
-    why = "HSM: " + key.error().message;
     return false;
   }
   return true;

@@ -71,9 +71,10 @@ class Hsm {
   // (Errc::unavailable) when the token is gone.
   Result<EVP_PKEY*> private_key(std::string_view label);
   Result<x509::Certificate> certificate(std::string_view label);
-  // Is the token there and our session logged in? Logs in again when the token came back.
-  // Errc::unavailable when not: the data plane then stops accepting and sending (OPS-1).
-  Result<void> check();
+  // Is the token there, our session logged in, and the key able to sign? Logs in again when the
+  // token came back. Errc::unavailable when not: the data plane then stops accepting and sending
+  // (OPS-1). The test signature costs one private-key operation per check.
+  Result<void> check(std::string_view key_label);
 
  private:
   Hsm() = default;
