@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   pkcs11::HsmConfig config;
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string command, label, type = "rsa:2048", cn = "domain-confidentiality-authority", file;
-  std::vector<std::string> emails, recipients, known, files;
+  std::vector<std::string> emails, recipients, known, files, chain_files;
   std::string cipher = "aes256-cbc", digest = "SHA256", privacy_mark;
   bool oaep = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
       recipients.push_back(value());
     else if (a == "--known")
       known.push_back(value());
+    else if (a == "--chain")
+      chain_files.push_back(value());
     else if (a == "--cipher")
       cipher = value();
     else if (a == "--digest")
@@ -106,6 +108,13 @@ int main(int argc, char** argv) {
         recips.push_back(c->get());
         owned.push_back(std::move(*c));
       }
+      std::vector<X509*> chain;
+      for (const auto& cf : chain_files) {
+        auto c = x509::load_certificate_file(cf);
+        if (!c) return report(c.error());
+        chain.push_back(c->get());
+        owned.push_back(std::move(*c));
+      }
       cms::Protection p;
       p.rsa_oaep = oaep;
       p.digest = digest;
@@ -120,7 +129,7 @@ int main(int argc, char** argv) {
       if (!privacy_mark.empty())
         p.label = cms::SecurityLabel{"2.16.554.101.8.1.1", 3, privacy_mark};
       auto protected_message =
-          cms::protect(ss.str(), cms::Signer{*key, cert->get(), {}}, recips, p);
+          cms::protect(ss.str(), cms::Signer{*key, cert->get(), chain}, recips, p);
       if (!protected_message) return report(protected_message.error());
       output = std::move(*protected_message);
     } else {

@@ -59,8 +59,15 @@ def test_keys_are_generated_inside_the_token_and_cannot_leave():
     for attr in ("sensitive=yes", "extractable=no", "always_sensitive=yes", "never_extractable=yes",
                  "private_value_readable=no"):
         check(attr in listing, f"{attr} missing: {listing}")
-    hsm("keygen", "--label", "spare-ec", "--type", "ec:P-256")
-    check("label=spare-ec type=EC" in hsm("list").stdout.decode(), "EC key generated")
+    for label, key_type, kind in (("spare-ec", "ec:P-256", "EC"), ("spare-ec384", "ec:P-384", "EC"),
+                                  ("spare-3072", "rsa:3072", "RSA"), ("spare-4096", "rsa:4096", "RSA")):
+        hsm("keygen", "--label", label, "--type", key_type)
+        listed = hsm("list").stdout.decode()
+        check(f"label={label} type={kind} sensitive=yes extractable=no" in listed, listed)
+    r = hsm("keygen", "--label", "spare-ec", "--type", "rsa:1024", check_rc=False)
+    check(r.returncode != 0 and b"unknown key type" in r.stderr, "RSA-1024 is not offered")
+    for label in ("spare-ec384", "spare-3072", "spare-4096"):
+        hsm("retire", "--label", label)
     # OPS-5: retire a key; it is gone afterwards.
     hsm("retire", "--label", "spare-ec")
     check("spare-ec" not in hsm("list").stdout.decode(), "retired key still listed")
@@ -81,7 +88,8 @@ def test_seegw_protects_openssl_unprotects_every_cipher():
                                      ("aes192-cbc", True, b"enveloped-data"), ("aes128-cbc", False, b"enveloped-data"),
                                      ("des3", True, b"enveloped-data")):
         out = path(f"out-{cipher}.eml")
-        args = ["protect", "--label", "dca", "--recipient", c_cert, "--cipher", cipher, "--privacy-mark", "RESTRICTED"]
+        args = ["protect", "--label", "dca", "--recipient", c_cert, "--cipher", cipher, "--privacy-mark", "RESTRICTED",
+                "--chain", os.path.join(s["pki"], "agency-a", "ca.pem")]
         hsm(*args, *(["--oaep"] if oaep else []), s["msg"], out)
         with open(out, "rb") as f:
             wire = f.read()
@@ -97,6 +105,7 @@ def test_seegw_protects_openssl_unprotects_every_cipher():
         check(b"S/MIME Capabilities" in printed and b"aes-256-cbc" in printed, "SMIMECapabilities attribute (OUT-7)")
         check(b"id-smime-aa-securityLabel" in printed or b"1.2.840.113549.1.9.16.2.2" in printed, "security label")
         check(b"domain-confidentiality-authority" in printed, "signer certificate included (OUT-7)")
+        check(b"agency-a Root CA" in printed and printed.count(b"cert_info:") == 2, "and its chain (OUT-7)")
 
 
 def test_openssl_protects_seegw_unprotects():
@@ -136,6 +145,10 @@ def test_openssl_protects_seegw_unprotects():
     check(b"signed=yes signature_valid=no" in r.stderr, r.stderr)
     with open(path("nocerts-inner2.eml"), "rb") as f:
         check(f.read() == MESSAGE, "unverified content is still handed back")
+    # The recipient named by subject key identifier instead of issuer and serial.
+    openssl("cms", "-encrypt", "-in", s["msg"], "-aes256", "-keyid", "-out", path("keyid.eml"), token_cert)
+    r = hsm("unprotect", "--label", "dca", path("keyid.eml"), path("keyid-inner.eml"))
+    check(b"encrypted=yes" in r.stderr, r.stderr)
     # IN-3: encrypted to our key, unsigned, from an unknown source: accepted.
     openssl("cms", "-encrypt", "-in", s["msg"], "-aes256", "-out", path("unsigned.eml"), token_cert)
     r = hsm("unprotect", "--label", "dca", path("unsigned.eml"), path("unsigned-inner.eml"))

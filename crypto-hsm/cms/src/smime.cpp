@@ -260,6 +260,7 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
 
   // 1. The domain signature over the whole message, carried as message/rfc822 (opaque signed).
   std::string inner = "Content-Type: message/rfc822\r\n\r\n" + std::string(message);
+  // OUT-7: the chain goes in with the signer certificate, so the peer can build the path.
   std::unique_ptr<STACK_OF(X509), StackFree> chain(sk_X509_new_null());
   for (X509* c : signer.chain) sk_X509_push(chain.get(), c);
   const unsigned flags = CMS_BINARY | CMS_PARTIAL;
