@@ -51,7 +51,7 @@ def test_missing_token_suspends_mail_until_it_appears():
         check(out.count() == 0, "nothing may be sent while not operational")
         check("not operational: HSM" in gw2.log_text(), gw2.log_text()[-500:])
         # The token arrives: the gateway becomes operational by itself.
-        subprocess.run([os.path.join(TOP, "tools", "make-test-token"), token, "agency-a.govt.nz", pki,
+        subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), token, "agency-a.govt.nz", pki,
                         os.path.join(BUILD, "crypto-hsm", "seegw-hsm")], check=True, stdout=subprocess.DEVNULL)
         wait_for(lambda: banner(gw2.port).startswith(b"220 "), timeout=20, what="operational again")
         check("operational again" in gw2.log_text(), "the recovery is logged")
@@ -64,7 +64,7 @@ def test_missing_token_suspends_mail_until_it_appears():
                        stdout=subprocess.DEVNULL)
         wait_for(lambda: banner(gw2.port).startswith(b"421 4.3.2"), timeout=20, what="not operational mid-run")
         check("HSM key cannot sign" in gw2.log_text(), gw2.log_text()[-400:])
-        subprocess.run([os.path.join(TOP, "tools", "make-test-token"), token, "agency-a.govt.nz", pki,
+        subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), token, "agency-a.govt.nz", pki,
                         os.path.join(BUILD, "crypto-hsm", "seegw-hsm")], check=True, stdout=subprocess.DEVNULL)
         wait_for(lambda: banner(gw2.port).startswith(b"220 "), timeout=20, what="operational with the new token")
         gw2.stop()

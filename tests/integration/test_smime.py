@@ -23,7 +23,7 @@ def setup():
     w = Workdir("smime")
     pki, token = os.path.join(w.path, "pki"), os.path.join(w.path, "token-a")
     subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([os.path.join(TOP, "tools", "make-test-token"), token, "agency-a.govt.nz", pki, HSM_TOOL],
+    subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), token, "agency-a.govt.nz", pki, HSM_TOOL],
                    check=True, stdout=subprocess.DEVNULL)
     msg = os.path.join(w.path, "message.eml")
     with open(msg, "wb") as f:
