@@ -1,0 +1,183 @@
+// rules OUT-1..5, TRG-4, OPS-3: the outbound decision table, case by case and exhaustively over
+// every classification × recipient kind × certificate state, checking the invariants that make
+// the gateway safe to trust.
+#include "seegw/policy/policy.hpp"
+
+#include <gtest/gtest.h>
+
+namespace seegw::policy {
+namespace {
+
+using scan::Classification;
+
+PolicySnapshot snapshot() {
+  PolicySnapshot s;
+  s.our_domain = "agency-a.govt.nz";
+  s.local_domains = {"agency-a.govt.nz"};
+  s.seemail = {{"agency-b.govt.nz", {"Agency B", Community::standard}},
+               {"agency-c.govt.nz", {"Agency C", Community::restricted}}};
+  s.trusted = {"partner.co.nz", "person@lawfirm.co.nz"};
+  s.certificates = {{"agency-b.govt.nz", {CertState::valid, false}},
+                    {"agency-c.govt.nz", {CertState::valid, false}},
+                    {"partner.co.nz", {CertState::valid, false}}};
+  return s;
+}
+
+DeliveryPlan decide(const std::vector<std::string>& rcpts, Classification level,
+                    bool uninspectable = false, const PolicySnapshot& s = snapshot()) {
+  return decide_outbound(s, OutboundFacts{"alice@agency-a.govt.nz", rcpts, level, uninspectable});
+}
+
+TEST(Outbound, RestrictedToRestrictedCommunityIsSignedAndEncrypted) {
+  auto p = decide({"carol@agency-c.govt.nz"}, Classification::restricted);
+  ASSERT_EQ(p.recipients.size(), 1u);
+  EXPECT_EQ(p.recipients[0].action, Action::sign_and_encrypt);
+  EXPECT_EQ(p.recipients[0].rule, "OUT-1");
+  EXPECT_EQ(p.warning, Warning::none);
+}
+
+TEST(Outbound, ClassifiedToANonMemberIsDeliveredToNoExternalRecipient) {  // OUT-2, #1A
+  auto p = decide({"carol@agency-c.govt.nz", "someone@gmail.com", "bob@agency-a.govt.nz"},
+                  Classification::in_confidence);
+  EXPECT_EQ(p.warning, Warning::not_seemail_1a);
+  EXPECT_EQ(p.recipients[0].action, Action::block);
+  EXPECT_EQ(p.recipients[1].action, Action::block);
+  EXPECT_EQ(p.recipients[2].action, Action::deliver_internal) << "internal recipients still get it";
+  ASSERT_FALSE(p.notices.empty());
+  EXPECT_EQ(p.notices[0].to, Party::sender);
+}
+
+TEST(Outbound,
+     SensitiveOrRestrictedToStandardCommunityIsBlockedForAllExternalRecipients) {  // OUT-3
+  for (auto level : {Classification::sensitive, Classification::restricted}) {
+    auto p = decide({"carol@agency-c.govt.nz", "bert@agency-b.govt.nz"}, level);
+    EXPECT_EQ(p.warning, Warning::restricted_1c);
+    EXPECT_EQ(p.recipients[0].action, Action::block);
+    EXPECT_EQ(p.recipients[1].action, Action::block);
+    EXPECT_EQ(p.recipients[1].rule, "OUT-3");
+  }
+  // IN-CONFIDENCE may go to the Standard community, secured.
+  auto p = decide({"bert@agency-b.govt.nz"}, Classification::in_confidence);
+  EXPECT_EQ(p.recipients[0].action, Action::sign_and_encrypt);
+}
+
+TEST(Outbound, UnclassifiedToANonMemberPassesUnchanged) {  // OUT-4
+  auto p = decide({"someone@gmail.com"}, Classification::none);
+  EXPECT_EQ(p.recipients[0].action, Action::deliver_plain);
+  EXPECT_EQ(p.warning, Warning::none);
+}
+
+TEST(Outbound, EveryMessageToAnAgencyIsSecuredEvenUnclassified) {  // OUT-1
+  EXPECT_EQ(decide({"bert@agency-b.govt.nz"}, Classification::none).recipients[0].action,
+            Action::sign_and_encrypt);
+}
+
+TEST(Outbound, TrustedListByDomainOrAddress) {
+  auto p = decide({"x@partner.co.nz", "person@lawfirm.co.nz"}, Classification::in_confidence);
+  EXPECT_EQ(p.warning, Warning::none);
+  EXPECT_EQ(p.recipients[0].action, Action::sign_and_encrypt);
+  EXPECT_EQ(p.recipients[1].action, Action::hold)
+      << "trusted, but no certificate for lawfirm.co.nz";
+}
+
+TEST(Outbound, CertificateStatesFollowTheBusinessTable) {  // OUT-5
+  for (auto state :
+       {CertState::revoked, CertState::unknown_ca, CertState::expired, CertState::missing}) {
+    auto s = snapshot();
+    s.certificates["agency-c.govt.nz"] = {state, false};
+    auto p = decide({"carol@agency-c.govt.nz"}, Classification::none, false, s);
+    EXPECT_EQ(p.recipients[0].action, Action::hold);
+    EXPECT_EQ(p.notices.size(), 2u) << "sender and sender's admin are told";
+    s.certificates["agency-c.govt.nz"] = {state, true};
+    EXPECT_EQ(
+        decide({"carol@agency-c.govt.nz"}, Classification::none, false, s).recipients[0].action,
+        Action::sign_and_encrypt)
+        << "auto-discovery found a renewal: pass the message through";
+  }
+  auto s = snapshot();
+  s.certificates["agency-c.govt.nz"] = {CertState::status_unknown, false};
+  auto p = decide({"carol@agency-c.govt.nz"}, Classification::restricted, false, s);
+  EXPECT_EQ(p.recipients[0].action, Action::sign_and_encrypt) << "status unknown: send";
+  ASSERT_EQ(p.notices.size(), 1u);
+  EXPECT_EQ(p.notices[0].to, Party::sender_admin) << "and notify the sender's admin";
+}
+
+TEST(Outbound, UninspectableContentCountsAsClassified) {  // TRG-4
+  auto p = decide({"someone@gmail.com"}, Classification::none, /*uninspectable=*/true);
+  EXPECT_EQ(p.warning, Warning::not_seemail_1a);
+  p = decide({"bert@agency-b.govt.nz"}, Classification::none, true);
+  EXPECT_EQ(p.warning, Warning::restricted_1c) << "fail closed: it could be RESTRICTED";
+  auto s = snapshot();
+  s.uninspectable_as = Classification::in_confidence;
+  EXPECT_EQ(decide({"bert@agency-b.govt.nz"}, Classification::none, true, s).recipients[0].action,
+            Action::sign_and_encrypt);
+}
+
+TEST(Outbound, SeemailPingAnswersBeforeAnyRule) {  // OPS-3
+  auto p = decide({"seemail-ping@agency-a.govt.nz", "someone@gmail.com"}, Classification::none);
+  EXPECT_EQ(p.recipients[0].action, Action::answer_ping);
+}
+
+TEST(Outbound, OpportunisticEncryptionForNonMembersIsPolicy) {  // OUT-4 "may"
+  auto s = snapshot();
+  s.certificates["example.org"] = {CertState::valid, false};
+  EXPECT_EQ(decide({"x@example.org"}, Classification::none, false, s).recipients[0].action,
+            Action::deliver_plain);
+  s.encrypt_when_possible = true;
+  EXPECT_EQ(decide({"x@example.org"}, Classification::none, false, s).recipients[0].action,
+            Action::sign_and_encrypt);
+}
+
+// Every combination: no classified message ever leaves in clear text, no agency ever gets plain
+// mail, a block is all-or-nothing for external recipients, and nothing is encrypted to an
+// unusable certificate.
+TEST(Outbound, ExhaustiveInvariants) {
+  const std::vector<std::string> kinds = {"bob@agency-a.govt.nz", "bert@agency-b.govt.nz",
+                                          "carol@agency-c.govt.nz", "x@partner.co.nz",
+                                          "someone@gmail.com"};
+  const CertState states[] = {CertState::valid,      CertState::status_unknown, CertState::revoked,
+                              CertState::unknown_ca, CertState::expired,        CertState::missing};
+  std::size_t cases = 0;
+  for (auto level : {Classification::none, Classification::in_confidence, Classification::sensitive,
+                     Classification::restricted})
+    for (bool uninspectable : {false, true})
+      for (auto cert_b : states)
+        for (auto cert_c : states)
+          for (bool renewal : {false, true})
+            for (unsigned mask = 1; mask < (1u << kinds.size()); ++mask) {
+              auto s = snapshot();
+              s.certificates["agency-b.govt.nz"] = {cert_b, renewal};
+              s.certificates["agency-c.govt.nz"] = {cert_c, renewal};
+              std::vector<std::string> rcpts;
+              for (std::size_t k = 0; k < kinds.size(); ++k)
+                if (mask & (1u << k)) rcpts.push_back(kinds[k]);
+              auto p = decide(rcpts, level, uninspectable, s);
+              ++cases;
+              ASSERT_EQ(p.recipients.size(), rcpts.size());
+              const bool classified = level != Classification::none || uninspectable;
+              bool any_block = false, all_external_blocked = true;
+              for (const auto& d : p.recipients) {
+                const bool external = d.recipient.find("@agency-a.govt.nz") == std::string::npos;
+                const bool member = d.recipient.find("@agency-b") != std::string::npos ||
+                                    d.recipient.find("@agency-c") != std::string::npos;
+                if (classified && external)
+                  ASSERT_NE(d.action, Action::deliver_plain) << d.recipient;
+                if (member) ASSERT_NE(d.action, Action::deliver_plain) << d.recipient;
+                if (!external) ASSERT_EQ(d.action, Action::deliver_internal);
+                if (d.action == Action::block) any_block = true;
+                if (external && d.action != Action::block) all_external_blocked = false;
+                if (d.action == Action::sign_and_encrypt && member) {
+                  auto st = d.recipient.find("@agency-b") != std::string::npos ? cert_b : cert_c;
+                  ASSERT_TRUE(st == CertState::valid || st == CertState::status_unknown || renewal)
+                      << d.recipient;
+                }
+                ASSERT_FALSE(d.rule.empty());
+              }
+              if (any_block) ASSERT_TRUE(all_external_blocked);
+              if (any_block) ASSERT_NE(p.warning, Warning::none);
+            }
+  EXPECT_EQ(cases, 4u * 2 * 6 * 6 * 2 * 31);
+}
+
+}  // namespace
+}  // namespace seegw::policy
