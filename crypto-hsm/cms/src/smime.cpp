@@ -1,5 +1,6 @@
 #include "seegw/cms/smime.hpp"
 
+#include "seegw/common/text.hpp"
 #include "seegw/mime/codec.hpp"
 
 #include <fmt/format.h>
@@ -105,9 +106,7 @@ Split split_message(std::string_view m) {
       break;
     }
     if (line.front() != ' ' && line.front() != '\t') {
-      std::string lower;
-      for (char c : line.substr(0, 13))
-        lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      const std::string lower = ascii_lower(line.substr(0, 13));
       content = lower.starts_with("content-") || lower.starts_with("mime-version:");
     }
     (content ? s.content_headers : s.outer).append(line);
@@ -203,9 +202,7 @@ std::vector<std::string> capabilities_of(CMS_SignerInfo* si) {
 // "Content-Type: message/rfc822" wrapper (RFC 5751 §3.1 header protection) → the message inside.
 std::optional<std::string> unwrap_rfc822(std::string_view entity) {
   Split s = split_message(entity);
-  std::string ct;
-  for (char c : s.content_headers)
-    ct.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  const std::string ct = ascii_lower(s.content_headers);
   if (ct.find("content-type:") != std::string::npos &&
       ct.find("message/rfc822") != std::string::npos && s.outer.empty())
     return s.body;

@@ -1,5 +1,7 @@
 #include "seegw/x509/validation.hpp"
 
+#include "seegw/common/text.hpp"
+
 #include <fmt/format.h>
 #include <openssl/x509v3.h>
 
@@ -13,13 +15,6 @@ constexpr std::string_view kDca = "domain-confidentiality-authority";
 constexpr std::string_view kDsa = "domain-signing-authority";
 constexpr long kThirteenMonthsDays = 396;
 constexpr std::time_t kFourYears = 4L * 365 * 24 * 3600 + 24 * 3600;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
 
 struct StoreFree {
   void operator()(X509_STORE* s) const { X509_STORE_free(s); }
@@ -164,7 +159,7 @@ std::vector<std::string> certificate_addresses(const X509* cert) {
 }
 
 bool domain_covered(std::string_view sender_domain, std::string_view certificate_domain) {
-  std::string s = lower(sender_domain), c = lower(certificate_domain);
+  std::string s = ascii_lower(sender_domain), c = ascii_lower(certificate_domain);
   if (c.empty()) return false;
   return s == c || (s.size() > c.size() && s.ends_with(c) && s[s.size() - c.size() - 1] == '.');
 }
@@ -227,7 +222,7 @@ Validation validate(const ValidationInput& in) {
 
   // RFC 3183 naming: exactly one CN, the domain authority's name; addresses with that local part.
   auto cns = common_names(cert);
-  std::string cn = cns.size() == 1 ? lower(cns[0]) : std::string();
+  std::string cn = cns.size() == 1 ? ascii_lower(cns[0]) : std::string();
   const bool cn_ok = cns.size() == 1 && ((in.role != Role::signing && cn == kDca) ||
                                          (in.role != Role::confidentiality && cn == kDsa));
   if (!cn_ok)
@@ -244,7 +239,7 @@ Validation validate(const ValidationInput& in) {
   for (const auto& a : v.addresses) {
     auto at = a.rfind('@');
     if (at == std::string::npos) continue;
-    if (cn_ok && lower(a.substr(0, at)) != cn)
+    if (cn_ok && ascii_lower(a.substr(0, at)) != cn)
       v.warnings.push_back(fmt::format("address {} does not carry the common name {}", a, cn));
     if (!in.sender_domain.empty() && domain_covered(in.sender_domain, a.substr(at + 1)))
       covered = true;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "seegw/common/text.hpp"
 #include "seegw/smtp/address.hpp"
 
 namespace seegw::config {
@@ -175,9 +176,8 @@ Result<Config> parse(std::string_view text) {
 
   str(t["gateway"]["hostname"], c.hostname);
   str(t["gateway"]["domain"], c.domain);
-  c.domain = smtp::to_lower(c.domain);
-  for (auto& d : strings(t["gateway"]["local_domains"]))
-    c.local_domains.push_back(smtp::to_lower(d));
+  c.domain = ascii_lower(c.domain);
+  for (auto& d : strings(t["gateway"]["local_domains"])) c.local_domains.push_back(ascii_lower(d));
   if (c.local_domains.empty()) c.local_domains.push_back(c.domain);
   auto nets = strings(t["gateway"]["internal_networks"]);
   if (!t["gateway"]["internal_networks"]) nets = {"127.0.0.0/8", "::1/128"};
@@ -263,7 +263,7 @@ Result<Config> parse(std::string_view text) {
       if (!rt) return fail(Errc::config, "[[route]] entries must be tables");
       Route r;
       for (auto& d : strings(toml::node_view<toml::node>(rt->get("domains"))))
-        r.domains.push_back(smtp::to_lower(d));
+        r.domains.push_back(ascii_lower(d));
       auto hop = rt->get("next_hop") ? rt->get("next_hop")->value<std::string>() : std::nullopt;
       if (r.domains.empty() || !hop)
         return fail(Errc::config, "[[route]] needs domains and next_hop");

@@ -62,13 +62,6 @@ class Iconv {
 
 }  // namespace
 
-std::string ascii_lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
-
 std::string decode_base64(std::string_view text) {
   std::string out(text.size() / 4 * 3 + 3, '\0');
   auto* dst = reinterpret_cast<unsigned char*>(out.data());

@@ -2,20 +2,11 @@
 
 #include <algorithm>
 
+#include "seegw/common/text.hpp"
+#include "seegw/smtp/address.hpp"
+
 namespace seegw::policy {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
-
-std::string domain_of(std::string_view address) {
-  auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
-}
 
 enum class Kind { local, member, trusted, other };
 
@@ -72,20 +63,20 @@ std::string_view action_name(Action a) {
 
 DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
   DeliveryPlan plan;
-  const std::string ping = "seemail-ping@" + lower(s.our_domain);
+  const std::string ping = "seemail-ping@" + ascii_lower(s.our_domain);
   const scan::Classification level =
       f.uninspectable ? std::max(f.classification, s.uninspectable_as) : f.classification;
   const bool classified = level != scan::Classification::none;
 
   std::vector<Recipient> rcpts;
   for (const auto& a : f.recipients) {
-    Recipient r{a, domain_of(a), Kind::other};
+    Recipient r{a, smtp::domain_of(a), Kind::other};
     if (s.local_domains.count(r.domain)) {
       r.kind = Kind::local;
     } else if (auto it = s.seemail.find(r.domain); it != s.seemail.end()) {
       r.kind = Kind::member;
       r.agency = &it->second;
-    } else if (s.trusted.count(r.domain) || s.trusted.count(lower(a))) {
+    } else if (s.trusted.count(r.domain) || s.trusted.count(ascii_lower(a))) {
       r.kind = Kind::trusted;
     }
     rcpts.push_back(std::move(r));
@@ -96,7 +87,7 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
   Warning warning = Warning::none;
   std::string why;
   for (const auto& r : rcpts) {
-    if (r.kind == Kind::local || lower(r.address) == ping) continue;
+    if (r.kind == Kind::local || ascii_lower(r.address) == ping) continue;
     if (classified && r.kind == Kind::other) {
       warning = Warning::not_seemail_1a;
       why = r.address + " is on neither the SEEMAIL nor the TRUSTED list";
@@ -117,7 +108,7 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
   bool held = false;
   for (const auto& r : rcpts) {
     RecipientDecision d{r.address, Action::deliver_plain, "", ""};
-    if (lower(r.address) == ping) {
+    if (ascii_lower(r.address) == ping) {
       d = {r.address, Action::answer_ping, "OPS-3", "seemail-ping answers before any other rule"};
     } else if (r.kind == Kind::local) {
       d = {r.address, Action::deliver_internal, "route", "a local domain"};

@@ -1,5 +1,7 @@
 #include "seegw/smtp/address.hpp"
 
+#include "seegw/common/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -46,13 +48,6 @@ bool valid_local_part(std::string_view l) {
 
 }  // namespace
 
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 std::optional<Path> parse_path(std::string_view text) {
   if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   if (text.empty() || text.front() != '<') return std::nullopt;
@@ -80,7 +75,7 @@ std::optional<Path> parse_path(std::string_view text) {
   }
   auto at = inner.rfind('@');
   if (at == std::string_view::npos) {
-    if (to_lower(inner) == "postmaster") return Path{"postmaster", rest};
+    if (ascii_lower(inner) == "postmaster") return Path{"postmaster", rest};
     return std::nullopt;
   }
   if (!valid_local_part(inner.substr(0, at)) || !valid_domain(inner.substr(at + 1)))
@@ -91,7 +86,7 @@ std::optional<Path> parse_path(std::string_view text) {
 std::string domain_of(std::string_view address) {
   auto at = address.rfind('@');
   if (at == std::string_view::npos) return {};
-  return to_lower(address.substr(at + 1));
+  return ascii_lower(address.substr(at + 1));
 }
 
 }  // namespace seegw::smtp

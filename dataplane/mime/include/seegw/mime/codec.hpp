@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "seegw/common/text.hpp"
+
 namespace seegw::mime {
 
 // Base64, skipping anything outside the alphabet (line breaks, spaces, junk) and stopping at '='.
@@ -22,6 +24,6 @@ std::string decode_header_words(std::string_view value);
 // RFC 2231 extended parameter value "charset'lang'%XX..." to UTF-8.
 std::string decode_rfc2231(std::string_view value);
 
-std::string ascii_lower(std::string_view text);
+using seegw::ascii_lower;
 
 }  // namespace seegw::mime

@@ -19,6 +19,4 @@ std::optional<Path> parse_path(std::string_view text);
 // The domain part, lower-cased; empty when there is none.
 std::string domain_of(std::string_view address);
 
-std::string to_lower(std::string_view text);
-
 }  // namespace seegw::smtp

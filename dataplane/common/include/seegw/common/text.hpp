@@ -1,0 +1,28 @@
+// ASCII case handling for protocol tokens (header names, domains, SMTP verbs): locale-free on
+// purpose, since mail syntax is ASCII and the C locale functions are not.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace seegw {
+
+inline std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  return out;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + ('a' - 'A'));
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + ('a' - 'A'));
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace seegw
