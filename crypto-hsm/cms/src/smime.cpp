@@ -345,17 +345,21 @@ Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* cer
       // judged separately by x509::validate so that IN-2's warnings can say exactly what is wrong.
       const unsigned flags = CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY;
       out.was_signed = true;
-      out.signature_valid =
-          CMS_verify(cms.get(), extra.get(), store.get(), detached.get(), result.get(), flags) == 1;
+      // Detached content is handed to OpenSSL behind a buffering filter: given a memory BIO
+      // directly, OpenSSL 3.0's CMS_verify copies it and leaks the copy when verification fails
+      // with CMS_BINARY (found by fuzzing; a hostile peer could grow our memory one message at a
+      // time).
+      const std::string detached_bytes = detached ? bio_string(detached.get()) : std::string();
+      Bio content_in;
+      if (detached) content_in.reset(BIO_push(BIO_new(BIO_f_buffer()), detached.release()));
+      out.signature_valid = CMS_verify(cms.get(), extra.get(), store.get(), content_in.get(),
+                                       result.get(), flags) == 1;
       if (!out.signature_valid) {
         ERR_clear_error();
         // Still hand back the content: the caller decides (a HARD warning, never a silent drop).
-        if (detached) {
-          BIO_reset(detached.get());
-          char buf[16384];
-          int n;
-          while ((n = BIO_read(detached.get(), buf, sizeof buf)) > 0)
-            BIO_write(result.get(), buf, n);
+        BIO_reset(result.get());
+        if (content_in) {
+          BIO_write(result.get(), detached_bytes.data(), static_cast<int>(detached_bytes.size()));
         } else if (ASN1_OCTET_STRING** c = CMS_get0_content(cms.get()); c && *c) {
           BIO_write(result.get(), (*c)->data, (*c)->length);
         }
