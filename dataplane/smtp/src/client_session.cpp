@@ -133,7 +133,6 @@ void ClientSession::on_ehlo(const Reply& reply) {
     return fail(fmt::format("EHLO/HELO refused: {} {}", reply.code, reply.text));
   }
   server_pipelining_ = server_8bitmime_ = server_starttls_ = server_size_supported_ = false;
-  server_size_ = 0;
   if (state_ == State::ehlo) {
     for (std::size_t i = 1; i < reply.lines.size(); ++i) {
       std::string_view l = reply.lines[i];
@@ -141,9 +140,6 @@ void ClientSession::on_ehlo(const Reply& reply) {
       if (has_keyword(l, "8BITMIME")) server_8bitmime_ = true;
       if (has_keyword(l, "STARTTLS")) server_starttls_ = true;
       if (has_keyword(l, "SIZE")) server_size_supported_ = true;
-      if (has_keyword(l, "SIZE") && l.size() > 5) {
-        std::from_chars(l.data() + 5, l.data() + l.size(), server_size_);
-      }
     }
   }
   if (!tls_active_ && options_.tls != TlsPolicy::none) {
@@ -179,7 +175,6 @@ void ClientSession::send(OutboundMessage message) {
   result_.recipients.reserve(message_->rcpt_to.size());
   for (auto& r : message_->rcpt_to) result_.recipients.push_back({r, 0, {}});
   rcpt_replies_ = accepted_ = next_rcpt_ = 0;
-  data_sent_ = false;
   expected_.clear();
 
   std::string mail = fmt::format("MAIL FROM:<{}>", message_->mail_from);
@@ -278,10 +273,7 @@ void ClientSession::on_transaction_reply(const Reply& reply) {
   }
 }
 
-void ClientSession::send_body() {
-  append_dot_stuffed(out_, *message_->content);
-  data_sent_ = true;
-}
+void ClientSession::send_body() { append_dot_stuffed(out_, *message_->content); }
 
 void ClientSession::finish_message() {
   for (auto& r : result_.recipients)

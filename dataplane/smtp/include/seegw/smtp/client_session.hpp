@@ -95,7 +95,6 @@ class ClientSession {
   bool server_8bitmime_ = false;
   bool server_starttls_ = false;
   bool server_size_supported_ = false;
-  std::size_t server_size_ = 0;
   std::string failure_;
 
   std::unique_ptr<OutboundMessage> message_;
@@ -105,7 +104,6 @@ class ClientSession {
   std::size_t accepted_ = 0;
   Reply mail_reply_;
   DeliveryResult result_;
-  bool data_sent_ = false;
 };
 
 // Dot-stuffs (RFC 5321 §4.5.2) and turns any bare CR or LF into CRLF, ending with ".\r\n".
