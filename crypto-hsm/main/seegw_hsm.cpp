@@ -4,11 +4,11 @@
 // Trusts: its command line and the PIN file (owner-only). Never prints the PIN.
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "seegw/cms/smime.hpp"
+#include "seegw/common/file.hpp"
 #include "seegw/pkcs11/hsm.hpp"
 
 namespace {
@@ -88,10 +88,8 @@ int main(int argc, char** argv) {
 
   if (command == "protect" || command == "unprotect") {
     if (files.size() != 2) return usage();
-    std::ifstream in(files[0], std::ios::binary);
-    if (!in) return report({Errc::io, "cannot read " + files[0]});
-    std::stringstream ss;
-    ss << in.rdbuf();
+    auto input = read_file(files[0]);
+    if (!input) return report(input.error());
     auto hsm = pkcs11::Hsm::open(config);
     if (!hsm) return report(hsm.error());
     auto key = (*hsm)->private_key(label);
@@ -129,7 +127,7 @@ int main(int argc, char** argv) {
       if (!privacy_mark.empty())
         p.label = cms::SecurityLabel{"2.16.554.101.8.1.1", 3, privacy_mark};
       auto protected_message =
-          cms::protect(ss.str(), cms::Signer{*key, cert->get(), chain}, recips, p);
+          cms::protect(*input, cms::Signer{*key, cert->get(), chain}, recips, p);
       if (!protected_message) return report(protected_message.error());
       output = std::move(*protected_message);
     } else {
@@ -141,7 +139,7 @@ int main(int argc, char** argv) {
         k.push_back(c->get());
         owned.push_back(std::move(*c));
       }
-      auto u = cms::unprotect(ss.str(), *key, cert->get(), k);
+      auto u = cms::unprotect(*input, *key, cert->get(), k);
       if (!u) return report(u.error());
       std::fprintf(stderr,
                    "encrypted=%s signed=%s signature_valid=%s signer=%s certificates=%zu "

@@ -3,11 +3,10 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "seegw/common/file.hpp"
 #include "seegw/scan/inspector.hpp"
 
 namespace {
@@ -85,15 +84,13 @@ int scan_command(int argc, char** argv) {
   }
   int status = 0;
   for (const auto& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "seegw scan: cannot read %s\n", file.c_str());
+    auto read = seegw::read_file(file);
+    if (!read) {
+      std::fprintf(stderr, "seegw scan: %s\n", read.error().message.c_str());
       status = 2;
       continue;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string bytes = ss.str();
+    const std::string& bytes = *read;
     auto report = looks_like_document(bytes) ? seegw::scan::inspect_file(bytes, file, **matcher)
                                              : seegw::scan::inspect_message(bytes, **matcher);
     const auto level = seegw::scan::classification_name(report.classification);

@@ -14,19 +14,13 @@
 namespace seegw::cms {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free_all(b); }
-};
+using x509::Bio;
+using x509::CertificateStack;
+using x509::memory_bio;
+
 struct CmsFree {
   void operator()(CMS_ContentInfo* c) const { CMS_ContentInfo_free(c); }
 };
-struct StackFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
-};
-struct StoreFree {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
 using Cms = std::unique_ptr<CMS_ContentInfo, CmsFree>;
 
 constexpr int kMaxLayers = 6;
@@ -46,10 +40,6 @@ std::string bio_string(BIO* b) {
   char* data = nullptr;
   long n = BIO_get_mem_data(b, &data);
   return n > 0 ? std::string(data, static_cast<std::size_t>(n)) : std::string();
-}
-
-Bio memory_bio(std::string_view s) {
-  return Bio(BIO_new_mem_buf(s.data(), static_cast<int>(s.size())));
 }
 
 const EVP_CIPHER* evp_cipher(Cipher c) {
@@ -258,7 +248,7 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
   // 1. The domain signature over the whole message, carried as message/rfc822 (opaque signed).
   std::string inner = "Content-Type: message/rfc822\r\n\r\n" + std::string(message);
   // OUT-7: the chain goes in with the signer certificate, so the peer can build the path.
-  std::unique_ptr<STACK_OF(X509), StackFree> chain(sk_X509_new_null());
+  CertificateStack chain(sk_X509_new_null());
   for (X509* c : signer.chain) sk_X509_push(chain.get(), c);
   const unsigned flags = CMS_BINARY | CMS_PARTIAL;
   Cms signed_data(CMS_sign(nullptr, nullptr, chain.get(), nullptr, flags));
@@ -287,7 +277,7 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
   // 2. Enveloped to every recipient domain certificate.
   const bool gcm =
       protection.cipher == Cipher::aes256_gcm || protection.cipher == Cipher::aes128_gcm;
-  std::unique_ptr<STACK_OF(X509), StackFree> none(sk_X509_new_null());
+  CertificateStack none(sk_X509_new_null());
   Cms env(
       CMS_encrypt(none.get(), nullptr, evp_cipher(protection.cipher), CMS_BINARY | CMS_PARTIAL));
   if (!env) return fail(Errc::tls, openssl_error("CMS_encrypt"));
@@ -338,9 +328,9 @@ Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* cer
           out.certificates.push_back(x509::share(sk_X509_value(certs, i)));
         sk_X509_pop_free(certs, X509_free);
       }
-      std::unique_ptr<STACK_OF(X509), StackFree> extra(sk_X509_new_null());
+      CertificateStack extra(sk_X509_new_null());
       for (X509* c : known) sk_X509_push(extra.get(), c);
-      std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+      x509::TrustStore store(X509_STORE_new());
       // The signature is checked here; the certificate's state (chain, dates, CRL, naming) is
       // judged separately by x509::validate so that IN-2's warnings can say exactly what is wrong.
       const unsigned flags = CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY;

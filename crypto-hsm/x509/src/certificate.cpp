@@ -1,33 +1,17 @@
 #include "seegw/x509/certificate.hpp"
 
+#include "seegw/common/file.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include <fstream>
-#include <sstream>
-
 namespace seegw::x509 {
-namespace {
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
+namespace {}  // namespace
 
 Bio memory_bio(std::string_view bytes) {
   return Bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
 }
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(Errc::io, "cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 Result<std::vector<Certificate>> load_certificates(std::string_view bytes) {
   std::vector<Certificate> out;

@@ -16,14 +16,8 @@ constexpr std::string_view kDsa = "domain-signing-authority";
 constexpr long kThirteenMonthsDays = 396;
 constexpr std::time_t kFourYears = 4L * 365 * 24 * 3600 + 24 * 3600;
 
-struct StoreFree {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
 struct StoreCtxFree {
   void operator()(X509_STORE_CTX* s) const { X509_STORE_CTX_free(s); }
-};
-struct StackFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
 };
 
 // Collects every verification error instead of stopping at the first.
@@ -175,7 +169,7 @@ Validation validate(const ValidationInput& in) {
   v.addresses = certificate_addresses(cert);
 
   // Chain, dates and revocation, every error collected.
-  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  TrustStore store(X509_STORE_new());
   bool self_is_root = false;
   for (X509* r : in.trusted_roots) {
     X509_STORE_add_cert(store.get(), r);
@@ -183,7 +177,7 @@ Validation validate(const ValidationInput& in) {
   }
   for (X509_CRL* c : in.crls) X509_STORE_add_crl(store.get(), c);
   X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_USE_CHECK_TIME);
-  std::unique_ptr<STACK_OF(X509), StackFree> chain(sk_X509_new_null());
+  CertificateStack chain(sk_X509_new_null());
   for (X509* c : in.intermediates) sk_X509_push(chain.get(), c);
   std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
   std::vector<int> errors;

@@ -6,9 +6,8 @@
 #include <toml++/toml.h>
 #include <charconv>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "seegw/common/file.hpp"
 #include "seegw/common/text.hpp"
 #include "seegw/smtp/address.hpp"
 
@@ -284,11 +283,9 @@ Result<Config> parse(std::string_view text) {
 }
 
 Result<Config> load(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) return fail(Errc::config, fmt::format("cannot read config {}", file.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str());
+  auto text = read_file(file.string());
+  if (!text) return fail(Errc::config, fmt::format("config: {}", text.error().message));
+  return parse(*text);
 }
 
 }  // namespace seegw::config

@@ -7,15 +7,6 @@
 #include "seegw/scan/inspector.hpp"
 
 namespace seegw::relay {
-namespace {
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 QueueManager::QueueManager(const config::Config& config, spool::Spool& spool,
                            const scan::Matcher& matcher, Dispatch dispatch)
@@ -135,7 +126,7 @@ void QueueManager::schedule_due() {
     for (auto& [from, record] : resumed) activate(from, std::move(record));
   }
   if (!operational_()) return;
-  const std::int64_t now = unix_now();
+  const std::int64_t now = spool::unix_now();
   while (!deferred_.empty() && deferred_.top().when <= now) {
     spool::QueueId id = deferred_.top().id;
     deferred_.pop();
@@ -167,7 +158,7 @@ void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
     if (auto moved = spool_.move(record.id, from, spool::Queue::active); !moved) {
       // Fail closed: the message stays where it is and is retried at the next scan.
       log::error("queue: {}", moved.error().message);
-      record.next_attempt = unix_now() + config_.retry_base.count();
+      record.next_attempt = spool::unix_now() + config_.retry_base.count();
       if (from == spool::Queue::deferred) deferred_.push(Due{record.next_attempt, record.id});
       return;
     }
@@ -203,7 +194,7 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
 
 void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
   auto& record = attempt->record;
-  const std::int64_t now = unix_now();
+  const std::int64_t now = spool::unix_now();
   const bool expired = now - record.arrival >= config_.max_queue_lifetime.count();
   std::vector<smtp::RecipientResult> failed, delayed;
   std::vector<spool::PendingRecipient> remaining;
@@ -283,7 +274,7 @@ bool QueueManager::send_notice(const spool::SpoolRecord& original,
                         Clock::from_time_t(original.arrival) + config_.max_queue_lifetime};
   spool::SpoolRecord notice;
   notice.id = spool_.ids().next();
-  notice.arrival = unix_now();
+  notice.arrival = spool::unix_now();
   notice.envelope.client_address = "127.0.0.1";
   notice.envelope.client_internal = true;
   notice.envelope.helo = config_.hostname;

@@ -12,12 +12,6 @@ namespace {
 
 constexpr auto kIdleConnectionLife = std::chrono::seconds(5);
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 smtp::ServerOptions server_options(const Shared& shared) {
   smtp::ServerOptions o;
   o.hostname = shared.config.hostname;
@@ -103,7 +97,7 @@ void InboundSession::drive() {
       auto message = session_.take_message();
       spool::SpoolRecord record;
       record.id = shared.spool.ids().next();
-      record.arrival = unix_now();
+      record.arrival = spool::unix_now();
       std::string received = smtp::received_header(message.envelope, shared.config.hostname,
                                                    record.id, std::chrono::system_clock::now());
       auto content = std::make_shared<std::string>();

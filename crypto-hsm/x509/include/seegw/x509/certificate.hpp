@@ -1,7 +1,9 @@
 // RAII for the OpenSSL objects of certificates, and loading them from PEM or DER.
 #pragma once
 
+#include <openssl/bio.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <memory>
 #include <string>
@@ -12,6 +14,20 @@
 
 namespace seegw::x509 {
 
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free_all(b); }
+};
+// A stack that does not own its certificates (they belong to Certificate handles or to OpenSSL).
+struct X509StackFree {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
+};
+struct X509StoreFree {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+using Bio = std::unique_ptr<BIO, BioFree>;
+using CertificateStack = std::unique_ptr<STACK_OF(X509), X509StackFree>;
+using TrustStore = std::unique_ptr<X509_STORE, X509StoreFree>;
+
 struct X509Free {
   void operator()(X509* c) const { X509_free(c); }
 };
@@ -20,6 +36,9 @@ struct CrlFree {
 };
 using Certificate = std::unique_ptr<X509, X509Free>;
 using Crl = std::unique_ptr<X509_CRL, CrlFree>;
+
+// A read-only BIO over bytes that outlive it.
+Bio memory_bio(std::string_view bytes);
 
 // Every certificate in PEM (one or many) or a single DER certificate.
 Result<std::vector<Certificate>> load_certificates(std::string_view bytes);

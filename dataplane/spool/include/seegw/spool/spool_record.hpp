@@ -2,6 +2,7 @@
 // ("SEEGW-SPOOL/1" header lines, a blank line, then exactly `size` bytes of message).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +14,13 @@
 #include "seegw/spool/queue_id.hpp"
 
 namespace seegw::spool {
+
+// Spool times are whole seconds since the epoch (arrival, next attempt).
+inline std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 struct PendingRecipient {
   std::string address;
