@@ -165,21 +165,31 @@ def test_second_gateway_on_the_same_port_refuses_to_start():
 
 
 def test_pipeline_scans_every_message():
-    """rule TRG-3: the data plane's pipeline runs the same scanner as `seegw scan`."""
+    """rules TRG-3, OUT-2: the data plane's pipeline runs the same scanner as `seegw scan`, and
+    classified mail to a non-member leaves for no one; the sender gets #1A from postmaster."""
     w = Workdir("pipeline-scan")
     out = Sink(w, "internet")
-    gw = Gateway(w, outbound_sink=out).start()
+    inside = Sink(w, "inside")
+    gw = Gateway(w, internal_sink=inside, outbound_sink=out).start()
     try:
         with smtplib.SMTP("127.0.0.1", gw.port, timeout=30) as s:
             s.sendmail("alice@agency-a.govt.nz", ["bob@example.org"],
                        b"Subject: [RESTRICTED] plan\r\n\r\nbody {seemail]\r\n")
             s.sendmail("alice@agency-a.govt.nz", ["bob@example.org"], b"Subject: lunch\r\n\r\nhi\r\n")
-        wait_for(lambda: out.count() == 2, what="both deliveries")
+        wait_for(lambda: out.count() == 1 and inside.count() >= 1, what="the plain one out, #1A in")
+        wait_for(lambda: gw.queued() == 0, what="an empty queue")
+        check(b"Subject: lunch" in out.messages()[0], out.messages()[0][:300])
+        notices = [m for m in inside.messages() if m.startswith(b"X-Sink-Envelope:  -> alice@agency-a.govt.nz") or m.startswith(b"X-Sink-Envelope: <> -> alice@agency-a.govt.nz")]
+        check(len(notices) == 1, [m[:200] for m in inside.messages()])
+        check(b"From: SEEMail gateway <postmaster@agency-a.govt.nz>" in notices[0], notices[0][:400])
+        check(b"This message has not been delivered to ANY EXTERNAL recipients." in notices[0], notices[0])
+        # The original, then the two notices (sender, admin) that quote its Subject; never "lunch".
+        wait_for(lambda: inside.count() == 2, what="the admin's notice")
         lines = [l for l in gw.log_text().splitlines() if "scan: " in l]
-        check(len(lines) == 1, lines)
+        check(len(lines) == 3, lines)
         check("classification=RESTRICTED hits=2" in lines[0] and 'first="[RESTRICTED]" in Subject' in lines[0], lines)
     finally:
-        gw.stop(); out.stop(); w.remove()
+        gw.stop(); out.stop(); inside.stop(); w.remove()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <algorithm>
 
 #include <memory>
 
@@ -236,6 +237,31 @@ Cipher choose_cipher(const std::vector<std::string>& peer, const std::vector<Cip
   return Cipher::des3_cbc;
 }
 
+// The outer header section: the original's, without the fields that must stay inside the
+// envelope (the Subject is replaced when asked: it can carry a classification trigger).
+std::string visible_headers(std::string_view outer, const Protection& p) {
+  std::string out;
+  bool skipping = false;
+  std::size_t pos = 0;
+  while (pos < outer.size()) {
+    std::size_t nl = outer.find('\n', pos);
+    std::size_t end = nl == std::string_view::npos ? outer.size() : nl + 1;
+    std::string_view line = outer.substr(pos, end - pos);
+    pos = end;
+    if (line.front() == ' ' || line.front() == '\t') {
+      if (!skipping) out.append(line);
+      continue;
+    }
+    const std::string name = ascii_lower(line.substr(0, line.find(':')));
+    skipping = (p.outer_subject && name == "subject") ||
+               std::any_of(p.inner_only_headers.begin(), p.inner_only_headers.end(),
+                           [&](const std::string& h) { return ascii_lower(h) == name; });
+    if (!skipping) out.append(line);
+  }
+  if (p.outer_subject) out += "Subject: " + *p.outer_subject + "\r\n";
+  return out;
+}
+
 Result<std::string> protect(std::string_view message, const Signer& signer,
                             const std::vector<X509*>& recipients, const Protection& protection) {
   if (!signer.key || !signer.certificate)
@@ -296,8 +322,10 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
   if (!CMS_final(env.get(), plain.get(), nullptr, CMS_BINARY))
     return fail(Errc::tls, openssl_error("encryption"));
 
-  // 3. The outer message: original non-content headers, then the enveloped entity.
-  return original.outer + "MIME-Version: 1.0\r\n" +
+  // 3. The outer message: original non-content headers (some kept inside only), then the
+  // enveloped entity.
+  std::string outer = visible_headers(original.outer, protection);
+  return outer + "MIME-Version: 1.0\r\n" +
          p7m_entity(gcm ? "authEnveloped-data" : "enveloped-data", der_of(env.get()));
 }
 

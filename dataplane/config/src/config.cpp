@@ -66,54 +66,6 @@ Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_po
   return hp;
 }
 
-Result<Network> Network::parse(std::string_view cidr) {
-  Network n;
-  auto slash = cidr.find('/');
-  std::string addr(cidr.substr(0, slash));
-  if (inet_pton(AF_INET, addr.c_str(), n.bytes_) == 1) {
-    n.family_ = AF_INET;
-    n.prefix_ = 32;
-  } else if (inet_pton(AF_INET6, addr.c_str(), n.bytes_) == 1) {
-    n.family_ = AF_INET6;
-    n.prefix_ = 128;
-  } else {
-    return fail(Errc::config, fmt::format("bad network '{}'", cidr));
-  }
-  if (slash != std::string_view::npos) {
-    auto p = cidr.substr(slash + 1);
-    int prefix = -1;
-    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
-    if (ec != std::errc{} || ptr != p.data() + p.size() || prefix < 0 || prefix > n.prefix_)
-      return fail(Errc::config, fmt::format("bad prefix length in '{}'", cidr));
-    n.prefix_ = prefix;
-  }
-  return n;
-}
-
-bool Network::contains(std::string_view address) const {
-  unsigned char other[16] = {};
-  std::string a(address);
-  int family = AF_INET6;
-  if (inet_pton(AF_INET, a.c_str(), other) == 1) {
-    family = AF_INET;
-  } else if (inet_pton(AF_INET6, a.c_str(), other) == 1) {
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (family_ == AF_INET && std::memcmp(other, mapped, 12) == 0) {  // ::ffff:a.b.c.d
-      std::memmove(other, other + 12, 4);
-      family = AF_INET;
-    }
-  } else {
-    return false;
-  }
-  if (family != family_) return false;
-  int bits = prefix_;
-  for (int i = 0; bits > 0; ++i, bits -= 8) {
-    unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
-    if ((other[i] & mask) != (bytes_[i] & mask)) return false;
-  }
-  return true;
-}
-
 bool Config::is_local_domain(std::string_view d) const {
   for (const auto& p : local_domains)
     if (domain_matches(p, d)) return true;
@@ -194,6 +146,11 @@ Result<Config> parse(std::string_view text) {
       c.listen.push_back(*hp);
     }
   }
+  for (auto& l : strings(t["smtp"]["submission"])) {
+    auto hp = parse_host_port(l, 587);
+    if (!hp) return std::unexpected(hp.error());
+    c.submission.push_back(*hp);
+  }
   if (auto v = t["smtp"]["io_threads"].value<int64_t>()) c.io_threads = static_cast<unsigned>(*v);
   count(t["smtp"]["max_message_bytes"], c.limits.max_message_bytes);
   count(t["smtp"]["max_recipients"], c.limits.max_recipients);
@@ -247,6 +204,17 @@ Result<Config> parse(std::string_view text) {
   count(t["relay"]["max_connections_per_destination"], c.max_connections_per_destination);
   count(t["relay"]["max_messages_per_connection"], c.max_messages_per_connection);
 
+  std::string path_text;
+  str(t["policy"]["snapshot"], path_text);
+  c.policy_snapshot = path_text;
+  secs(t["policy"]["reload_interval"], c.policy_reload_interval);
+  count(t["policy"]["notice_limit"], c.notice_limit);
+  secs(t["policy"]["notice_window"], c.notice_window);
+  path_text.clear();
+  str(t["admin"]["socket"], path_text);
+  c.admin_socket =
+      path_text.empty() ? c.spool_path / "admin.sock" : std::filesystem::path(path_text);
+  if (c.notice_window.count() == 0) c.notice_window = std::chrono::seconds(1);
   str(t["hsm"]["module"], c.hsm.module);
   str(t["hsm"]["token"], c.hsm.token);
   str(t["hsm"]["pin_file"], c.hsm.pin_file);

@@ -43,6 +43,30 @@ std::string_view state_text(CertState c) {
 
 }  // namespace
 
+Direction direction_of(const PolicySnapshot&, bool client_internal) {
+  return client_internal ? Direction::outbound : Direction::inbound;
+}
+
+std::string_view notice_kind_name(NoticeKind kind) {
+  switch (kind) {
+    case NoticeKind::blocked_1a:
+      return "blocked-1A";
+    case NoticeKind::blocked_1c:
+      return "blocked-1C";
+    case NoticeKind::held:
+      return "held";
+    case NoticeKind::certificate_status_unknown:
+      return "certificate-status-unknown";
+    case NoticeKind::inbound_certificate:
+      return "inbound-certificate";
+    case NoticeKind::unverified_sender:
+      return "unverified-sender";
+    case NoticeKind::certificate_learnt:
+      return "certificate-learnt";
+  }
+  return "?";
+}
+
 std::string_view action_name(Action a) {
   switch (a) {
     case Action::deliver_internal:
@@ -103,7 +127,13 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
       }
   }
   plan.warning = warning;
-  if (warning != Warning::none) plan.notices.push_back({Party::sender, why});
+  if (warning != Warning::none) {
+    const NoticeKind kind =
+        warning == Warning::not_seemail_1a ? NoticeKind::blocked_1a : NoticeKind::blocked_1c;
+    plan.notices.push_back({Party::sender, why, kind});
+    // The administrator hears of every data-loss stop too (rate-limited, OPS-2).
+    plan.notices.push_back({Party::sender_admin, why, kind});
+  }
 
   bool held = false;
   for (const auto& r : rcpts) {
@@ -128,7 +158,8 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
                                    : state_text(cert.state))};
           if (cert.state == CertState::status_unknown && !cert.renewal_found)
             plan.notices.push_back({Party::sender_admin,
-                                    "certificate status of " + r.domain + " could not be checked"});
+                                    "certificate status of " + r.domain + " could not be checked",
+                                    NoticeKind::certificate_status_unknown});
         } else {
           d = {r.address, Action::hold, "OUT-5",
                "domain certificate of " + r.domain + " " + std::string(state_text(cert.state)) +
@@ -146,9 +177,186 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
     plan.recipients.push_back(std::move(d));
   }
   if (held) {
-    plan.notices.push_back({Party::sender, "message held: no usable domain certificate"});
-    plan.notices.push_back({Party::sender_admin, "message held: no usable domain certificate"});
+    plan.notices.push_back(
+        {Party::sender, "message held: no usable domain certificate", NoticeKind::held});
+    plan.notices.push_back(
+        {Party::sender_admin, "message held: no usable domain certificate", NoticeKind::held});
   }
+  return plan;
+}
+
+// ---- inbound -------------------------------------------------------------------------------
+
+namespace {
+
+// The agency a domain belongs to: the domain itself or an ascendant (RFC 3183 §3.1.1).
+const Agency* agency_of(const PolicySnapshot& s, std::string_view domain) {
+  std::string d(domain);
+  while (!d.empty()) {
+    if (auto it = s.seemail.find(d); it != s.seemail.end()) return &it->second;
+    auto dot = d.find('.');
+    if (dot == std::string::npos) break;
+    d.erase(0, dot + 1);
+  }
+  return nullptr;
+}
+
+bool local_domain(const PolicySnapshot& s, std::string_view domain) {
+  return s.local_domains.count(std::string(domain)) > 0;
+}
+
+// Signed with a domain certificate issued by a trusted CA (expired or unchecked still counts:
+// the signature itself is genuine).
+bool trusted_ca_signed(SignerState s) {
+  return s == SignerState::valid || s == SignerState::expired || s == SignerState::status_unknown;
+}
+
+}  // namespace
+
+std::string_view warning_headline(InboundWarning w) {
+  switch (w) {
+    case InboundWarning::certificate_revoked:
+      return "Certificate revoked/suspended - message integrity uncertain";
+    case InboundWarning::certificate_unknown:
+      return "Certificate unknown - message integrity uncertain";
+    case InboundWarning::certificate_expired:
+      return "Certificate expired - message integrity uncertain";
+    case InboundWarning::certificate_status_unknown:
+      return "Certificate status could not be checked - message integrity uncertain";
+    case InboundWarning::signature_invalid:
+      return "Signature does not verify - the message may have been altered";
+    case InboundWarning::unverified_sender_2b:
+      return "Unverified sender (2B) - this message did not come from the apparent sender's "
+             "agency";
+    case InboundWarning::not_seemail_4a:
+      return "SEEMail Warning #4A - NOT SEEMail";
+    case InboundWarning::spoofed_own_domain:
+      return "This message has our agency's email address but came from outside";
+  }
+  return "?";
+}
+
+std::string_view severity_name(Severity s) { return s == Severity::hard ? "HARD" : "SOFT"; }
+
+bool is_postmaster_or_daemon(std::string_view address) {
+  if (address.empty()) return true;  // the null sender: a bounce
+  const std::string local = ascii_lower(address.substr(0, address.find('@')));
+  return local == "postmaster" || local == "mailer-daemon" || local == "seemail-ping" ||
+         local == "domain-certificate-request";
+}
+
+InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
+  InboundPlan plan;
+  const std::string ours = ascii_lower(s.our_domain);
+  const std::string from = f.from.empty() ? f.envelope_sender : f.from;
+  const std::string domain = smtp::domain_of(from);
+  const Agency* agency = agency_of(s, domain);
+  const bool trusted_sender = s.trusted.count(domain) || s.trusted.count(ascii_lower(from));
+  const bool own = local_domain(s, domain);
+
+  // OPS-3 and DIR-2 come before any other rule and do not invoke them.
+  bool deliver_any = false;
+  for (const auto& r : f.recipients) {
+    const std::string lower = ascii_lower(r);
+    if (lower == "seemail-ping@" + ours || lower == "domain-certificate-request@" + ours) {
+      const bool ping = lower.starts_with("seemail-ping@");
+      const bool answerable =
+          trusted_ca_signed(f.signer) ||
+          (ping && f.was_encrypted && f.signer == SignerState::unsigned_message);
+      if (answerable)
+        plan.recipients.push_back(
+            {r, ping ? InboundAction::answer_ping : InboundAction::answer_certificate_request,
+             ping ? "OPS-3" : "DIR-2"});
+      else
+        plan.recipients.push_back(
+            {r, InboundAction::ignore_unsigned_request, ping ? "OPS-3" : "DIR-2"});
+      continue;
+    }
+    plan.recipients.push_back({r, InboundAction::deliver, "IN-1"});
+    deliver_any = true;
+  }
+  if (!deliver_any) return plan;
+
+  const bool downgrade =
+      std::any_of(s.trusted_servers.begin(), s.trusted_servers.end(),
+                  [&](const Network& n) { return n.contains(f.client_address); }) ||
+      s.trusted_listservs.count(ascii_lower(f.envelope_sender)) ||
+      s.trusted_listservs.count(ascii_lower(from));
+  const Severity unverified = downgrade ? Severity::soft : Severity::hard;
+  auto raise = [&](InboundWarning w, Severity sev, std::string detail) {
+    plan.warnings.push_back({w, sev, std::move(detail)});
+  };
+  const std::string signer = f.signer_domain.empty() ? std::string("an unnamed signer")
+                                                     : "the certificate of " + f.signer_domain;
+
+  // IN-2: the signer certificate's state, whoever signed.
+  switch (f.signer) {
+    case SignerState::revoked:
+      raise(InboundWarning::certificate_revoked, Severity::hard,
+            signer + " is revoked or suspended");
+      break;
+    case SignerState::unknown_ca:
+      raise(InboundWarning::certificate_unknown, Severity::hard,
+            signer + " does not chain to a trusted root");
+      break;
+    case SignerState::expired:
+      raise(InboundWarning::certificate_expired, Severity::soft, signer + " is out of date");
+      break;
+    case SignerState::status_unknown:
+      raise(InboundWarning::certificate_status_unknown, Severity::soft,
+            "no current CRL for " + signer);
+      break;
+    case SignerState::bad_signature:
+      raise(InboundWarning::signature_invalid, Severity::hard,
+            "the signature by " + signer + " does not match the content");
+      break;
+    case SignerState::valid:
+    case SignerState::unsigned_message:
+    case SignerState::name_mismatch:
+      break;
+  }
+  const bool verified = trusted_ca_signed(f.signer);
+
+  // IN-5: an agency's domain without that agency's signature.
+  if (agency && !own && !verified && f.signer != SignerState::revoked &&
+      f.signer != SignerState::unknown_ca && f.signer != SignerState::bad_signature)
+    raise(InboundWarning::unverified_sender_2b, unverified,
+          f.signer == SignerState::name_mismatch
+              ? domain + " is a SEEMail agency (" + agency->name + ") but " + signer +
+                    " does not name it"
+              : domain + " is a SEEMail agency (" + agency->name +
+                    ") but the message is not signed by its gateway" +
+                    (downgrade ? "; it came through a trusted server or listserv" : ""));
+  // IN-6: our own domain from outside.
+  if (own && !verified)
+    raise(InboundWarning::spoofed_own_domain, unverified,
+          from + " is one of our addresses but the message came from " + f.client_address);
+  // IN-6: a trigger word from outside the SEEMail community.
+  if (f.classification != scan::Classification::none && !(verified && (agency || trusted_sender)))
+    raise(InboundWarning::not_seemail_4a, Severity::soft,
+          std::string("the message is marked ") +
+              std::string(scan::classification_name(f.classification)) + " but " +
+              (domain.empty() ? std::string("its sender") : domain) +
+              " did not send it through a SEEMail gateway");
+  std::stable_sort(plan.warnings.begin(), plan.warnings.end(),
+                   [](const RaisedWarning& a, const RaisedWarning& b) {
+                     return a.severity == Severity::hard && b.severity == Severity::soft;
+                   });
+
+  // OPS-2: the recipient's administrator (our postmaster) hears of certificate problems and
+  // hard unverified senders; never for mail from a postmaster or daemon (loops).
+  if (!is_postmaster_or_daemon(from) && !is_postmaster_or_daemon(f.envelope_sender)) {
+    for (const auto& w : plan.warnings) {
+      if (w.warning == InboundWarning::not_seemail_4a) continue;
+      const bool certificate = w.warning != InboundWarning::unverified_sender_2b &&
+                               w.warning != InboundWarning::spoofed_own_domain;
+      if (!certificate && w.severity == Severity::soft) continue;
+      plan.notices.push_back(
+          {Party::recipient_admin, std::string(warning_headline(w.warning)) + ": " + w.detail,
+           certificate ? NoticeKind::inbound_certificate : NoticeKind::unverified_sender});
+    }
+  }
+  plan.learn_certificate = f.signer == SignerState::valid && (agency || trusted_sender);
   return plan;
 }
 

@@ -29,22 +29,26 @@ smtp::OutboundMessage DeliveryJob::message() const {
   smtp::OutboundMessage m;
   m.mail_from = attempt->record.envelope.mail_from;
   for (auto i : recipients) m.rcpt_to.push_back(attempt->record.recipients[i].address);
-  m.content = attempt->record.content;
+  m.content = content ? content : attempt->record.content;
   m.body_type = attempt->record.envelope.body_type;
   return m;
 }
 
 std::vector<DeliveryJob> plan_jobs(const std::shared_ptr<Attempt>& attempt,
-                                   const config::Config& config) {
+                                   const config::Config& config,
+                                   const std::vector<std::shared_ptr<const std::string>>& content) {
   std::map<std::string, DeliveryJob> by_hop;
   const auto& rcpts = attempt->record.recipients;
   for (std::size_t i = 0; i < rcpts.size(); ++i) {
+    if (i >= content.size() || !content[i]) continue;
     config::Route route = config.route_for(smtp::domain_of(rcpts[i].address));
-    std::string key = route.next_hop.text() + "/" + std::to_string(static_cast<int>(route.tls));
+    std::string key = route.next_hop.text() + "/" + std::to_string(static_cast<int>(route.tls)) +
+                      "/" + std::to_string(reinterpret_cast<std::uintptr_t>(content[i].get()));
     auto [it, inserted] = by_hop.try_emplace(key);
     if (inserted) {
       it->second.attempt = attempt;
       it->second.route = std::move(route);
+      it->second.content = content[i];
     }
     it->second.recipients.push_back(i);
   }

@@ -3,8 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
+#include <sstream>
+
 #include "seegw/common/log.hpp"
 #include "worker.hpp"
+
+#ifndef SEEGW_VERSION
+#define SEEGW_VERSION "dev"
+#endif
 
 namespace seegw::relay {
 
@@ -44,33 +52,61 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       log::error("not operational: {}; SMTP answers 4xx until it is fixed", why);
   }
 
+  // The policy snapshot: a bad file at start-up stops the gateway (it would otherwise run on
+  // rules nobody wrote); later, a bad file keeps the last good snapshot.
+  gw->trust_ = seemail::empty_trust_state(c.domain, c.local_domains);
+  if (!c.policy_snapshot.empty()) {
+    if (auto loaded = gw->reload_policy(); !loaded) return std::unexpected(loaded.error());
+  }
+  seemail::Settings settings;
+  settings.hostname = c.hostname;
+  settings.domain = c.domain;
+  settings.version = SEEGW_VERSION;
+  settings.learnt.root = c.spool_path / "certificates";
+  settings.notice_limits = {c.notice_limit, c.notice_window.count()};
+  gw->processor_ = std::make_unique<seemail::Processor>(
+      settings, **matcher, [g = gw.get()] { return g->signing_keys(); },
+      [g = gw.get()] {
+        std::string why;
+        return g->check_health(why);
+      });
   gw->queue_ = std::make_unique<QueueManager>(
-      c, *gw->spool_, *gw->matcher_,
+      c, *gw->spool_, *gw->matcher_, *gw->processor_, [g = gw.get()] { return g->trust(); },
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
   g_limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client);
 
   // One listening socket per address, without SO_REUSEPORT: a second gateway started on the same
   // port by mistake fails with "address in use" instead of silently taking half the mail.
-  for (const auto& hp : c.listen) {
-    std::string error;
-    int fd = io::listen_tcp(hp.host, hp.port, false, error);
-    if (fd < 0) return fail(Errc::io, error);
-    gw->listening_fds_.push_back(fd);
+  std::vector<std::pair<int, bool>> sockets;
+  for (const auto* list : {&c.listen, &c.submission}) {
+    for (const auto& hp : *list) {
+      std::string error;
+      int fd = io::listen_tcp(hp.host, hp.port, false, error);
+      if (fd < 0) return fail(Errc::io, error);
+      gw->listening_fds_.push_back(fd);
+      sockets.emplace_back(fd, list == &c.submission);
+    }
   }
   unsigned n = c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     gw->workers_.push_back(
         std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
                                         server_tls, client_tls, &gw->operational_}));
-    if (auto listening = gw->workers_.back()->listen(gw->listening_fds_); !listening)
+    if (auto listening = gw->workers_.back()->listen(sockets); !listening)
       return std::unexpected(listening.error());
   }
   gw->queue_->set_operational([g = gw.get()] { return g->operational(); });
   gw->queue_->start();
   for (auto& w : gw->workers_) gw->threads_.emplace_back([w = w.get()] { w->run(); });
   gw->health_ = std::thread([g = gw.get()] { g->watch_health(); });
+  auto admin =
+      AdminSocket::open(c.admin_socket.empty() ? c.spool_path / "admin.sock" : c.admin_socket,
+                        [g = gw.get()](const std::string& cmd) { return g->admin_command(cmd); });
+  if (!admin) return std::unexpected(admin.error());
+  gw->admin_ = std::move(*admin);
   std::string where;
   for (auto& l : c.listen) where += " " + l.text();
+  for (auto& l : c.submission) where += " " + l.text() + "(submission)";
   log::notice("seegw-dataplane: listening on{} with {} I/O loops; spool {}", where, n,
               c.spool_path.string());
   return gw;
@@ -87,20 +123,127 @@ bool Gateway::check_health(std::string& why) {
     return false;
   }
   if (!config_.hsm.configured()) return true;
-  if (!hsm_) {
+  std::shared_ptr<HsmHandle> handle;
+  {
+    std::lock_guard lock(hsm_mutex_);
+    handle = hsm_;
+  }
+  if (!handle) {
     auto opened = pkcs11::Hsm::open({config_.hsm.module, config_.hsm.token, config_.hsm.pin_file});
     if (!opened) {
       why = "HSM: " + opened.error().message;
       return false;
     }
-    hsm_ = std::move(*opened);
+    auto fresh = std::make_shared<HsmHandle>();
+    fresh->hsm = std::move(*opened);
+    auto key = fresh->hsm->private_key(config_.hsm.key_label);
+    auto cert = fresh->hsm->certificate(config_.hsm.key_label);
+    if (!key || !cert) {
+      why = "HSM: " + (!key ? key.error().message : cert.error().message);
+      return false;
+    }
+    fresh->key = *key;
+    fresh->certificate = std::move(*cert);
+    handle = fresh;
+    std::lock_guard lock(hsm_mutex_);
+    hsm_ = fresh;
   }
-  if (auto ok = hsm_->check(config_.hsm.key_label); !ok) {
+  if (auto ok = handle->hsm->check(config_.hsm.key_label); !ok) {
     why = "HSM: " + ok.error().message;
-    hsm_.reset();  // open it afresh next time
+    std::lock_guard lock(hsm_mutex_);
+    if (hsm_ == handle) hsm_.reset();  // open it afresh next time; users keep theirs alive
     return false;
   }
   return true;
+}
+
+Result<seemail::SigningKeys> Gateway::signing_keys() {
+  if (!config_.hsm.configured())
+    return fail(Errc::config, "no HSM is configured ([hsm] token): the gateway cannot sign");
+  std::shared_ptr<HsmHandle> handle;
+  {
+    std::lock_guard lock(hsm_mutex_);
+    handle = hsm_;
+  }
+  if (!handle || !operational_.load()) return fail(Errc::unavailable, "the HSM is not available");
+  return seemail::SigningKeys{handle, handle->key, handle->certificate.get(), {}};
+}
+
+std::shared_ptr<const seemail::TrustState> Gateway::trust() {
+  std::lock_guard lock(trust_mutex_);
+  return trust_;
+}
+
+Result<void> Gateway::reload_policy() {
+  if (config_.policy_snapshot.empty()) return {};
+  std::lock_guard reloading(reload_mutex_);
+  std::error_code ec;
+  auto mtime = std::filesystem::last_write_time(config_.policy_snapshot, ec);
+  auto loaded =
+      seemail::load_trust_state(config_.policy_snapshot, config_.domain, config_.local_domains,
+                                {config_.spool_path / "certificates"}, std::time(nullptr));
+  policy_loaded_ = std::chrono::steady_clock::now();
+  policy_mtime_ = mtime;
+  if (!loaded) {
+    log::error("policy: {} not loaded, keeping the last good snapshot: {}",
+               config_.policy_snapshot.string(), loaded.error().message);
+    return std::unexpected(loaded.error());
+  }
+  std::string states;
+  for (const auto& [domain, cert] : (*loaded)->policy.certificates)
+    states += fmt::format(" {}={}", domain, static_cast<int>(cert.state));
+  log::info("policy: snapshot version {} loaded: {} agencies, {} trusted, {} certificates{}",
+            (*loaded)->policy.version, (*loaded)->policy.seemail.size(),
+            (*loaded)->policy.trusted.size(), (*loaded)->certificates.size(), states);
+  std::lock_guard lock(trust_mutex_);
+  trust_ = std::move(*loaded);
+  return {};
+}
+
+std::string Gateway::admin_command(const std::string& line) {
+  std::istringstream in(line);
+  std::string verb, arg;
+  in >> verb >> arg;
+  if (verb == "status") {
+    auto s = queue_->stats();
+    auto t = trust();
+    return fmt::format(
+        "ok\noperational: {}\npolicy snapshot: version {} ({} agencies)\naccepted: {}\n"
+        "delivered: {}\ndeferred: {}\nbounced: {}\nblocked: {}\nheld: {}\nanswered: {}\n"
+        "generated: {}\nin flight: {}\n",
+        operational() ? "yes" : "no", t->policy.version, t->policy.seemail.size(), s.accepted,
+        s.delivered, s.deferred, s.bounced, s.blocked, s.held, s.answered, s.generated,
+        queue_->in_flight());
+  }
+  if (verb == "held") {
+    std::string out = "ok\n";
+    for (const auto& h : queue_->held()) {
+      std::string rcpts;
+      for (const auto& r : h.recipients) rcpts += (rcpts.empty() ? "" : ",") + r;
+      out += fmt::format("{}\t{}\t<{}>\t{}\t{}\n", h.id, h.arrival, h.sender, rcpts, h.reason);
+    }
+    return out;
+  }
+  if ((verb == "release" || verb == "delete" || verb == "explain") && arg.empty())
+    return "error: " + verb + " needs a queue ID";
+  if (verb == "release" || verb == "delete") {
+    auto r = verb == "release" ? queue_->release(arg) : queue_->remove_held(arg);
+    return r ? "ok " + verb + "d " + arg : "error: " + r.error().message;
+  }
+  if (verb == "explain") {
+    auto lines = queue_->explain(arg);
+    if (lines.empty()) return "error: nothing known about " + arg + " (too old, or never seen)";
+    std::string out = "ok\n";
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+  }
+  if (verb == "reload") {
+    auto r = reload_policy();
+    return r ? fmt::format("ok policy snapshot version {}", trust()->policy.version)
+             : "error: " + r.error().message;
+  }
+  return "error: unknown command '" + verb +
+         "' (status, held, release ID, delete ID, explain ID, reload)";
 }
 
 void Gateway::watch_health() {
@@ -110,6 +253,19 @@ void Gateway::watch_health() {
     {
       std::unique_lock lock(health_mutex_);
       if (health_wake_.wait_for(lock, interval, [&] { return health_stop_; })) return;
+    }
+    // The snapshot is re-read when its file changes, and now and then anyway: certificate
+    // states change with the clock (expiry, CRL nextUpdate).
+    if (!config_.policy_snapshot.empty()) {
+      std::error_code ec;
+      auto mtime = std::filesystem::last_write_time(config_.policy_snapshot, ec);
+      bool due;
+      {
+        std::lock_guard reloading(reload_mutex_);
+        due = (!ec && mtime != policy_mtime_) ||
+              std::chrono::steady_clock::now() - policy_loaded_ >= config_.policy_reload_interval;
+      }
+      if (due) (void)reload_policy();
     }
     std::string why;
     const bool ok = check_health(why);
@@ -131,6 +287,7 @@ void Gateway::stop() {
   }
   health_wake_.notify_all();
   if (health_.joinable()) health_.join();
+  admin_.reset();
   for (auto& w : workers_) w->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <future>
+
 #include "seegw/common/log.hpp"
 #include "seegw/relay/dsn.hpp"
 #include "seegw/scan/inspector.hpp"
@@ -9,8 +11,14 @@
 namespace seegw::relay {
 
 QueueManager::QueueManager(const config::Config& config, spool::Spool& spool,
-                           const scan::Matcher& matcher, Dispatch dispatch)
-    : config_(config), spool_(spool), matcher_(matcher), dispatch_(std::move(dispatch)) {}
+                           const scan::Matcher& matcher, seemail::Processor& processor,
+                           TrustSource trust, Dispatch dispatch)
+    : config_(config),
+      spool_(spool),
+      matcher_(matcher),
+      processor_(processor),
+      trust_(std::move(trust)),
+      dispatch_(std::move(dispatch)) {}
 
 QueueManager::~QueueManager() { stop(); }
 
@@ -120,6 +128,8 @@ void QueueManager::run() {
 }
 
 void QueueManager::schedule_due() {
+  for (auto& summary : processor_.due_summaries(spool::unix_now()))
+    spool_generated(std::move(summary), "-");
   if (!suspended_.empty() && operational_()) {
     auto resumed = std::exchange(suspended_, {});
     log::notice("queue: resuming {} suspended messages", resumed.size());
@@ -166,8 +176,8 @@ void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
   start_attempt(std::move(record));
 }
 
-// The per-message task chain on the TBB pool: scan → plan (route) → dispatch to the I/O loops.
-// The policy and CMS stages (later issues) act on the scan report between scan and plan.
+// The per-message task chain on the TBB pool: scan → SEEMail (decide, transform) → plan (route)
+// → dispatch to the I/O loops.
 void QueueManager::start_attempt(spool::SpoolRecord record) {
   auto attempt = std::make_shared<Attempt>();
   attempt->record = std::move(record);
@@ -186,8 +196,41 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
                                     : fmt::format(" first=\"{}\" in {}", report.hits[0].text,
                                                   report.hits[0].where));
     }
-    auto jobs = plan_jobs(attempt, config_);
+    auto& rec = attempt->record;
+    auto outcome = processor_.process(rec, report, *trust_(), spool::unix_now());
+    for (const auto& line : outcome.explanation)
+      log::info("policy: {} from=<{}> {}", rec.id, rec.envelope.mail_from, line);
+    std::vector<std::shared_ptr<const std::string>> content(rec.recipients.size());
+    for (std::size_t i = 0; i < outcome.recipients.size() && i < content.size(); ++i) {
+      auto& o = outcome.recipients[i];
+      const std::string& rcpt = rec.recipients[i].address;
+      switch (o.disposition) {
+        case seemail::Disposition::deliver:
+          content[i] = o.content;
+          break;
+        case seemail::Disposition::finished:
+          attempt->results[i] = {rcpt, kFinishedByPolicy, o.reason};
+          break;
+        case seemail::Disposition::hold:
+          attempt->held.emplace_back(i, o.reason);
+          attempt->results[i] = {rcpt, kFinishedByPolicy, "held: " + o.reason};
+          break;
+        case seemail::Disposition::defer:
+          attempt->results[i] = {rcpt, 451, "4.3.0 " + o.reason};
+          break;
+      }
+    }
+    remember(rec.id, std::move(outcome.explanation));
+    if (!outcome.generated.empty())
+      post([this, id = rec.id, generated = std::move(outcome.generated)]() mutable {
+        for (auto& g : generated) spool_generated(std::move(g), id);
+      });
+    auto jobs = plan_jobs(attempt, config_, content);
     attempt->jobs_left = jobs.size();
+    if (jobs.empty()) {
+      attempt->on_done(attempt);
+      return;
+    }
     for (auto& job : jobs) dispatch_(std::move(job));
   });
 }
@@ -199,9 +242,19 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
   std::vector<smtp::RecipientResult> failed, delayed;
   std::vector<spool::PendingRecipient> remaining;
   std::size_t delivered = 0;
+  std::size_t blocked = 0, answered = 0;
+  if (!attempt->held.empty()) hold(record, attempt->held);
   for (std::size_t i = 0; i < attempt->results.size(); ++i) {
     const auto& r = attempt->results[i];
-    if (r.code / 100 == 2) {
+    if (r.code == kFinishedByPolicy) {
+      const bool was_held = r.reply.starts_with("held: ");
+      if (!was_held) (r.reply.starts_with("blocked") ? blocked : answered)++;
+      log::info("queue: {} to=<{}> status={} ({})", record.id, r.rcpt,
+                was_held                         ? "held"
+                : r.reply.starts_with("blocked") ? "blocked"
+                                                 : "answered",
+                r.reply);
+    } else if (r.code / 100 == 2) {
       ++delivered;
       log::info("queue: {} to=<{}> status=sent ({} {})", record.id, r.rcpt, r.code, r.reply);
     } else if (r.code >= 500 || expired) {
@@ -226,6 +279,8 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
     std::lock_guard lock(mutex_);
     stats_.delivered += delivered;
     stats_.bounced += failed.size();
+    stats_.blocked += blocked;
+    stats_.answered += answered;
     --in_flight_;
     return;
   }
@@ -251,6 +306,8 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
   std::lock_guard lock(mutex_);
   stats_.delivered += delivered;
   stats_.bounced += failed.size();
+  stats_.blocked += blocked;
+  stats_.answered += answered;
   ++stats_.deferred;
 }
 
@@ -294,6 +351,126 @@ bool QueueManager::send_notice(const spool::SpoolRecord& original,
   }
   activate(spool::Queue::incoming, std::move(notice));
   return true;
+}
+
+// OUT-8: the held recipients go to the hold queue with the reason, before the active copy is
+// retired (a crash in between holds the message twice at worst, never loses it). When every
+// recipient is held the message keeps its ID; otherwise the held part gets a new one.
+void QueueManager::hold(const spool::SpoolRecord& record,
+                        const std::vector<std::pair<std::size_t, std::string>>& held) {
+  spool::SpoolRecord h = record;
+  h.recipients.clear();
+  for (const auto& [i, reason] : held)
+    h.recipients.push_back({record.recipients[i].address, reason});
+  if (held.size() != record.recipients.size()) h.id = spool_.ids().next();
+  h.reason = held.front().second;
+  h.next_attempt = 0;
+  if (auto written = spool_.write(spool::Queue::hold, h); !written) {
+    // The active copy stays; the next scan or recovery decides again.
+    log::error("queue: {} could not be held: {}", record.id, written.error().message);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.held;
+  }
+  log::warning("queue: {} held{} for {} recipient(s): {}", record.id,
+               h.id == record.id ? "" : " as " + h.id, h.recipients.size(), h.reason);
+}
+
+void QueueManager::spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about) {
+  spool::SpoolRecord r;
+  r.id = spool_.ids().next();
+  r.arrival = spool::unix_now();
+  r.envelope.client_address = "127.0.0.1";
+  r.envelope.client_internal = true;  // our own message: the outbound rules apply to it
+  r.envelope.helo = config_.hostname;
+  r.envelope.mail_from = "";  // the null reverse-path: it can never cause a bounce loop
+  for (auto& to : message.recipients) r.recipients.push_back({to, ""});
+  r.content = std::make_shared<const std::string>(std::move(message.content));
+  if (auto written = spool_.write(spool::Queue::incoming, r); !written) {
+    log::error("queue: {} for {} not stored: {}", message.what, about, written.error().message);
+    return;
+  }
+  log::info("queue: {} {} as {}", about, message.what, r.id);
+  {
+    std::lock_guard lock(mutex_);
+    ++in_flight_;
+    ++stats_.generated;
+  }
+  activate(spool::Queue::incoming, std::move(r));
+}
+
+void QueueManager::remember(const spool::QueueId& id, std::vector<std::string> lines) {
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = explanations_.try_emplace(id);
+  if (inserted) explanation_order_.push_back(id);
+  it->second.push_back(fmt::format("attempt at {}:", spool::unix_now()));
+  for (auto& l : lines) it->second.push_back("  " + std::move(l));
+  while (explanation_order_.size() > 10000) {
+    explanations_.erase(explanation_order_.front());
+    explanation_order_.pop_front();
+  }
+}
+
+std::vector<std::string> QueueManager::explain(const spool::QueueId& id) {
+  std::vector<std::string> out;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = explanations_.find(id); it != explanations_.end()) out = it->second;
+  }
+  if (auto h = spool_.load(spool::Queue::hold, id)) out.push_back("held now: " + h->reason);
+  return out;
+}
+
+template <typename T>
+T QueueManager::on_manager_thread(std::function<T()> work) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto future = promise->get_future();
+  post([promise, work = std::move(work)] { promise->set_value(work()); });
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
+    return fail(Errc::unavailable, "the queue manager did not answer (shutting down?)");
+  return future.get();
+}
+
+std::vector<HeldMessage> QueueManager::held() {
+  std::vector<HeldMessage> out;
+  for (const auto& id : spool_.list(spool::Queue::hold).value_or(std::vector<spool::QueueId>{})) {
+    auto r = spool_.load(spool::Queue::hold, id);
+    if (!r) continue;
+    HeldMessage h{r->id, r->arrival, r->envelope.mail_from, {}, r->reason};
+    for (const auto& p : r->recipients) h.recipients.push_back(p.address);
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+Result<void> QueueManager::release(const spool::QueueId& id) {
+  return on_manager_thread<Result<void>>([this, id]() -> Result<void> {
+    auto record = spool_.load(spool::Queue::hold, id);
+    if (!record) return fail(Errc::not_found, fmt::format("{} is not in the hold queue", id));
+    record->reason.clear();
+    for (auto& r : record->recipients) r.last_error.clear();
+    if (auto w = spool_.write(spool::Queue::incoming, *record); !w) return w;
+    if (auto removed = spool_.remove(spool::Queue::hold, id); !removed) return removed;
+    log::notice("queue: {} released from hold by the administrator", id);
+    {
+      std::lock_guard lock(mutex_);
+      ++in_flight_;
+    }
+    activate(spool::Queue::incoming, std::move(*record));
+    return {};
+  });
+}
+
+Result<void> QueueManager::remove_held(const spool::QueueId& id) {
+  return on_manager_thread<Result<void>>([this, id]() -> Result<void> {
+    if (!spool_.load(spool::Queue::hold, id))
+      return fail(Errc::not_found, fmt::format("{} is not in the hold queue", id));
+    if (auto removed = spool_.remove(spool::Queue::hold, id); !removed) return removed;
+    log::notice("queue: {} deleted from hold by the administrator", id);
+    return {};
+  });
 }
 
 }  // namespace seegw::relay

@@ -49,12 +49,13 @@ void ConnectionLimiter::release(const std::string& address) {
 
 // ---- inbound SMTP --------------------------------------------------------------------------
 
-InboundSession::InboundSession(Worker& worker, int fd, std::string address, std::uint16_t port)
+InboundSession::InboundSession(Worker& worker, int fd, std::string address, std::uint16_t port,
+                               bool submission)
     : io::StreamConnection(worker.loop(), fd),
       worker_(worker),
       address_(address),
       session_(server_options(worker.shared()), address, port,
-               worker.shared().config.is_internal(address)) {}
+               submission || worker.shared().config.is_internal(address)) {}
 
 void InboundSession::begin(const std::string& refusal) {
   admitted_ = refusal.empty();
@@ -339,9 +340,9 @@ Worker::Worker(Shared shared) : shared_(std::move(shared)) {
   loop_.on_tick([this] { tick(); });
 }
 
-Result<void> Worker::listen(const std::vector<int>& listening_fds) {
-  for (int fd : listening_fds) {
-    auto listener = std::make_unique<Listener>(*this, fd);
+Result<void> Worker::listen(const std::vector<std::pair<int, bool>>& listening_fds) {
+  for (auto [fd, submission] : listening_fds) {
+    auto listener = std::make_unique<Listener>(*this, fd, submission);
     // Every loop waits on the same socket; EPOLLEXCLUSIVE wakes one of them per connection.
     if (auto added = loop_.add(fd, EPOLLIN | EPOLLEXCLUSIVE, listener.get()); !added) return added;
     listeners_.push_back(std::move(listener));
@@ -358,7 +359,7 @@ void Worker::Listener::on_events(std::uint32_t) {
     std::uint16_t port = 0;
     std::string address = io::peer_address(fd, &port);
     std::string refusal = worker_.shared_.limiter.admit(address);
-    auto session = std::make_shared<InboundSession>(worker_, fd, address, port);
+    auto session = std::make_shared<InboundSession>(worker_, fd, address, port, submission_);
     worker_.sessions_.emplace(session.get(), session);
     session->begin(refusal);
   }

@@ -51,7 +51,7 @@ class Worker;
 class InboundSession : public io::StreamConnection,
                        public std::enable_shared_from_this<InboundSession> {
  public:
-  InboundSession(Worker& worker, int fd, std::string address, std::uint16_t port);
+  InboundSession(Worker& worker, int fd, std::string address, std::uint16_t port, bool submission);
   void begin(const std::string& refusal);
   void check_timeout(io::EventLoop::Clock::time_point now);
 
@@ -121,7 +121,8 @@ class Destination {
 class Worker {
  public:
   explicit Worker(Shared shared);
-  Result<void> listen(const std::vector<int>& listening_fds);
+  // Each socket with whether it is a submission listener (clients count as internal).
+  Result<void> listen(const std::vector<std::pair<int, bool>>& listening_fds);
   void run() { loop_.run(); }
   void stop() { loop_.stop(); }
   void deliver(DeliveryJob job);  // thread-safe
@@ -133,13 +134,15 @@ class Worker {
  private:
   class Listener : public io::FdHandler {
    public:
-    Listener(Worker& worker, int fd) : worker_(worker), fd_(fd) {}
+    Listener(Worker& worker, int fd, bool submission)
+        : worker_(worker), fd_(fd), submission_(submission) {}
     ~Listener() override;
     void on_events(std::uint32_t events) override;
 
    private:
     Worker& worker_;
     int fd_;
+    bool submission_;  // every client here is internal (outbound mail)
   };
 
   void tick();

@@ -1,5 +1,8 @@
 #include "seegw/scan/classification.hpp"
 
+#include <cctype>
+#include <string>
+
 namespace seegw::scan {
 
 Classification level_of(Trigger t) {
@@ -27,6 +30,19 @@ std::string_view classification_name(Classification c) {
       return "RESTRICTED";
   }
   return "RESTRICTED";
+}
+
+std::optional<Classification> classification_from_name(std::string_view name) {
+  std::string n;
+  for (char c : name)
+    n.push_back(c == '_' || c == ' '
+                    ? '-'
+                    : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (n == "none") return Classification::none;
+  if (n == "in-confidence") return Classification::in_confidence;
+  if (n == "sensitive") return Classification::sensitive;
+  if (n == "restricted") return Classification::restricted;
+  return std::nullopt;
 }
 
 std::string_view trigger_name(Trigger t) {

@@ -42,6 +42,10 @@ struct Protection {
   std::optional<SecurityLabel> label;
   std::vector<Cipher> advertised = {Cipher::aes256_gcm, Cipher::aes256_cbc, Cipher::aes192_cbc,
                                     Cipher::aes128_cbc, Cipher::des3_cbc};  // SMIMECapabilities
+  // The outer (readable in transit) header section is the message's own, except: the Subject
+  // replaced by this when set, and these fields kept inside the envelope only.
+  std::optional<std::string> outer_subject;
+  std::vector<std::string> inner_only_headers;
 };
 
 // The message signed (opaque, as message/rfc822 inside) and enveloped to `recipients`, as a

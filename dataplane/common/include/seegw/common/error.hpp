@@ -16,6 +16,7 @@ enum class Errc {
   config,       // configuration is invalid
   corrupt,      // stored data failed its own checks
   unavailable,  // a dependency is down; try again later (fail closed)
+  not_found,    // the thing asked for does not exist (e.g. a queue ID)
 };
 
 struct Error {

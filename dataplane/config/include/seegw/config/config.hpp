@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "seegw/common/error.hpp"
+#include "seegw/common/network.hpp"
 #include "seegw/smtp/client_session.hpp"
 #include "seegw/smtp/server_session.hpp"
 #include "seegw/spool/spool.hpp"
@@ -22,17 +23,7 @@ struct HostPort {
 };
 Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port);
 
-// An address range in CIDR notation (IPv4 or IPv6).
-class Network {
- public:
-  static Result<Network> parse(std::string_view cidr);
-  bool contains(std::string_view address) const;
-
- private:
-  int family_ = 0;
-  unsigned char bytes_[16] = {};
-  int prefix_ = 0;
-};
+using Network = seegw::Network;
 
 struct Route {
   std::vector<std::string> domains;  // lower case; "*.example" matches subdomains
@@ -58,7 +49,8 @@ struct Config {
   std::vector<Network> internal_networks;
 
   std::vector<HostPort> listen = {{"127.0.0.1", 2525}};
-  unsigned io_threads = 0;  // 0 = one per core
+  std::vector<HostPort> submission;  // listeners whose clients are all internal (outbound mail)
+  unsigned io_threads = 0;           // 0 = one per core
   smtp::ServerLimits limits;
   std::size_t max_connections = 2000;
   std::size_t max_connections_per_client = 100;
@@ -85,6 +77,14 @@ struct Config {
   std::size_t max_messages_per_connection = 1000;
 
   HsmSettings hsm;
+
+  // The SEEMail policy snapshot (written by seegw-control, or by hand); none = only our own
+  // domains are known, nothing external is trusted, classified mail stays inside.
+  std::filesystem::path policy_snapshot;
+  std::chrono::seconds policy_reload_interval{60};  // re-read when changed; states age with time
+  std::size_t notice_limit = 5;                     // OPS-2: per address and reason per window
+  std::chrono::seconds notice_window{3600};
+  std::filesystem::path admin_socket;  // "" = <spool>/admin.sock
 
   bool is_local_domain(std::string_view domain) const;
   bool is_internal(std::string_view address) const;

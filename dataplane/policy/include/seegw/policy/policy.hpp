@@ -1,7 +1,8 @@
-// The SEEMail business rules as a pure function (rules OUT-1..5, TRG-4, OPS-3): a policy snapshot
-// and the facts of one message in, a delivery plan per recipient out. No I/O, no clock, no
-// hidden state, so the whole decision table is tested exhaustively. Inbound rules (IN-*) and the
-// notifications' wording come with the rest of the policy issue.
+// The SEEMail business rules as pure functions: a policy snapshot and the facts of one message in,
+// a plan per recipient out. Outbound: OUT-1..5, TRG-4, OPS-3. Inbound: IN-1..3, IN-5, IN-6,
+// OPS-3, DIR-2. No I/O, no clock, no hidden state, so the whole decision table is tested
+// exhaustively; the data plane gathers the facts (scan, CMS, certificate validation) and carries
+// the plan out (transform, route, hold, notify).
 #pragma once
 
 #include <map>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "seegw/common/network.hpp"
 #include "seegw/scan/classification.hpp"
 
 namespace seegw::policy {
@@ -40,7 +42,19 @@ struct PolicySnapshot {
   // TRG-4: content that could not be inspected counts as this level (fail closed).
   scan::Classification uninspectable_as = scan::Classification::restricted;
   bool encrypt_when_possible = false;  // OUT-4: sign+encrypt unclassified mail to non-members too
+  // IN-5: rulesets that downgrade warning 2B (unverified sender) from HARD to SOFT. Servers are
+  // recognised by source address (the spec recommends IP over e-mail address alone).
+  std::vector<Network> trusted_servers;
+  std::set<std::string>
+      trusted_listservs;  // envelope or From addresses of list servers, lower case
+  // IN-4 / DIR-2: certificates learnt from mail or discovery are used at once, or wait for the
+  // administrator's approval.
+  bool auto_approve_certificates = true;
 };
+
+// Which way a message goes (the data plane knows the client and the listener it came in on).
+enum class Direction { outbound, inbound };
+Direction direction_of(const PolicySnapshot& snapshot, bool client_internal);
 
 enum class Action {
   deliver_internal,  // to our own mail server
@@ -53,11 +67,26 @@ enum class Action {
 
 enum class Warning { none, not_seemail_1a, restricted_1c };
 
-enum class Party { sender, sender_admin };
+// Who a notification goes to. Admins are postmaster@<our domain> (OPS-2): the sender's admin
+// for outbound mail, the recipient's admin for inbound mail.
+enum class Party { sender, sender_admin, recipient_admin };
+
+// Why; also the key, with the address, that notifications are aggregated and rate-limited by.
+enum class NoticeKind {
+  blocked_1a,
+  blocked_1c,
+  held,
+  certificate_status_unknown,
+  inbound_certificate,  // IN-2: a signer certificate was not valid
+  unverified_sender,    // IN-5
+  certificate_learnt,   // IN-4: a new domain certificate, used or awaiting approval
+};
+std::string_view notice_kind_name(NoticeKind kind);
 
 struct Notice {
   Party to;
   std::string about;
+  NoticeKind kind = NoticeKind::held;
 };
 
 struct RecipientDecision {
@@ -83,5 +112,77 @@ struct OutboundFacts {
 DeliveryPlan decide_outbound(const PolicySnapshot& snapshot, const OutboundFacts& facts);
 
 std::string_view action_name(Action a);
+
+// ---- inbound -------------------------------------------------------------------------------
+
+// What the data plane found out about the signature (x509::validate and cms::unprotect, IN-1).
+enum class SignerState {
+  unsigned_message,
+  bad_signature,  // the signature does not verify: the content was altered
+  valid,
+  revoked,         // revoked or suspended
+  unknown_ca,      // no chain to a trusted root (also self-signed, unusable key)
+  expired,         // also not yet valid
+  status_unknown,  // no usable CRL
+  name_mismatch,   // the certificate does not name the sender's domain (RFC 3183, DIR-3)
+};
+
+// Warnings inserted into an inbound message for its recipients (001's texts, IN-2, IN-5, IN-6).
+enum class InboundWarning {
+  certificate_revoked,
+  certificate_unknown,
+  certificate_expired,
+  certificate_status_unknown,
+  signature_invalid,
+  unverified_sender_2b,
+  not_seemail_4a,
+  spoofed_own_domain,
+};
+enum class Severity { soft, hard };
+
+struct RaisedWarning {
+  InboundWarning warning;
+  Severity severity;
+  std::string detail;  // the message's own facts
+};
+
+enum class InboundAction {
+  deliver,                     // to our mail server, with any warnings inserted
+  answer_ping,                 // OPS-3
+  answer_certificate_request,  // DIR-2 fallback
+  ignore_unsigned_request,     // a ping or certificate request that is not signed: logged only
+};
+
+struct InboundFacts {
+  std::string from;             // the RFC 5322 From address (what the recipient sees)
+  std::string envelope_sender;  // MAIL FROM
+  std::string client_address;   // the SMTP peer
+  std::vector<std::string> recipients;
+  scan::Classification classification = scan::Classification::none;
+  bool was_encrypted = false;
+  SignerState signer = SignerState::unsigned_message;
+  std::string signer_domain;  // the domain the signer certificate names
+};
+
+struct InboundRecipient {
+  std::string recipient;
+  InboundAction action;
+  std::string rule;
+};
+
+struct InboundPlan {
+  std::vector<InboundRecipient> recipients;
+  std::vector<RaisedWarning> warnings;  // HARD first
+  std::vector<Notice> notices;
+  bool learn_certificate = false;  // IN-4: the signer is a valid domain certificate of a peer
+};
+
+InboundPlan decide_inbound(const PolicySnapshot& snapshot, const InboundFacts& facts);
+
+// The recipient-facing one-line text of a warning (IN-2's wording, 001's headlines).
+std::string_view warning_headline(InboundWarning w);
+std::string_view severity_name(Severity s);
+// Is this address one that must never trigger an exception message (OPS-2: loops)?
+bool is_postmaster_or_daemon(std::string_view address);
 
 }  // namespace seegw::policy

@@ -14,10 +14,15 @@
 
 namespace seegw::relay {
 
+// A result code for recipients the SEEMail stage finished without sending (blocked with the
+// sender warned, held, a ping answered): neither delivered nor bounced.
+inline constexpr int kFinishedByPolicy = 0;
+
 struct Attempt {
   spool::SpoolRecord record;
-  scan::ScanReport scan;                       // what the scan stage found (TRG-1..4)
-  std::vector<smtp::RecipientResult> results;  // parallel to record.recipients
+  scan::ScanReport scan;                                  // what the scan stage found (TRG-1..4)
+  std::vector<smtp::RecipientResult> results;             // parallel to record.recipients
+  std::vector<std::pair<std::size_t, std::string>> held;  // recipients to hold, with the reason
   std::atomic<std::size_t> jobs_left{0};
   std::function<void(std::shared_ptr<Attempt>)> on_done;
 };
@@ -26,6 +31,7 @@ struct DeliveryJob {
   std::shared_ptr<Attempt> attempt;
   std::vector<std::size_t> recipients;  // indexes into attempt->record.recipients
   config::Route route;
+  std::shared_ptr<const std::string> content;  // what these recipients get (signed, warned...)
 
   // Records the results of this job's recipients; the last job of the attempt reports it.
   void complete(const smtp::DeliveryResult& result);
@@ -33,8 +39,10 @@ struct DeliveryJob {
   smtp::OutboundMessage message() const;
 };
 
-// Groups recipients by next hop (RFC 5321 lets one transaction carry many recipients).
+// Groups recipients by next hop and content (RFC 5321 lets one transaction carry many
+// recipients); `content[i]` null means recipient i is not sent in this attempt.
 std::vector<DeliveryJob> plan_jobs(const std::shared_ptr<Attempt>& attempt,
-                                   const config::Config& config);
+                                   const config::Config& config,
+                                   const std::vector<std::shared_ptr<const std::string>>& content);
 
 }  // namespace seegw::relay

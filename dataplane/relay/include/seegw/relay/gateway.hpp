@@ -11,7 +11,10 @@
 
 #include "seegw/config/config.hpp"
 #include "seegw/pkcs11/hsm.hpp"
+#include "seegw/relay/admin_socket.hpp"
 #include "seegw/relay/queue_manager.hpp"
+#include "seegw/seemail/processor.hpp"
+#include "seegw/seemail/trust_state.hpp"
 
 namespace seegw::relay {
 
@@ -28,12 +31,25 @@ class Gateway {
   // OPS-1: false while a part the gateway cannot work without (the HSM, a writable spool) is
   // missing; then no mail is accepted (4xx) and none is sent.
   bool operational() const { return operational_.load(); }
+  QueueManager& queue() { return *queue_; }
+  std::shared_ptr<const seemail::TrustState> trust();
+  // Re-reads the policy snapshot; the last good one stays when the new one is bad.
+  Result<void> reload_policy();
 
  private:
   Gateway() = default;
   void dispatch(DeliveryJob job);
   void watch_health();
   bool check_health(std::string& why);
+  Result<seemail::SigningKeys> signing_keys();
+  std::string admin_command(const std::string& command);
+
+  // The HSM session with our key and certificate; replaced whole when the token comes back.
+  struct HsmHandle {
+    std::unique_ptr<pkcs11::Hsm> hsm;
+    EVP_PKEY* key = nullptr;
+    x509::Certificate certificate;
+  };
 
   config::Config config_;
   std::shared_ptr<const scan::Matcher> matcher_;
@@ -44,8 +60,16 @@ class Gateway {
   std::vector<int> listening_fds_;  // one socket per address, shared by the loops
   bool stopped_ = false;
 
-  std::unique_ptr<pkcs11::Hsm> hsm_;  // only the health thread touches it (until the CMS stage)
+  std::mutex hsm_mutex_;  // guards hsm_ (the pointer, not the session: libp11 locks that)
+  std::shared_ptr<HsmHandle> hsm_;
   std::atomic<bool> operational_{true};
+  std::mutex trust_mutex_;
+  std::shared_ptr<const seemail::TrustState> trust_;
+  std::mutex reload_mutex_;  // one reload at a time (health thread, admin socket)
+  std::filesystem::file_time_type policy_mtime_{};
+  std::chrono::steady_clock::time_point policy_loaded_{};
+  std::unique_ptr<seemail::Processor> processor_;
+  std::unique_ptr<AdminSocket> admin_;
   std::mutex health_mutex_;
   std::condition_variable health_wake_;
   bool health_stop_ = false;

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <queue>
 #include <thread>
@@ -16,12 +18,23 @@
 #include "seegw/config/config.hpp"
 #include "seegw/relay/attempt.hpp"
 #include "seegw/scan/matcher.hpp"
+#include "seegw/seemail/processor.hpp"
 #include "seegw/spool/spool.hpp"
 
 namespace seegw::relay {
 
 struct QueueStats {
   std::size_t accepted = 0, delivered = 0, deferred = 0, bounced = 0, corrupt = 0;
+  std::size_t blocked = 0, held = 0, answered = 0, generated = 0;
+};
+
+// A message in the hold queue, for the administrator (OUT-8).
+struct HeldMessage {
+  spool::QueueId id;
+  std::int64_t arrival = 0;
+  std::string sender;
+  std::vector<std::string> recipients;
+  std::string reason;
 };
 
 class QueueManager {
@@ -30,8 +43,10 @@ class QueueManager {
   // How a planned job reaches an I/O loop (thread-safe).
   using Dispatch = std::function<void(DeliveryJob)>;
 
+  using TrustSource = std::function<std::shared_ptr<const seemail::TrustState>()>;
+
   QueueManager(const config::Config& config, spool::Spool& spool, const scan::Matcher& matcher,
-               Dispatch dispatch);
+               seemail::Processor& processor, TrustSource trust, Dispatch dispatch);
   ~QueueManager();
 
   // Recovers every state from the spool and starts the manager's thread.
@@ -44,6 +59,15 @@ class QueueManager {
   QueueStats stats();
   // Messages in incoming, active or deferred not yet finished (for tests and shutdown).
   std::size_t in_flight();
+
+  // Administrator's operations on the hold queue (thread-safe; they run on the manager's thread).
+  // Release sends the message through the whole pipeline again: if the problem is not repaired,
+  // the policy holds it again (fail closed).
+  std::vector<HeldMessage> held();
+  Result<void> release(const spool::QueueId& id);
+  Result<void> remove_held(const spool::QueueId& id);
+  // Which rule decided what for a recent message, and why (kept for the last 10,000).
+  std::vector<std::string> explain(const spool::QueueId& id);
 
  private:
   struct Due {
@@ -62,11 +86,20 @@ class QueueManager {
   bool send_notice(const spool::SpoolRecord& original,
                    const std::vector<smtp::RecipientResult>& recipients, bool failed);
   void retire(const spool::QueueId& id);
+  void hold(const spool::SpoolRecord& record,
+            const std::vector<std::pair<std::size_t, std::string>>& held);
+  void spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about);
+  void remember(const spool::QueueId& id, std::vector<std::string> lines);
+  // Runs `work` on the manager's thread and waits for it.
+  template <typename T>
+  T on_manager_thread(std::function<T()> work);
   void schedule_due();
 
   const config::Config& config_;
   spool::Spool& spool_;
   const scan::Matcher& matcher_;
+  seemail::Processor& processor_;
+  TrustSource trust_;
   Dispatch dispatch_;
   std::function<bool()> operational_ = [] { return true; };
   tbb::task_group pipeline_;
@@ -78,6 +111,8 @@ class QueueManager {
   QueueStats stats_;
   std::size_t in_flight_ = 0;
   std::thread thread_;
+  std::map<spool::QueueId, std::vector<std::string>> explanations_;  // guarded by mutex_
+  std::deque<spool::QueueId> explanation_order_;
 
   // Owned by the manager's thread.
   std::priority_queue<Due, std::vector<Due>, std::greater<>> deferred_;

@@ -1,6 +1,7 @@
 // The SEEMail trigger words and the classification they give a message (rules TRG-1, TRG-3).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,8 @@ enum class Trigger { seemail, in_confidence, sensitive, restricted };
 Classification level_of(Trigger trigger);
 std::string_view classification_name(Classification c);  // "NONE", "IN-CONFIDENCE", ...
 std::string_view trigger_name(Trigger t);                // "SEEMAIL", "IN CONFIDENCE", ...
+// "none", "in-confidence", "sensitive", "restricted" (any case, '_' or '-' or ' ').
+std::optional<Classification> classification_from_name(std::string_view name);
 
 struct TriggerHit {
   Trigger trigger;

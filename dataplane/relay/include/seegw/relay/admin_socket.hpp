@@ -1,0 +1,39 @@
+// The data plane's administration socket (a Unix stream socket beside the spool): one command
+// line in, a reply out, then the connection closes. Only the gateway's own user (or root) may
+// connect (SO_PEERCRED); seegw-control's richer, role-checked API sits in front of it.
+// Commands: status, held, release ID, delete ID, explain ID, reload.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "seegw/common/error.hpp"
+
+namespace seegw::relay {
+
+class AdminSocket {
+ public:
+  // The handler gets the command line and returns the reply ("ok ..." or "error: ...").
+  using Handler = std::function<std::string(const std::string& command)>;
+  static Result<std::unique_ptr<AdminSocket>> open(const std::filesystem::path& path,
+                                                   Handler handler);
+  ~AdminSocket();
+
+ private:
+  AdminSocket() = default;
+  void run();
+  std::filesystem::path path_;
+  Handler handler_;
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd
+  std::thread thread_;
+};
+
+// The client side, for `seegw queue ...` and `seegw explain`.
+Result<std::string> admin_request(const std::filesystem::path& path, const std::string& command);
+
+}  // namespace seegw::relay

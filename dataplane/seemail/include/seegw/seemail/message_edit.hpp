@@ -1,0 +1,50 @@
+// Small, careful edits of RFC 5322 messages the gateway itself makes: read a header, add or
+// remove header fields, wrap a message so a warning is the first thing its reader sees, and
+// compose the gateway's own messages (notices, ping and certificate-request answers).
+#pragma once
+
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seegw::seemail {
+
+// The first field of that name, unfolded, or "" (case-insensitive name).
+std::string header_value(std::string_view message, std::string_view name);
+// The addr-spec of a From/To style value: "Name <a@b>" → "a@b"; "" when there is none.
+std::string first_address(std::string_view value);
+
+// Header fields ("Name: value\r\n" each) added at the top of the header section.
+std::string prepend_headers(std::string_view message, std::string_view fields);
+// Every field of that name removed (with its continuation lines).
+std::string remove_headers(std::string_view message, std::string_view name);
+// The Subject with `tag` in front (a Subject is added when there is none).
+std::string tag_subject(std::string_view message, std::string_view tag);
+
+// The message as multipart/mixed: first a text/plain part with `warning_text`, then the
+// original body with its own Content-* fields, so every mail client shows the warning above the
+// message and the original is kept whole. Non-content header fields stay on top.
+std::string wrap_with_warning(std::string_view message, std::string_view warning_text);
+
+struct Attachment {
+  std::string filename;
+  std::string media_type;
+  std::string bytes;
+};
+
+struct ComposedMessage {
+  std::string from;  // header From (an address)
+  std::string to;
+  std::string subject;
+  std::string text;  // UTF-8 body text, lines separated by \n
+  std::vector<Attachment> attachments;
+  std::vector<std::string> extra_headers;  // "Name: value" each
+  std::string in_reply_to;                 // a Message-ID, or ""
+};
+std::string compose(const ComposedMessage& m, std::string_view hostname, std::time_t now);
+
+// "Mon, 23 Nov 2026 01:02:03 +0000"
+std::string rfc5322_date(std::time_t t);
+
+}  // namespace seegw::seemail

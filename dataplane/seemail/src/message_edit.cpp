@@ -1,0 +1,228 @@
+#include "seegw/seemail/message_edit.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <random>
+
+#include "seegw/common/text.hpp"
+#include "seegw/mime/codec.hpp"
+
+namespace seegw::seemail {
+namespace {
+
+// [begin, end) of each header field (a line and its continuation lines), and the body offset.
+struct Field {
+  std::size_t begin, end;
+  std::string_view name;
+};
+
+std::vector<Field> fields_of(std::string_view m, std::size_t& body) {
+  std::vector<Field> out;
+  std::size_t pos = 0;
+  body = m.size();
+  while (pos < m.size()) {
+    std::size_t nl = m.find('\n', pos);
+    std::size_t end = nl == std::string_view::npos ? m.size() : nl + 1;
+    std::string_view line = m.substr(pos, end - pos);
+    if (line == "\r\n" || line == "\n") {
+      body = end;
+      return out;
+    }
+    if ((line.front() == ' ' || line.front() == '\t') && !out.empty()) {
+      out.back().end = end;
+    } else {
+      auto colon = line.find(':');
+      out.push_back({pos, end, colon == std::string_view::npos ? line : line.substr(0, colon)});
+    }
+    pos = end;
+  }
+  body = m.size();
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return std::string(s);
+}
+
+bool is_content_field(std::string_view name) {
+  const std::string n = ascii_lower(name);
+  return n.starts_with("content-") || n == "mime-version";
+}
+
+std::string crlf(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n')
+      out += "\r\n";
+    else if (c != '\r')
+      out.push_back(c);
+  }
+  return out;
+}
+
+std::string boundary() {
+  static std::atomic<std::uint64_t> n{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("=_seegw_{:016x}_{}", rng(), n.fetch_add(1));
+}
+
+// RFC 2047 for a header value that is not plain ASCII.
+std::string encoded_word(std::string_view text) {
+  for (unsigned char c : text)
+    if (c >= 0x80 || c < 0x20)
+      return "=?UTF-8?B?" + trim(mime::encode_base64(text, 1u << 20)) + "?=";
+  return std::string(text);
+}
+
+}  // namespace
+
+std::string header_value(std::string_view m, std::string_view name) {
+  std::size_t body;
+  for (const auto& f : fields_of(m, body)) {
+    if (!iequals(trim(f.name), name)) continue;
+    std::string_view raw = m.substr(f.begin, f.end - f.begin);
+    raw.remove_prefix(std::min(raw.size(), raw.find(':') + 1));
+    std::string out;
+    for (char c : raw)
+      if (c != '\r' && c != '\n') out.push_back(c);
+    return trim(out);
+  }
+  return "";
+}
+
+std::string first_address(std::string_view v) {
+  auto lt = v.find('<');
+  if (lt != std::string_view::npos) {
+    auto gt = v.find('>', lt);
+    if (gt != std::string_view::npos) return trim(v.substr(lt + 1, gt - lt - 1));
+  }
+  // A bare addr-spec, perhaps with a (comment) or a list after it.
+  std::string s = trim(v.substr(0, v.find_first_of(",(")));
+  return s.find('@') != std::string::npos && s.find(' ') == std::string::npos ? s : "";
+}
+
+std::string prepend_headers(std::string_view m, std::string_view fields) {
+  std::string out(fields);
+  out.append(m);
+  return out;
+}
+
+std::string remove_headers(std::string_view m, std::string_view name) {
+  std::size_t body;
+  auto fields = fields_of(m, body);
+  std::string out;
+  out.reserve(m.size());
+  std::size_t copied = 0;
+  for (const auto& f : fields) {
+    if (iequals(trim(f.name), name)) {
+      out.append(m.substr(copied, f.begin - copied));
+      copied = f.end;
+    }
+  }
+  out.append(m.substr(copied));
+  return out;
+}
+
+std::string tag_subject(std::string_view m, std::string_view tag) {
+  std::size_t body;
+  for (const auto& f : fields_of(m, body)) {
+    if (!iequals(trim(f.name), "subject")) continue;
+    std::size_t value = m.find(':', f.begin) + 1;
+    while (value < f.end && (m[value] == ' ' || m[value] == '\t')) ++value;
+    return std::string(m.substr(0, value)) + std::string(tag) + " " + std::string(m.substr(value));
+  }
+  return prepend_headers(m, fmt::format("Subject: {}\r\n", tag));
+}
+
+std::string wrap_with_warning(std::string_view m, std::string_view warning_text) {
+  std::size_t body;
+  auto fields = fields_of(m, body);
+  std::string top, content;
+  for (const auto& f : fields) {
+    auto text = m.substr(f.begin, f.end - f.begin);
+    (is_content_field(trim(f.name)) ? content : top).append(text);
+  }
+  // The original part keeps its own content fields (minus MIME-Version), or gets the default.
+  std::string part_fields;
+  {
+    std::size_t b2;
+    std::string c = content;
+    c += "\r\n";
+    for (const auto& f : fields_of(c, b2))
+      if (!iequals(trim(f.name), "mime-version"))
+        part_fields.append(c.substr(f.begin, f.end - f.begin));
+  }
+  if (part_fields.empty()) part_fields = "Content-Type: text/plain; charset=us-ascii\r\n";
+  if (!part_fields.ends_with("\n")) part_fields += "\r\n";
+  const std::string b = boundary();
+  std::string out = top;
+  out += "MIME-Version: 1.0\r\n";
+  out += fmt::format("Content-Type: multipart/mixed; boundary=\"{}\"\r\n\r\n", b);
+  out += "This is a multi-part message in MIME format.\r\n";
+  out += fmt::format(
+      "--{}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: 8bit\r\nContent-Disposition: inline\r\n\r\n",
+      b);
+  out += crlf(warning_text);
+  if (!out.ends_with("\r\n")) out += "\r\n";
+  out += fmt::format("--{}\r\n", b);
+  out += part_fields;
+  out += "\r\n";
+  out.append(m.substr(std::min(body, m.size())));
+  if (!out.ends_with("\n")) out += "\r\n";
+  out += fmt::format("--{}--\r\n", b);
+  return out;
+}
+
+std::string rfc5322_date(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+std::string compose(const ComposedMessage& m, std::string_view hostname, std::time_t now) {
+  static std::atomic<std::uint64_t> serial{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string out;
+  out += fmt::format("From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\n", m.from, m.to,
+                     encoded_word(m.subject), rfc5322_date(now));
+  out += fmt::format("Message-ID: <{}.{:x}.{}@{}>\r\n", now, rng(), serial.fetch_add(1), hostname);
+  if (!m.in_reply_to.empty())
+    out += fmt::format("In-Reply-To: {0}\r\nReferences: {0}\r\n", m.in_reply_to);
+  out += "Auto-Submitted: auto-replied\r\n";  // RFC 3834: no auto-replies to this
+  for (const auto& h : m.extra_headers) out += h + "\r\n";
+  out += "MIME-Version: 1.0\r\n";
+  const std::string text = crlf(m.text);
+  if (m.attachments.empty()) {
+    out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+    out += text;
+    if (!out.ends_with("\r\n")) out += "\r\n";
+    return out;
+  }
+  const std::string b = boundary();
+  out += fmt::format("Content-Type: multipart/mixed; boundary=\"{}\"\r\n\r\n", b);
+  out += fmt::format(
+      "--{}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: 8bit\r\n\r\n{}",
+      b, text);
+  if (!out.ends_with("\r\n")) out += "\r\n";
+  for (const auto& a : m.attachments) {
+    out += fmt::format(
+        "--{}\r\nContent-Type: {}; name=\"{}\"\r\nContent-Transfer-Encoding: base64\r\n"
+        "Content-Disposition: attachment; filename=\"{}\"\r\n\r\n",
+        b, a.media_type, a.filename, a.filename);
+    out += crlf(mime::encode_base64(a.bytes));
+    if (!out.ends_with("\r\n")) out += "\r\n";
+  }
+  out += fmt::format("--{}--\r\n", b);
+  return out;
+}
+
+}  // namespace seegw::seemail

@@ -1,0 +1,491 @@
+#include "seegw/seemail/processor.hpp"
+
+#include <fmt/format.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "seegw/common/log.hpp"
+#include "seegw/common/text.hpp"
+#include "seegw/scan/inspector.hpp"
+#include "seegw/seemail/message_edit.hpp"
+#include "seegw/seemail/notices.hpp"
+#include "seegw/smtp/address.hpp"
+
+namespace seegw::seemail {
+namespace fs = std::filesystem;
+using policy::Action;
+using policy::InboundAction;
+
+namespace {
+
+constexpr std::string_view kOuterSubject = "SEEMail secure message";
+
+std::string where_found(const scan::ScanReport& scan) {
+  if (!scan.hits.empty()) return scan.hits.front().where;
+  if (!scan.uninspectable.empty())
+    return "a part that could not be inspected: " + scan.uninspectable.front().where + " (" +
+           scan.uninspectable.front().reason + ")";
+  return "";
+}
+
+MessageFacts facts_of(const spool::SpoolRecord& r, std::string_view content,
+                      const std::string& classification, const std::string& where) {
+  MessageFacts f;
+  f.queue_id = r.id;
+  f.sender = r.envelope.mail_from;
+  f.subject = header_value(content, "Subject");
+  f.message_id = header_value(content, "Message-ID");
+  for (const auto& p : r.recipients) f.recipients.push_back(p.address);
+  f.classification = classification;
+  f.found_where = where;
+  return f;
+}
+
+std::string der_of(X509* cert) {
+  unsigned char* buf = nullptr;
+  int n = i2d_X509(cert, &buf);
+  if (n <= 0) return "";
+  std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
+  OPENSSL_free(buf);
+  return out;
+}
+
+// Writes a small file atomically (temporary, rename); the learnt store is not the spool, but a
+// half-written certificate must never be read back.
+bool write_atomically(const fs::path& path, std::string_view bytes) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()))) return false;
+  }
+  fs::rename(tmp, path, ec);
+  return !ec;
+}
+
+policy::SignerState signer_state(x509::CertificateState s) {
+  using S = x509::CertificateState;
+  switch (s) {
+    case S::valid:
+      return policy::SignerState::valid;
+    case S::revoked:
+      return policy::SignerState::revoked;
+    case S::expired:
+    case S::not_yet_valid:
+      return policy::SignerState::expired;
+    case S::status_unknown:
+      return policy::SignerState::status_unknown;
+    case S::name_mismatch:
+      return policy::SignerState::name_mismatch;
+    case S::unknown_ca:
+    case S::self_signed:
+    case S::bad_key_usage:
+      return policy::SignerState::unknown_ca;
+  }
+  return policy::SignerState::unknown_ca;
+}
+
+std::string certificate_domain(X509* cert) {
+  for (const auto& a : x509::certificate_addresses(cert)) {
+    auto d = smtp::domain_of(a);
+    if (!d.empty()) return d;
+  }
+  return "";
+}
+
+}  // namespace
+
+bool is_smime(std::string_view message) {
+  const std::string ct = ascii_lower(header_value(message, "Content-Type"));
+  return ct.starts_with("application/pkcs7-mime") || ct.starts_with("application/x-pkcs7-mime") ||
+         (ct.starts_with("multipart/signed") && ct.find("pkcs7-signature") != std::string::npos);
+}
+
+Processor::Processor(Settings settings, const scan::Matcher& matcher, KeySource keys,
+                     HsmProbe probe)
+    : settings_(std::move(settings)),
+      matcher_(matcher),
+      keys_(std::move(keys)),
+      probe_(std::move(probe)),
+      limiter_(settings_.notice_limits) {}
+
+Outcome Processor::process(const spool::SpoolRecord& record, const scan::ScanReport& scan,
+                           const TrustState& trust, std::time_t now) {
+  return policy::direction_of(trust.policy, record.envelope.client_internal) ==
+                 policy::Direction::outbound
+             ? outbound(record, scan, trust, now)
+             : inbound(record, trust, now);
+}
+
+void Processor::notify(Outcome& out, const policy::Notice& notice, const std::string& to,
+                       const MessageFacts& facts, std::time_t now) {
+  // OPS-2: no exception messages to or about postmasters and daemons (loops).
+  if (policy::is_postmaster_or_daemon(facts.sender) && notice.to == policy::Party::sender) return;
+  if (to.empty() || (notice.to == policy::Party::sender && policy::is_postmaster_or_daemon(to)))
+    return;
+  {
+    std::lock_guard lock(mutex_);
+    if (!limiter_.admit(to, notice.kind, now)) {
+      out.explanation.push_back(fmt::format("notice {} to <{}> held back by the rate limit",
+                                            policy::notice_kind_name(notice.kind), to));
+      return;
+    }
+  }
+  auto m = notice_message(notice, to, settings_.domain, facts);
+  out.generated.push_back(
+      {{to},
+       compose(m, settings_.hostname, now),
+       fmt::format("notice {} to <{}>", policy::notice_kind_name(notice.kind), to)});
+}
+
+std::vector<GeneratedMessage> Processor::due_summaries(std::time_t now) {
+  std::vector<policy::NoticeLimiter::Summary> due;
+  {
+    std::lock_guard lock(mutex_);
+    due = limiter_.due(now);
+  }
+  std::vector<GeneratedMessage> out;
+  for (const auto& s : due)
+    out.push_back({{s.to},
+                   compose(summary_message(s, settings_.domain), settings_.hostname, now),
+                   fmt::format("summary of {} held-back {} notices to <{}>", s.suppressed,
+                               policy::notice_kind_name(s.kind), s.to)});
+  return out;
+}
+
+std::vector<std::string> Processor::capabilities_of(const TrustState& trust,
+                                                    const std::string& domain) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = learnt_capabilities_.find(domain); it != learnt_capabilities_.end())
+      return it->second;
+  }
+  auto it = trust.capabilities.find(domain);
+  return it == trust.capabilities.end() ? std::vector<std::string>{} : it->second;
+}
+
+// ---- outbound ------------------------------------------------------------------------------
+
+Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
+                            const TrustState& trust, std::time_t now) {
+  Outcome out;
+  const std::string& content = *record.content;
+  policy::OutboundFacts facts;
+  facts.sender = record.envelope.mail_from;
+  for (const auto& r : record.recipients) facts.recipients.push_back(r.address);
+  facts.classification = scan.classification;
+  facts.uninspectable = !scan.uninspectable.empty();
+  const auto plan = policy::decide_outbound(trust.policy, facts);
+  const scan::Classification level =
+      facts.uninspectable ? std::max(facts.classification, trust.policy.uninspectable_as)
+                          : facts.classification;
+  out.classification = std::string(scan::classification_name(level));
+  const MessageFacts mf = facts_of(record, content, out.classification, where_found(scan));
+
+  out.recipients.resize(record.recipients.size());
+  std::map<std::string, std::vector<std::size_t>> secure;  // receiving domain → recipients
+  for (std::size_t i = 0; i < plan.recipients.size(); ++i) {
+    const auto& d = plan.recipients[i];
+    auto& o = out.recipients[i];
+    out.explanation.push_back(fmt::format("to=<{}> action={} rule={} ({})", d.recipient,
+                                          policy::action_name(d.action), d.rule, d.reason));
+    switch (d.action) {
+      case Action::deliver_internal:
+      case Action::deliver_plain:
+        o = {Disposition::deliver, record.content, ""};
+        break;
+      case Action::block:
+        o = {Disposition::finished, nullptr,
+             fmt::format("blocked by {} ({}); the sender was warned", d.rule,
+                         plan.warning == policy::Warning::not_seemail_1a ? "#1A" : "#1C")};
+        break;
+      case Action::hold:
+        o = {Disposition::hold, nullptr, fmt::format("{}: {}", d.rule, d.reason)};
+        break;
+      case Action::answer_ping:
+        o = {Disposition::finished, nullptr, "seemail-ping answered"};
+        if (!policy::is_postmaster_or_daemon(facts.sender))
+          out.generated.push_back(ping_answer(record, facts.sender, trust, now));
+        break;
+      case Action::sign_and_encrypt:
+        secure[smtp::domain_of(d.recipient)].push_back(i);
+        break;
+    }
+  }
+
+  if (!secure.empty()) {
+    auto keys = keys_();
+    auto set_all = [&](const std::vector<std::size_t>& idx, Disposition disp, std::string why) {
+      for (auto i : idx) out.recipients[i] = {disp, nullptr, why};
+    };
+    if (!keys) {
+      // Fail closed: without the HSM nothing secure leaves; it waits (or is held if none).
+      const bool transient = keys.error().code == Errc::unavailable;
+      for (auto& [domain, idx] : secure)
+        set_all(
+            idx, transient ? Disposition::defer : Disposition::hold,
+            (transient ? "HSM unavailable: " : "cannot sign and encrypt: ") + keys.error().message);
+    } else {
+      // OUT-7: the version and classification label travel inside the signature.
+      std::string inner =
+          remove_headers(remove_headers(content, "X-SEEMAIL-Version"), "X-SEEMAIL-Classification");
+      std::string fields = "X-SEEMAIL-Version: 2.0\r\n";
+      if (level != scan::Classification::none)
+        fields += fmt::format("X-SEEMAIL-Classification: {}\r\n", out.classification);
+      inner = prepend_headers(inner, fields);
+      cms::Signer signer{keys->key, keys->certificate, keys->chain};
+      for (auto& [domain, idx] : secure) {
+        X509* cert = trust.certificate_for(domain);
+        if (!cert) {
+          set_all(idx, Disposition::hold, "OUT-5: no certificate for " + domain + " in the store");
+          continue;
+        }
+        cms::Protection p;
+        p.cipher = cms::choose_cipher(capabilities_of(trust, domain), settings_.approved);
+        if (level != scan::Classification::none)
+          p.label =
+              cms::SecurityLabel{"2.16.554.101.8.1.1", static_cast<int>(level), out.classification};
+        p.outer_subject = std::string(kOuterSubject);
+        p.inner_only_headers = {"X-SEEMAIL-Classification"};
+        auto protected_message = cms::protect(inner, signer, {cert}, p);
+        if (!protected_message) {
+          const bool transient = protected_message.error().code == Errc::unavailable;
+          set_all(idx, transient ? Disposition::defer : Disposition::hold,
+                  "cannot sign and encrypt: " + protected_message.error().message);
+          continue;
+        }
+        auto shared = std::make_shared<const std::string>(std::move(*protected_message));
+        for (auto i : idx) out.recipients[i] = {Disposition::deliver, shared, ""};
+        out.explanation.push_back(
+            fmt::format("{}: signed and encrypted with {}", domain, cms::cipher_name(p.cipher)));
+      }
+    }
+  }
+
+  const std::string postmaster = "postmaster@" + settings_.domain;
+  for (const auto& n : plan.notices)
+    notify(out, n, n.to == policy::Party::sender ? facts.sender : postmaster, mf, now);
+  return out;
+}
+
+// ---- inbound -------------------------------------------------------------------------------
+
+Outcome Processor::inbound(const spool::SpoolRecord& record, const TrustState& trust,
+                           std::time_t now) {
+  Outcome out;
+  out.recipients.resize(record.recipients.size());
+  const std::string& original = *record.content;
+  std::string message = original;
+  policy::InboundFacts facts;
+  facts.envelope_sender = record.envelope.mail_from;
+  facts.from = first_address(header_value(original, "From"));
+  facts.client_address = record.envelope.client_address;
+  for (const auto& r : record.recipients) facts.recipients.push_back(r.address);
+  const std::string sender_domain =
+      smtp::domain_of(facts.from.empty() ? facts.envelope_sender : facts.from);
+  std::optional<cms::Unprotected> unwrapped;
+  std::optional<policy::RaisedWarning> undecryptable;
+
+  if (is_smime(original)) {
+    auto keys = keys_();
+    if (!keys && keys.error().code == Errc::unavailable) {
+      for (auto& o : out.recipients)
+        o = {Disposition::defer, nullptr, "HSM unavailable: " + keys.error().message};
+      out.explanation.push_back("S/MIME message waits for the HSM (IN-1)");
+      return out;
+    }
+    std::vector<X509*> known;
+    for (const auto& [d, c] : trust.certificates) known.push_back(c.get());
+    auto u = cms::unprotect(original, keys ? keys->key : nullptr,
+                            keys ? keys->certificate : nullptr, known);
+    if (!u) {
+      if (probe_ && !probe_()) {
+        for (auto& o : out.recipients)
+          o = {Disposition::defer, nullptr, "HSM unavailable while decrypting"};
+        return out;
+      }
+      // Nothing leaks by delivering what we could not open; nothing is lost either.
+      undecryptable = policy::RaisedWarning{
+          policy::InboundWarning::signature_invalid, policy::Severity::hard,
+          "the SEEMail gateway could not decrypt or verify it: " + u.error().message};
+      out.explanation.push_back("S/MIME could not be opened: " + u.error().message);
+    } else {
+      unwrapped = std::move(*u);
+      message = unwrapped->message;
+      facts.was_encrypted = unwrapped->was_encrypted;
+      if (unwrapped->was_signed) {
+        if (!unwrapped->signature_valid || !unwrapped->signer) {
+          facts.signer = policy::SignerState::bad_signature;
+        } else {
+          std::vector<X509*> chain;
+          for (const auto& c : unwrapped->certificates) chain.push_back(c.get());
+          auto v = trust.check(unwrapped->signer.get(), chain, sender_domain, now);
+          facts.signer = signer_state(v.state);
+          facts.signer_domain = certificate_domain(unwrapped->signer.get());
+          out.explanation.push_back(fmt::format("signer {}: {} {}", facts.signer_domain,
+                                                x509::state_name(v.state), v.detail));
+        }
+      }
+    }
+  }
+  // The decrypted content is what the recipient reads, so it is what IN-6 judges.
+  const auto scan = scan::inspect_message(message, matcher_);
+  facts.classification = scan.classification;
+  out.classification = std::string(scan::classification_name(scan.classification));
+  auto plan = policy::decide_inbound(trust.policy, facts);
+  if (undecryptable) plan.warnings.insert(plan.warnings.begin(), *undecryptable);
+  const MessageFacts mf = facts_of(record, message, out.classification, where_found(scan));
+
+  // Warnings reach the recipient three ways: a header for filters, a Subject tag for the
+  // message list, and a first text part above the content for the reader.
+  std::string delivered = remove_headers(message, "X-SEEMAIL-Warning");  // never trust a peer's
+  if (!plan.warnings.empty()) {
+    std::string fields;
+    for (const auto& w : plan.warnings)
+      fields += fmt::format("X-SEEMAIL-Warning: {}; {}\r\n", policy::severity_name(w.severity),
+                            policy::warning_headline(w.warning));
+    const bool hard = plan.warnings.front().severity == policy::Severity::hard;
+    delivered = wrap_with_warning(
+        tag_subject(prepend_headers(delivered, fields), hard ? "[HARD WARNING]" : "[SOFT WARNING]"),
+        warning_text(plan.warnings, facts.from.empty() ? facts.envelope_sender : facts.from));
+    for (const auto& w : plan.warnings)
+      out.explanation.push_back(fmt::format("warning {} {} ({})", policy::severity_name(w.severity),
+                                            policy::warning_headline(w.warning), w.detail));
+  }
+  auto content = std::make_shared<const std::string>(std::move(delivered));
+  const std::string reply_to = facts.from.empty() ? facts.envelope_sender : facts.from;
+  const bool auto_submitted = [&] {
+    auto v = ascii_lower(header_value(message, "Auto-Submitted"));
+    return !v.empty() && v != "no";
+  }();
+  for (std::size_t i = 0; i < plan.recipients.size(); ++i) {
+    const auto& d = plan.recipients[i];
+    auto& o = out.recipients[i];
+    out.explanation.push_back(fmt::format("to=<{}> inbound {} rule={}", d.recipient,
+                                          d.action == InboundAction::deliver ? "deliver" : "answer",
+                                          d.rule));
+    switch (d.action) {
+      case InboundAction::deliver:
+        o = {Disposition::deliver, content, ""};
+        break;
+      case InboundAction::ignore_unsigned_request:
+        o = {Disposition::finished, nullptr, "not signed by a trusted domain certificate: ignored"};
+        break;
+      case InboundAction::answer_ping:
+      case InboundAction::answer_certificate_request:
+        if (policy::is_postmaster_or_daemon(reply_to) || auto_submitted) {
+          o = {Disposition::finished, nullptr, "from a daemon or auto-submitted: not answered"};
+          break;
+        }
+        if (d.action == InboundAction::answer_ping) {
+          o = {Disposition::finished, nullptr, "seemail-ping answered"};
+          out.generated.push_back(ping_answer(record, reply_to, trust, now));
+        } else {
+          o = {Disposition::finished, nullptr, "certificate request answered"};
+          out.generated.push_back(
+              certificate_answer(reply_to, first_address(header_value(message, "Subject")), now));
+        }
+        break;
+    }
+  }
+  const std::string postmaster = "postmaster@" + settings_.domain;
+  for (const auto& n : plan.notices) notify(out, n, postmaster, mf, now);
+  if (plan.learn_certificate && unwrapped)
+    learn(trust, *unwrapped, facts.signer_domain, out, mf, now);
+  return out;
+}
+
+// IN-4: a new domain certificate of a peer is kept (used at once or awaiting approval), and the
+// peer's S/MIME capabilities are cached for choosing the cipher next time (OUT-6).
+void Processor::learn(const TrustState& trust, const cms::Unprotected& u, const std::string& domain,
+                      Outcome& out, const MessageFacts& facts, std::time_t now) {
+  if (domain.empty() || !u.signer) return;
+  if (!u.capabilities.empty()) {
+    bool changed = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto& caps = learnt_capabilities_[domain];
+      changed = caps != u.capabilities;
+      if (changed) caps = u.capabilities;
+    }
+    if (changed) {
+      std::string text;
+      for (const auto& c : u.capabilities) text += c + "\n";
+      write_atomically(settings_.learnt.capabilities() / domain, text);
+    }
+  }
+  X509* known = trust.certificate_for(domain);
+  if (known && X509_cmp(known, u.signer.get()) == 0) return;
+  const bool approve = trust.policy.auto_approve_certificates;
+  const fs::path dir = approve ? settings_.learnt.learnt() : settings_.learnt.pending();
+  const fs::path file = dir / (domain + ".pem");
+  if (auto existing = x509::load_certificate_file(file.string());
+      existing && X509_cmp(existing->get(), u.signer.get()) == 0)
+    return;
+  if (!write_atomically(file, x509::to_pem(u.signer.get()))) {
+    log::error("seemail: could not store the learnt certificate of {} in {}", domain,
+               file.string());
+    return;
+  }
+  log::notice("seemail: learnt a new domain certificate for {} ({}): {}", domain,
+              approve ? "in use from the next snapshot" : "waiting for approval",
+              x509::subject_text(u.signer.get()));
+  notify(
+      out,
+      {policy::Party::recipient_admin,
+       fmt::format("{} for {}: {} (stored in {})",
+                   approve ? "new certificate learnt and used" : "new certificate awaits approval",
+                   domain, x509::subject_text(u.signer.get()), file.string()),
+       policy::NoticeKind::certificate_learnt},
+      "postmaster@" + settings_.domain, facts, now);
+}
+
+GeneratedMessage Processor::ping_answer(const spool::SpoolRecord& record, const std::string& to,
+                                        const TrustState& trust, std::time_t now) {
+  ComposedMessage m;
+  m.from = "SEEMail ping <seemail-ping@" + settings_.domain + ">";
+  m.to = to;
+  m.subject = "seemail-ping reply from " + settings_.domain;
+  m.in_reply_to = header_value(*record.content, "Message-ID");
+  std::string agencies;
+  for (const auto& [domain, a] : trust.policy.seemail)
+    agencies +=
+        fmt::format("  {} ({}, {} community)\n", domain, a.name,
+                    a.community == policy::Community::restricted ? "Restricted" : "Standard");
+  m.text = fmt::format(
+      "SEEMAIL version: 2.0\n"
+      "Gateway software: {} {}\n"
+      "Gateway: {} for {}\n"
+      "Policy snapshot: version {}\n"
+      "SEEMail agencies known ({}):\n{}",
+      settings_.software, settings_.version, settings_.hostname, settings_.domain,
+      trust.policy.version, trust.policy.seemail.size(), agencies);
+  return {{to}, compose(m, settings_.hostname, now), "seemail-ping reply to <" + to + ">"};
+}
+
+GeneratedMessage Processor::certificate_answer(const std::string& to, const std::string& wanted,
+                                               std::time_t now) {
+  ComposedMessage m;
+  m.from = "SEEMail gateway <domain-certificate-request@" + settings_.domain + ">";
+  m.to = to;
+  m.subject = wanted.empty() ? std::string("certificate request") : wanted;
+  auto keys = keys_();
+  bool found = false;
+  if (keys && keys->certificate) {
+    for (const auto& a : x509::certificate_addresses(keys->certificate))
+      found = found || iequals(a, wanted);
+    if (found)
+      m.attachments.push_back(
+          {ascii_lower(wanted) + ".cer", "application/pkix-cert", der_of(keys->certificate)});
+  }
+  m.text = found ? "The certificate of " + wanted + " is attached (DER, .cer).\n"
+                 : "This gateway has no certificate for \"" + wanted +
+                       "\". Ask for domain-confidentiality-authority@" + settings_.domain + ".\n";
+  return {{to}, compose(m, settings_.hostname, now), "certificate answer to <" + to + ">"};
+}
+
+}  // namespace seegw::seemail
