@@ -1,12 +1,18 @@
 // seegw: the operator's command-line tools. `seegw scan` shows what the gateway's trigger-word
 // scanner finds in message files (or single documents): classification, hits, uninspectable parts.
+// `seegw queue ...`, `seegw explain ID`, `seegw status` and `seegw reload` talk to a running
+// seegw-dataplane over its admin socket (seegw-cli, with roles and audit, comes with control).
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include <filesystem>
+
 #include "seegw/common/file.hpp"
+#include "seegw/config/config.hpp"
+#include "seegw/relay/admin_socket.hpp"
 #include "seegw/scan/inspector.hpp"
 
 namespace {
@@ -14,6 +20,13 @@ namespace {
 void usage() {
   std::fputs(
       "usage: seegw scan [--json] FILE...\n"
+      "       seegw [--config FILE | --socket PATH] queue held\n"
+      "       seegw [--config FILE | --socket PATH] queue release|delete QUEUE-ID\n"
+      "       seegw [--config FILE | --socket PATH] explain QUEUE-ID\n"
+      "       seegw [--config FILE | --socket PATH] status | reload\n"
+      "  The admin socket is [admin] socket in the data plane's config (default\n"
+      "  <spool>/admin.sock); only the gateway's user or root may use it.\n"
+      "\n"
       "  Scans RFC 5322 message files (or single documents: .docx, .pdf, .zip ...) for the\n"
       "  SEEMail trigger words and prints the classification, each hit with where it was, and\n"
       "  what could not be inspected. Exit status 0 when every file was scanned, 2 on a usage or\n"
@@ -129,8 +142,49 @@ int scan_command(int argc, char** argv) {
 
 }  // namespace
 
+// Sends one admin command; prints the reply without its "ok" line. Exit 0 on ok, 1 on an error
+// reply, 2 when the data plane cannot be reached.
+int admin_command(const std::filesystem::path& socket, const std::string& command) {
+  auto reply = seegw::relay::admin_request(socket, command);
+  if (!reply) {
+    std::fprintf(stderr, "seegw: %s\n", reply.error().message.c_str());
+    return 2;
+  }
+  if (reply->starts_with("ok")) {
+    std::string rest = reply->substr(reply->find('\n') == std::string::npos ? reply->size()
+                                                                           : reply->find('\n') + 1);
+    std::string first = reply->substr(0, reply->find('\n'));
+    if (first.size() > 3) std::printf("%s\n", first.substr(3).c_str());
+    std::fputs(rest.c_str(), stdout);
+    return 0;
+  }
+  std::fputs(reply->c_str(), stderr);
+  return 1;
+}
+
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "scan") return scan_command(argc - 2, argv + 2);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "scan") return scan_command(argc - 2, argv + 2);
+  std::filesystem::path socket = "spool/admin.sock";
+  while (args.size() >= 2 && (args[0] == "--config" || args[0] == "--socket")) {
+    if (args[0] == "--socket") {
+      socket = args[1];
+    } else {
+      auto config = seegw::config::load(args[1]);
+      if (!config) {
+        std::fprintf(stderr, "seegw: %s\n", config.error().message.c_str());
+        return 2;
+      }
+      socket = config->admin_socket;
+    }
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  if (args.size() == 2 && args[0] == "queue" && args[1] == "held") return admin_command(socket, "held");
+  if (args.size() == 3 && args[0] == "queue" && (args[1] == "release" || args[1] == "delete"))
+    return admin_command(socket, args[1] + " " + args[2]);
+  if (args.size() == 2 && args[0] == "explain") return admin_command(socket, "explain " + args[1]);
+  if (args.size() == 1 && (args[0] == "status" || args[0] == "reload"))
+    return admin_command(socket, args[0]);
   usage();
   return 2;
 }

@@ -130,7 +130,8 @@ class Gateway:
     """seegw-dataplane with a config written for the test."""
 
     def __init__(self, workdir, name="gw", internal_sink=None, outbound_sink=None, extra="", smtp="",
-                 internal_networks=("127.0.0.0/8",), port=None, outbound_port=None, env=None):
+                 internal_networks=("127.0.0.0/8",), port=None, outbound_port=None, env=None,
+                 domain="agency-a.govt.nz"):
         self.workdir = workdir
         self.port = port or free_port()
         self.spool = workdir.sub(name, "spool")
@@ -140,8 +141,8 @@ class Gateway:
         with open(self.config, "w") as f:
             f.write(f'''
 [gateway]
-hostname = "gw.agency-a.govt.nz"
-domain = "agency-a.govt.nz"
+hostname = "gw.{domain}"
+domain = "{domain}"
 internal_networks = [{nets}]
 [smtp]
 listen = ["127.0.0.1:{self.port}"]
@@ -188,6 +189,13 @@ retry_max = 2
 
     def queued(self):
         return sum(len(self.spool_files(q)) for q in ("incoming", "active", "deferred"))
+
+    def admin(self, *args):
+        """`seegw` against this gateway's admin socket: (exit status, output)."""
+        r = subprocess.run([os.path.join(BUILD, "dataplane", "main", "seegw"), "--socket",
+                            os.path.join(self.spool, "admin.sock"), *args],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        return r.returncode, r.stdout.decode(errors="replace")
 
     def log_text(self):
         with open(self.log, errors="replace") as f:

@@ -174,7 +174,9 @@ std::string wrap_with_warning(std::string_view m, std::string_view warning_text)
   out += part_fields;
   out += "\r\n";
   out.append(m.substr(std::min(body, m.size())));
-  if (!out.ends_with("\n")) out += "\r\n";
+  // The CRLF before a boundary belongs to the delimiter (RFC 2046 §5.1.1): adding one always
+  // keeps the original body byte for byte, final line break included.
+  out += "\r\n";
   out += fmt::format("--{}--\r\n", b);
   return out;
 }

@@ -285,8 +285,6 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const TrustState& t
   facts.from = first_address(header_value(original, "From"));
   facts.client_address = record.envelope.client_address;
   for (const auto& r : record.recipients) facts.recipients.push_back(r.address);
-  const std::string sender_domain =
-      smtp::domain_of(facts.from.empty() ? facts.envelope_sender : facts.from);
   std::optional<cms::Unprotected> unwrapped;
   std::optional<policy::RaisedWarning> undecryptable;
 
@@ -317,6 +315,12 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const TrustState& t
       unwrapped = std::move(*u);
       message = unwrapped->message;
       facts.was_encrypted = unwrapped->was_encrypted;
+      // The sender the recipient will see is the inner message's (RFC 3183 §3: the domain
+      // signature covers it); the outer From is only a copy.
+      if (auto inner_from = first_address(header_value(message, "From")); !inner_from.empty())
+        facts.from = inner_from;
+      const std::string sender_domain =
+          smtp::domain_of(facts.from.empty() ? facts.envelope_sender : facts.from);
       if (unwrapped->was_signed) {
         if (!unwrapped->signature_valid || !unwrapped->signer) {
           facts.signer = policy::SignerState::bad_signature;

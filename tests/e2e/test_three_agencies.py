@@ -1,0 +1,472 @@
+#!/usr/bin/python3
+"""Three SEEMail agencies on one machine, end to end (rules OUT-1..8, IN-1..6, OPS-1..3, TRG-2).
+
+agency-a.govt.nz (Restricted community), agency-b.govt.nz (Standard), agency-c.govt.nz (Restricted):
+three seegw-dataplane instances on loopback, each with its own SoftHSM2 token (key made inside it),
+spool, policy snapshot and internal mail sink, plus one "Internet" sink for everyone else. Users
+submit on each gateway's submission port; gateways talk to each other on their MX ports. The hop
+from A to C runs through a recording proxy so the test can read exactly what went over the wire."""
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email import message_from_bytes
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import BUILD, Gateway, Sink, Workdir, check, free_port, run_tests, strip_trace, wait_for  # noqa
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
+CORPUS = os.environ.get("SEEGW_SCAN_CORPUS", os.path.join(BUILD, "scan-corpus"))
+AES256_CBC = "2.16.840.1.101.3.4.1.42"
+W = {}
+
+
+class RecordingProxy:
+    """A TCP relay that keeps every byte the client sent: the 'wire' between two gateways."""
+
+    def __init__(self, target_port):
+        self.port = free_port()
+        self.target = target_port
+        self.sent = bytearray()
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(16)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self.pump, args=(c, u, True), daemon=True).start()
+            threading.Thread(target=self.pump, args=(u, c, False), daemon=True).start()
+
+    def pump(self, src, dst, record):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                if record:
+                    with self.lock:
+                        self.sent += b
+                dst.sendall(b)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def wire(self):
+        with self.lock:
+            return bytes(self.sent)
+
+
+def openssl(*args, **kw):
+    return subprocess.run(["openssl", *args], check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def issue(pki, ca, name, email, *dates):
+    """A certificate for `email` under the test CA `ca` (its key in a file: a test peer)."""
+    d = os.path.join(pki, ca)
+    key, csr, cert, ext = (os.path.join(pki, "certs", name + s) for s in (".key", ".csr", ".pem", ".ext"))
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", f"/CN=domain-confidentiality-authority/O={name}")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+                f"subjectAltName=email:{email}\n")
+    openssl("ca", "-batch", "-config", os.path.join(d, "ca.cnf"), "-cert", os.path.join(d, "ca.pem"),
+            "-keyfile", os.path.join(d, "ca.key"), "-in", csr, "-out", cert, "-extfile", ext, "-notext",
+            *(dates or ("-days", "365")))
+    return cert, key
+
+
+class Agency:
+    def __init__(self, w, letter, community, internet):
+        self.domain = f"agency-{letter}.govt.nz"
+        self.letter = letter
+        self.community = community
+        self.token = os.path.join(w.path, f"token-{letter}")
+        subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), self.token, self.domain, W["pki"], HSM_TOOL],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.inside = Sink(w, f"inside-{letter}")
+        self.internet = internet
+        self.mx = free_port()
+        self.submission = free_port()
+        self.snapshot = os.path.join(w.path, f"policy-{letter}.toml")
+        self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.token, "softhsm2.conf"))
+
+    def configure(self, w, routes):
+        route_text = "".join(f'[[route]]\ndomains = ["{d}"]\nnext_hop = "127.0.0.1:{p}"\n' for d, p in routes.items())
+        extra = (f'{route_text}[policy]\nsnapshot = "{self.snapshot}"\nnotice_limit = 5\nnotice_window = 3600\n'
+                 f'[hsm]\ntoken = "{self.domain}"\npin_file = "{self.token}/user.pin"\nkey_label = "dca"\n'
+                 'check_interval = 1\n')
+        self.gw = Gateway(w, name=f"gw-{self.letter}", internal_sink=self.inside, outbound_sink=self.internet,
+                          internal_networks=(), port=self.mx, env=self.env, domain=self.domain,
+                          smtp=f'submission = ["127.0.0.1:{self.submission}"]', extra=extra)
+
+    def submit(self, sender, rcpts, message, source="127.0.0.1"):
+        with smtplib.SMTP("127.0.0.1", self.submission, timeout=30, source_address=(source, 0)) as s:
+            return s.sendmail(sender, rcpts, message)
+
+    def from_outside(self, sender, rcpts, message, source="127.0.0.1"):
+        with smtplib.SMTP("127.0.0.1", self.mx, timeout=30, source_address=(source, 0)) as s:
+            return s.sendmail(sender, rcpts, message)
+
+    def mail_to(self, rcpt):
+        """Messages at this agency's internal sink whose envelope names `rcpt`."""
+        out = []
+        for m in self.inside.messages():
+            envelope = m.split(b"\r\n", 1)[0].split(b" -> ", 1)[1]
+            if rcpt.encode() in envelope.split(b","):
+                out.append(m)
+        return out
+
+
+def write_snapshot(agency, agencies, crl_overrides=None, version=1):
+    pki = W["pki"]
+    crls = [os.path.join(pki, a.domain.split(".")[0], "crl.pem") for a in agencies]
+    for i, a in enumerate(agencies):
+        if crl_overrides and a.domain in crl_overrides:
+            crls[i] = crl_overrides[a.domain]
+    with open(agency.snapshot + ".tmp", "w") as f:
+        f.write(f"version = {version}\n")
+        f.write("trusted_roots = [" + ", ".join(f'"{pki}/{a.domain.split(".")[0]}/ca.pem"' for a in agencies) + "]\n")
+        f.write("crls = [" + ", ".join(f'"{c}"' for c in crls) + "]\n")
+        f.write('trusted_servers = ["127.0.0.2/32"]\n')
+        for a in agencies:
+            f.write(f'[[agency]]\ndomain = "{a.domain}"\nname = "Agency {a.letter.upper()}"\n'
+                    f'community = "{a.community}"\ncertificate = "{a.token}/dca.pem"\n'
+                    f'capabilities = ["{AES256_CBC}"]\n')
+    os.replace(agency.snapshot + ".tmp", agency.snapshot)
+
+
+def world():
+    if W:
+        return W
+    w = Workdir("e2e")
+    W["w"] = w
+    W["pki"] = os.path.join(w.path, "pki")
+    subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), W["pki"]], check=True, stdout=subprocess.DEVNULL)
+    internet = Sink(w, "internet")
+    a, b, c = (Agency(w, "a", "restricted", internet), Agency(w, "b", "standard", internet),
+               Agency(w, "c", "restricted", internet))
+    agencies = [a, b, c]
+    proxy = RecordingProxy(c.mx)
+    a.configure(w, {b.domain: b.mx, c.domain: proxy.port})
+    b.configure(w, {a.domain: a.mx, c.domain: c.mx})
+    c.configure(w, {a.domain: a.mx, b.domain: b.mx})
+    for x in agencies:
+        write_snapshot(x, agencies)
+        x.gw.start()
+    W.update(a=a, b=b, c=c, agencies=agencies, internet=internet, proxy=proxy)
+    return W
+
+
+def body_of(message):
+    return message.split(b"\r\n\r\n", 1)[1]
+
+
+def test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact():
+    """OUT-1, OUT-7, IN-1, IN-4, TRG-2: a LibreOffice-made .docx with [RESTRICTED] in it."""
+    s = world()
+    a, c, proxy = s["a"], s["c"], s["proxy"]
+    with open(os.path.join(CORPUS, "w_split_runs.docx"), "rb") as f:
+        docx = f.read()
+    import base64
+    b64 = base64.encodebytes(docx).replace(b"\n", b"\r\n")
+    message = (b"From: Alice <alice@agency-a.govt.nz>\r\nTo: carol@agency-c.govt.nz\r\n"
+               b"Subject: [RESTRICTED] cabinet paper\r\nMessage-ID: <e2e-1@agency-a.govt.nz>\r\n"
+               b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+               b"--b1\r\nContent-Type: text/plain\r\n\r\nThe paper is attached. Secret phrase: kumara-42.\r\n"
+               b"--b1\r\nContent-Type: application/vnd.openxmlformats-officedocument.wordprocessingml.document;"
+               b" name=\"paper.docx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64 + b"--b1--\r\n")
+    a.submit("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"], message)
+    wait_for(lambda: c.mail_to("carol@agency-c.govt.nz"), timeout=30, what="the message at C")
+    wire = proxy.wire()
+    check(b"application/pkcs7-mime" in wire and b"enveloped-data" in wire, wire[:2000])
+    check(b"RESTRICTED" not in wire.upper() and b"kumara-42" not in wire and b"cabinet paper" not in wire,
+          "no plaintext classified content on the wire")
+    check(b"Subject: SEEMail secure message" in wire, "the outer Subject is neutral")
+    got = c.mail_to("carol@agency-c.govt.nz")[0]
+    check(b"X-SEEMAIL-Warning" not in got, got[:1500])
+    check(b"X-SEEMAIL-Version: 2.0" in got and b"X-SEEMAIL-Classification: RESTRICTED" in got, got[:1500])
+    check(b"Subject: [RESTRICTED] cabinet paper" in got, got[:1500])
+    check(body_of(got) == body_of(message), "the body arrives byte for byte")
+    check(b"application/pkcs7" not in got, "the domain layer is stripped")
+    log = c.gw.log_text()
+    check("signer agency-a.govt.nz: valid" in log, log[-2000:])
+
+
+def test_2_seemail_to_gmail_is_not_delivered_and_sender_gets_1a():
+    """OUT-2: #1A, not delivered to ANY external recipient."""
+    s = world()
+    a, internet = s["a"], s["internet"]
+    before = internet.count()
+    a.submit("alice@agency-a.govt.nz", ["friend@gmail.com"],
+             b"From: alice@agency-a.govt.nz\r\nTo: friend@gmail.com\r\nSubject: catch up\r\n\r\nsee [SEEMAIL] policy\r\n")
+    wait_for(lambda: any(b"#1A" in m and b"catch up" in m for m in a.mail_to("alice@agency-a.govt.nz")),
+             what="#1A to alice")
+    wait_for(lambda: a.gw.queued() == 0, what="an empty queue at A")
+    check(internet.count() == before, "nothing reached the Internet")
+    n = [m for m in a.mail_to("alice@agency-a.govt.nz") if b"catch up" in m][0]
+    check(b"This message has not been delivered to ANY EXTERNAL recipients." in n, n)
+    check(b"From: SEEMail gateway <postmaster@agency-a.govt.nz>" in n, n[:500])
+    check(b"friend@gmail.com" in n, "the notice names the recipient")
+
+
+def test_3_restricted_to_standard_agency_blocks_every_external_recipient():
+    """OUT-3: #1C, also for the Restricted-community recipient in the same message."""
+    s = world()
+    a, b, c = s["a"], s["b"], s["c"]
+    b_before, c_before = b.inside.count(), len(c.mail_to("carol@agency-c.govt.nz"))
+    a.submit("alice@agency-a.govt.nz", ["bob@agency-b.govt.nz", "carol@agency-c.govt.nz"],
+             b"From: alice@agency-a.govt.nz\r\nSubject: budget\r\n\r\n{restricted] numbers\r\n")
+    wait_for(lambda: any(b"#1C" in m and b"budget" in m for m in a.mail_to("alice@agency-a.govt.nz")),
+             what="#1C to alice")
+    wait_for(lambda: a.gw.queued() == 0, what="an empty queue at A")
+    time.sleep(0.5)  # let anything wrongly sent arrive, so the check below means something
+    check(b.inside.count() == b_before, "nothing to B")
+    check(len(c.mail_to("carol@agency-c.govt.nz")) == c_before, "nothing to C either")
+
+
+def test_4_unclassified_to_gmail_is_delivered_unchanged():
+    """OUT-4."""
+    s = world()
+    a, internet = s["a"], s["internet"]
+    message = b"From: alice@agency-a.govt.nz\r\nTo: friend@gmail.com\r\nSubject: lunch\r\n\r\nnoon?\r\n"
+    a.submit("alice@agency-a.govt.nz", ["friend@gmail.com"], message)
+    wait_for(lambda: any(b"noon?" in m for m in internet.messages()), what="delivery to the Internet")
+    got = [m for m in internet.messages() if b"noon?" in m][0]
+    check(strip_trace(got) == message, got)
+
+
+def test_5_revoked_certificate_holds_and_tells_sender_and_admin():
+    """OUT-5, OUT-8: C's certificate revoked, no renewal: held; sender and admin told; the admin
+    can see, release (held again: not repaired) and delete it."""
+    s = world()
+    a, c, pki = s["a"], s["c"], W["pki"]
+    # A CRL from C's CA that revokes C's gateway certificate, in a copy of the CA.
+    ca = os.path.join(pki, "agency-c-revoking")
+    shutil.copytree(os.path.join(pki, "agency-c"), ca)
+    with open(os.path.join(ca, "ca.cnf")) as f:
+        cnf = f.read().replace(os.path.join(pki, "agency-c"), ca)
+    with open(os.path.join(ca, "ca.cnf"), "w") as f:
+        f.write(cnf)
+    args = ["-config", os.path.join(ca, "ca.cnf"), "-cert", os.path.join(ca, "ca.pem"), "-keyfile", os.path.join(ca, "ca.key")]
+    openssl("ca", "-batch", *args, "-revoke", os.path.join(c.token, "dca.pem"), "-crl_reason", "keyCompromise")
+    openssl("ca", "-batch", *args, "-gencrl", "-out", os.path.join(ca, "crl.pem"))
+    write_snapshot(a, s["agencies"], {c.domain: os.path.join(ca, "crl.pem")}, version=2)
+    rc, out = a.gw.admin("reload")
+    check(rc == 0 and "version 2" in out, out)
+    try:
+        a.submit("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"],
+                 b"From: alice@agency-a.govt.nz\r\nSubject: held one\r\n\r\n[SENSITIVE] text\r\n")
+        wait_for(lambda: len(a.gw.spool_files("hold")) == 1, what="a held message")
+        wait_for(lambda: any(b"held" in m and b"held one" in m for m in a.mail_to("alice@agency-a.govt.nz")),
+                 what="the sender told")
+        wait_for(lambda: any(b"held one" in m for m in a.mail_to("postmaster@agency-a.govt.nz")), what="the admin told")
+        rc, held = a.gw.admin("queue", "held")
+        check(rc == 0 and "carol@agency-c.govt.nz" in held and "revoked" in held, held)
+        qid = held.split("\t")[0].strip()
+        rc, why = a.gw.admin("explain", qid)
+        check(rc == 0 and "rule=OUT-5" in why and "held now:" in why, why)
+        rc, out = a.gw.admin("queue", "release", qid)
+        check(rc == 0, out)
+        wait_for(lambda: "released from hold" in a.gw.log_text() and len(a.gw.spool_files("hold")) == 1
+                 and a.gw.queued() == 0, what="held again: the problem is not repaired")
+        rc, out = a.gw.admin("queue", "delete", qid)
+        check(rc == 0 and not a.gw.spool_files("hold"), out)
+        rc, out = a.gw.admin("queue", "delete", "NOSUCHID")
+        check(rc == 1 and "not in the hold queue" in out, out)
+        check(b"held one" not in s["proxy"].wire(), "nothing went to C")
+    finally:
+        write_snapshot(a, s["agencies"], version=3)
+        rc, out = a.gw.admin("reload")
+        check(rc == 0 and "version 3" in out, out)
+
+
+def signed_message(cert, key, sender, subject, body, encrypt_to=None):
+    """What another gateway (here: openssl) sends: the message signed opaquely as message/rfc822,
+    optionally enveloped to our certificate."""
+    w = W["w"].path
+    inner = os.path.join(w, "inner.eml")
+    with open(inner, "wb") as f:
+        f.write(b"Content-Type: message/rfc822\r\n\r\nFrom: " + sender.encode() + b"\r\nTo: dave@agency-a.govt.nz\r\n"
+                b"Subject: " + subject.encode() + b"\r\n\r\n" + body)
+    crlf = lambda b: re.sub(rb"(?<!\r)\n", b"\r\n", b)  # openssl writes LF; SMTP wants CRLF
+    signed = crlf(openssl("cms", "-sign", "-in", inner, "-signer", cert, "-inkey", key, "-nodetach", "-binary").stdout)
+    if not encrypt_to:
+        return b"From: " + sender.encode() + b"\r\nTo: dave@agency-a.govt.nz\r\nSubject: secure\r\n" + signed
+    with open(os.path.join(w, "signed.eml"), "wb") as f:
+        f.write(signed)
+    return crlf(openssl("cms", "-encrypt", "-in", os.path.join(w, "signed.eml"), "-aes256", "-from", sender,
+                        "-to", "dave@agency-a.govt.nz", "-subject", "secure", encrypt_to).stdout)
+
+
+def delivered_to_dave(a, marker):
+    wait_for(lambda: any(marker in m for m in a.mail_to("dave@agency-a.govt.nz")), what=f"{marker!r} at dave")
+    return [m for m in a.mail_to("dave@agency-a.govt.nz") if marker in m][-1]
+
+
+def test_6_expired_certificate_is_soft_unknown_ca_is_hard():
+    """IN-2: delivered with the warning; the recipient's admin is told."""
+    s = world()
+    a, pki = s["a"], W["pki"]
+    exp_cert, exp_key = issue(pki, "agency-c", "c-expired", "domain-confidentiality-authority@agency-c.govt.nz",
+                              "-startdate", "20200101000000Z", "-enddate", "20210101000000Z")
+    m = signed_message(exp_cert, exp_key, "carol@agency-c.govt.nz", "expired sig", b"old key text\r\n",
+                       encrypt_to=os.path.join(a.token, "dca.pem"))
+    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], m)
+    got = delivered_to_dave(a, b"old key text")
+    check(b"X-SEEMAIL-Warning: SOFT; Certificate expired - message integrity uncertain" in got, got[:1500])
+    check(b"Subject: [SOFT WARNING] expired sig" in got, got[:1500])
+    parts = message_from_bytes(got).get_payload()
+    check("SEEMail SOFT WARNING: Certificate expired" in parts[0].get_payload(decode=True).decode(), parts[0])
+    unk_cert, unk_key = issue(pki, "untrusted", "c-untrusted", "domain-confidentiality-authority@agency-c.govt.nz")
+    m = signed_message(unk_cert, unk_key, "carol@agency-c.govt.nz", "unknown ca", b"stranger text\r\n",
+                       encrypt_to=os.path.join(a.token, "dca.pem"))
+    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], m)
+    got = delivered_to_dave(a, b"stranger text")
+    check(b"X-SEEMAIL-Warning: HARD; Certificate unknown - message integrity uncertain" in got, got[:1500])
+    check(b"Subject: [HARD WARNING] unknown ca" in got, got[:1500])
+    wait_for(lambda: sum(b"inbound certificate problem" in m for m in a.mail_to("postmaster@agency-a.govt.nz")) >= 2,
+             what="RA told twice")
+
+
+def test_7_unsigned_agency_mail_is_hard_2b_soft_from_a_trusted_server():
+    """IN-5."""
+    s = world()
+    a = s["a"]
+    msg = b"From: carol@agency-c.govt.nz\r\nTo: dave@agency-a.govt.nz\r\nSubject: plain %s\r\n\r\nunsigned %s\r\n"
+    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], msg % (b"one", b"one"))
+    got = delivered_to_dave(a, b"unsigned one")
+    check(b"X-SEEMAIL-Warning: HARD; Unverified sender (2B)" in got, got[:1500])
+    check(b"did not come from the apparent sender's agency" in got, got)
+    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], msg % (b"two", b"two"), source="127.0.0.2")
+    got = delivered_to_dave(a, b"unsigned two")
+    check(b"X-SEEMAIL-Warning: SOFT; Unverified sender (2B)" in got, got[:1500])
+
+
+def test_8_trigger_from_non_member_is_4a_and_own_domain_from_outside_is_spoofing():
+    """IN-6."""
+    s = world()
+    a = s["a"]
+    a.from_outside("someone@example.org", ["dave@agency-a.govt.nz"],
+                   b"From: someone@example.org\r\nSubject: hi\r\n\r\nour [SEEMAIL] question\r\n")
+    got = delivered_to_dave(a, b"question")
+    check(b"SEEMail Warning #4A - NOT SEEMail" in got, got[:1500])
+    check(b"did not arrive from a SEEMail agency" in got, got)
+    a.from_outside("ceo@agency-a.govt.nz", ["dave@agency-a.govt.nz"],
+                   b"From: ceo@agency-a.govt.nz\r\nSubject: urgent\r\n\r\npay this invoice\r\n")
+    got = delivered_to_dave(a, b"pay this invoice")
+    check(b"X-SEEMAIL-Warning: HARD; This message has our agency's email address but came from outside" in got, got[:1500])
+    check(b"could be\r\nSPOOFED" in got or b"SPOOFED" in got, got)
+    # A forged "no warning" header from outside never survives.
+    a.from_outside("x@example.org", ["dave@agency-a.govt.nz"],
+                   b"From: x@example.org\r\nX-SEEMAIL-Warning: none\r\nSubject: f\r\n\r\nforged header\r\n")
+    got = delivered_to_dave(a, b"forged header")
+    check(b"X-SEEMAIL-Warning" not in got, got[:800])
+
+
+def test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded():
+    """OPS-3, OPS-2."""
+    s = world()
+    a, c = s["a"], s["c"]
+    a.submit("alice@agency-a.govt.nz", ["seemail-ping@agency-c.govt.nz"],
+             b"From: alice@agency-a.govt.nz\r\nTo: seemail-ping@agency-c.govt.nz\r\nSubject: ping\r\n\r\nping\r\n")
+    wait_for(lambda: any(b"seemail-ping reply from agency-c.govt.nz" in m for m in a.mail_to("alice@agency-a.govt.nz")),
+             timeout=30, what="the ping reply at A")
+    reply = [m for m in a.mail_to("alice@agency-a.govt.nz") if b"seemail-ping reply" in m][0]
+    text = message_from_bytes(reply).get_payload(decode=True).decode()
+    check("SEEMAIL version: 2.0" in text and "Gateway software: seegw" in text, text)
+    check("agency-b.govt.nz (Agency B, Standard community)" in text, text)
+    check(b"X-SEEMAIL-Warning" not in reply, "the reply is signed by C and verified at A")
+    check("seemail-ping reply to <alice@agency-a.govt.nz>" in c.gw.log_text(), c.gw.log_text()[-1500:])
+    check(re.search(r"agency-a.govt.nz: signed and encrypted with", c.gw.log_text()), "the reply left C encrypted")
+    # The storm: 500 blocked messages from one sender in one session.
+    before = len(a.mail_to("postmaster@agency-a.govt.nz"))
+    with smtplib.SMTP("127.0.0.1", a.submission, timeout=60) as smtp:
+        for i in range(500):
+            smtp.sendmail("storm@agency-a.govt.nz", ["x@gmail.com"],
+                          b"From: storm@agency-a.govt.nz\r\nSubject: storm %d\r\n\r\n[IN CONFIDENCE]\r\n" % i)
+    wait_for(lambda: a.gw.queued() == 0, timeout=120, what="the storm processed")
+    rc, status = a.gw.admin("status")
+    check(rc == 0 and re.search(r"blocked: (\d+)", status) and int(re.search(r"blocked: (\d+)", status)[1]) >= 500, status)
+    admin = [m for m in a.mail_to("postmaster@agency-a.govt.nz")[before:] if b"storm" in m]
+    user = [m for m in a.mail_to("storm@agency-a.govt.nz") if b"storm" in m]
+    check(0 < len(admin) <= 5, f"{len(admin)} admin notices for 500 blocked messages")
+    check(0 < len(user) <= 5, f"{len(user)} sender notices for 500 blocked messages")
+    check(not any(b"storm" in m for m in s["internet"].messages()), "none reached the Internet")
+
+
+def test_10_hsm_token_removed_mid_run_suspends_and_resumes():
+    """OPS-1: 4xx while the token is gone; nothing leaves unencrypted; mail resumes by itself."""
+    s = world()
+    a, c, proxy = s["a"], s["c"], s["proxy"]
+    tokens = os.path.join(a.token, "tokens")
+    shutil.move(tokens, tokens + ".away")
+    try:
+        def refused():
+            try:
+                with socket.create_connection(("127.0.0.1", a.submission), timeout=5) as sock:
+                    return sock.recv(256).startswith(b"421 4.3.2")
+            except OSError:
+                return False
+        wait_for(refused, timeout=20, what="421 while the HSM is gone")
+        try:
+            a.submit("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"], b"Subject: x\r\n\r\n[RESTRICTED] y\r\n")
+            check(False, "a message was accepted without the HSM")
+        except smtplib.SMTPException as e:
+            check("4.3.2" in str(e) or "421" in str(e), e)
+    finally:
+        shutil.move(tokens + ".away", tokens)
+    wait_for(lambda: not refused(), timeout=30, what="operational again")
+    a.submit("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"],
+             b"From: alice@agency-a.govt.nz\r\nSubject: after\r\n\r\n[RESTRICTED] resumed text\r\n")
+    wait_for(lambda: any(b"resumed text" in m for m in c.mail_to("carol@agency-c.govt.nz")), timeout=30,
+             what="mail flowing again")
+    check(b"resumed text" not in proxy.wire() and b"RESTRICTED" not in proxy.wire().upper(),
+          "never in clear on the wire")
+
+
+def teardown():
+    if not W:
+        return
+    for x in W.get("agencies", []):
+        x.gw.stop()
+        x.inside.stop()
+    W["internet"].stop()
+    if os.environ.get("SEEGW_KEEP") is None:
+        W["w"].remove()
+
+
+if __name__ == "__main__":
+    try:
+        run_tests([
+            test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact,
+            test_2_seemail_to_gmail_is_not_delivered_and_sender_gets_1a,
+            test_3_restricted_to_standard_agency_blocks_every_external_recipient,
+            test_4_unclassified_to_gmail_is_delivered_unchanged,
+            test_5_revoked_certificate_holds_and_tells_sender_and_admin,
+            test_6_expired_certificate_is_soft_unknown_ca_is_hard,
+            test_7_unsigned_agency_mail_is_hard_2b_soft_from_a_trusted_server,
+            test_8_trigger_from_non_member_is_4a_and_own_domain_from_outside_is_spoofing,
+            test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded,
+            test_10_hsm_token_removed_mid_run_suspends_and_resumes,
+        ])
+    finally:
+        teardown()

@@ -1,0 +1,220 @@
+// rules IN-1, IN-2, IN-3, IN-5, IN-6, OPS-2, OPS-3, DIR-2: the inbound decision table, case by case
+// and exhaustively over signer state × sender kind × classification × rulesets × loop senders.
+#include <gtest/gtest.h>
+
+#include "seegw/policy/notice_limiter.hpp"
+#include "seegw/policy/policy.hpp"
+
+namespace seegw::policy {
+namespace {
+
+using scan::Classification;
+
+PolicySnapshot snapshot() {
+  PolicySnapshot s;
+  s.our_domain = "agency-a.govt.nz";
+  s.local_domains = {"agency-a.govt.nz"};
+  s.seemail = {{"agency-b.govt.nz", {"Agency B", Community::standard}},
+               {"agency-c.govt.nz", {"Agency C", Community::restricted}}};
+  s.trusted = {"partner.co.nz"};
+  s.trusted_servers = {*Network::parse("192.0.2.0/24")};
+  s.trusted_listservs = {"list@lists.example.org"};
+  return s;
+}
+
+InboundFacts facts(std::string from, SignerState signer, Classification level = Classification::none,
+                   std::string client = "198.51.100.7") {
+  InboundFacts f;
+  f.from = from;
+  f.envelope_sender = from;
+  f.client_address = client;
+  f.recipients = {"dave@agency-a.govt.nz"};
+  f.classification = level;
+  f.signer = signer;
+  f.signer_domain = "agency-c.govt.nz";
+  return f;
+}
+
+bool has(const InboundPlan& p, InboundWarning w, Severity s) {
+  for (const auto& r : p.warnings)
+    if (r.warning == w && r.severity == s) return true;
+  return false;
+}
+
+TEST(Inbound, ValidSignatureFromAnAgencyDeliversWithoutWarningAndLearns) {  // IN-1, IN-4
+  auto p = decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::valid,
+                                            Classification::restricted));
+  EXPECT_TRUE(p.warnings.empty());
+  EXPECT_TRUE(p.notices.empty());
+  EXPECT_TRUE(p.learn_certificate);
+  ASSERT_EQ(p.recipients.size(), 1u);
+  EXPECT_EQ(p.recipients[0].action, InboundAction::deliver);
+}
+
+TEST(Inbound, CertificateTableWarningsAndAdminNotices) {  // IN-2, the spec's table
+  struct Row {
+    SignerState state;
+    InboundWarning warning;
+    Severity severity;
+    const char* text;
+  } rows[] = {
+      {SignerState::revoked, InboundWarning::certificate_revoked, Severity::hard,
+       "Certificate revoked/suspended - message integrity uncertain"},
+      {SignerState::unknown_ca, InboundWarning::certificate_unknown, Severity::hard,
+       "Certificate unknown - message integrity uncertain"},
+      {SignerState::expired, InboundWarning::certificate_expired, Severity::soft,
+       "Certificate expired - message integrity uncertain"},
+      {SignerState::status_unknown, InboundWarning::certificate_status_unknown, Severity::soft,
+       "Certificate status could not be checked - message integrity uncertain"},
+  };
+  for (const auto& r : rows) {
+    auto p = decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", r.state));
+    ASSERT_EQ(p.warnings.size(), 1u) << r.text;
+    EXPECT_EQ(p.warnings[0].warning, r.warning);
+    EXPECT_EQ(p.warnings[0].severity, r.severity);
+    EXPECT_EQ(warning_headline(r.warning), r.text);
+    EXPECT_EQ(p.recipients[0].action, InboundAction::deliver) << "never dropped";
+    ASSERT_EQ(p.notices.size(), 1u) << "notify RA";
+    EXPECT_EQ(p.notices[0].to, Party::recipient_admin);
+    EXPECT_FALSE(p.learn_certificate);
+  }
+}
+
+TEST(Inbound, UnsignedMailClaimingAnAgencyIsHard2BUnlessATrustedServerOrListserv) {  // IN-5
+  auto p = decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::unsigned_message));
+  EXPECT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard));
+  auto server = decide_inbound(snapshot(), facts("carol@agency-c.govt.nz",
+                                                 SignerState::unsigned_message,
+                                                 Classification::none, "192.0.2.25"));
+  EXPECT_TRUE(has(server, InboundWarning::unverified_sender_2b, Severity::soft));
+  auto f = facts("carol@agency-c.govt.nz", SignerState::unsigned_message);
+  f.envelope_sender = "list@lists.example.org";
+  EXPECT_TRUE(has(decide_inbound(snapshot(), f), InboundWarning::unverified_sender_2b, Severity::soft));
+  // A subdomain of an agency is that agency (RFC 3183 ascendant rule).
+  EXPECT_TRUE(has(decide_inbound(snapshot(), facts("x@mail.agency-c.govt.nz",
+                                                   SignerState::unsigned_message)),
+                  InboundWarning::unverified_sender_2b, Severity::hard));
+  // Signed, but by a certificate that does not name the sender's domain: still unverified.
+  EXPECT_TRUE(has(decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::name_mismatch)),
+                  InboundWarning::unverified_sender_2b, Severity::hard));
+}
+
+TEST(Inbound, TriggerFromOutsideTheCommunityIs4A) {  // IN-6
+  auto p = decide_inbound(snapshot(), facts("bob@example.org", SignerState::unsigned_message,
+                                            Classification::in_confidence));
+  ASSERT_EQ(p.warnings.size(), 1u);
+  EXPECT_EQ(p.warnings[0].warning, InboundWarning::not_seemail_4a);
+  EXPECT_TRUE(decide_inbound(snapshot(), facts("bob@example.org", SignerState::unsigned_message))
+                  .warnings.empty());
+  // A trusted partner's verified mail may carry a trigger.
+  auto t = facts("x@partner.co.nz", SignerState::valid, Classification::sensitive);
+  EXPECT_TRUE(decide_inbound(snapshot(), t).warnings.empty());
+}
+
+TEST(Inbound, OwnDomainFromOutsideIsSpoofing) {  // IN-6
+  auto p = decide_inbound(snapshot(), facts("ceo@agency-a.govt.nz", SignerState::unsigned_message));
+  EXPECT_TRUE(has(p, InboundWarning::spoofed_own_domain, Severity::hard));
+  auto server = decide_inbound(snapshot(), facts("ceo@agency-a.govt.nz", SignerState::unsigned_message,
+                                                 Classification::none, "192.0.2.9"));
+  EXPECT_TRUE(has(server, InboundWarning::spoofed_own_domain, Severity::soft));
+}
+
+TEST(Inbound, EncryptedFromAnUnknownSourceIsAccepted) {  // IN-3
+  auto f = facts("someone@example.net", SignerState::unsigned_message);
+  f.was_encrypted = true;
+  auto p = decide_inbound(snapshot(), f);
+  EXPECT_EQ(p.recipients[0].action, InboundAction::deliver);
+  EXPECT_TRUE(p.warnings.empty());
+}
+
+TEST(Inbound, PingAndCertificateRequestsComeBeforeAnyRule) {  // OPS-3, DIR-2
+  auto f = facts("carol@agency-c.govt.nz", SignerState::valid, Classification::restricted);
+  f.recipients = {"seemail-ping@agency-a.govt.nz", "domain-certificate-request@AGENCY-A.govt.nz"};
+  auto p = decide_inbound(snapshot(), f);
+  EXPECT_EQ(p.recipients[0].action, InboundAction::answer_ping);
+  EXPECT_EQ(p.recipients[1].action, InboundAction::answer_certificate_request);
+  EXPECT_TRUE(p.warnings.empty()) << "the rules are not invoked";
+  f.signer = SignerState::unsigned_message;
+  p = decide_inbound(snapshot(), f);
+  EXPECT_EQ(p.recipients[0].action, InboundAction::ignore_unsigned_request);
+  EXPECT_EQ(p.recipients[1].action, InboundAction::ignore_unsigned_request);
+  f.was_encrypted = true;  // encrypted to our key: a ping may be answered
+  EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action, InboundAction::answer_ping);
+}
+
+TEST(Inbound, NoNoticesForMailFromPostmastersOrDaemons) {  // OPS-2
+  for (const char* from : {"postmaster@agency-c.govt.nz", "MAILER-DAEMON@agency-c.govt.nz", ""}) {
+    auto f = facts(from, SignerState::revoked);
+    f.envelope_sender = "";
+    auto p = decide_inbound(snapshot(), f);
+    EXPECT_TRUE(p.notices.empty()) << from;
+    EXPECT_FALSE(p.warnings.empty()) << "the recipient is still warned";
+  }
+}
+
+// Every combination: the invariants that make inbound handling trustworthy.
+TEST(Inbound, ExhaustiveInvariants) {
+  const SignerState signers[] = {SignerState::unsigned_message, SignerState::bad_signature,
+                                 SignerState::valid, SignerState::revoked, SignerState::unknown_ca,
+                                 SignerState::expired, SignerState::status_unknown,
+                                 SignerState::name_mismatch};
+  const char* senders[] = {"carol@agency-c.govt.nz", "bob@agency-b.govt.nz", "ceo@agency-a.govt.nz",
+                           "x@partner.co.nz", "someone@example.org", "postmaster@agency-c.govt.nz"};
+  const char* clients[] = {"198.51.100.7", "192.0.2.1"};
+  std::size_t cases = 0;
+  for (auto signer : signers)
+    for (auto sender : senders)
+      for (auto client : clients)
+        for (int level = 0; level <= 3; ++level)
+          for (int encrypted = 0; encrypted <= 1; ++encrypted) {
+            auto f = facts(sender, signer, static_cast<Classification>(level), client);
+            f.was_encrypted = encrypted;
+            auto p = decide_inbound(snapshot(), f);
+            ++cases;
+            // Mail is never dropped: every ordinary recipient gets it.
+            ASSERT_EQ(p.recipients.size(), 1u);
+            ASSERT_EQ(p.recipients[0].action, InboundAction::deliver);
+            // A bad, revoked or unknown signature is always a HARD warning.
+            if (signer == SignerState::bad_signature || signer == SignerState::revoked ||
+                signer == SignerState::unknown_ca)
+              ASSERT_FALSE(p.warnings.empty());
+            if (!p.warnings.empty()) ASSERT_FALSE(p.warnings.front().severity == Severity::soft &&
+                                                  std::any_of(p.warnings.begin(), p.warnings.end(),
+                                                              [](auto& w) { return w.severity == Severity::hard; }))
+                << "HARD first";
+            // Only a valid signature from a member or trusted partner teaches us a certificate.
+            if (p.learn_certificate) ASSERT_EQ(signer, SignerState::valid);
+            // Unsigned agency mail from outside a trusted server is a HARD 2B.
+            const std::string s = sender;
+            const bool agency = s.ends_with("agency-c.govt.nz") || s.ends_with("agency-b.govt.nz");
+            if (agency && signer == SignerState::unsigned_message && std::string(client) != "192.0.2.1")
+              ASSERT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard));
+            // Classified mail not verified from the community is always flagged (4A).
+            if (level > 0 && signer != SignerState::valid && signer != SignerState::expired &&
+                signer != SignerState::status_unknown)
+              ASSERT_TRUE(has(p, InboundWarning::not_seemail_4a, Severity::soft));
+            // OPS-2: nothing for the admin about a postmaster's mail.
+            if (s.starts_with("postmaster@")) ASSERT_TRUE(p.notices.empty());
+            for (const auto& n : p.notices) ASSERT_EQ(n.to, Party::recipient_admin);
+          }
+  EXPECT_EQ(cases, 8u * 6 * 2 * 4 * 2);
+}
+
+TEST(NoticeLimiter, AggregatesPerAddressAndReason) {  // OPS-2
+  NoticeLimiter l({3, 60});
+  int sent = 0;
+  for (int i = 0; i < 500; ++i) sent += l.admit("postmaster@agency-a.govt.nz", NoticeKind::blocked_1a, 1000 + i / 100);
+  EXPECT_EQ(sent, 3);
+  EXPECT_TRUE(l.admit("postmaster@agency-a.govt.nz", NoticeKind::held, 1001)) << "another reason";
+  EXPECT_TRUE(l.admit("alice@agency-a.govt.nz", NoticeKind::blocked_1a, 1001)) << "another address";
+  EXPECT_TRUE(l.due(1030).empty()) << "window still open";
+  auto due = l.due(1060);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].suppressed, 497u);
+  EXPECT_EQ(due[0].kind, NoticeKind::blocked_1a);
+  EXPECT_TRUE(l.admit("POSTMASTER@agency-a.govt.nz", NoticeKind::blocked_1a, 1061)) << "new window";
+  EXPECT_TRUE(l.due(2000).empty()) << "nothing held back, no summary";
+}
+
+}  // namespace
+}  // namespace seegw::policy
