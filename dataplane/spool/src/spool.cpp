@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <utility>
 
 #include "seegw/common/log.hpp"
@@ -18,6 +19,10 @@ namespace {
 constexpr std::array kQueues = {Queue::incoming, Queue::active,  Queue::deferred,
                                 Queue::hold,     Queue::corrupt, Queue::done};
 constexpr std::size_t kMaxBatch = 256;
+constexpr std::size_t kMaxFree = 4096;  // recycled files kept for reuse
+constexpr std::size_t kPrefillFree =
+    256;  // made ahead while idle: a burst of that many creates none
+constexpr std::size_t kPrefillStep = 32;
 
 // RAII for a file descriptor.
 class Fd {
@@ -102,6 +107,22 @@ Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& root, Sy
     if (fd < 0) return fail_errno("open " + dir.string());
     spool->dir_fds_.push_back(fd);
   }
+  auto free_dir = root / ".free";
+  std::filesystem::create_directory(free_dir, ec);
+  if (ec) return fail(Errc::io, fmt::format("create {}: {}", free_dir.string(), ec.message()));
+  spool->free_fd_ = ::open(free_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (spool->free_fd_ < 0) return fail_errno("open " + free_dir.string());
+  if (DIR* d = ::opendir(free_dir.c_str())) {
+    while (dirent* ent = ::readdir(d)) {
+      std::string_view name = ent->d_name;
+      if (name.starts_with("f")) spool->free_names_.emplace_back(name);
+    }
+    ::closedir(d);
+  }
+  spool->free_serial_ = spool->free_names_.size();
+  for (const auto& n : spool->free_names_)
+    spool->free_serial_ =
+        std::max<std::uint64_t>(spool->free_serial_, std::strtoull(n.c_str() + 1, nullptr, 10) + 1);
   // Probe that the spool is writable now rather than at the first message (OPS-1 fails closed).
   if (::faccessat(spool->dir_fds_[0], ".", W_OK, 0) != 0)
     return fail_errno("spool incoming/ is not writable");
@@ -122,6 +143,54 @@ Spool::~Spool() {
   wake_.notify_all();
   if (writer_.joinable()) writer_.join();
   for (int fd : dir_fds_) ::close(fd);
+  if (free_fd_ >= 0) ::close(free_fd_);
+}
+
+int Spool::create_file(int dir, const std::string& name) {
+  std::string reuse;
+  {
+    std::lock_guard lock(free_mutex_);
+    if (!free_names_.empty()) {
+      reuse = std::move(free_names_.back());
+      free_names_.pop_back();
+    }
+  }
+  if (!reuse.empty() && ::renameat(free_fd_, reuse.c_str(), dir, name.c_str()) == 0) {
+    int fd = ::openat(dir, name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) return fd;  // the caller truncates to what it wrote
+  }
+  return ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+}
+
+bool Spool::prefill_free() {
+  for (std::size_t i = 0; i < kPrefillStep; ++i) {
+    std::string name;
+    {
+      std::lock_guard lock(free_mutex_);
+      if (free_names_.size() >= kPrefillFree) return false;
+      name = "f" + std::to_string(free_serial_++);
+    }
+    int fd = ::openat(free_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return false;  // a full or read-only disk: the health check will say so
+    ::close(fd);
+    std::lock_guard lock(free_mutex_);
+    free_names_.push_front(std::move(name));
+  }
+  return true;
+}
+
+void Spool::recycle_or_unlink(int dir, const std::string& name) {
+  std::string target;
+  {
+    std::lock_guard lock(free_mutex_);
+    if (free_names_.size() < kMaxFree) target = "f" + std::to_string(free_serial_++);
+  }
+  if (!target.empty() && ::renameat(dir, name.c_str(), free_fd_, target.c_str()) == 0) {
+    std::lock_guard lock(free_mutex_);
+    free_names_.push_back(std::move(target));
+    return;
+  }
+  ::unlinkat(dir, name.c_str(), 0);
 }
 
 std::filesystem::path Spool::path_of(Queue queue, const QueueId& id) const {
@@ -141,6 +210,13 @@ void Spool::writer_loop() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
+      // While idle, make a few empty files ahead for the pool (not on any message's path).
+      while (pending_.empty() && !stopping_) {
+        lock.unlock();
+        const bool more = prefill_free();
+        lock.lock();
+        if (!more) break;
+      }
       wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
       if (pending_.empty() && stopping_) return;
       const std::size_t n = std::min(pending_.size(), kMaxBatch);
@@ -160,12 +236,17 @@ void Spool::commit(std::vector<Job>& batch) {
   std::vector<Fd> files(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& r = batch[i].record;
-    Fd fd(::openat(dir, temp_name(r.id).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    Fd fd(create_file(dir, temp_name(r.id)));
     if (!fd) {
       results[i] = fail_errno("create spool file");
       continue;
     }
-    results[i] = write_all(fd.get(), encode_header(r), r.content.get());
+    const std::string header = encode_header(r);
+    results[i] = write_all(fd.get(), header, r.content.get());
+    if (results[i] &&
+        ::ftruncate(fd.get(),
+                    static_cast<off_t>(header.size() + (r.content ? r.content->size() : 0))) != 0)
+      results[i] = fail_errno("truncate spool file");
     if (results[i] && mode_ == SyncMode::per_file && ::fdatasync(fd.get()) != 0)
       results[i] = fail_errno("fdatasync spool file");
     files[i] = std::move(fd);
@@ -197,9 +278,14 @@ void Spool::commit(std::vector<Job>& batch) {
 Result<void> Spool::write(Queue queue, const SpoolRecord& record) {
   const int dir = dir_fds_[static_cast<int>(queue)];
   const std::string tmp = temp_name(record.id);
-  Fd fd(::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  Fd fd(create_file(dir, tmp));
   if (!fd) return fail_errno("create spool file");
-  auto written = write_all(fd.get(), encode_header(record), record.content.get());
+  const std::string header = encode_header(record);
+  auto written = write_all(fd.get(), header, record.content.get());
+  if (written &&
+      ::ftruncate(fd.get(), static_cast<off_t>(header.size() +
+                                               (record.content ? record.content->size() : 0))) != 0)
+    written = fail_errno("truncate spool file");
   if (written && ::fdatasync(fd.get()) != 0) written = fail_errno("fdatasync spool file");
   if (written && ::renameat(dir, tmp.c_str(), dir, record.id.c_str()) != 0)
     written = fail_errno("rename spool file");
@@ -219,8 +305,11 @@ Result<void> Spool::move(const QueueId& id, Queue from, Queue to) {
 }
 
 Result<void> Spool::remove(Queue queue, const QueueId& id) {
-  if (::unlinkat(dir_fds_[static_cast<int>(queue)], id.c_str(), 0) != 0)
+  const int dir = dir_fds_[static_cast<int>(queue)];
+  struct stat st {};
+  if (::fstatat(dir, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return fail_errno(fmt::format("remove {}/{}", queue_name(queue), id));
+  recycle_or_unlink(dir, id);
   return {};
 }
 

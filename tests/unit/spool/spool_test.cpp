@@ -3,6 +3,7 @@
 #include "seegw/spool/spool.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -69,6 +70,33 @@ TEST_F(SpoolTest, StoredRecordRoundTripsExactly) {
     ASSERT_EQ(loaded->recipients.size(), 2u);
     EXPECT_EQ(loaded->recipients[1].last_error, "451 4.4.1 try later");
   }
+}
+
+TEST_F(SpoolTest, RemovedFilesAreReusedAndCutToTheNewMessage) {
+  auto spool = Spool::open(root_, SyncMode::group);
+  ASSERT_TRUE(spool) << spool.error().message;
+  // A long message, removed: its file goes to the pool, not away.
+  auto big = record(**spool, "Subject: big\r\n\r\n" + std::string(100000, 'x') + "\r\n");
+  ASSERT_TRUE(store(**spool, big));
+  struct stat st {};
+  ASSERT_EQ(::stat((root_ / "incoming" / big.id).c_str(), &st), 0);
+  const ino_t inode = st.st_ino;
+  ASSERT_TRUE((*spool)->remove(Queue::incoming, big.id));
+  EXPECT_FALSE(fs::exists(root_ / "incoming" / big.id));
+  EXPECT_FALSE((*spool)->remove(Queue::incoming, big.id)) << "removing twice is an error";
+  // The next store reuses some pooled file; whichever it is, nothing of the old content remains.
+  bool reused = false;
+  for (int i = 0; i < 300 && !reused; ++i) {
+    auto small = record(**spool, "Subject: small\r\n\r\nshort\r\n");
+    ASSERT_TRUE(store(**spool, small));
+    ASSERT_EQ(::stat((root_ / "incoming" / small.id).c_str(), &st), 0);
+    reused = st.st_ino == inode;
+    auto loaded = (*spool)->load(Queue::incoming, small.id);
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    EXPECT_EQ(*loaded->content, "Subject: small\r\n\r\nshort\r\n");
+    EXPECT_LT(st.st_size, 1000);
+  }
+  EXPECT_TRUE(reused) << "the removed message's file was never reused";
 }
 
 TEST_F(SpoolTest, ManyConcurrentStoresAllLandWithUniqueSortedIds) {
