@@ -299,13 +299,13 @@ def test_5_revoked_certificate_holds_and_tells_sender_and_admin():
         check(rc == 0 and "version 3" in out, out)
 
 
-def signed_message(cert, key, sender, subject, body, encrypt_to=None):
+def signed_message(cert, key, sender, subject, body, encrypt_to=None, to="dave@agency-a.govt.nz"):
     """What another gateway (here: openssl) sends: the message signed opaquely as message/rfc822,
     optionally enveloped to our certificate."""
     w = W["w"].path
     inner = os.path.join(w, "inner.eml")
     with open(inner, "wb") as f:
-        f.write(b"Content-Type: message/rfc822\r\n\r\nFrom: " + sender.encode() + b"\r\nTo: dave@agency-a.govt.nz\r\n"
+        f.write(b"Content-Type: message/rfc822\r\n\r\nFrom: " + sender.encode() + b"\r\nTo: " + to.encode() + b"\r\n"
                 b"Subject: " + subject.encode() + b"\r\n\r\n" + body)
     crlf = lambda b: re.sub(rb"(?<!\r)\n", b"\r\n", b)  # openssl writes LF; SMTP wants CRLF
     signed = crlf(openssl("cms", "-sign", "-in", inner, "-signer", cert, "-inkey", key, "-nodetach", "-binary").stdout)
@@ -443,6 +443,41 @@ def test_10_hsm_token_removed_mid_run_suspends_and_resumes():
           "never in clear on the wire")
 
 
+def test_11_certificate_request_by_signed_mail_is_answered_with_a_cer():
+    """DIR-2 fallback: a signed request to domain-certificate-request@ whose Subject is the wanted
+    address is answered with that certificate attached; an unsigned one is not answered."""
+    s = world()
+    a, c, pki = s["a"], s["c"], W["pki"]
+    wanted = "domain-confidentiality-authority@agency-a.govt.nz"
+    m = signed_message(os.path.join(pki, "certs", "agency-c-dca.pem"), os.path.join(pki, "certs", "agency-c-dca.key"),
+                       "carol@agency-c.govt.nz", wanted, b"please\r\n", to="domain-certificate-request@agency-a.govt.nz")
+    a.from_outside("carol@agency-c.govt.nz", ["domain-certificate-request@agency-a.govt.nz"], m)
+    wait_for(lambda: any(wanted.encode() + b".cer" in x for x in c.mail_to("carol@agency-c.govt.nz")), timeout=30,
+             what="the certificate answer at C")
+    answer = message_from_bytes([x for x in c.mail_to("carol@agency-c.govt.nz") if wanted.encode() + b".cer" in x][0])
+    cer = [p for p in answer.walk() if p.get_filename() == wanted + ".cer"][0].get_payload(decode=True)
+    der = openssl("x509", "-in", os.path.join(a.token, "dca.pem"), "-outform", "DER").stdout
+    check(cer == der, "the attachment is A's certificate in DER")
+    before = len(c.mail_to("carol@agency-c.govt.nz"))
+    a.from_outside("carol@agency-c.govt.nz", ["domain-certificate-request@agency-a.govt.nz"],
+                   b"From: carol@agency-c.govt.nz\r\nSubject: " + wanted.encode() + b"\r\n\r\nunsigned\r\n")
+    wait_for(lambda: "not signed by a trusted domain certificate: ignored" in a.gw.log_text(), what="ignored")
+    wait_for(lambda: a.gw.queued() == 0, what="an empty queue at A")
+    check(len(c.mail_to("carol@agency-c.govt.nz")) == before, "no answer to an unsigned request")
+
+
+def test_12_gateways_stop_cleanly_with_nothing_left_behind():
+    """Every gateway stops on SIGTERM with status 0; sanitizer builds (CI runs this file against
+    the ASan+UBSan build too) report nothing."""
+    s = world()
+    for x in s["agencies"]:
+        wait_for(lambda: x.gw.queued() == 0, what=f"{x.domain} idle")
+        x.gw.stop()
+        check(x.gw.proc.returncode == 0, f"{x.domain} exit status {x.gw.proc.returncode}")
+        log = x.gw.log_text()
+        check(not re.search(r"ERROR: (Address|Leak)Sanitizer|runtime error:", log), log[-3000:])
+
+
 def teardown():
     if not W:
         return
@@ -467,6 +502,8 @@ if __name__ == "__main__":
             test_8_trigger_from_non_member_is_4a_and_own_domain_from_outside_is_spoofing,
             test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded,
             test_10_hsm_token_removed_mid_run_suspends_and_resumes,
+            test_11_certificate_request_by_signed_mail_is_answered_with_a_cer,
+            test_12_gateways_stop_cleanly_with_nothing_left_behind,
         ])
     finally:
         teardown()

@@ -370,7 +370,10 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const TrustState& t
     const auto& d = plan.recipients[i];
     auto& o = out.recipients[i];
     out.explanation.push_back(fmt::format("to=<{}> inbound {} rule={}", d.recipient,
-                                          d.action == InboundAction::deliver ? "deliver" : "answer",
+                                          d.action == InboundAction::deliver ? "deliver"
+                                          : d.action == InboundAction::ignore_unsigned_request
+                                              ? "ignore"
+                                              : "answer",
                                           d.rule));
     switch (d.action) {
       case InboundAction::deliver:

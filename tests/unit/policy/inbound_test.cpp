@@ -22,7 +22,8 @@ PolicySnapshot snapshot() {
   return s;
 }
 
-InboundFacts facts(std::string from, SignerState signer, Classification level = Classification::none,
+InboundFacts facts(std::string from, SignerState signer,
+                   Classification level = Classification::none,
                    std::string client = "198.51.100.7") {
   InboundFacts f;
   f.from = from;
@@ -42,8 +43,8 @@ bool has(const InboundPlan& p, InboundWarning w, Severity s) {
 }
 
 TEST(Inbound, ValidSignatureFromAnAgencyDeliversWithoutWarningAndLearns) {  // IN-1, IN-4
-  auto p = decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::valid,
-                                            Classification::restricted));
+  auto p = decide_inbound(
+      snapshot(), facts("carol@agency-c.govt.nz", SignerState::valid, Classification::restricted));
   EXPECT_TRUE(p.warnings.empty());
   EXPECT_TRUE(p.notices.empty());
   EXPECT_TRUE(p.learn_certificate);
@@ -81,22 +82,25 @@ TEST(Inbound, CertificateTableWarningsAndAdminNotices) {  // IN-2, the spec's ta
 }
 
 TEST(Inbound, UnsignedMailClaimingAnAgencyIsHard2BUnlessATrustedServerOrListserv) {  // IN-5
-  auto p = decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::unsigned_message));
+  auto p =
+      decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::unsigned_message));
   EXPECT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard));
-  auto server = decide_inbound(snapshot(), facts("carol@agency-c.govt.nz",
-                                                 SignerState::unsigned_message,
-                                                 Classification::none, "192.0.2.25"));
+  auto server =
+      decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::unsigned_message,
+                                       Classification::none, "192.0.2.25"));
   EXPECT_TRUE(has(server, InboundWarning::unverified_sender_2b, Severity::soft));
   auto f = facts("carol@agency-c.govt.nz", SignerState::unsigned_message);
   f.envelope_sender = "list@lists.example.org";
-  EXPECT_TRUE(has(decide_inbound(snapshot(), f), InboundWarning::unverified_sender_2b, Severity::soft));
+  EXPECT_TRUE(
+      has(decide_inbound(snapshot(), f), InboundWarning::unverified_sender_2b, Severity::soft));
   // A subdomain of an agency is that agency (RFC 3183 ascendant rule).
-  EXPECT_TRUE(has(decide_inbound(snapshot(), facts("x@mail.agency-c.govt.nz",
-                                                   SignerState::unsigned_message)),
-                  InboundWarning::unverified_sender_2b, Severity::hard));
+  EXPECT_TRUE(has(
+      decide_inbound(snapshot(), facts("x@mail.agency-c.govt.nz", SignerState::unsigned_message)),
+      InboundWarning::unverified_sender_2b, Severity::hard));
   // Signed, but by a certificate that does not name the sender's domain: still unverified.
-  EXPECT_TRUE(has(decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::name_mismatch)),
-                  InboundWarning::unverified_sender_2b, Severity::hard));
+  EXPECT_TRUE(
+      has(decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::name_mismatch)),
+          InboundWarning::unverified_sender_2b, Severity::hard));
 }
 
 TEST(Inbound, TriggerFromOutsideTheCommunityIs4A) {  // IN-6
@@ -114,8 +118,9 @@ TEST(Inbound, TriggerFromOutsideTheCommunityIs4A) {  // IN-6
 TEST(Inbound, OwnDomainFromOutsideIsSpoofing) {  // IN-6
   auto p = decide_inbound(snapshot(), facts("ceo@agency-a.govt.nz", SignerState::unsigned_message));
   EXPECT_TRUE(has(p, InboundWarning::spoofed_own_domain, Severity::hard));
-  auto server = decide_inbound(snapshot(), facts("ceo@agency-a.govt.nz", SignerState::unsigned_message,
-                                                 Classification::none, "192.0.2.9"));
+  auto server =
+      decide_inbound(snapshot(), facts("ceo@agency-a.govt.nz", SignerState::unsigned_message,
+                                       Classification::none, "192.0.2.9"));
   EXPECT_TRUE(has(server, InboundWarning::spoofed_own_domain, Severity::soft));
 }
 
@@ -154,12 +159,13 @@ TEST(Inbound, NoNoticesForMailFromPostmastersOrDaemons) {  // OPS-2
 
 // Every combination: the invariants that make inbound handling trustworthy.
 TEST(Inbound, ExhaustiveInvariants) {
-  const SignerState signers[] = {SignerState::unsigned_message, SignerState::bad_signature,
-                                 SignerState::valid, SignerState::revoked, SignerState::unknown_ca,
-                                 SignerState::expired, SignerState::status_unknown,
-                                 SignerState::name_mismatch};
-  const char* senders[] = {"carol@agency-c.govt.nz", "bob@agency-b.govt.nz", "ceo@agency-a.govt.nz",
-                           "x@partner.co.nz", "someone@example.org", "postmaster@agency-c.govt.nz"};
+  const SignerState signers[] = {
+      SignerState::unsigned_message, SignerState::bad_signature, SignerState::valid,
+      SignerState::revoked,          SignerState::unknown_ca,    SignerState::expired,
+      SignerState::status_unknown,   SignerState::name_mismatch};
+  const char* senders[] = {"carol@agency-c.govt.nz", "bob@agency-b.govt.nz",
+                           "ceo@agency-a.govt.nz",   "x@partner.co.nz",
+                           "someone@example.org",    "postmaster@agency-c.govt.nz"};
   const char* clients[] = {"198.51.100.7", "192.0.2.1"};
   std::size_t cases = 0;
   for (auto signer : signers)
@@ -178,16 +184,18 @@ TEST(Inbound, ExhaustiveInvariants) {
             if (signer == SignerState::bad_signature || signer == SignerState::revoked ||
                 signer == SignerState::unknown_ca)
               ASSERT_FALSE(p.warnings.empty());
-            if (!p.warnings.empty()) ASSERT_FALSE(p.warnings.front().severity == Severity::soft &&
-                                                  std::any_of(p.warnings.begin(), p.warnings.end(),
-                                                              [](auto& w) { return w.severity == Severity::hard; }))
-                << "HARD first";
+            if (!p.warnings.empty())
+              ASSERT_FALSE(p.warnings.front().severity == Severity::soft &&
+                           std::any_of(p.warnings.begin(), p.warnings.end(),
+                                       [](auto& w) { return w.severity == Severity::hard; }))
+                  << "HARD first";
             // Only a valid signature from a member or trusted partner teaches us a certificate.
             if (p.learn_certificate) ASSERT_EQ(signer, SignerState::valid);
             // Unsigned agency mail from outside a trusted server is a HARD 2B.
             const std::string s = sender;
             const bool agency = s.ends_with("agency-c.govt.nz") || s.ends_with("agency-b.govt.nz");
-            if (agency && signer == SignerState::unsigned_message && std::string(client) != "192.0.2.1")
+            if (agency && signer == SignerState::unsigned_message &&
+                std::string(client) != "192.0.2.1")
               ASSERT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard));
             // Classified mail not verified from the community is always flagged (4A).
             if (level > 0 && signer != SignerState::valid && signer != SignerState::expired &&
@@ -203,7 +211,8 @@ TEST(Inbound, ExhaustiveInvariants) {
 TEST(NoticeLimiter, AggregatesPerAddressAndReason) {  // OPS-2
   NoticeLimiter l({3, 60});
   int sent = 0;
-  for (int i = 0; i < 500; ++i) sent += l.admit("postmaster@agency-a.govt.nz", NoticeKind::blocked_1a, 1000 + i / 100);
+  for (int i = 0; i < 500; ++i)
+    sent += l.admit("postmaster@agency-a.govt.nz", NoticeKind::blocked_1a, 1000 + i / 100);
   EXPECT_EQ(sent, 3);
   EXPECT_TRUE(l.admit("postmaster@agency-a.govt.nz", NoticeKind::held, 1001)) << "another reason";
   EXPECT_TRUE(l.admit("alice@agency-a.govt.nz", NoticeKind::blocked_1a, 1001)) << "another address";

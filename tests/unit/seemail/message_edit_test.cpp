@@ -33,19 +33,22 @@ TEST(MessageEdit, ReadsUnfoldedHeadersAndAddresses) {
 TEST(MessageEdit, RemovesEveryFieldOfAName) {
   auto m = remove_headers(kMessage, "x-seemail-warning");
   EXPECT_EQ(m.find("forged"), std::string::npos);
-  EXPECT_EQ(m.size(), kMessage.size() - std::string("X-SEEMAIL-Warning: forged by a peer\r\n").size());
+  EXPECT_EQ(m.size(),
+            kMessage.size() - std::string("X-SEEMAIL-Warning: forged by a peer\r\n").size());
   auto s = remove_headers(kMessage, "Subject");
   EXPECT_EQ(s.find("continued"), std::string::npos) << "continuation lines go too";
 }
 
 TEST(MessageEdit, WarningWrapKeepsTheOriginalBodyAndContentFields) {
-  auto wrapped = wrap_with_warning(tag_subject(kMessage, "[HARD WARNING]"), "*** WARNING ***\nline");
+  auto wrapped =
+      wrap_with_warning(tag_subject(kMessage, "[HARD WARNING]"), "*** WARNING ***\nline");
   auto parsed = mime::parse(wrapped);
   EXPECT_TRUE(parsed.problems.empty());
   ASSERT_EQ(parsed.root.media_type, "multipart/mixed");
   ASSERT_EQ(parsed.root.children.size(), 2u);
   EXPECT_EQ(parsed.root.children[0].media_type, "text/plain");
-  EXPECT_NE(parsed.root.children[0].decoded_body().find("*** WARNING ***\r\nline"), std::string::npos);
+  EXPECT_NE(parsed.root.children[0].decoded_body().find("*** WARNING ***\r\nline"),
+            std::string::npos);
   const auto& original = parsed.root.children[1];
   EXPECT_EQ(original.param("charset"), "utf-8");
   EXPECT_EQ(original.transfer_encoding, "8bit");
@@ -55,9 +58,13 @@ TEST(MessageEdit, WarningWrapKeepsTheOriginalBodyAndContentFields) {
 }
 
 TEST(MessageEdit, ComposedMessagesParseAndCarryAttachments) {
-  ComposedMessage c{"SEEMail gateway <postmaster@agency-a.govt.nz>", "alice@agency-a.govt.nz",
-                    "Ā subject", "text\n", {{"x.cer", "application/pkix-cert", std::string("\x30\x82\x00", 3)}},
-                    {}, "<id@x>"};
+  ComposedMessage c{"SEEMail gateway <postmaster@agency-a.govt.nz>",
+                    "alice@agency-a.govt.nz",
+                    "Ā subject",
+                    "text\n",
+                    {{"x.cer", "application/pkix-cert", std::string("\x30\x82\x00", 3)}},
+                    {},
+                    "<id@x>"};
   auto m = compose(c, "gw.agency-a.govt.nz", 1795000000);
   auto parsed = mime::parse(m);
   EXPECT_TRUE(parsed.problems.empty());
