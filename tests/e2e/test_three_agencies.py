@@ -136,7 +136,7 @@ class Agency:
         return out
 
 
-def write_snapshot(agency, agencies, crl_overrides=None, version=1):
+def write_snapshot(agency, agencies, crl_overrides=None, version=1, extra=""):
     pki = W["pki"]
     crls = [os.path.join(pki, a.domain.split(".")[0], "crl.pem") for a in agencies]
     for i, a in enumerate(agencies):
@@ -146,7 +146,7 @@ def write_snapshot(agency, agencies, crl_overrides=None, version=1):
         f.write(f"version = {version}\n")
         f.write("trusted_roots = [" + ", ".join(f'"{pki}/{a.domain.split(".")[0]}/ca.pem"' for a in agencies) + "]\n")
         f.write("crls = [" + ", ".join(f'"{c}"' for c in crls) + "]\n")
-        f.write('trusted_servers = ["127.0.0.2/32"]\n')
+        f.write('trusted_servers = ["127.0.0.2/32"]\n' + extra)
         for a in agencies:
             f.write(f'[[agency]]\ndomain = "{a.domain}"\nname = "Agency {a.letter.upper()}"\n'
                     f'community = "{a.community}"\ncertificate = "{a.token}/dca.pem"\n'
@@ -170,7 +170,8 @@ def world():
     b.configure(w, {a.domain: a.mx, c.domain: c.mx})
     c.configure(w, {a.domain: a.mx, b.domain: b.mx})
     for x in agencies:
-        write_snapshot(x, agencies)
+        # B also clear-signs its unclassified mail to the Internet (OUT-4 "may sign").
+        write_snapshot(x, agencies, extra="sign_when_possible = true\n" if x is b else "")
         x.gw.start()
     W.update(a=a, b=b, c=c, agencies=agencies, internet=internet, proxy=proxy)
     return W
@@ -252,6 +253,30 @@ def test_4_unclassified_to_gmail_is_delivered_unchanged():
     wait_for(lambda: any(b"noon?" in m for m in internet.messages()), what="delivery to the Internet")
     got = [m for m in internet.messages() if b"noon?" in m][0]
     check(strip_trace(got) == message, got)
+
+
+def test_4b_unclassified_mail_may_be_clear_signed_for_non_members():
+    """OUT-4: B's policy signs its mail to non-members; anyone can read it and check it with
+    OpenSSL against B's CA."""
+    s = world()
+    b, internet = s["b"], s["internet"]
+    b.submit("bert@agency-b.govt.nz", ["friend@gmail.com"],
+             b"From: bert@agency-b.govt.nz\r\nTo: friend@gmail.com\r\nSubject: signed hello\r\n\r\nread me\r\n")
+    wait_for(lambda: any(b"signed hello" in m for m in internet.messages()), what="B's signed message")
+    got = [m for m in internet.messages() if b"signed hello" in m][0]
+    check(b"Content-Type: multipart/signed" in got and b"read me" in got, got[:1200])
+    path = os.path.join(W["w"].path, "b-signed.eml")
+    with open(path, "wb") as f:
+        f.write(got.split(b"\r\n", 1)[1])  # without the sink's envelope line
+    r = subprocess.run(["openssl", "cms", "-verify", "-in", path, "-CAfile",
+                        os.path.join(W["pki"], "agency-b", "ca.pem"), "-out", "/dev/null"], capture_output=True)
+    check(r.returncode == 0 and b"Verification successful" in r.stderr, r.stderr)
+    # The same message tampered with no longer verifies.
+    with open(path, "wb") as f:
+        f.write(got.split(b"\r\n", 1)[1].replace(b"read me", b"read ME"))
+    r = subprocess.run(["openssl", "cms", "-verify", "-in", path, "-CAfile",
+                        os.path.join(W["pki"], "agency-b", "ca.pem"), "-out", "/dev/null"], capture_output=True)
+    check(r.returncode != 0, "a changed body must fail verification")
 
 
 def test_5_revoked_certificate_holds_and_tells_sender_and_admin():
@@ -496,6 +521,7 @@ if __name__ == "__main__":
             test_2_seemail_to_gmail_is_not_delivered_and_sender_gets_1a,
             test_3_restricted_to_standard_agency_blocks_every_external_recipient,
             test_4_unclassified_to_gmail_is_delivered_unchanged,
+            test_4b_unclassified_mail_may_be_clear_signed_for_non_members,
             test_5_revoked_certificate_holds_and_tells_sender_and_admin,
             test_6_expired_certificate_is_soft_unknown_ca_is_hard,
             test_7_unsigned_agency_mail_is_hard_2b_soft_from_a_trusted_server,

@@ -8,8 +8,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <unistd.h>
 #include <algorithm>
 
+#include <atomic>
 #include <memory>
 
 namespace seegw::cms {
@@ -262,21 +264,18 @@ std::string visible_headers(std::string_view outer, const Protection& p) {
   return out;
 }
 
-Result<std::string> protect(std::string_view message, const Signer& signer,
-                            const std::vector<X509*>& recipients, const Protection& protection) {
+// The domain signature (OUT-7): signer certificate and chain, SMIMECapabilities, the security
+// label when asked; opaque (content inside) or detached.
+Result<Cms> make_signed(std::string_view content, const Signer& signer,
+                        const Protection& protection, bool detached) {
   if (!signer.key || !signer.certificate)
     return fail(Errc::config, "no signing key or certificate");
-  if (recipients.empty()) return fail(Errc::config, "no recipient certificate");
   const EVP_MD* md = EVP_get_digestbyname(protection.digest.c_str());
   if (!md) return fail(Errc::config, "unknown digest " + protection.digest);
-  Split original = split_message(message);
-
-  // 1. The domain signature over the whole message, carried as message/rfc822 (opaque signed).
-  std::string inner = "Content-Type: message/rfc822\r\n\r\n" + std::string(message);
   // OUT-7: the chain goes in with the signer certificate, so the peer can build the path.
   CertificateStack chain(sk_X509_new_null());
   for (X509* c : signer.chain) sk_X509_push(chain.get(), c);
-  const unsigned flags = CMS_BINARY | CMS_PARTIAL;
+  const unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0);
   Cms signed_data(CMS_sign(nullptr, nullptr, chain.get(), nullptr, flags));
   if (!signed_data) return fail(Errc::tls, openssl_error("CMS_sign"));
   CMS_SignerInfo* si = CMS_add1_signer(signed_data.get(), signer.certificate, signer.key, md,
@@ -295,10 +294,71 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
                                      static_cast<int>(der.size())))
       return fail(Errc::tls, openssl_error("security label"));
   }
-  Bio in = memory_bio(inner);
+  Bio in = memory_bio(content);
   if (!CMS_final(signed_data.get(), in.get(), nullptr, flags))
     return fail(Errc::unavailable, openssl_error("signing failed (HSM?)"));
-  std::string signed_entity = p7m_entity("signed-data", der_of(signed_data.get()));
+  return signed_data;
+}
+
+std::string micalg(std::string_view digest) {
+  std::string d = ascii_lower(digest);
+  if (d.starts_with("sha") && d.size() > 3 && d[3] != '-') d.insert(3, "-");
+  return d;  // RFC 5751 §3.4.3.2: sha-1, sha-256, ...
+}
+
+Result<std::string> sign(std::string_view message, const Signer& signer,
+                         const Protection& protection) {
+  Split original = split_message(message);
+  // The signed entity is the message's own content: its Content-* fields (or the RFC 2045
+  // default) and its body, exactly as they will be on the wire.
+  std::string entity;
+  {
+    std::string fields;
+    std::size_t pos = 0;
+    const std::string& c = original.content_headers;
+    while (pos < c.size()) {
+      std::size_t nl = c.find('\n', pos);
+      std::size_t end = nl == std::string::npos ? c.size() : nl + 1;
+      std::string_view line(c.data() + pos, end - pos);
+      if (!ascii_lower(line.substr(0, 13)).starts_with("mime-version:")) fields.append(line);
+      pos = end;
+    }
+    if (fields.empty()) fields = "Content-Type: text/plain; charset=us-ascii\r\n";
+    entity = fields + "\r\n" + original.body;
+  }
+  auto signed_data = make_signed(entity, signer, protection, true);
+  if (!signed_data) return std::unexpected(signed_data.error());
+  static std::atomic<std::uint64_t> serial{0};
+  const std::string boundary = fmt::format("=_seegw_signed_{}_{}", ::getpid(), serial.fetch_add(1));
+  std::string out = visible_headers(original.outer, protection);
+  out += "MIME-Version: 1.0\r\n";
+  out += fmt::format(
+      "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
+      "micalg={}; boundary=\"{}\"\r\n\r\n",
+      micalg(protection.digest), boundary);
+  out += "This is an S/MIME signed message.\r\n";
+  out += fmt::format("--{}\r\n", boundary);
+  out += entity;
+  out += fmt::format("\r\n--{}\r\n", boundary);
+  out +=
+      "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n";
+  out += mime::encode_base64(der_of(signed_data->get()));
+  out += fmt::format("\r\n--{}--\r\n", boundary);
+  return out;
+}
+
+Result<std::string> protect(std::string_view message, const Signer& signer,
+                            const std::vector<X509*>& recipients, const Protection& protection) {
+  if (recipients.empty()) return fail(Errc::config, "no recipient certificate");
+  Split original = split_message(message);
+
+  // 1. The domain signature over the whole message, carried as message/rfc822 (opaque signed).
+  std::string inner = "Content-Type: message/rfc822\r\n\r\n" + std::string(message);
+  auto signed_data = make_signed(inner, signer, protection, false);
+  if (!signed_data) return std::unexpected(signed_data.error());
+  std::string signed_entity = p7m_entity("signed-data", der_of(signed_data->get()));
 
   // 2. Enveloped to every recipient domain certificate.
   const bool gcm =

@@ -75,6 +75,8 @@ std::string_view action_name(Action a) {
       return "deliver-plain";
     case Action::sign_and_encrypt:
       return "sign-and-encrypt";
+    case Action::sign:
+      return "sign";
     case Action::block:
       return "block";
     case Action::hold:
@@ -170,6 +172,8 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
                  (r.kind == Kind::trusted || s.encrypt_when_possible)) {
         d = {r.address, Action::sign_and_encrypt, "OUT-4",
              "a valid domain certificate is in the store"};
+      } else if (s.sign_when_possible && !classified) {
+        d = {r.address, Action::sign, "OUT-4", "unclassified mail to a non-member, domain-signed"};
       } else {
         d = {r.address, Action::deliver_plain, "OUT-4", "unclassified mail to a non-member"};
       }

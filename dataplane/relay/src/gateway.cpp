@@ -118,6 +118,8 @@ void Gateway::dispatch(DeliveryJob job) {
 }
 
 bool Gateway::check_health(std::string& why) {
+  // Serialised: two threads must never open the PKCS#11 module side by side.
+  std::lock_guard checking(health_check_mutex_);
   if (::faccessat(AT_FDCWD, (config_.spool_path / "incoming").c_str(), W_OK, 0) != 0) {
     why = "the spool is not writable";
     return false;

@@ -188,6 +188,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
 
   out.recipients.resize(record.recipients.size());
   std::map<std::string, std::vector<std::size_t>> secure;  // receiving domain → recipients
+  std::vector<std::size_t> clear_signed;
   for (std::size_t i = 0; i < plan.recipients.size(); ++i) {
     const auto& d = plan.recipients[i];
     auto& o = out.recipients[i];
@@ -214,7 +215,39 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
       case Action::sign_and_encrypt:
         secure[smtp::domain_of(d.recipient)].push_back(i);
         break;
+      case Action::sign:
+        clear_signed.push_back(i);
+        break;
     }
+  }
+
+  if (!clear_signed.empty()) {
+    // OUT-4's signature is a courtesy to non-members: without an HSM at all the mail goes
+    // unsigned (it is unclassified); with one that is down right now, it waits.
+    auto keys = keys_();
+    std::shared_ptr<const std::string> content_for;
+    std::string why;
+    if (keys) {
+      cms::Protection p;
+      auto signed_message = cms::sign(content, {keys->key, keys->certificate, keys->chain}, p);
+      if (signed_message)
+        content_for = std::make_shared<const std::string>(std::move(*signed_message));
+      else
+        why = signed_message.error().message;
+    } else {
+      why = keys.error().message;
+    }
+    const bool transient = !content_for && (!keys ? keys.error().code == Errc::unavailable : true);
+    for (auto i : clear_signed) {
+      if (content_for)
+        out.recipients[i] = {Disposition::deliver, content_for, ""};
+      else if (transient)
+        out.recipients[i] = {Disposition::defer, nullptr, "cannot sign now: " + why};
+      else
+        out.recipients[i] = {Disposition::deliver, record.content, ""};
+    }
+    out.explanation.push_back(content_for ? std::string("clear-signed for non-members")
+                                          : "not signed: " + why);
   }
 
   if (!secure.empty()) {

@@ -148,6 +148,7 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
     p.uninspectable_as = *level;
   }
   if (auto v = t["encrypt_when_possible"].value<bool>()) p.encrypt_when_possible = *v;
+  if (auto v = t["sign_when_possible"].value<bool>()) p.sign_when_possible = *v;
   if (auto v = t["auto_approve_certificates"].value<bool>()) p.auto_approve_certificates = *v;
   for (auto& r : strings(t["trusted_roots"], "trusted_roots")) {
     auto c = load_one(base, r);

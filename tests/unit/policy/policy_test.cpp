@@ -126,6 +126,16 @@ TEST(Outbound, OpportunisticEncryptionForNonMembersIsPolicy) {  // OUT-4 "may"
   s.encrypt_when_possible = true;
   EXPECT_EQ(decide({"x@example.org"}, Classification::none, false, s).recipients[0].action,
             Action::sign_and_encrypt);
+  // Clear-signing the rest: a recipient without a certificate gets it signed, readable.
+  s.sign_when_possible = true;
+  EXPECT_EQ(decide({"y@gmail.com"}, Classification::none, false, s).recipients[0].action,
+            Action::sign);
+  EXPECT_EQ(decide({"x@example.org"}, Classification::none, false, s).recipients[0].action,
+            Action::sign_and_encrypt)
+      << "encryption, when possible, wins";
+  EXPECT_EQ(decide({"y@gmail.com"}, Classification::in_confidence, false, s).recipients[0].action,
+            Action::block)
+      << "signing never makes classified mail acceptable";
 }
 
 // Every combination: no classified message ever leaves in clear text, no agency ever gets plain
@@ -144,39 +154,45 @@ TEST(Outbound, ExhaustiveInvariants) {
       for (auto cert_b : states)
         for (auto cert_c : states)
           for (bool renewal : {false, true})
-            for (unsigned mask = 1; mask < (1u << kinds.size()); ++mask) {
-              auto s = snapshot();
-              s.certificates["agency-b.govt.nz"] = {cert_b, renewal};
-              s.certificates["agency-c.govt.nz"] = {cert_c, renewal};
-              std::vector<std::string> rcpts;
-              for (std::size_t k = 0; k < kinds.size(); ++k)
-                if (mask & (1u << k)) rcpts.push_back(kinds[k]);
-              auto p = decide(rcpts, level, uninspectable, s);
-              ++cases;
-              ASSERT_EQ(p.recipients.size(), rcpts.size());
-              const bool classified = level != Classification::none || uninspectable;
-              bool any_block = false, all_external_blocked = true;
-              for (const auto& d : p.recipients) {
-                const bool external = d.recipient.find("@agency-a.govt.nz") == std::string::npos;
-                const bool member = d.recipient.find("@agency-b") != std::string::npos ||
-                                    d.recipient.find("@agency-c") != std::string::npos;
-                if (classified && external)
-                  ASSERT_NE(d.action, Action::deliver_plain) << d.recipient;
-                if (member) ASSERT_NE(d.action, Action::deliver_plain) << d.recipient;
-                if (!external) ASSERT_EQ(d.action, Action::deliver_internal);
-                if (d.action == Action::block) any_block = true;
-                if (external && d.action != Action::block) all_external_blocked = false;
-                if (d.action == Action::sign_and_encrypt && member) {
-                  auto st = d.recipient.find("@agency-b") != std::string::npos ? cert_b : cert_c;
-                  ASSERT_TRUE(st == CertState::valid || st == CertState::status_unknown || renewal)
-                      << d.recipient;
+            for (bool sign : {false, true})
+              for (unsigned mask = 1; mask < (1u << kinds.size()); ++mask) {
+                auto s = snapshot();
+                s.sign_when_possible = sign;
+                s.certificates["agency-b.govt.nz"] = {cert_b, renewal};
+                s.certificates["agency-c.govt.nz"] = {cert_c, renewal};
+                std::vector<std::string> rcpts;
+                for (std::size_t k = 0; k < kinds.size(); ++k)
+                  if (mask & (1u << k)) rcpts.push_back(kinds[k]);
+                auto p = decide(rcpts, level, uninspectable, s);
+                ++cases;
+                ASSERT_EQ(p.recipients.size(), rcpts.size());
+                const bool classified = level != Classification::none || uninspectable;
+                bool any_block = false, all_external_blocked = true;
+                for (const auto& d : p.recipients) {
+                  const bool external = d.recipient.find("@agency-a.govt.nz") == std::string::npos;
+                  const bool member = d.recipient.find("@agency-b") != std::string::npos ||
+                                      d.recipient.find("@agency-c") != std::string::npos;
+                  // Clear-signed is still clear text.
+                  const bool in_clear =
+                      d.action == Action::deliver_plain || d.action == Action::sign;
+                  if (classified && external) ASSERT_FALSE(in_clear) << d.recipient;
+                  if (member) ASSERT_FALSE(in_clear) << d.recipient;
+                  if (!sign) ASSERT_NE(d.action, Action::sign);
+                  if (!external) ASSERT_EQ(d.action, Action::deliver_internal);
+                  if (d.action == Action::block) any_block = true;
+                  if (external && d.action != Action::block) all_external_blocked = false;
+                  if (d.action == Action::sign_and_encrypt && member) {
+                    auto st = d.recipient.find("@agency-b") != std::string::npos ? cert_b : cert_c;
+                    ASSERT_TRUE(st == CertState::valid || st == CertState::status_unknown ||
+                                renewal)
+                        << d.recipient;
+                  }
+                  ASSERT_FALSE(d.rule.empty());
                 }
-                ASSERT_FALSE(d.rule.empty());
+                if (any_block) ASSERT_TRUE(all_external_blocked);
+                if (any_block) ASSERT_NE(p.warning, Warning::none);
               }
-              if (any_block) ASSERT_TRUE(all_external_blocked);
-              if (any_block) ASSERT_NE(p.warning, Warning::none);
-            }
-  EXPECT_EQ(cases, 4u * 2 * 6 * 6 * 2 * 31);
+  EXPECT_EQ(cases, 4u * 2 * 6 * 6 * 2 * 2 * 31);
 }
 
 }  // namespace

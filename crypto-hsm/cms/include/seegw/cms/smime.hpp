@@ -53,6 +53,11 @@ struct Protection {
 Result<std::string> protect(std::string_view message, const Signer& signer,
                             const std::vector<X509*>& recipients, const Protection& protection);
 
+// OUT-4: the message clear-signed (multipart/signed, detached signature, RFC 5751 §3.5) with the
+// domain key, readable by any client; the outer headers as for protect().
+Result<std::string> sign(std::string_view message, const Signer& signer,
+                         const Protection& protection);
+
 struct Unprotected {
   std::string message;  // the inner message, domain layer stripped (IN-4)
   bool was_encrypted = false;

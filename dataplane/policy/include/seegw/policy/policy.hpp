@@ -42,6 +42,7 @@ struct PolicySnapshot {
   // TRG-4: content that could not be inspected counts as this level (fail closed).
   scan::Classification uninspectable_as = scan::Classification::restricted;
   bool encrypt_when_possible = false;  // OUT-4: sign+encrypt unclassified mail to non-members too
+  bool sign_when_possible = false;     // OUT-4: clear-sign the rest of the mail to non-members
   // IN-5: rulesets that downgrade warning 2B (unverified sender) from HARD to SOFT. Servers are
   // recognised by source address (the spec recommends IP over e-mail address alone).
   std::vector<Network> trusted_servers;
@@ -60,6 +61,7 @@ enum class Action {
   deliver_internal,  // to our own mail server
   deliver_plain,     // unchanged to the Internet (OUT-4)
   sign_and_encrypt,  // domain signature + envelope to the domain certificate (OUT-1)
+  sign,              // clear-signed with the domain key, readable by anyone (OUT-4)
   block,             // not delivered; the sender gets the warning
   hold,              // queued until a usable certificate exists (OUT-5, OUT-8)
   answer_ping,       // seemail-ping (OPS-3): before any other rule
