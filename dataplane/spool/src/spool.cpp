@@ -179,7 +179,7 @@ bool Spool::prefill_free() {
   return true;
 }
 
-void Spool::recycle_or_unlink(int dir, const std::string& name) {
+bool Spool::recycle_or_unlink(int dir, const std::string& name) {
   std::string target;
   {
     std::lock_guard lock(free_mutex_);
@@ -188,9 +188,9 @@ void Spool::recycle_or_unlink(int dir, const std::string& name) {
   if (!target.empty() && ::renameat(dir, name.c_str(), free_fd_, target.c_str()) == 0) {
     std::lock_guard lock(free_mutex_);
     free_names_.push_back(std::move(target));
-    return;
+    return true;
   }
-  ::unlinkat(dir, name.c_str(), 0);
+  return ::unlinkat(dir, name.c_str(), 0) == 0;
 }
 
 std::filesystem::path Spool::path_of(Queue queue, const QueueId& id) const {
@@ -309,7 +309,8 @@ Result<void> Spool::remove(Queue queue, const QueueId& id) {
   struct stat st {};
   if (::fstatat(dir, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return fail_errno(fmt::format("remove {}/{}", queue_name(queue), id));
-  recycle_or_unlink(dir, id);
+  if (!recycle_or_unlink(dir, id))
+    return fail_errno(fmt::format("remove {}/{}", queue_name(queue), id));
   return {};
 }
 

@@ -182,28 +182,38 @@ TEST(Inbound, ExhaustiveInvariants) {
             ASSERT_EQ(p.recipients[0].action, InboundAction::deliver);
             // A bad, revoked or unknown signature is always a HARD warning.
             if (signer == SignerState::bad_signature || signer == SignerState::revoked ||
-                signer == SignerState::unknown_ca)
+                signer == SignerState::unknown_ca) {
               ASSERT_FALSE(p.warnings.empty());
-            if (!p.warnings.empty())
+            }
+            if (!p.warnings.empty()) {
               ASSERT_FALSE(p.warnings.front().severity == Severity::soft &&
                            std::any_of(p.warnings.begin(), p.warnings.end(),
                                        [](auto& w) { return w.severity == Severity::hard; }))
                   << "HARD first";
+            }
             // Only a valid signature from a member or trusted partner teaches us a certificate.
-            if (p.learn_certificate) ASSERT_EQ(signer, SignerState::valid);
+            if (p.learn_certificate) {
+              ASSERT_EQ(signer, SignerState::valid);
+            }
             // Unsigned agency mail from outside a trusted server is a HARD 2B.
             const std::string s = sender;
             const bool agency = s.ends_with("agency-c.govt.nz") || s.ends_with("agency-b.govt.nz");
             if (agency && signer == SignerState::unsigned_message &&
-                std::string(client) != "192.0.2.1")
+                std::string(client) != "192.0.2.1") {
               ASSERT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard));
+            }
             // Classified mail not verified from the community is always flagged (4A).
             if (level > 0 && signer != SignerState::valid && signer != SignerState::expired &&
-                signer != SignerState::status_unknown)
+                signer != SignerState::status_unknown) {
               ASSERT_TRUE(has(p, InboundWarning::not_seemail_4a, Severity::soft));
+            }
             // OPS-2: nothing for the admin about a postmaster's mail.
-            if (s.starts_with("postmaster@")) ASSERT_TRUE(p.notices.empty());
-            for (const auto& n : p.notices) ASSERT_EQ(n.to, Party::recipient_admin);
+            if (s.starts_with("postmaster@")) {
+              ASSERT_TRUE(p.notices.empty());
+            }
+            for (const auto& n : p.notices) {
+              ASSERT_EQ(n.to, Party::recipient_admin);
+            }
           }
   EXPECT_EQ(cases, 8u * 6 * 2 * 4 * 2);
 }

@@ -175,10 +175,18 @@ TEST(Outbound, ExhaustiveInvariants) {
                   // Clear-signed is still clear text.
                   const bool in_clear =
                       d.action == Action::deliver_plain || d.action == Action::sign;
-                  if (classified && external) ASSERT_FALSE(in_clear) << d.recipient;
-                  if (member) ASSERT_FALSE(in_clear) << d.recipient;
-                  if (!sign) ASSERT_NE(d.action, Action::sign);
-                  if (!external) ASSERT_EQ(d.action, Action::deliver_internal);
+                  if (classified && external) {
+                    ASSERT_FALSE(in_clear) << d.recipient;
+                  }
+                  if (member) {
+                    ASSERT_FALSE(in_clear) << d.recipient;
+                  }
+                  if (!sign) {
+                    ASSERT_NE(d.action, Action::sign);
+                  }
+                  if (!external) {
+                    ASSERT_EQ(d.action, Action::deliver_internal);
+                  }
                   if (d.action == Action::block) any_block = true;
                   if (external && d.action != Action::block) all_external_blocked = false;
                   if (d.action == Action::sign_and_encrypt && member) {
@@ -189,8 +197,12 @@ TEST(Outbound, ExhaustiveInvariants) {
                   }
                   ASSERT_FALSE(d.rule.empty());
                 }
-                if (any_block) ASSERT_TRUE(all_external_blocked);
-                if (any_block) ASSERT_NE(p.warning, Warning::none);
+                if (any_block) {
+                  ASSERT_TRUE(all_external_blocked);
+                }
+                if (any_block) {
+                  ASSERT_NE(p.warning, Warning::none);
+                }
               }
   EXPECT_EQ(cases, 4u * 2 * 6 * 6 * 2 * 2 * 31);
 }

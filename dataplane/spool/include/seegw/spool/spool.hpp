@@ -58,7 +58,7 @@ class Spool {
   // unlinked and created again: inode allocation and eviction were the largest kernel cost per
   // message (on ext4 without a journal, allocation rescans recently deleted inodes).
   int create_file(int dir, const std::string& name);
-  void recycle_or_unlink(int dir, const std::string& name);
+  bool recycle_or_unlink(int dir, const std::string& name);  // false: the file is still there
   bool prefill_free();  // false when the pool is full enough or a file could not be made
   struct Job {
     SpoolRecord record;
