@@ -491,7 +491,48 @@ def test_11_certificate_request_by_signed_mail_is_answered_with_a_cer():
     check(len(c.mail_to("carol@agency-c.govt.nz")) == before, "no answer to an unsigned request")
 
 
-def test_12_gateways_stop_cleanly_with_nothing_left_behind():
+def test_13_new_certificates_and_capabilities_are_learnt_from_mail():
+    """IN-4, OUT-6, DIR-2 approval: a valid but new domain certificate of an agency, seen on
+    signed mail, is kept (used at once, or waiting for the administrator's approval), the
+    administrator is told, and the peer's S/MIME capabilities are cached."""
+    s = world()
+    a, pki = s["a"], W["pki"]
+    spool_certs = os.path.join(a.gw.spool, "certificates")
+    # Test 9's ping reply from C taught A C's capabilities.
+    caps = os.path.join(spool_certs, "capabilities", "agency-c.govt.nz")
+    check(os.path.exists(caps) and "2.16.840.1.101.3.4.1.42" in open(caps).read(), "capabilities cached")
+    # C renews its certificate (new key); mail signed with it arrives.
+    cert, key = issue(pki, "agency-c", "c-renewed", "domain-confidentiality-authority@agency-c.govt.nz")
+    m = signed_message(cert, key, "carol@agency-c.govt.nz", "renewed", b"renewed key text\r\n",
+                       encrypt_to=os.path.join(a.token, "dca.pem"))
+    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], m)
+    got = delivered_to_dave(a, b"renewed key text")
+    check(b"X-SEEMAIL-Warning" not in got, "a valid certificate: no warning")
+    learnt = os.path.join(spool_certs, "learnt", "agency-c.govt.nz.pem")
+    wait_for(lambda: os.path.exists(learnt), what="the learnt certificate")
+    check(openssl("x509", "-in", learnt, "-noout", "-fingerprint").stdout ==
+          openssl("x509", "-in", cert, "-noout", "-fingerprint").stdout, "it is the renewed one")
+    wait_for(lambda: any(b"new certificate learnt and used" in x for x in a.mail_to("postmaster@agency-a.govt.nz")),
+             what="the administrator told")
+    # With approval required, the next new certificate waits in pending/.
+    os.remove(learnt)
+    write_snapshot(a, s["agencies"], version=4, extra="auto_approve_certificates = false\n")
+    rc, out = a.gw.admin("reload")
+    check(rc == 0 and "version 4" in out, out)
+    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"],
+                   signed_message(cert, key, "carol@agency-c.govt.nz", "again", b"pending key text\r\n",
+                                  encrypt_to=os.path.join(a.token, "dca.pem")))
+    delivered_to_dave(a, b"pending key text")
+    pending = os.path.join(spool_certs, "pending", "agency-c.govt.nz.pem")
+    wait_for(lambda: os.path.exists(pending), what="the certificate waiting for approval")
+    check(not os.path.exists(learnt), "not used before approval")
+    wait_for(lambda: any(b"new certificate awaits approval" in x for x in a.mail_to("postmaster@agency-a.govt.nz")),
+             what="the administrator asked")
+    write_snapshot(a, s["agencies"], version=5)
+    check(a.gw.admin("reload")[0] == 0, "reload")
+
+
+def test_14_gateways_stop_cleanly_with_nothing_left_behind():
     """Every gateway stops on SIGTERM with status 0; sanitizer builds (CI runs this file against
     the ASan+UBSan build too) report nothing."""
     s = world()
@@ -529,7 +570,8 @@ if __name__ == "__main__":
             test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded,
             test_10_hsm_token_removed_mid_run_suspends_and_resumes,
             test_11_certificate_request_by_signed_mail_is_answered_with_a_cer,
-            test_12_gateways_stop_cleanly_with_nothing_left_behind,
+            test_13_new_certificates_and_capabilities_are_learnt_from_mail,
+            test_14_gateways_stop_cleanly_with_nothing_left_behind,
         ])
     finally:
         teardown()
