@@ -151,8 +151,8 @@ int admin_command(const std::filesystem::path& socket, const std::string& comman
     return 2;
   }
   if (reply->starts_with("ok")) {
-    std::string rest = reply->substr(reply->find('\n') == std::string::npos ? reply->size()
-                                                                           : reply->find('\n') + 1);
+    std::string rest = reply->substr(
+        reply->find('\n') == std::string::npos ? reply->size() : reply->find('\n') + 1);
     std::string first = reply->substr(0, reply->find('\n'));
     if (first.size() > 3) std::printf("%s\n", first.substr(3).c_str());
     std::fputs(rest.c_str(), stdout);
@@ -179,7 +179,8 @@ int main(int argc, char** argv) {
     }
     args.erase(args.begin(), args.begin() + 2);
   }
-  if (args.size() == 2 && args[0] == "queue" && args[1] == "held") return admin_command(socket, "held");
+  if (args.size() == 2 && args[0] == "queue" && args[1] == "held")
+    return admin_command(socket, "held");
   if (args.size() == 3 && args[0] == "queue" && (args[1] == "release" || args[1] == "delete"))
     return admin_command(socket, args[1] + " " + args[2]);
   if (args.size() == 2 && args[0] == "explain") return admin_command(socket, "explain " + args[1]);

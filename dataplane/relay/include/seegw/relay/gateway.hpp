@@ -61,7 +61,7 @@ class Gateway {
   bool stopped_ = false;
 
   std::mutex health_check_mutex_;  // one check at a time (health thread, the pipeline's probe)
-  std::mutex hsm_mutex_;  // guards hsm_ (the pointer, not the session: libp11 locks that)
+  std::mutex hsm_mutex_;           // guards hsm_ (the pointer, not the session: libp11 locks that)
   std::shared_ptr<HsmHandle> hsm_;
   std::atomic<bool> operational_{true};
   std::mutex trust_mutex_;

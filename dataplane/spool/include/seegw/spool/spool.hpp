@@ -75,7 +75,8 @@ class Spool {
   int free_fd_ = -1;          // <root>/.free
 
   std::mutex free_mutex_;
-  std::deque<std::string> free_names_;  // recycled at the back (used first), made ahead at the front
+  std::deque<std::string>
+      free_names_;  // recycled at the back (used first), made ahead at the front
   std::uint64_t free_serial_ = 0;
 
   std::mutex mutex_;
