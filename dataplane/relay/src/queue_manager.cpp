@@ -182,6 +182,7 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
   auto attempt = std::make_shared<Attempt>();
   attempt->record = std::move(record);
   attempt->results.resize(attempt->record.recipients.size());
+  attempt->policy_end.resize(attempt->record.recipients.size(), PolicyEnd::none);
   attempt->on_done = [this](std::shared_ptr<Attempt> a) {
     post([this, a = std::move(a)] { finished(a); });
   };
@@ -208,12 +209,17 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
         case seemail::Disposition::deliver:
           content[i] = o.content;
           break;
-        case seemail::Disposition::finished:
+        case seemail::Disposition::blocked:
+        case seemail::Disposition::answered:
           attempt->results[i] = {rcpt, kFinishedByPolicy, o.reason};
+          attempt->policy_end[i] = o.disposition == seemail::Disposition::blocked
+                                       ? PolicyEnd::blocked
+                                       : PolicyEnd::answered;
           break;
         case seemail::Disposition::hold:
           attempt->held.emplace_back(i, o.reason);
-          attempt->results[i] = {rcpt, kFinishedByPolicy, "held: " + o.reason};
+          attempt->results[i] = {rcpt, kFinishedByPolicy, o.reason};
+          attempt->policy_end[i] = PolicyEnd::held;
           break;
         case seemail::Disposition::defer:
           attempt->results[i] = {rcpt, 451, "4.3.0 " + o.reason};
@@ -243,16 +249,24 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
   std::vector<spool::PendingRecipient> remaining;
   std::size_t delivered = 0;
   std::size_t blocked = 0, answered = 0;
-  if (!attempt->held.empty()) hold(record, attempt->held);
+  // Held recipients are finished only once the hold queue has them; if it cannot be written they
+  // stay queued like a temporary failure (nothing is lost).
+  if (!attempt->held.empty() && !hold(record, attempt->held)) {
+    for (const auto& [i, reason] : attempt->held) {
+      attempt->results[i] = {record.recipients[i].address, 451, "4.3.0 not held: " + reason};
+      attempt->policy_end[i] = PolicyEnd::none;
+    }
+  }
   for (std::size_t i = 0; i < attempt->results.size(); ++i) {
     const auto& r = attempt->results[i];
-    if (r.code == kFinishedByPolicy) {
-      const bool was_held = r.reply.starts_with("held: ");
-      if (!was_held) (r.reply.starts_with("blocked") ? blocked : answered)++;
+    const PolicyEnd end = attempt->policy_end[i];
+    if (end != PolicyEnd::none) {
+      if (end == PolicyEnd::blocked) ++blocked;
+      if (end == PolicyEnd::answered) ++answered;
       log::info("queue: {} to=<{}> status={} ({})", record.id, r.rcpt,
-                was_held                         ? "held"
-                : r.reply.starts_with("blocked") ? "blocked"
-                                                 : "answered",
+                end == PolicyEnd::held      ? "held"
+                : end == PolicyEnd::blocked ? "blocked"
+                                            : "answered",
                 r.reply);
     } else if (r.code / 100 == 2) {
       ++delivered;
@@ -356,7 +370,7 @@ bool QueueManager::send_notice(const spool::SpoolRecord& original,
 // OUT-8: the held recipients go to the hold queue with the reason, before the active copy is
 // retired (a crash in between holds the message twice at worst, never loses it). When every
 // recipient is held the message keeps its ID; otherwise the held part gets a new one.
-void QueueManager::hold(const spool::SpoolRecord& record,
+bool QueueManager::hold(const spool::SpoolRecord& record,
                         const std::vector<std::pair<std::size_t, std::string>>& held) {
   spool::SpoolRecord h = record;
   h.recipients.clear();
@@ -368,7 +382,7 @@ void QueueManager::hold(const spool::SpoolRecord& record,
   if (auto written = spool_.write(spool::Queue::hold, h); !written) {
     // The active copy stays; the next scan or recovery decides again.
     log::error("queue: {} could not be held: {}", record.id, written.error().message);
-    return;
+    return false;
   }
   {
     std::lock_guard lock(mutex_);
@@ -376,6 +390,7 @@ void QueueManager::hold(const spool::SpoolRecord& record,
   }
   log::warning("queue: {} held{} for {} recipient(s): {}", record.id,
                h.id == record.id ? "" : " as " + h.id, h.recipients.size(), h.reason);
+  return true;
 }
 
 void QueueManager::spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about) {

@@ -200,7 +200,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
         o = {Disposition::deliver, record.content, ""};
         break;
       case Action::block:
-        o = {Disposition::finished, nullptr,
+        o = {Disposition::blocked, nullptr,
              fmt::format("blocked by {} ({}); the sender was warned", d.rule,
                          plan.warning == policy::Warning::not_seemail_1a ? "#1A" : "#1C")};
         break;
@@ -208,7 +208,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
         o = {Disposition::hold, nullptr, fmt::format("{}: {}", d.rule, d.reason)};
         break;
       case Action::answer_ping:
-        o = {Disposition::finished, nullptr, "seemail-ping answered"};
+        o = {Disposition::answered, nullptr, "seemail-ping answered"};
         if (!policy::is_postmaster_or_daemon(facts.sender))
           out.generated.push_back(ping_answer(record, facts.sender, trust, now));
         break;
@@ -413,19 +413,19 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const TrustState& t
         o = {Disposition::deliver, content, ""};
         break;
       case InboundAction::ignore_unsigned_request:
-        o = {Disposition::finished, nullptr, "not signed by a trusted domain certificate: ignored"};
+        o = {Disposition::answered, nullptr, "not signed by a trusted domain certificate: ignored"};
         break;
       case InboundAction::answer_ping:
       case InboundAction::answer_certificate_request:
         if (policy::is_postmaster_or_daemon(reply_to) || auto_submitted) {
-          o = {Disposition::finished, nullptr, "from a daemon or auto-submitted: not answered"};
+          o = {Disposition::answered, nullptr, "from a daemon or auto-submitted: not answered"};
           break;
         }
         if (d.action == InboundAction::answer_ping) {
-          o = {Disposition::finished, nullptr, "seemail-ping answered"};
+          o = {Disposition::answered, nullptr, "seemail-ping answered"};
           out.generated.push_back(ping_answer(record, reply_to, trust, now));
         } else {
-          o = {Disposition::finished, nullptr, "certificate request answered"};
+          o = {Disposition::answered, nullptr, "certificate request answered"};
           out.generated.push_back(
               certificate_answer(reply_to, first_address(header_value(message, "Subject")), now));
         }

@@ -15,13 +15,15 @@
 namespace seegw::relay {
 
 // A result code for recipients the SEEMail stage finished without sending (blocked with the
-// sender warned, held, a ping answered): neither delivered nor bounced.
+// sender warned, held, a ping answered): neither delivered nor bounced. `policy_end` says which.
 inline constexpr int kFinishedByPolicy = 0;
+enum class PolicyEnd { none, blocked, held, answered };
 
 struct Attempt {
   spool::SpoolRecord record;
   scan::ScanReport scan;                                  // what the scan stage found (TRG-1..4)
   std::vector<smtp::RecipientResult> results;             // parallel to record.recipients
+  std::vector<PolicyEnd> policy_end;                      // parallel to record.recipients
   std::vector<std::pair<std::size_t, std::string>> held;  // recipients to hold, with the reason
   std::atomic<std::size_t> jobs_left{0};
   std::function<void(std::shared_ptr<Attempt>)> on_done;

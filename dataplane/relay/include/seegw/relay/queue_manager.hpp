@@ -86,7 +86,7 @@ class QueueManager {
   bool send_notice(const spool::SpoolRecord& original,
                    const std::vector<smtp::RecipientResult>& recipients, bool failed);
   void retire(const spool::QueueId& id);
-  void hold(const spool::SpoolRecord& record,
+  bool hold(const spool::SpoolRecord& record,
             const std::vector<std::pair<std::size_t, std::string>>& held);
   void spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about);
   void remember(const spool::QueueId& id, std::vector<std::string> lines);

@@ -52,7 +52,8 @@ struct Settings {
 enum class Disposition {
   deliver,   // content below goes to the recipient's route
   hold,      // into the hold queue with `reason` (OUT-5, OUT-8)
-  finished,  // nothing to send: blocked (sender told), or a ping/request answered
+  blocked,   // not delivered by a data-loss rule (OUT-2, OUT-3); the sender was warned
+  answered,  // consumed by the gateway: a ping or certificate request (answered or ignored)
   defer,     // a temporary failure (HSM down): the queue retries, nothing leaves meanwhile
 };
 
