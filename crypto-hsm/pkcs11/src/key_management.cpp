@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "seegw/common/file.hpp"
 #include "seegw/pkcs11/hsm.hpp"
 
 namespace seegw::pkcs11 {
@@ -33,17 +34,7 @@ std::string trimmed_label(const unsigned char* label, std::size_t n) {
 }  // namespace
 
 Result<std::string> read_pin_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return fail_errno("PIN file " + path);
-  if (st.st_mode & (S_IRWXG | S_IRWXO))
-    return fail(Errc::config, fmt::format("PIN file {} is readable by group or others (mode {:o}); "
-                                          "chmod 600 it",
-                                          path, st.st_mode & 0777));
-  std::ifstream in(path);
-  std::string pin;
-  std::getline(in, pin);
-  if (pin.empty()) return fail(Errc::config, "PIN file " + path + " is empty");
-  return pin;
+  return read_secret_file(path, "PIN file");
 }
 
 Result<KeyType> parse_key_type(std::string_view t) {

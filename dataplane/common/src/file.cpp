@@ -1,5 +1,9 @@
 #include "seegw/common/file.hpp"
 
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +16,20 @@ Result<std::string> read_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) return fail_errno("cannot read " + path);
   return ss.str();
+}
+
+Result<std::string> read_secret_file(const std::string& path, std::string_view what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail_errno(fmt::format("{} {}", what, path));
+  if (st.st_mode & (S_IRWXG | S_IRWXO))
+    return fail(Errc::config, fmt::format("{} {} is readable by group or others (mode {:o}); "
+                                          "chmod 600 it",
+                                          what, path, st.st_mode & 0777));
+  std::ifstream in(path);
+  std::string secret;
+  std::getline(in, secret);
+  if (secret.empty()) return fail(Errc::config, fmt::format("{} {} is empty", what, path));
+  return secret;
 }
 
 }  // namespace seegw
