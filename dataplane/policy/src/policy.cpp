@@ -12,10 +12,28 @@ enum class Kind { local, member, trusted, other };
 
 struct Recipient {
   std::string address;
-  std::string domain;
+  std::string domain;  // for a member: the SEEMAIL-list domain (an ascendant of the address's)
   Kind kind;
   const Agency* agency = nullptr;
 };
+
+// The agency a domain belongs to: the domain itself or an ascendant (RFC 3183 §3.1.1), with the
+// SEEMAIL-list key it was found under (whose certificate serves the whole agency).
+std::pair<const Agency*, std::string> agency_entry(const PolicySnapshot& s,
+                                                   std::string_view domain) {
+  std::string d(domain);
+  while (!d.empty()) {
+    if (auto it = s.seemail.find(d); it != s.seemail.end()) return {&it->second, it->first};
+    auto dot = d.find('.');
+    if (dot == std::string::npos) break;
+    d.erase(0, dot + 1);
+  }
+  return {nullptr, ""};
+}
+
+const Agency* agency_of(const PolicySnapshot& s, std::string_view domain) {
+  return agency_entry(s, domain).first;
+}
 
 const PeerCertificate& certificate_of(const PolicySnapshot& s, const std::string& domain) {
   static const PeerCertificate kMissing;
@@ -99,9 +117,10 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
     Recipient r{a, smtp::domain_of(a), Kind::other};
     if (s.local_domains.count(r.domain)) {
       r.kind = Kind::local;
-    } else if (auto it = s.seemail.find(r.domain); it != s.seemail.end()) {
+    } else if (auto [agency, key] = agency_entry(s, r.domain); agency) {
       r.kind = Kind::member;
-      r.agency = &it->second;
+      r.agency = agency;
+      r.domain = key;
     } else if (s.trusted.count(r.domain) || s.trusted.count(ascii_lower(a))) {
       r.kind = Kind::trusted;
     }
@@ -177,6 +196,7 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
       } else {
         d = {r.address, Action::deliver_plain, "OUT-4", "unclassified mail to a non-member"};
       }
+      if (d.action == Action::sign_and_encrypt) d.certificate_domain = r.domain;
     }
     plan.recipients.push_back(std::move(d));
   }
@@ -192,18 +212,6 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
 // ---- inbound -------------------------------------------------------------------------------
 
 namespace {
-
-// The agency a domain belongs to: the domain itself or an ascendant (RFC 3183 §3.1.1).
-const Agency* agency_of(const PolicySnapshot& s, std::string_view domain) {
-  std::string d(domain);
-  while (!d.empty()) {
-    if (auto it = s.seemail.find(d); it != s.seemail.end()) return &it->second;
-    auto dot = d.find('.');
-    if (dot == std::string::npos) break;
-    d.erase(0, dot + 1);
-  }
-  return nullptr;
-}
 
 bool local_domain(const PolicySnapshot& s, std::string_view domain) {
   return s.local_domains.count(std::string(domain)) > 0;

@@ -213,7 +213,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
           out.generated.push_back(ping_answer(record, facts.sender, trust, now));
         break;
       case Action::sign_and_encrypt:
-        secure[smtp::domain_of(d.recipient)].push_back(i);
+        secure[d.certificate_domain].push_back(i);
         break;
       case Action::sign:
         clear_signed.push_back(i);

@@ -113,6 +113,17 @@ TEST(Outbound, UninspectableContentCountsAsClassified) {  // TRG-4
             Action::sign_and_encrypt);
 }
 
+TEST(Outbound, AnAgencysSubdomainIsThatAgency) {  // OUT-1, OUT-3 (RFC 3183 §3.1.1 ascendants)
+  auto p = decide({"carol@mail.agency-c.govt.nz"}, Classification::restricted);
+  EXPECT_EQ(p.recipients[0].action, Action::sign_and_encrypt);
+  EXPECT_EQ(p.recipients[0].certificate_domain, "agency-c.govt.nz") << "the agency's certificate";
+  p = decide({"bert@x.agency-b.govt.nz"}, Classification::restricted);
+  EXPECT_EQ(p.recipients[0].action, Action::block) << "still the Standard community";
+  EXPECT_EQ(p.warning, Warning::restricted_1c);
+  p = decide({"eve@agency-c.govt.nz.evil.example"}, Classification::restricted);
+  EXPECT_EQ(p.warning, Warning::not_seemail_1a) << "a suffix is not an ascendant";
+}
+
 TEST(Outbound, SeemailPingAnswersBeforeAnyRule) {  // OPS-3
   auto p = decide({"seemail-ping@agency-a.govt.nz", "someone@gmail.com"}, Classification::none);
   EXPECT_EQ(p.recipients[0].action, Action::answer_ping);

@@ -94,8 +94,9 @@ struct Notice {
 struct RecipientDecision {
   std::string recipient;
   Action action;
-  std::string rule;    // the rule that decided, e.g. "OUT-3"
-  std::string reason;  // for `seegw explain` and the log
+  std::string rule;                     // the rule that decided, e.g. "OUT-3"
+  std::string reason;                   // for `seegw explain` and the log
+  std::string certificate_domain = {};  // sign_and_encrypt: whose domain certificate to use
 };
 
 struct DeliveryPlan {
