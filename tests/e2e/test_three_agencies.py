@@ -345,25 +345,28 @@ def delivered_to_dave(a, marker):
     return [m for m in a.mail_to("dave@agency-a.govt.nz") if marker in m][-1]
 
 
+def signed_to_dave(cert, key, subject, body):
+    """A message from carol@agency-c, signed with `cert` and encrypted to A, delivered by A."""
+    a = W["a"]
+    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"],
+                   signed_message(cert, key, "carol@agency-c.govt.nz", subject, body,
+                                  encrypt_to=os.path.join(a.token, "dca.pem")))
+    return delivered_to_dave(a, body.strip())
+
+
 def test_6_expired_certificate_is_soft_unknown_ca_is_hard():
     """IN-2: delivered with the warning; the recipient's admin is told."""
     s = world()
     a, pki = s["a"], W["pki"]
     exp_cert, exp_key = issue(pki, "agency-c", "c-expired", "domain-confidentiality-authority@agency-c.govt.nz",
                               "-startdate", "20200101000000Z", "-enddate", "20210101000000Z")
-    m = signed_message(exp_cert, exp_key, "carol@agency-c.govt.nz", "expired sig", b"old key text\r\n",
-                       encrypt_to=os.path.join(a.token, "dca.pem"))
-    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], m)
-    got = delivered_to_dave(a, b"old key text")
+    got = signed_to_dave(exp_cert, exp_key, "expired sig", b"old key text\r\n")
     check(b"X-SEEMAIL-Warning: SOFT; Certificate expired - message integrity uncertain" in got, got[:1500])
     check(b"Subject: [SOFT WARNING] expired sig" in got, got[:1500])
     parts = message_from_bytes(got).get_payload()
     check("SEEMail SOFT WARNING: Certificate expired" in parts[0].get_payload(decode=True).decode(), parts[0])
     unk_cert, unk_key = issue(pki, "untrusted", "c-untrusted", "domain-confidentiality-authority@agency-c.govt.nz")
-    m = signed_message(unk_cert, unk_key, "carol@agency-c.govt.nz", "unknown ca", b"stranger text\r\n",
-                       encrypt_to=os.path.join(a.token, "dca.pem"))
-    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], m)
-    got = delivered_to_dave(a, b"stranger text")
+    got = signed_to_dave(unk_cert, unk_key, "unknown ca", b"stranger text\r\n")
     check(b"X-SEEMAIL-Warning: HARD; Certificate unknown - message integrity uncertain" in got, got[:1500])
     check(b"Subject: [HARD WARNING] unknown ca" in got, got[:1500])
     wait_for(lambda: sum(b"inbound certificate problem" in m for m in a.mail_to("postmaster@agency-a.govt.nz")) >= 2,
@@ -501,10 +504,7 @@ def test_13_new_certificates_and_capabilities_are_learnt_from_mail():
     check(os.path.exists(caps) and "2.16.840.1.101.3.4.1.42" in open(caps).read(), "capabilities cached")
     # C renews its certificate (new key); mail signed with it arrives.
     cert, key = issue(pki, "agency-c", "c-renewed", "domain-confidentiality-authority@agency-c.govt.nz")
-    m = signed_message(cert, key, "carol@agency-c.govt.nz", "renewed", b"renewed key text\r\n",
-                       encrypt_to=os.path.join(a.token, "dca.pem"))
-    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], m)
-    got = delivered_to_dave(a, b"renewed key text")
+    got = signed_to_dave(cert, key, "renewed", b"renewed key text\r\n")
     check(b"X-SEEMAIL-Warning" not in got, "a valid certificate: no warning")
     learnt = os.path.join(spool_certs, "learnt", "agency-c.govt.nz.pem")
     wait_for(lambda: os.path.exists(learnt), what="the learnt certificate")
@@ -517,10 +517,7 @@ def test_13_new_certificates_and_capabilities_are_learnt_from_mail():
     write_snapshot(a, s["agencies"], version=4, extra="auto_approve_certificates = false\n")
     rc, out = a.gw.admin("reload")
     check(rc == 0 and "version 4" in out, out)
-    a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"],
-                   signed_message(cert, key, "carol@agency-c.govt.nz", "again", b"pending key text\r\n",
-                                  encrypt_to=os.path.join(a.token, "dca.pem")))
-    delivered_to_dave(a, b"pending key text")
+    signed_to_dave(cert, key, "again", b"pending key text\r\n")
     pending = os.path.join(spool_certs, "pending", "agency-c.govt.nz.pem")
     wait_for(lambda: os.path.exists(pending), what="the certificate waiting for approval")
     check(not os.path.exists(learnt), "not used before approval")
