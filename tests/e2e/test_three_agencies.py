@@ -313,8 +313,10 @@ def test_5_revoked_certificate_holds_and_tells_sender_and_admin():
                  and a.gw.queued() == 0, what="held again: the problem is not repaired")
         rc, out = a.gw.admin("queue", "delete", qid)
         check(rc == 0 and not a.gw.spool_files("hold"), out)
-        rc, out = a.gw.admin("queue", "delete", "NOSUCHID")
+        rc, out = a.gw.admin("queue", "delete", "0000000000000F")
         check(rc == 1 and "not in the hold queue" in out, out)
+        rc, out = a.gw.admin("queue", "delete", "../incoming/" + qid)
+        check(rc == 1 and "is not a queue ID" in out, out)
         check(b"held one" not in s["proxy"].wire(), "nothing went to C")
     finally:
         write_snapshot(a, s["agencies"], version=3)

@@ -228,6 +228,8 @@ std::string Gateway::admin_command(const std::string& line) {
   }
   if ((verb == "release" || verb == "delete" || verb == "explain") && arg.empty())
     return "error: " + verb + " needs a queue ID";
+  // The ID becomes a file name in the spool: nothing but a well-formed queue ID gets that far.
+  if (!arg.empty() && !spool::is_queue_id(arg)) return "error: '" + arg + "' is not a queue ID";
   if (verb == "release" || verb == "delete") {
     auto r = verb == "release" ? queue_->release(arg) : queue_->remove_held(arg);
     return r ? "ok " + verb + "d " + arg : "error: " + r.error().message;
