@@ -4,11 +4,13 @@
 //
 //   seegw-control --config FILE directory agencies
 //   seegw-control --config FILE directory discover DOMAIN
+//   seegw-control --config FILE crl refresh CERTIFICATE.pem...
 //   seegw-control --config FILE snapshot --out FILE
 //
 // Exit status: 0 ok; 1 the directory is unreachable (the last snapshot stays as it is);
 // 2 usage or configuration error; 3 the directory answered with an error.
 #include <fmt/format.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <toml++/toml.h>
@@ -24,6 +26,7 @@
 
 #include "seegw/common/file.hpp"
 #include "seegw/directory/directory.hpp"
+#include "seegw/revocation/crl.hpp"
 #include "seegw/x509/validation.hpp"
 
 namespace fs = std::filesystem;
@@ -37,12 +40,15 @@ struct ControlConfig {
   std::vector<std::string> trusted_roots;           // the S.E.E. Manager list
   std::vector<std::string> crls;
   std::string snapshot_extra;  // TOML copied into the snapshot (trusted lists, rulesets)
+  std::string crl_cache;       // "": beside the snapshot (crls/)
+  std::chrono::seconds crl_timeout{10};
 };
 
 void usage() {
   std::fputs(
       "usage: seegw-control --config FILE directory agencies\n"
       "       seegw-control --config FILE directory discover DOMAIN\n"
+      "       seegw-control --config FILE crl refresh CERTIFICATE.pem...\n"
       "       seegw-control --config FILE snapshot --out FILE\n"
       "Exit status: 0 ok, 1 directory unreachable, 2 usage or configuration error,\n"
       "3 the directory answered with an error.\n",
@@ -98,6 +104,8 @@ Result<ControlConfig> load_config(const std::string& path) {
   c.trusted_roots = strings("trusted_roots");
   c.crls = strings("crls");
   c.snapshot_extra = t["snapshot"]["extra"].value_or(std::string());
+  c.crl_cache = t["crl"]["cache_dir"].value_or(c.crl_cache);
+  c.crl_timeout = std::chrono::seconds(t["crl"]["timeout"].value_or(int64_t{10}));
   return c;
 }
 
@@ -140,6 +148,19 @@ Result<std::vector<Verdict>> discover(directory::Directory& dir, const ControlCo
   return out;
 }
 
+// DIR-4: the CRLs of a certificate's distribution points, fetched or cached, each checked against
+// the certificate's issuer among the trusted roots.
+std::vector<revocation::Refreshed> refresh_crls(const ControlConfig& c, X509* certificate,
+                                                const fs::path& cache) {
+  for (const auto& r : c.trusted_roots) {
+    auto root = x509::load_certificate_file(r);
+    if (root && X509_check_issued(root->get(), certificate) == X509_V_OK)
+      return revocation::refresh(certificate, root->get(), cache, std::time(nullptr),
+                                 c.crl_timeout);
+  }
+  return {};
+}
+
 std::string toml_string(std::string_view s) {
   std::string out = "\"";
   for (char ch : s) {
@@ -179,12 +200,11 @@ int snapshot(const ControlConfig& c, const fs::path& out) {
   text += "trusted_roots = [";
   for (std::size_t i = 0; i < c.trusted_roots.size(); ++i)
     text += (i ? ", " : "") + toml_string(fs::absolute(c.trusted_roots[i]).string());
-  text += "]\ncrls = [";
-  for (std::size_t i = 0; i < c.crls.size(); ++i)
-    text += (i ? ", " : "") + toml_string(fs::absolute(c.crls[i]).string());
-  text += "]\n" + c.snapshot_extra + "\n";
+  std::vector<std::string> crls;
+  for (const auto& p : c.crls) crls.push_back(fs::absolute(p).string());
+  std::string entries;
   for (const auto& a : *agencies) {
-    text +=
+    entries +=
         fmt::format("[[agency]]\ndomain = {}\nname = {}\ncommunity = \"{}\"\n",
                     toml_string(a.domain), toml_string(a.name),
                     a.community == directory::Community::restricted ? "restricted" : "standard");
@@ -194,10 +214,24 @@ int snapshot(const ControlConfig& c, const fs::path& out) {
       const fs::path file = certs / (a.domain + ".pem");
       if (auto w = write_atomically(file, x509::to_pem(found->front().certificate.get())); !w)
         return status_of(w.error());
-      text += fmt::format("certificate = {}\n", toml_string(file.string()));
+      entries += fmt::format("certificate = {}\n", toml_string(file.string()));
+      const fs::path cache =
+          c.crl_cache.empty() ? out.parent_path() / "crls" : fs::path(c.crl_cache);
+      for (const auto& r : refresh_crls(c, found->front().certificate.get(), cache)) {
+        if (r.usable)
+          crls.push_back(fs::absolute(r.file).string());
+        else
+          std::fprintf(stderr, "seegw-control: %s: CRL %s: %s\n", a.domain.c_str(), r.uri.c_str(),
+                       r.status.c_str());
+      }
     }
-    text += "\n";
+    entries += "\n";
   }
+  std::sort(crls.begin(), crls.end());
+  crls.erase(std::unique(crls.begin(), crls.end()), crls.end());
+  text += "]\ncrls = [";
+  for (std::size_t i = 0; i < crls.size(); ++i) text += (i ? ", " : "") + toml_string(crls[i]);
+  text += "]\n" + c.snapshot_extra + "\n" + entries;
   if (auto w = write_atomically(out, text); !w) return status_of(w.error());
   std::printf("snapshot %s: %zu agencies\n", out.c_str(), agencies->size());
   return 0;
@@ -213,6 +247,26 @@ int main(int argc, char** argv) {
   args.erase(args.begin(), args.begin() + 2);
   if (args.size() == 3 && args[0] == "snapshot" && args[1] == "--out")
     return snapshot(*config, args[2]);
+  if (args.size() >= 3 && args[0] == "crl" && args[1] == "refresh") {
+    if (config->crl_cache.empty())
+      return status_of(Error{Errc::config, "[crl] cache_dir is not set"});
+    int status = 0;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      auto cert = x509::load_certificate_file(args[i]);
+      if (!cert) {
+        status = std::max(status, status_of(cert.error()));
+        continue;
+      }
+      auto results = refresh_crls(*config, cert->get(), config->crl_cache);
+      if (results.empty())
+        std::printf("%s: no CRL distribution point, or no trusted issuer\n", args[i].c_str());
+      for (const auto& r : results) {
+        std::printf("%s: %s: %s\n", args[i].c_str(), r.uri.c_str(), r.status.c_str());
+        if (!r.usable) status = std::max(status, 1);
+      }
+    }
+    return status;
+  }
   if (args.size() < 2 || args[0] != "directory") return usage(), 2;
   auto dir = directory::Directory::connect(config->directory);
   if (!dir) return status_of(dir.error());
