@@ -9,10 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import BUILD, Gateway, Workdir, check, free_port, run_tests, wait_for, wait_port  # noqa
+from harness import BUILD, Gateway, Workdir, check, free_port, run_tests, wait_port  # noqa
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 CONTROL = os.path.join(BUILD, "control", "seegw-control")

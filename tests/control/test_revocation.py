@@ -79,7 +79,7 @@ def test_an_expired_crl_is_refused():
 
 
 def test_an_unreachable_point_is_reported():
-    s = setup()
+    setup()
     S["server"].kill()
     S["server"].wait()
     try:
