@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -170,21 +169,6 @@ std::string toml_string(std::string_view s) {
   return out + "\"";
 }
 
-// Written beside the snapshot, then renamed over it: the data plane never reads half a file.
-Result<void> write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) return fail(Errc::io, "cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return fail(Errc::io, fmt::format("cannot rename {}: {}", tmp.string(), ec.message()));
-  return {};
-}
-
 int snapshot(const ControlConfig& c, const fs::path& out) {
   auto dir = directory::Directory::connect(c.directory);
   if (!dir) return status_of(dir.error());
@@ -212,7 +196,7 @@ int snapshot(const ControlConfig& c, const fs::path& out) {
     if (!found) return status_of(found.error());
     if (!found->empty()) {
       const fs::path file = certs / (a.domain + ".pem");
-      if (auto w = write_atomically(file, x509::to_pem(found->front().certificate.get())); !w)
+      if (auto w = write_file_atomically(file, x509::to_pem(found->front().certificate.get())); !w)
         return status_of(w.error());
       entries += fmt::format("certificate = {}\n", toml_string(file.string()));
       const fs::path cache =
@@ -232,7 +216,7 @@ int snapshot(const ControlConfig& c, const fs::path& out) {
   text += "]\ncrls = [";
   for (std::size_t i = 0; i < crls.size(); ++i) text += (i ? ", " : "") + toml_string(crls[i]);
   text += "]\n" + c.snapshot_extra + "\n" + entries;
-  if (auto w = write_atomically(out, text); !w) return status_of(w.error());
+  if (auto w = write_file_atomically(out, text); !w) return status_of(w.error());
   std::printf("snapshot %s: %zu agencies\n", out.c_str(), agencies->size());
   return 0;
 }

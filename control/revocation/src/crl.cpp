@@ -6,7 +6,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include <fstream>
 #include <memory>
 
 #include "seegw/common/file.hpp"
@@ -151,14 +150,9 @@ std::vector<Refreshed> refresh(X509* certificate, X509* issuer, const fs::path& 
     } else if (auto ok = check_crl(crl->get(), issuer, now); !ok) {
       problem = ok.error().message;
     } else {
-      const fs::path tmp = r.file.string() + ".tmp";
-      {
-        std::ofstream f(tmp, std::ios::trunc);
-        f << crl_pem(crl->get());
-      }
-      fs::rename(tmp, r.file, ec);
-      r.usable = !ec;
-      r.status = ec ? "cannot store: " + ec.message() : "fetched";
+      auto stored = write_file_atomically(r.file, crl_pem(crl->get()));
+      r.usable = static_cast<bool>(stored);
+      r.status = stored ? "fetched" : "cannot store: " + stored.error().message;
       out.push_back(std::move(r));
       continue;
     }

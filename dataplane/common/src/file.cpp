@@ -32,4 +32,22 @@ Result<std::string> read_secret_file(const std::string& path, std::string_view w
   return secret;
 }
 
+Result<void> write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) return fail(Errc::io, "cannot write " + tmp.string());
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return fail(Errc::io, fmt::format("cannot rename {} into place", tmp.string()));
+  }
+  return {};
+}
+
 }  // namespace seegw

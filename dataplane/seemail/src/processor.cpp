@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
+#include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
 #include "seegw/scan/inspector.hpp"
@@ -51,20 +51,6 @@ std::string der_of(X509* cert) {
   std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
   OPENSSL_free(buf);
   return out;
-}
-
-// Writes a small file atomically (temporary, rename); the learnt store is not the spool, but a
-// half-written certificate must never be read back.
-bool write_atomically(const fs::path& path, std::string_view bytes) {
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()))) return false;
-  }
-  fs::rename(tmp, path, ec);
-  return !ec;
 }
 
 policy::SignerState signer_state(x509::CertificateState s) {
@@ -118,7 +104,7 @@ Outcome Processor::process(const spool::SpoolRecord& record, const scan::ScanRep
   return policy::direction_of(trust.policy, record.envelope.client_internal) ==
                  policy::Direction::outbound
              ? outbound(record, scan, trust, now)
-             : inbound(record, trust, now);
+             : inbound(record, scan, trust, now);
 }
 
 void Processor::notify(Outcome& out, const policy::Notice& notice, const std::string& to,
@@ -307,8 +293,8 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
 
 // ---- inbound -------------------------------------------------------------------------------
 
-Outcome Processor::inbound(const spool::SpoolRecord& record, const TrustState& trust,
-                           std::time_t now) {
+Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanReport& arrived,
+                           const TrustState& trust, std::time_t now) {
   Outcome out;
   out.recipients.resize(record.recipients.size());
   const std::string& original = *record.content;
@@ -369,8 +355,11 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const TrustState& t
       }
     }
   }
-  // The decrypted content is what the recipient reads, so it is what IN-6 judges.
-  const auto scan = scan::inspect_message(message, matcher_);
+  // The decrypted content is what the recipient reads, so it is what IN-6 judges; a message that
+  // was not unwrapped is what the pipeline already scanned.
+  const scan::ScanReport rescanned =
+      unwrapped ? scan::inspect_message(message, matcher_) : scan::ScanReport{};
+  const scan::ScanReport& scan = unwrapped ? rescanned : arrived;
   facts.classification = scan.classification;
   out.classification = std::string(scan::classification_name(scan.classification));
   auto plan = policy::decide_inbound(trust.policy, facts);
@@ -455,7 +444,7 @@ void Processor::learn(const TrustState& trust, const cms::Unprotected& u, const 
     if (changed) {
       std::string text;
       for (const auto& c : u.capabilities) text += c + "\n";
-      write_atomically(settings_.learnt.capabilities() / domain, text);
+      (void)write_file_atomically(settings_.learnt.capabilities() / domain, text);
     }
   }
   X509* known = trust.certificate_for(domain);
@@ -466,7 +455,8 @@ void Processor::learn(const TrustState& trust, const cms::Unprotected& u, const 
   if (auto existing = x509::load_certificate_file(file.string());
       existing && X509_cmp(existing->get(), u.signer.get()) == 0)
     return;
-  if (!write_atomically(file, x509::to_pem(u.signer.get()))) {
+  // The learnt store is not the spool, but a half-written certificate must never be read back.
+  if (!write_file_atomically(file, x509::to_pem(u.signer.get()))) {
     log::error("seemail: could not store the learnt certificate of {} in {}", domain,
                file.string());
     return;

@@ -169,7 +169,7 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
   for (auto& a : strings(t["trusted_listservs"], "trusted_listservs"))
     p.trusted_listservs.insert(ascii_lower(a));
 
-  auto peer = [&](const toml::table& e, const std::string& key, bool agency) -> Result<void> {
+  auto peer = [&](const toml::table& e, const std::string& key) -> Result<void> {
     if (auto cert = e["certificate"].value<std::string>()) {
       auto c = load_one(base, *cert);
       if (!c) return std::unexpected(c.error());
@@ -180,7 +180,6 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
       for (auto& c : *caps)
         if (auto v = c.value<std::string>()) out.push_back(*v);
     }
-    (void)agency;
     return {};
   };
   if (auto* agencies = t["agency"].as_array()) {
@@ -199,7 +198,7 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
                                               "restricted, not '{}'",
                                               d, community));
       p.seemail[d] = a;
-      if (auto ok = peer(*e, d, true); !ok) return std::unexpected(ok.error());
+      if (auto ok = peer(*e, d); !ok) return std::unexpected(ok.error());
     }
   }
   if (auto* trusted = t["trusted"].as_array()) {
@@ -210,7 +209,7 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
         return fail(Errc::config, "[[trusted]] needs match = \"domain or address\"");
       const std::string m = ascii_lower(*match);
       p.trusted.insert(m);
-      if (auto ok = peer(*e, m, false); !ok) return std::unexpected(ok.error());
+      if (auto ok = peer(*e, m); !ok) return std::unexpected(ok.error());
     }
   }
   if (!problem.empty()) return fail(Errc::config, fmt::format("{}: {}", file.string(), problem));

@@ -90,7 +90,8 @@ class Processor {
  private:
   Outcome outbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
                    const TrustState& trust, std::time_t now);
-  Outcome inbound(const spool::SpoolRecord& record, const TrustState& trust, std::time_t now);
+  Outcome inbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
+                  const TrustState& trust, std::time_t now);
   // Rate-limited through the limiter; none to postmasters and daemons, none when `about` is one.
   void notify(Outcome& out, const policy::Notice& notice, const std::string& to,
               const struct MessageFacts& facts, std::time_t now);
