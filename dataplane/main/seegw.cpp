@@ -10,6 +10,7 @@
 
 #include <filesystem>
 
+#include "seegw/common/unix_socket.hpp"
 #include "seegw/common/file.hpp"
 #include "seegw/config/config.hpp"
 #include "seegw/relay/admin_socket.hpp"
@@ -145,7 +146,7 @@ int scan_command(int argc, char** argv) {
 // Sends one admin command; prints the reply without its "ok" line. Exit 0 on ok, 1 on an error
 // reply, 2 when the data plane cannot be reached.
 int admin_command(const std::filesystem::path& socket, const std::string& command) {
-  auto reply = seegw::relay::admin_request(socket, command);
+  auto reply = seegw::unix_request(socket, command);
   if (!reply) {
     std::fprintf(stderr, "seegw: %s\n", reply.error().message.c_str());
     return 2;

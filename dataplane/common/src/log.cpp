@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
 
@@ -15,8 +17,14 @@ std::mutex g_mutex;
 std::string g_program = "seegw";
 std::atomic<Level> g_min_level{Level::info};
 std::atomic<bool> g_syslog{false};
+constexpr std::size_t kEventsKept = 2000;
+std::deque<Event> g_events;  // guarded by g_mutex
+std::uint64_t g_event_seq = 0;
+std::condition_variable g_event_added;
 
-const char* level_name(Level level) {
+}  // namespace
+
+std::string_view level_name(Level level) {
   switch (level) {
     case Level::debug:
       return "debug";
@@ -31,6 +39,8 @@ const char* level_name(Level level) {
   }
   return "?";
 }
+
+namespace {
 
 int syslog_priority(Level level) {
   switch (level) {
@@ -77,6 +87,24 @@ void write(Level level, std::string_view line) {
   std::lock_guard lock(g_mutex);
   ::write(STDERR_FILENO, out.data(), out.size());
   if (g_syslog) syslog(syslog_priority(level), "%.*s", static_cast<int>(line.size()), line.data());
+  if (level >= Level::warning) {
+    g_events.push_back(Event{++g_event_seq, ms.count(), level, g_program, std::string(line)});
+    if (g_events.size() > kEventsKept) g_events.pop_front();
+    g_event_added.notify_all();
+  }
+}
+
+std::vector<Event> events_after(std::uint64_t after, std::size_t max) {
+  std::lock_guard lock(g_mutex);
+  std::vector<Event> out;
+  for (const auto& e : g_events)
+    if (e.seq > after && out.size() < max) out.push_back(e);
+  return out;
+}
+
+bool wait_for_event(std::uint64_t after, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(g_mutex);
+  return g_event_added.wait_for(lock, timeout, [&] { return g_event_seq > after; });
 }
 
 }  // namespace seegw::log

@@ -41,7 +41,9 @@ const PeerCertificate& certificate_of(const PolicySnapshot& s, const std::string
   return it == s.certificates.end() ? kMissing : it->second;
 }
 
-std::string_view state_text(CertState c) {
+}  // namespace
+
+std::string_view cert_state_name(CertState c) {
   switch (c) {
     case CertState::valid:
       return "valid";
@@ -58,8 +60,6 @@ std::string_view state_text(CertState c) {
   }
   return "?";
 }
-
-}  // namespace
 
 Direction direction_of(const PolicySnapshot&, bool client_internal) {
   return client_internal ? Direction::outbound : Direction::inbound;
@@ -176,14 +176,14 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
                std::string("domain certificate ") +
                    std::string(cert.renewal_found && cert.state != CertState::valid
                                    ? "replaced by discovery"
-                                   : state_text(cert.state))};
+                                   : cert_state_name(cert.state))};
           if (cert.state == CertState::status_unknown && !cert.renewal_found)
             plan.notices.push_back({Party::sender_admin,
                                     "certificate status of " + r.domain + " could not be checked",
                                     NoticeKind::certificate_status_unknown});
         } else {
           d = {r.address, Action::hold, "OUT-5",
-               "domain certificate of " + r.domain + " " + std::string(state_text(cert.state)) +
+               "domain certificate of " + r.domain + " " + std::string(cert_state_name(cert.state)) +
                    " and no valid one was discovered"};
           held = true;
         }

@@ -23,7 +23,7 @@ Result<sockaddr_un> address_of(const std::filesystem::path& path) {
   return a;
 }
 
-constexpr std::size_t kMaxCommand = 4096;
+constexpr std::size_t kMaxCommand = 64 * 1024;  // a certificate travels in one line
 
 }  // namespace
 
@@ -101,26 +101,6 @@ void AdminSocket::run() {
     }
     ::close(fd);
   }
-}
-
-Result<std::string> admin_request(const std::filesystem::path& path, const std::string& command) {
-  auto addr = address_of(path);
-  if (!addr) return std::unexpected(addr.error());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail_errno("socket");
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) != 0) {
-    auto e = fail_errno("connect " + path.string() + " (is seegw-dataplane running?)");
-    ::close(fd);
-    return e;
-  }
-  std::string line = command + "\n";
-  (void)!::write(fd, line.data(), line.size());
-  std::string reply;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) reply.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return reply;
 }
 
 }  // namespace seegw::relay

@@ -202,54 +202,6 @@ Result<void> Gateway::reload_policy() {
   return {};
 }
 
-std::string Gateway::admin_command(const std::string& line) {
-  std::istringstream in(line);
-  std::string verb, arg;
-  in >> verb >> arg;
-  if (verb == "status") {
-    auto s = queue_->stats();
-    auto t = trust();
-    return fmt::format(
-        "ok\noperational: {}\npolicy snapshot: version {} ({} agencies)\naccepted: {}\n"
-        "delivered: {}\ndeferred: {}\nbounced: {}\nblocked: {}\nheld: {}\nanswered: {}\n"
-        "generated: {}\nin flight: {}\n",
-        operational() ? "yes" : "no", t->policy.version, t->policy.seemail.size(), s.accepted,
-        s.delivered, s.deferred, s.bounced, s.blocked, s.held, s.answered, s.generated,
-        queue_->in_flight());
-  }
-  if (verb == "held") {
-    std::string out = "ok\n";
-    for (const auto& h : queue_->held()) {
-      std::string rcpts;
-      for (const auto& r : h.recipients) rcpts += (rcpts.empty() ? "" : ",") + r;
-      out += fmt::format("{}\t{}\t<{}>\t{}\t{}\n", h.id, h.arrival, h.sender, rcpts, h.reason);
-    }
-    return out;
-  }
-  if ((verb == "release" || verb == "delete" || verb == "explain") && arg.empty())
-    return "error: " + verb + " needs a queue ID";
-  // The ID becomes a file name in the spool: nothing but a well-formed queue ID gets that far.
-  if (!arg.empty() && !spool::is_queue_id(arg)) return "error: '" + arg + "' is not a queue ID";
-  if (verb == "release" || verb == "delete") {
-    auto r = verb == "release" ? queue_->release(arg) : queue_->remove_held(arg);
-    return r ? "ok " + verb + "d " + arg : "error: " + r.error().message;
-  }
-  if (verb == "explain") {
-    auto lines = queue_->explain(arg);
-    if (lines.empty()) return "error: nothing known about " + arg + " (too old, or never seen)";
-    std::string out = "ok\n";
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-  }
-  if (verb == "reload") {
-    auto r = reload_policy();
-    return r ? fmt::format("ok policy snapshot version {}", trust()->policy.version)
-             : "error: " + r.error().message;
-  }
-  return "error: unknown command '" + verb +
-         "' (status, held, release ID, delete ID, explain ID, reload)";
-}
-
 void Gateway::watch_health() {
   const auto interval =
       config_.hsm.configured() ? config_.hsm.check_interval : std::chrono::seconds(5);

@@ -99,7 +99,7 @@ void QueueManager::recover() {
       continue;
     }
     ++in_flight_;
-    deferred_.push(Due{record->next_attempt, id});
+    defer_until(id, record->next_attempt);
   }
   if (config_.keep_done.count() == 0) {
     for (const auto& id : spool_.list(spool::Queue::done).value_or(std::vector<spool::QueueId>{}))
@@ -138,8 +138,12 @@ void QueueManager::schedule_due() {
   if (!operational_()) return;
   const std::int64_t now = spool::unix_now();
   while (!deferred_.empty() && deferred_.top().when <= now) {
-    spool::QueueId id = deferred_.top().id;
+    const Due due = deferred_.top();
     deferred_.pop();
+    const spool::QueueId& id = due.id;
+    // An entry made stale by `requeue` (the message was due earlier, or again later).
+    if (auto it = due_at_.find(id); it == due_at_.end() || it->second != due.when) continue;
+    due_at_.erase(id);
     auto record = spool_.load(spool::Queue::deferred, id);
     if (!record) {
       if (record.error().code == Errc::corrupt) {
@@ -159,6 +163,11 @@ void QueueManager::schedule_due() {
   }
 }
 
+void QueueManager::defer_until(const spool::QueueId& id, std::int64_t when) {
+  deferred_.push(Due{when, id});
+  due_at_[id] = when;
+}
+
 void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
   if (!operational_()) {
     suspended_.emplace_back(from, std::move(record));  // still safe on disk where it is
@@ -169,7 +178,7 @@ void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
       // Fail closed: the message stays where it is and is retried at the next scan.
       log::error("queue: {}", moved.error().message);
       record.next_attempt = spool::unix_now() + config_.retry_base.count();
-      if (from == spool::Queue::deferred) deferred_.push(Due{record.next_attempt, record.id});
+      if (from == spool::Queue::deferred) defer_until(record.id, record.next_attempt);
       return;
     }
   }
@@ -316,7 +325,7 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
   } else {
     (void)spool_.remove(spool::Queue::active, record.id);
   }
-  deferred_.push(Due{next.next_attempt, next.id});
+  defer_until(next.id, next.next_attempt);
   std::lock_guard lock(mutex_);
   stats_.delivered += delivered;
   stats_.bounced += failed.size();
@@ -400,7 +409,8 @@ void QueueManager::spool_generated(seemail::GeneratedMessage message, const spoo
   r.envelope.client_address = "127.0.0.1";
   r.envelope.client_internal = true;  // our own message: the outbound rules apply to it
   r.envelope.helo = config_.hostname;
-  r.envelope.mail_from = "";  // the null reverse-path: it can never cause a bounce loop
+  // Notices use the null reverse-path: they can never cause a bounce loop.
+  r.envelope.mail_from = message.envelope_sender;
   for (auto& to : message.recipients) r.recipients.push_back({to, ""});
   r.content = std::make_shared<const std::string>(std::move(message.content));
   if (auto written = spool_.write(spool::Queue::incoming, r); !written) {
@@ -475,6 +485,43 @@ Result<void> QueueManager::release(const spool::QueueId& id) {
     }
     activate(spool::Queue::incoming, std::move(*record));
     return {};
+  });
+}
+
+Result<void> QueueManager::requeue(const spool::QueueId& id) {
+  return on_manager_thread<Result<void>>([this, id]() -> Result<void> {
+    auto it = due_at_.find(id);
+    if (it == due_at_.end())
+      return fail(Errc::not_found, fmt::format("{} is not waiting in the deferred queue", id));
+    defer_until(id, spool::unix_now());
+    log::notice("queue: {} requeued by the administrator", id);
+    schedule_due();
+    return {};
+  });
+}
+
+std::vector<WaitingMessage> QueueManager::waiting() {
+  std::vector<WaitingMessage> out;
+  for (auto queue : {spool::Queue::incoming, spool::Queue::active, spool::Queue::deferred}) {
+    for (const auto& id : spool_.list(queue).value_or(std::vector<spool::QueueId>{})) {
+      auto r = spool_.load(queue, id);
+      if (!r) continue;  // finished while we looked
+      WaitingMessage w{r->id, queue == spool::Queue::deferred ? "deferred" : "active", r->arrival,
+                       queue == spool::Queue::deferred ? r->next_attempt : 0, r->envelope.mail_from,
+                       {}, {}};
+      for (const auto& p : r->recipients) {
+        w.recipients.push_back(p.address);
+        if (!p.last_error.empty()) w.last_error = p.last_error;
+      }
+      out.push_back(std::move(w));
+    }
+  }
+  return out;
+}
+
+void QueueManager::inject(seemail::GeneratedMessage message, const spool::QueueId& about) {
+  post([this, message = std::move(message), about]() mutable {
+    spool_generated(std::move(message), about);
   });
 }
 

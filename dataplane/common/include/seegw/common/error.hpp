@@ -17,6 +17,7 @@ enum class Errc {
   corrupt,      // stored data failed its own checks
   unavailable,  // a dependency is down; try again later (fail closed)
   not_found,    // the thing asked for does not exist (e.g. a queue ID)
+  denied,       // the caller may not do this (its role, or its credentials)
 };
 
 struct Error {

@@ -4,7 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace seegw::log {
 
@@ -14,6 +18,21 @@ void set_program(std::string_view name);
 void set_min_level(Level level);
 void enable_syslog(bool on);
 void write(Level level, std::string_view line);
+
+// OPS-4's real-time view: the last events at warning or above (faults, alerts, intrusions) are
+// kept in memory, numbered, for `show log` and `monitor log`.
+struct Event {
+  std::uint64_t seq = 0;
+  std::int64_t time_ms = 0;  // Unix milliseconds
+  Level level = Level::warning;
+  std::string program;
+  std::string text;
+};
+std::string_view level_name(Level level);
+// Events numbered above `after`, oldest first, at most `max`.
+std::vector<Event> events_after(std::uint64_t after, std::size_t max = 1000);
+// Waits until an event numbered above `after` exists or `timeout` passes; true if one does.
+bool wait_for_event(std::uint64_t after, std::chrono::milliseconds timeout);
 
 template <class... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args) {

@@ -25,6 +25,7 @@ struct Agency {
 // What the certificate store knows about a peer domain's certificate (from x509::validate and
 // the control process's discovery).
 enum class CertState { valid, status_unknown, revoked, unknown_ca, expired, missing };
+std::string_view cert_state_name(CertState s);
 
 struct PeerCertificate {
   CertState state = CertState::missing;

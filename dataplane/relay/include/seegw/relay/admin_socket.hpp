@@ -33,7 +33,4 @@ class AdminSocket {
   std::thread thread_;
 };
 
-// The client side, for `seegw queue ...` and `seegw explain`.
-Result<std::string> admin_request(const std::filesystem::path& path, const std::string& command);
-
 }  // namespace seegw::relay

@@ -42,7 +42,9 @@ class Gateway {
   void watch_health();
   bool check_health(std::string& why);
   Result<seemail::SigningKeys> signing_keys();
+  // The admin socket's commands (gateway_admin.cpp).
   std::string admin_command(const std::string& command);
+  std::string key_command(const std::vector<std::string>& words);
 
   // The HSM session with our key and certificate; replaced whole when the token comes back.
   struct HsmHandle {

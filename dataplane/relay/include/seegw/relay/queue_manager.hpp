@@ -37,6 +37,17 @@ struct HeldMessage {
   std::string reason;
 };
 
+// A message waiting for delivery, for `show queue`.
+struct WaitingMessage {
+  spool::QueueId id;
+  std::string state;  // active (being delivered) or deferred
+  std::int64_t arrival = 0;
+  std::int64_t next_attempt = 0;  // deferred only
+  std::string sender;
+  std::vector<std::string> recipients;
+  std::string last_error;
+};
+
 class QueueManager {
  public:
   using Clock = std::chrono::system_clock;
@@ -66,6 +77,11 @@ class QueueManager {
   std::vector<HeldMessage> held();
   Result<void> release(const spool::QueueId& id);
   Result<void> remove_held(const spool::QueueId& id);
+  // Retries a deferred message now.
+  Result<void> requeue(const spool::QueueId& id);
+  std::vector<WaitingMessage> waiting();
+  // Stores a message the gateway itself sends (a console `ping`) and sends it like any other.
+  void inject(seemail::GeneratedMessage message, const spool::QueueId& about);
   // Which rule decided what for a recent message, and why (kept for the last 10,000).
   std::vector<std::string> explain(const spool::QueueId& id);
 
@@ -94,6 +110,7 @@ class QueueManager {
   template <typename T>
   T on_manager_thread(std::function<T()> work);
   void schedule_due();
+  void defer_until(const spool::QueueId& id, std::int64_t when);
 
   const config::Config& config_;
   spool::Spool& spool_;
@@ -116,6 +133,7 @@ class QueueManager {
 
   // Owned by the manager's thread.
   std::priority_queue<Due, std::vector<Due>, std::greater<>> deferred_;
+  std::map<spool::QueueId, std::int64_t> due_at_;  // the one live entry of each deferred message
   std::vector<std::pair<spool::Queue, spool::SpoolRecord>> suspended_;  // waiting for OPS-1
 };
 

@@ -69,6 +69,7 @@ struct GeneratedMessage {
   std::vector<std::string> recipients;
   std::string content;
   std::string what;  // for the log
+  std::string envelope_sender;  // "" (the null reverse-path) for notices and answers
 };
 
 struct Outcome {

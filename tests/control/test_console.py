@@ -1,0 +1,380 @@
+#!/usr/bin/python3
+"""rules OPS-2, OPS-4, OPS-5, DIR-1, DIR-2: the appliance console end to end. A real slapd (the
+directory), a real SoftHSM2 token, seegw-dataplane, seegw-control as a daemon, and seegw-cli
+driven through a pseudo-terminal exactly as an operator types: tab completion, `?`, a held
+message released after its certificate is approved, callers whose role may not do a thing
+(their uid and groups set by the kernel, not claimed), the audit log's hash chain verified and
+a tampered log caught, the directory going away and coming back, keys made in the HSM through
+the data plane."""
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
+from harness import BUILD, Gateway, Sink, _processes, check, run_tests, wait_for  # noqa
+import test_directory as td  # noqa: E402 - the slapd, PKI and LDIF of the directory tests
+
+TOP = os.path.join(HERE, "..", "..")
+CONTROL = os.path.join(BUILD, "control", "seegw-control")
+CLI = os.path.join(BUILD, "control", "seegw-cli")
+HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
+# Groups for the roles: numbers no account on a test machine uses, given to processes by setpriv.
+ADMIN_GID, OPERATOR_GID, AUDITOR_GID, NOBODY_UID = 61001, 61002, 61003, 65534
+C = {}
+
+
+def setup():
+    if C:
+        return C
+    s = td.setup()
+    w = s["w"]
+    token = os.path.join(w.path, "token-a")
+    subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), token, "agency-a.govt.nz", s["pki"], HSM_TOOL],
+                   check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf"))
+    # The control socket lives where a non-root console user can reach it; what each may do is
+    # the daemon's decision.
+    public = tempfile.mkdtemp(prefix="seegw-console-")
+    os.chmod(public, 0o755)
+    C.update(w=w, token=token, public=public, socket=os.path.join(public, "control.sock"))
+    state = w.sub("control-state", "x")
+    C["state"] = os.path.dirname(state)
+    C["snapshot"] = w.sub("snapshot", "policy.toml")
+    C["inside"] = Sink(w, "inside-a")
+    C["internet"] = Sink(w, "internet")
+    C["to_c"] = Sink(w, "agency-c-mx")
+    gw = Gateway(w, name="gw-a", internal_sink=C["inside"], outbound_sink=C["internet"], env=env,
+                 extra=f'[[route]]\ndomains = ["agency-c.govt.nz"]\nnext_hop = "127.0.0.1:{C["to_c"].port}"\n'
+                       f'[policy]\nsnapshot = "{C["snapshot"]}"\n'
+                       f'[hsm]\ntoken = "agency-a.govt.nz"\npin_file = "{token}/user.pin"\nkey_label = "dca"\n'
+                       'check_interval = 1\n')
+    C["gw"] = gw
+    base = open(td.control_config()).read()
+    C["config"] = w.sub("control-daemon.toml")
+    with open(C["config"], "w") as f:
+        f.write(base + f'''
+[control]
+socket = "{C["socket"]}"
+state_dir = "{C["state"]}"
+snapshot = "{C["snapshot"]}"
+dataplane_socket = "{os.path.join(gw.spool, "admin.sock")}"
+refresh_interval = 3600
+retry_min = 60
+auto_approve_certificates = false
+[roles]
+admin = [{ADMIN_GID}]
+operator = [{OPERATOR_GID}]
+auditor = [{AUDITOR_GID}]
+''')
+    C["control_log"] = w.sub("control.log")
+    C["control"] = subprocess.Popen([CONTROL, "--config", C["config"], "run"], stdout=subprocess.DEVNULL,
+                                    stderr=open(C["control_log"], "a"))
+    _processes.append(C["control"])
+    wait_for(lambda: os.path.exists(C["socket"]), what="the control socket")
+    # The first sync runs at start: the snapshot appears, with C's certificate awaiting approval.
+    wait_for(lambda: os.path.exists(C["snapshot"]), what="the first snapshot")
+    gw.start()  # it loads the snapshot control wrote; control tells it of every later one
+    return C
+
+
+def cli(*args, gid=None, uid=NOBODY_UID, json_out=False):
+    """seegw-cli one-shot: as root, or as `uid` with only group `gid` (setpriv, no account needed)."""
+    cmd = [CLI, "--socket", C["socket"]] + (["--json"] if json_out else []) + list(args)
+    if gid is not None:
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"] + cmd
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    return r.returncode, r.stdout + r.stderr
+
+
+class Terminal:
+    """seegw-cli in a pseudo-terminal: keys in, screen text out (escape sequences removed)."""
+
+    def __init__(self, *args):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ.update(TERM="xterm", HOME=C["public"], COLUMNS="80", LINES="24")
+            os.execv(CLI, [CLI, "--socket", C["socket"], *args])
+        self.pid, self.fd, self.seen = pid, fd, ""
+
+    def send(self, keys):
+        os.write(self.fd, keys.encode())
+
+    def expect(self, pattern, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.seen)
+            if m:
+                self.seen = self.seen[m.end():]
+                return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{pattern!r} never appeared; the terminal shows:\n{self.seen[-2000:]}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    data = os.read(self.fd, 65536).decode(errors="replace")
+                except OSError:
+                    data = ""
+                if not data:
+                    raise AssertionError(f"the terminal closed before {pattern!r}:\n{self.seen[-2000:]}")
+                self.seen += re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r", "", data)
+
+    def close(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def held_ids():
+    rc, out = cli("show", "held", json_out=True)
+    check(rc == 0, out)
+    return [h["id"] for h in json.loads(out)]
+
+
+def test_the_first_sync_lists_agencies_and_waits_for_approval():
+    setup()
+    rc, out = cli("show", "agencies")
+    check(rc == 0 and "agency-c.govt.nz" in out and "restricted" in out and "VENDOR" in out, out)
+    rc, out = cli("show", "certificates")
+    check(rc == 0 and re.search(r"agency-c\.govt\.nz\s+directory\s+awaiting approval", out), out)
+    rc, out = cli("show", "status")
+    check(rc == 0 and "gateway      operational" in out and "approval" in out, out)
+    check(all(len(l) <= 80 for l in out.splitlines()), "status fits 80 columns:\n" + out)
+
+
+def test_a_held_message_is_released_from_the_console_after_approval():
+    """OUT-5/OUT-8 from the operator's chair: mail to C waits (no certificate approved yet); the
+    administrator approves the directory's certificate; the operator releases the message from
+    the shell, reached by tab completion and `?`; it leaves encrypted to C."""
+    c = setup()
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", c["gw"].port, timeout=30) as s:
+        s.sendmail("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"],
+                   b"From: alice@agency-a.govt.nz\r\nSubject: waits for C\r\n\r\n[RESTRICTED] plan\r\n")
+    wait_for(lambda: len(held_ids()) == 1, what="the held message")
+    qid = held_ids()[0]
+    rc, out = cli("certificate", "approve", "agency-c.govt.nz")
+    check(rc == 0 and "approved" in out and "snapshot version" in out, out)
+
+    t = Terminal()
+    try:
+        t.expect(r"seegw> ")
+        t.send("sh\t")                      # one completion: "show "
+        t.expect(r"show $|show ")
+        t.send("?")                         # what may follow "show"
+        t.expect(r"show queue\s+messages waiting")
+        t.expect(r"show held\s+the hold queue")
+        t.send("he\t\r")                    # "show held", run
+        t.expect(qid)
+        t.expect(r"seegw> ")
+        t.send("queue r\t")                 # two candidates share "re": that much is typed
+        t.expect(r"queue re")
+        t.send("\t")                        # a second tab lists them
+        t.expect(r"release\s+requeue")
+        t.send("\x15")                      # ^U: start again
+        t.send(f"queue release {qid}\r")
+        t.expect(rf"released {qid}")
+        t.expect(r"seegw> ")
+        t.send("queue frobnicate\r")
+        t.expect(r"% 'queue frobnicate' is not a command; after 'queue' comes one of: delete, explain")
+        t.send("exit\r")
+    finally:
+        t.close()
+    wait_for(lambda: any(b"carol@agency-c.govt.nz" in m for m in c["to_c"].messages()), what="delivery to C")
+    sent = [m for m in c["to_c"].messages() if b"carol@agency-c.govt.nz" in m][0]
+    check(b"application/pkcs7-mime" in sent and b"[RESTRICTED]" not in sent, "left A encrypted")
+    check(held_ids() == [], "the hold queue is empty")
+
+
+def test_roles_come_from_the_kernel_and_refusals_are_audited():
+    setup()
+    # An auditor may look but not release; an operator may release but not change TRUSTED; a
+    # user in none of the groups may do nothing.
+    rc, out = cli("show", "queue", gid=AUDITOR_GID)
+    check(rc == 0 and "ID" in out, out)
+    rc, out = cli("queue", "release", "0123456789ABCD", gid=AUDITOR_GID)
+    check(rc == 1 and "permission denied" in out and "operator role" in out, out)
+    rc, out = cli("trusted", "add", "partner.example.org", gid=OPERATOR_GID)
+    check(rc == 1 and "permission denied" in out and "admin role" in out, out)
+    rc, out = cli("show", "status", gid=12345)
+    check(rc == 1 and "permission denied" in out and "none of the console's groups" in out, out)
+    rc, out = cli("queue", "release", "0123456789ABCD", gid=OPERATOR_GID)
+    check(rc == 1 and "not in the hold queue" in out, out)
+    # The refusals are in the audit log, and in the log of intrusions.
+    rc, out = cli("audit", "show", "10", json_out=True)
+    entries = json.loads(out)
+    denied = [e for e in entries if e["outcome"] == "denied"]
+    check(len(denied) >= 3 and any(e["command"] == "trusted add partner.example.org" and e["role"] == "operator"
+                                   for e in denied), out)
+    rc, out = cli("show", "log")
+    check(rc == 0 and "was refused 'trusted add'" in out, out)
+
+
+def test_trusted_list_changes_reach_the_snapshot():
+    setup()
+    rc, out = cli("trusted", "add", "partner.example.org")
+    check(rc == 0 and "snapshot version" in out and "data plane reloaded" in out, out)
+    check('match = "partner.example.org"' in open(C["snapshot"]).read(), "in the snapshot")
+    rc, out = cli("show", "trusted", json_out=True)
+    check(rc == 0 and {"match": "partner.example.org", "certificate": "-"} in json.loads(out), out)
+    rc, out = cli("trusted", "remove", "partner.example.org")
+    check(rc == 0 and 'partner.example.org' not in open(C["snapshot"]).read(), out)
+    rc, out = cli("trusted", "remove", "partner.example.org")
+    check(rc == 1 and "not on the TRUSTED list" in out, out)
+    rc, out = cli("trusted", "add", "bad/../name")
+    check(rc == 2 and "not a domain or an address" in out, out)
+
+
+def test_monitor_log_follows_events_live():
+    setup()
+    t = Terminal("monitor", "log")
+    try:
+        t.expect(r"monitoring; interrupt to stop")
+        rc, out = cli("key", "retire", "dca", gid=AUDITOR_GID)
+        check(rc == 1, out)
+        t.expect(r"warning seegw-control: .* was refused 'key retire'")
+        t.send("\x03")
+    finally:
+        t.close()
+
+
+def test_keys_are_made_in_the_hsm_through_the_data_plane():
+    """OPS-5: a new key pair inside the token, its CSR, and its retirement; the key in use is
+    shown as one that cannot leave the token."""
+    c = setup()
+    rc, out = cli("key", "list")
+    check(rc == 0 and re.search(r"dca\s+RSA\s+in use\s+cannot leave the token", out), out)
+    rc, out = cli("key", "generate", "spare", "ec:P-256")
+    check(rc == 0 and "generated inside the token" in out, out)
+    rc, out = cli("key", "csr", "spare", "domain-confidentiality-authority@agency-a.govt.nz")
+    check(rc == 0 and "BEGIN CERTIFICATE REQUEST" in out, out)
+    csr = c["w"].sub("spare.csr")
+    with open(csr, "w") as f:
+        f.write(out[out.index("-----BEGIN"):])
+    v = subprocess.run(["openssl", "req", "-in", csr, "-verify", "-noout", "-text"], capture_output=True, text=True)
+    check(v.returncode == 0 and "email:domain-confidentiality-authority@agency-a.govt.nz" in v.stdout,
+          v.stdout + v.stderr)
+    rc, out = cli("key", "generate", "spare")
+    check(rc == 1 and "exists" in out, out)
+    rc, out = cli("key", "install", "spare", os.path.join(c["token"], "dca.pem"))
+    check(rc == 1 and "not for key spare" in out, out)
+    rc, out = cli("key", "retire", "spare")
+    check(rc == 0 and "retired" in out, out)
+    rc, out = cli("show", "status")
+    check("gateway      operational" in out, "retiring a spare key leaves the gateway running: " + out)
+
+
+def test_ping_and_explain_from_the_console():
+    c = setup()
+    before = len(c["to_c"].messages())
+    rc, out = cli("ping", "agency-c.govt.nz")
+    check(rc == 0 and "seemail-ping@agency-c.govt.nz" in out, out)
+    wait_for(lambda: len(c["to_c"].messages()) > before, what="the ping leaving for C")
+    ping = c["to_c"].messages()[-1]
+    check(b"seemail-ping@agency-c.govt.nz" in ping.split(b"\r\n", 1)[0] and b"application/pkcs7-mime" in ping,
+          "the ping goes to C signed and encrypted")
+
+
+def test_directory_outage_keeps_the_snapshot_and_recovers():
+    setup()
+    before = open(C["snapshot"]).read()
+    td.stop_slapd()
+    try:
+        t = Terminal()
+        try:
+            t.expect(r"seegw> ")
+            t.send("directory sync\r")
+            t.expect(r"the last good data stays in use")
+            t.send("show status\r")
+            t.expect(r"UNREACHABLE since")
+            t.send("exit\r")
+        finally:
+            t.close()
+        check("agency-c.govt.nz" in open(C["snapshot"]).read(), "the agencies stay in the snapshot")
+    finally:
+        td.start_slapd()
+    t = Terminal()
+    try:
+        t.expect(r"seegw> ")
+        t.send("directory sync\r")
+        t.expect(r"\[#+ *\]")              # the progress bar, drawn for a person at a terminal
+        t.expect(r"directory: 3 agencies")
+        t.send("show status\r")
+        t.expect(r"last sync")
+        t.send("exit\r")
+    finally:
+        t.close()
+    check(before.count("[[agency]]") == open(C["snapshot"]).read().count("[[agency]]"), "same agencies")
+
+
+def test_the_audit_chain_is_verified_and_tampering_is_caught():
+    setup()
+    rc, out = cli("audit", "verify")
+    check(rc == 0 and "intact" in out, out)
+    log = os.path.join(C["state"], "audit.log")
+    original = open(log).read()
+    lines = original.splitlines(keepends=True)
+    check(len(lines) >= 5, original)
+    try:
+        # A refusal rewritten as a success, hash left as it was.
+        i = next(n for n, l in enumerate(lines) if '"outcome":"denied"' in l)
+        forged = lines[:i] + [lines[i].replace('"outcome":"denied"', '"outcome":"ok"')] + lines[i + 1:]
+        open(log, "w").write("".join(forged))
+        rc, out = cli("audit", "verify")
+        check(rc == 1 and "TAMPERED" in out and f"record {i + 1} was changed" in out, out)
+        # A record removed from the middle.
+        open(log, "w").write("".join(lines[:2] + lines[3:]))
+        rc, out = cli("audit", "verify")
+        check(rc == 1 and "TAMPERED" in out and "missing" in out, out)
+        # The newest record cut off.
+        open(log, "w").write("".join(lines[:-1]))
+        rc, out = cli("audit", "verify")
+        check(rc == 1 and "cut off" in out, out)
+    finally:
+        open(log, "w").write(original)
+    rc, out = cli("audit", "verify")
+    check(rc == 0 and "intact" in out, out)
+
+
+def teardown():
+    if C.get("control") and C["control"].poll() is None:
+        C["control"].send_signal(signal.SIGTERM)
+        C["control"].wait(timeout=20)
+    if C.get("gw"):
+        C["gw"].stop()
+    td.stop_slapd()
+    import shutil
+    shutil.rmtree(C.get("public", "/nonexistent"), ignore_errors=True)
+    if C.get("w") and not os.environ.get("SEEGW_TEST_KEEP"):
+        C["w"].remove()
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print("SKIP: the role tests give processes other uids and groups (setpriv), which needs root")
+        sys.exit(0)
+    import atexit
+    atexit.register(teardown)
+    run_tests([
+        test_the_first_sync_lists_agencies_and_waits_for_approval,
+        test_a_held_message_is_released_from_the_console_after_approval,
+        test_roles_come_from_the_kernel_and_refusals_are_audited,
+        test_trusted_list_changes_reach_the_snapshot,
+        test_monitor_log_follows_events_live,
+        test_keys_are_made_in_the_hsm_through_the_data_plane,
+        test_ping_and_explain_from_the_console,
+        test_directory_outage_keeps_the_snapshot_and_recovers,
+        test_the_audit_chain_is_verified_and_tampering_is_caught,
+    ])
