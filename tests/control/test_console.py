@@ -287,6 +287,40 @@ def test_ping_and_explain_from_the_console():
           "the ping goes to C signed and encrypted")
 
 
+def test_certificates_and_configuration_from_the_console():
+    c = setup()
+    pki = td.setup()["pki"]
+    # Export gives the certificate in use for C (approved earlier), byte for byte the directory's.
+    rc, out = cli("certificate", "export", "agency-c.govt.nz")
+    check(rc == 0 and "BEGIN CERTIFICATE" in out, out)
+    mine = subprocess.run(["openssl", "x509", "-in", os.path.join(pki, "certs", "agency-c-dca.pem"), "-outform", "DER"],
+                          capture_output=True).stdout
+    theirs = subprocess.run(["openssl", "x509", "-outform", "DER"], input=out.encode(), capture_output=True).stdout
+    check(mine == theirs and mine, "the exported certificate is C's")
+    # Import refuses a certificate that names no address at the domain (DIR-3); takes one that does.
+    rc, out = cli("certificate", "import", "agency-b.govt.nz", os.path.join(pki, "certs", "agency-c-dca.pem"))
+    check(rc == 1 and "names no address at agency-b.govt.nz" in out, out)
+    rc, out = cli("certificate", "import", "agency-b.govt.nz", "/nonexistent/file.pem")
+    check(rc == 2 and "/nonexistent/file.pem" in out, out)
+    rc, out = cli("certificate", "import", "agency-b.govt.nz", os.path.join(pki, "certs", "agency-b-dca.pem"))
+    check(rc == 0 and "imported" in out and "data plane reloaded" in out, out)
+    rc, out = cli("show", "certificates", json_out=True)
+    rows = [r for r in json.loads(out) if r["domain"] == "agency-b.govt.nz"]
+    check(len(rows) == 1 and rows[0]["state"] == "valid", "in use, and no longer awaiting approval: " + out)
+    rc, out = cli("show", "crl")
+    check(rc == 0 and "NEXT UPDATE" in out, out)
+    # Configuration: shown without secrets, checked, and the data plane's snapshot with it.
+    rc, out = cli("config", "show")
+    check(rc == 0 and "refresh            every 3600 s" in out and "auto-approve       no" in out, out)
+    rc, out = cli("config", "check")
+    check(rc == 0 and "valid" in out and "agencies" in out, out)
+    rc, out = cli("config", "check", gid=AUDITOR_GID)
+    check(rc == 1 and "operator role" in out, out)
+    # A deferred message can be retried at once; a wrong ID is an error, not a crash.
+    rc, out = cli("queue", "requeue", "0123456789ABCD")
+    check(rc == 1 and "not waiting in the deferred queue" in out, out)
+
+
 def test_directory_outage_keeps_the_snapshot_and_recovers():
     setup()
     before = open(C["snapshot"]).read()
@@ -375,6 +409,7 @@ if __name__ == "__main__":
         test_monitor_log_follows_events_live,
         test_keys_are_made_in_the_hsm_through_the_data_plane,
         test_ping_and_explain_from_the_console,
+        test_certificates_and_configuration_from_the_console,
         test_directory_outage_keeps_the_snapshot_and_recovers,
         test_the_audit_chain_is_verified_and_tampering_is_caught,
     ])

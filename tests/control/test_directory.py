@@ -93,7 +93,13 @@ access to * by * read
             + certificate("dca-b", "domain-confidentiality-authority@agency-b.govt.nz",
                           os.path.join(pki, "certs", "agency-b-dca.pem"))
             + certificate("dca-c", "domain-confidentiality-authority@agency-c.govt.nz",
-                          os.path.join(pki, "certs", "agency-c-dca.pem")))
+                          os.path.join(pki, "certs", "agency-c-dca.pem"))
+            # DIR-4: agency B's CA publishes its CRL in the directory too.
+            + "dn: ou=crls,c=NZ\nobjectClass: organizationalUnit\nou: crls\n\n"
+            + "dn: cn=agency-b-ca,ou=crls,c=NZ\nobjectClass: cRLDistributionPoint\ncn: agency-b-ca\n"
+            + "certificateRevocationList;binary:: " + base64.b64encode(subprocess.run(
+                ["openssl", "crl", "-in", os.path.join(pki, "agency-b", "crl.pem"), "-outform", "DER"],
+                check=True, stdout=subprocess.PIPE).stdout).decode() + "\n\n")
     with open(w.sub("data.ldif"), "w") as f:
         f.write(ldif)
     subprocess.run(["slapadd", "-f", S["conf"], "-l", w.sub("data.ldif")], check=True,
@@ -195,6 +201,38 @@ def test_snapshot_is_loaded_by_the_data_plane_and_follows_the_directory():
         gw.stop()
 
 
+def test_crls_are_fetched_from_ldap_distribution_points():
+    """DIR-4: a certificate whose CRL distribution point is an ldap:// URL; the CRL is read from
+    slapd with libldap, checked against the issuer and cached; an entry that is not there makes
+    the status unknown (exit 1), not a crash or a silent pass."""
+    s = setup()
+    pki, w = s["pki"], s["w"]
+    ca = os.path.join(pki, "agency-b")
+    made = {}
+    for name, dn in (("ldap-dp", "cn=agency-b-ca,ou=crls,c=NZ"), ("ldap-dp-missing", "cn=nobody,ou=crls,c=NZ")):
+        key, csr, cert, ext = (w.sub("crl-ldap", name + x) for x in (".key", ".csr", ".pem", ".ext"))
+        subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                        "-subj", f"/CN=domain-confidentiality-authority/O={name}"], check=True, capture_output=True)
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\nsubjectAltName=email:domain-confidentiality-authority@agency-b.govt.nz\n"
+                    # RFC 4516 lets the DN's commas be %2C, which openssl's list syntax needs.
+                    f"crlDistributionPoints=URI:ldap://127.0.0.1:{s['port']}/{dn.replace(',', '%2C')}"
+                    "?certificateRevocationList;binary\n")
+        subprocess.run(["openssl", "ca", "-batch", "-config", os.path.join(ca, "ca.cnf"), "-cert",
+                        os.path.join(ca, "ca.pem"), "-keyfile", os.path.join(ca, "ca.key"), "-in", csr, "-out", cert,
+                        "-extfile", ext, "-notext", "-days", "30"], check=True, capture_output=True)
+        made[name] = cert
+    config = control_config()
+    with open(config, "a") as f:
+        f.write(f'[crl]\ncache_dir = "{w.sub("crl-ldap", "cache")}"\ntimeout = 5\n')
+    rc, out = control("crl", "refresh", made["ldap-dp"], config=config)
+    check(rc == 0 and "ldap://127.0.0.1" in out and ": fetched" in out, out)
+    rc, out = control("crl", "refresh", made["ldap-dp"], config=config)
+    check(rc == 0 and "cached (fresh)" in out, out)
+    rc, out = control("crl", "refresh", made["ldap-dp-missing"], config=config)
+    check(rc == 1 and "no such entry" in out, out)
+
+
 def teardown():
     stop_slapd()
     if S and not os.environ.get("SEEGW_KEEP"):
@@ -208,6 +246,7 @@ if __name__ == "__main__":
             test_the_server_certificate_is_checked_and_clear_text_is_refused,
             test_discovery_finds_and_validates_the_domain_certificate,
             test_filter_injection_cannot_widen_the_search,
+            test_crls_are_fetched_from_ldap_distribution_points,
             test_snapshot_is_loaded_by_the_data_plane_and_follows_the_directory,
         ])
     finally:

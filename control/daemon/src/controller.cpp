@@ -754,6 +754,9 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
                                      x509::subject_text(cert), domain));
     if (auto w = write_file_atomically(store_.imported() / (domain + ".pem"), x509::to_pem(cert)); !w)
       return reply.error(w.error().message);
+    // The administrator has chosen: a directory certificate waiting for approval is moot.
+    std::error_code ec;
+    fs::remove(store_.pending() / (domain + ".pem"), ec);
     return changed(fmt::format("{} is used for {} (imported)", x509::subject_text(cert), domain));
   }
   if (name == "certificate export") {

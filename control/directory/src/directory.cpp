@@ -42,7 +42,64 @@ std::vector<std::string> values(LDAP* ld, LDAPMessage* entry, const char* attrib
   return out;
 }
 
+struct UrlFree {
+  void operator()(LDAPURLDesc* u) const { ldap_free_urldesc(u); }
+};
+
 }  // namespace
+
+Result<std::string> fetch_url_value(const std::string& url, std::chrono::seconds timeout,
+                                    const std::string& ca_file, std::size_t max_bytes) {
+  LDAPURLDesc* raw = nullptr;
+  if (ldap_url_parse(url.c_str(), &raw) != LDAP_URL_SUCCESS)
+    return fail(Errc::parse, "not an LDAP URL: " + url);
+  std::unique_ptr<LDAPURLDesc, UrlFree> u(raw);
+  if (!u->lud_attrs || !u->lud_attrs[0])
+    return fail(Errc::config, url + " names no attribute (…?certificateRevocationList;binary)");
+  const std::string server = fmt::format("{}://{}:{}", u->lud_scheme,
+                                         u->lud_host && *u->lud_host ? u->lud_host : "localhost",
+                                         u->lud_port ? u->lud_port
+                                         : std::string_view(u->lud_scheme) == "ldaps" ? 636
+                                                                                      : 389);
+  LDAP* ld_raw = nullptr;
+  if (int rc = ldap_initialize(&ld_raw, server.c_str()); rc != LDAP_SUCCESS)
+    return std::unexpected(ldap_error(rc, "initialize", server));
+  Ldap ld(ld_raw);
+  const int version = LDAP_VERSION3;
+  ldap_set_option(ld.get(), LDAP_OPT_PROTOCOL_VERSION, &version);
+  timeval tv{static_cast<time_t>(timeout.count()), 0};
+  ldap_set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &tv);
+  ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &tv);
+  ldap_set_option(ld.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+  if (!ca_file.empty()) ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, ca_file.c_str());
+  const int demand = LDAP_OPT_X_TLS_DEMAND;
+  ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+  const int new_ctx = 0;
+  ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &new_ctx);
+  berval anonymous{0, nullptr};
+  if (int rc = ldap_sasl_bind_s(ld.get(), nullptr, LDAP_SASL_SIMPLE, &anonymous, nullptr, nullptr,
+                                nullptr);
+      rc != LDAP_SUCCESS)
+    return std::unexpected(ldap_error(rc, "bind", server));
+  LDAPMessage* result = nullptr;
+  int rc = ldap_search_ext_s(ld.get(), u->lud_dn ? u->lud_dn : "",
+                             u->lud_scope == LDAP_SCOPE_DEFAULT ? LDAP_SCOPE_BASE : u->lud_scope,
+                             u->lud_filter ? u->lud_filter : "(objectClass=*)", u->lud_attrs, 0,
+                             nullptr, nullptr, &tv, 1, &result);
+  Message owned(result);
+  if (rc == LDAP_NO_SUCH_OBJECT) return fail(Errc::not_found, url + ": no such entry");
+  if (rc != LDAP_SUCCESS) return std::unexpected(ldap_error(rc, "search", url));
+  LDAPMessage* entry = ldap_first_entry(ld.get(), result);
+  if (!entry) return fail(Errc::not_found, url + ": no such entry");
+  for (char** a = u->lud_attrs; *a; ++a) {
+    auto found = values(ld.get(), entry, *a);
+    if (found.empty()) continue;
+    if (found.front().size() > max_bytes)
+      return fail(Errc::limit, fmt::format("{}: the value is larger than {} bytes", url, max_bytes));
+    return std::move(found.front());
+  }
+  return fail(Errc::not_found, url + ": the entry has no such value");
+}
 
 std::string escape_filter_value(std::string_view value) {
   std::string out;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "seegw/common/file.hpp"
+#include "seegw/directory/directory.hpp"
 
 namespace seegw::revocation {
 namespace fs = std::filesystem;
@@ -84,8 +85,14 @@ std::vector<std::string> distribution_points(X509* certificate) {
 
 Result<std::string> fetch(const std::string& uri, std::chrono::seconds timeout,
                           std::size_t max_bytes) {
+  if (uri.starts_with("ldap://") || uri.starts_with("ldaps://")) {
+    auto value = directory::fetch_url_value(uri, timeout, "", max_bytes);
+    if (!value) return fail(value.error().code, "CRL at " + value.error().message);
+    return value;
+  }
   if (!uri.starts_with("http://") && !uri.starts_with("https://"))
-    return fail(Errc::config, "CRL distribution point " + uri + ": only http(s) is fetched here");
+    return fail(Errc::config, "CRL distribution point " + uri + ": only http(s) and ldap(s) are "
+                                                                "fetched");
   std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
   if (!curl) return fail(Errc::unavailable, "libcurl could not start");
   Download d;

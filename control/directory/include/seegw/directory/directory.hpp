@@ -51,6 +51,15 @@ std::string escape_filter_value(std::string_view value);
 // The filter for `domain`: the template's {domain} replaced by the escaped domain.
 std::string discovery_filter(const DiscoverySpec& spec, std::string_view domain);
 
+// DIR-4: the value an LDAP URL (RFC 4516) names — a CRL distribution point such as
+// ldap://host/cn=CA,ou=crls,c=NZ?certificateRevocationList;binary — read anonymously. The
+// value is signed by its issuer, so integrity does not rest on the connection; ldaps:// is
+// checked against `ca_file` (or the system's CAs) all the same. Errc::unavailable when the
+// server cannot be reached, Errc::not_found when there is no such entry or value.
+Result<std::string> fetch_url_value(const std::string& url, std::chrono::seconds timeout,
+                                    const std::string& ca_file = "",
+                                    std::size_t max_bytes = 20 << 20);
+
 class Directory {
  public:
   // Connects, starts TLS as configured and binds. Errc::unavailable when the server cannot be

@@ -18,7 +18,8 @@ namespace seegw::revocation {
 // The URIs of a certificate's CRL distribution points (fullName URIs), in order.
 std::vector<std::string> distribution_points(X509* certificate);
 
-// One http:// (or https://) fetch with a time limit and a size limit. Errc::unavailable when the
+// One fetch with a time limit and a size limit: http(s):// with libcurl, ldap(s):// (RFC 4516
+// URL naming the attribute) with libldap. Errc::unavailable when the
 // point cannot be reached; Errc::limit when the answer is larger than `max_bytes`.
 Result<std::string> fetch(const std::string& uri, std::chrono::seconds timeout,
                           std::size_t max_bytes = 20 << 20);
