@@ -81,6 +81,27 @@ std::string render_table(const std::vector<std::string>& heads,
   return out;
 }
 
+// Words wrapped to 80 columns; lines after the first start with `indent` spaces.
+std::string wrap(const std::string& text, std::size_t indent) {
+  std::string out;
+  std::size_t start = std::min(text.find_first_not_of(' '), text.size());
+  std::string line(start, ' ');  // the text's own indentation stays
+  while (start < text.size()) {
+    auto end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.size() + 1 + word.size() > 79) {
+      out += line + "\n";
+      line = std::string(indent, ' ');
+    } else if (!line.empty() && line.find_first_not_of(' ') != std::string::npos) {
+      line += " ";
+    }
+    line += word;
+  }
+  return out + line + "\n";
+}
+
 std::vector<std::string> split(const std::string& line, char sep) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -524,29 +545,30 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
   if (name == "show queue" || name == "show held") {
     auto dp = dataplane(name == "show queue" ? "queue" : "held");
     if (!dp) return reply.error(dp.error().message);
+    // Two lines a message: the reason or the last error is what an operator reads, whole.
     Json data = Json::array();
-    std::vector<std::vector<std::string>> rows;
+    std::string text;
     for (const auto& r : rows_of(*dp)) {
       if (name == "show queue" && r.size() >= 7) {
         const std::int64_t next = std::stoll(r[3]);
         data.push_back({{"id", r[0]}, {"state", r[1]}, {"arrival", std::stoll(r[2])},
                         {"next_attempt", next}, {"sender", r[4]}, {"recipients", split(r[5], ',')},
                         {"last_error", r[6]}});
-        rows.push_back({r[0], r[1], age(std::stoll(r[2])),
-                        next ? (next <= now() ? "now" : "in " + span_of(next - now())) : "-", r[4],
-                        r[5] + (r[6].empty() ? "" : " (" + r[6] + ")")});
+        text += wrap(fmt::format("{}  {:<8} age {:<5} {}  {} -> {}", r[0], r[1], age(std::stoll(r[2])),
+                                 next ? (next <= now() ? "retry now" : "retry in " + span_of(next - now()))
+                                      : "",
+                                 r[4], r[5]),
+                     4);
+        if (!r[6].empty()) text += wrap("    last error: " + r[6], 4);
       } else if (name == "show held" && r.size() >= 5) {
         data.push_back({{"id", r[0]}, {"arrival", std::stoll(r[1])}, {"sender", r[2]},
                         {"recipients", split(r[3], ',')}, {"reason", r[4]}});
-        rows.push_back({r[0], age(std::stoll(r[1])), r[2], r[3], r[4]});
+        text += wrap(fmt::format("{}  held {:<5} {} -> {}", r[0], age(std::stoll(r[1])), r[2], r[3]), 4);
+        text += wrap("    " + r[4], 4);
       }
     }
-    return reply.answer(
-        true,
-        name == "show queue"
-            ? render_table({"ID", "STATE", "AGE", "NEXT", "FROM", "TO"}, rows, {16, 8, 4, 7, 18})
-            : render_table({"ID", "AGE", "FROM", "TO", "REASON"}, rows, {16, 4, 18, 18}),
-        data);
+    if (data.empty()) text = name == "show queue" ? "the queue is empty\n" : "nothing is held\n";
+    return reply.answer(true, text, data);
   }
   if (name == "show certificates") {
     Json data = Json::array();
@@ -648,7 +670,7 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     std::string text;
     for (const auto& [t, level, program, what] : events) {
       data.push_back({{"time", t / 1000}, {"level", level}, {"program", program}, {"text", what}});
-      text += fmt::format("{} {:<7} {}: {}\n", when(t / 1000), level, program, what);
+      text += wrap(fmt::format("{} {:<7} {}: {}", when(t / 1000), level, program, what), 4);
     }
     if (events.empty()) text = "no faults, alerts or intrusions since start\n";
     return reply.answer(true, note + text, data);
@@ -657,8 +679,15 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     monitor_log(reply);
     return reply.answer(true, "");
   }
-  if (name == "queue release" || name == "queue delete" || name == "queue requeue" ||
-      name == "queue explain")
+  if (name == "queue explain") {
+    auto r = dataplane("explain " + args[0]);
+    if (!r) return reply.error(r.error().message);
+    std::string text;
+    for (const auto& l : split(r->substr(r->find('\n') + 1), '\n'))
+      if (!l.empty()) text += wrap(l, 6);
+    return reply.answer(true, text);
+  }
+  if (name == "queue release" || name == "queue delete" || name == "queue requeue")
     return forward(name.substr(6) + " " + args[0]);
   if (name == "trusted add") {
     const std::string match = ascii_lower(args[0]);
