@@ -24,7 +24,7 @@ void usage() {
       "       seegw [--config FILE | --socket PATH] queue held\n"
       "       seegw [--config FILE | --socket PATH] queue release|delete QUEUE-ID\n"
       "       seegw [--config FILE | --socket PATH] explain QUEUE-ID\n"
-      "       seegw [--config FILE | --socket PATH] status | reload\n"
+      "       seegw [--config FILE | --socket PATH] status | reload | stack\n"
       "  The admin socket is [admin] socket in the data plane's config (default\n"
       "  <spool>/admin.sock); only the gateway's user or root may use it.\n"
       "\n"
@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
   if (args.size() == 3 && args[0] == "queue" && (args[1] == "release" || args[1] == "delete"))
     return admin_command(socket, args[1] + " " + args[2]);
   if (args.size() == 2 && args[0] == "explain") return admin_command(socket, "explain " + args[1]);
-  if (args.size() == 1 && (args[0] == "status" || args[0] == "reload"))
+  if (args.size() == 1 && (args[0] == "status" || args[0] == "reload" || args[0] == "stack"))
     return admin_command(socket, args[0]);
   usage();
   return 2;

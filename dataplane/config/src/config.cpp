@@ -224,6 +224,31 @@ Result<Config> parse(std::string_view text) {
     return fail(Errc::config, "hsm.token needs hsm.pin_file (a file only its owner can read)");
   if (c.hsm.check_interval.count() == 0) c.hsm.check_interval = std::chrono::seconds(1);
 
+  if (auto d = t["dpdk"]) {
+    c.dpdk.enabled = d["enabled"].value_or(false);
+    c.dpdk.eal_args = strings(d["eal_args"]);
+    if (auto v = d["port"].value<int64_t>(); v && *v >= 0 && *v < 1024)
+      c.dpdk.port = static_cast<std::uint16_t>(*v);
+    str(d["address"], c.dpdk.address);
+    str(d["gateway"], c.dpdk.gateway);
+    str(d["mac"], c.dpdk.mac);
+    if (auto v = d["mbufs"].value<int64_t>(); v && *v >= 1024) c.dpdk.mbufs = static_cast<std::uint32_t>(*v);
+    if (auto v = d["idle_sleep_us"].value<int64_t>(); v && *v >= 0)
+      c.dpdk.idle_sleep = std::chrono::microseconds(*v);
+    auto f = d["faults"];
+    c.dpdk.faults.drop = f["drop"].value_or(0.0);
+    c.dpdk.faults.duplicate = f["duplicate"].value_or(0.0);
+    c.dpdk.faults.reorder = f["reorder"].value_or(0.0);
+    c.dpdk.faults.delay = std::chrono::microseconds(f["delay_us"].value_or(int64_t{0}));
+    c.dpdk.faults.seed = static_cast<std::uint64_t>(f["seed"].value_or(int64_t{1}));
+    for (double rate : {c.dpdk.faults.drop, c.dpdk.faults.duplicate, c.dpdk.faults.reorder})
+      if (rate < 0 || rate > 0.5)
+        return fail(Errc::config, "dpdk.faults rates are between 0 and 0.5");
+    if (c.dpdk.enabled && c.dpdk.address.find('/') == std::string::npos)
+      return fail(Errc::config, "dpdk.address needs the stack's address with its prefix, "
+                                "e.g. \"198.18.0.2/24\"");
+  }
+
   if (auto* routes = t["route"].as_array()) {
     for (auto& node : *routes) {
       auto* rt = node.as_table();

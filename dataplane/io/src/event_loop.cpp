@@ -53,10 +53,20 @@ void EventLoop::run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   auto next_tick = Clock::now() + std::chrono::seconds(1);
+  unsigned idle_polls = 0;
   while (!stopping_) {
-    int timeout_ms = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now()).count());
-    int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, std::max(timeout_ms, 0));
+    int n;
+    if (poller_) {
+      idle_polls = poller_() ? 0 : idle_polls + 1;
+      timespec wait{0, 0};
+      if (idle_polls > 1000 && idle_sleep_.count() > 0)
+        wait.tv_nsec = static_cast<long>(std::min<std::int64_t>(idle_sleep_.count(), 999'999) * 1000);
+      n = ::epoll_pwait2(epoll_fd_, events, kMaxEvents, &wait, nullptr);
+    } else {
+      int timeout_ms = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now()).count());
+      n = ::epoll_wait(epoll_fd_, events, kMaxEvents, std::max(timeout_ms, 0));
+    }
     now_ = Clock::now();
     for (int i = 0; i < n; ++i) {
       if (events[i].data.ptr == nullptr) {

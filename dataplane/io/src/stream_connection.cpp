@@ -12,43 +12,82 @@ namespace seegw::io {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 
-StreamConnection::StreamConnection(EventLoop& loop, int fd)
-    : loop_(loop), fd_(fd), last_activity_(loop.now()) {
-  interest_ = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
-  if (auto added = loop_.add(fd_, interest_, this); !added) {
-    log::error("connection: {}", added.error().message);
-  }
-}
+namespace {
 
-StreamConnection::~StreamConnection() {
-  if (fd_ >= 0) {
+// A kernel socket: readiness from the loop's epoll.
+class FdTransport : public Transport {
+ public:
+  FdTransport(EventLoop& loop, int fd, FdHandler* handler) : loop_(loop), fd_(fd), handler_(handler) {
+    if (auto added = loop_.add(fd_, interest_, handler_); !added)
+      log::error("connection: {}", added.error().message);
+  }
+  ~FdTransport() override { close(); }
+  ssize_t read(char* buf, std::size_t n) override { return ::recv(fd_, buf, n, 0); }
+  ssize_t write(const char* buf, std::size_t n) override {
+    return ::send(fd_, buf, n, MSG_NOSIGNAL);
+  }
+  void want(bool readable, bool writable) override {
+    // While not reading, a half-close must not wake us (level-triggered epoll would spin).
+    const std::uint32_t w = (readable ? EPOLLIN | EPOLLRDHUP : 0) | (writable ? EPOLLOUT : 0);
+    if (w != interest_ && fd_ >= 0) {
+      interest_ = w;
+      loop_.modify(fd_, interest_, handler_);
+    }
+  }
+  std::string connect_error() override {
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    return err ? std::strerror(err) : "";
+  }
+  void close() override {
+    if (fd_ < 0) return;
     loop_.remove(fd_);
     ::close(fd_);
+    fd_ = -1;
   }
+
+ private:
+  EventLoop& loop_;
+  int fd_;
+  FdHandler* handler_;
+  std::uint32_t interest_ = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> fd_transport(EventLoop& loop, int fd, FdHandler* handler) {
+  return std::make_unique<FdTransport>(loop, fd, handler);
 }
 
+StreamConnection::StreamConnection(EventLoop& loop, int fd)
+    : StreamConnection(loop, [&loop, fd](FdHandler* h) { return fd_transport(loop, fd, h); }) {}
+
+StreamConnection::StreamConnection(EventLoop& loop,
+                                   std::function<std::unique_ptr<Transport>(FdHandler*)> open)
+    : loop_(loop), last_activity_(loop.now()) {
+  transport_ = open(this);
+}
+
+StreamConnection::~StreamConnection() = default;
+
 void StreamConnection::on_events(std::uint32_t events) {
-  if (fd_ < 0) return;
+  if (!transport_) return;
   if (events & EPOLLOUT) {
     if (!connected_reported_) {
       connected_reported_ = true;
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) return finish(std::strerror(err));
+      if (auto err = transport_->connect_error(); !err.empty()) return finish(err);
       on_writable();
-      if (fd_ < 0) return;
+      if (!transport_) return;
     }
     flush();
-    if (fd_ < 0) return;
+    if (!transport_) return;
   }
   if (paused_ && (events & (EPOLLHUP | EPOLLERR))) return finish("connection lost");
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
     if (!connected_reported_ && (events & (EPOLLERR | EPOLLHUP))) {
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-      return finish(err ? std::strerror(err) : "connection failed");
+      auto err = transport_->connect_error();
+      return finish(err.empty() ? "connection failed" : err);
     }
     read_ready();
   }
@@ -58,8 +97,8 @@ void StreamConnection::read_ready() {
   char buf[kReadChunk];
   std::string plain;
   // Bounded: one chunk per event keeps one client from monopolising the loop.
-  for (int round = 0; round < 4 && fd_ >= 0 && !paused_; ++round) {
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  for (int round = 0; round < 4 && transport_ && !paused_; ++round) {
+    ssize_t n = transport_->read(buf, sizeof buf);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return;
       return finish(std::strerror(errno));
@@ -79,10 +118,10 @@ void StreamConnection::read_ready() {
       if (tls_->established() && !tls_reported_) {
         tls_reported_ = true;
         on_tls_established();
-        if (fd_ < 0) return;
+        if (!transport_) return;
       }
       if (!plain.empty()) on_data(plain);
-      if (fd_ >= 0) flush();
+      if (transport_) flush();
       if (tls_ && tls_->closed()) return finish("TLS closed by peer");
     } else {
       on_data(data);
@@ -92,7 +131,7 @@ void StreamConnection::read_ready() {
 }
 
 void StreamConnection::send(std::string_view plaintext) {
-  if (fd_ < 0 || plaintext.empty()) return;
+  if (!transport_ || plaintext.empty()) return;
   if (tls_) {
     if (auto w = tls_->write(plaintext); !w) {
       log::warning("connection: {}", w.error().message);
@@ -113,8 +152,8 @@ void StreamConnection::start_tls(std::shared_ptr<tls::TlsContext> context,
 }
 
 void StreamConnection::flush() {
-  while (fd_ >= 0 && out_pos_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+  while (transport_ && out_pos_ < out_.size()) {
+    ssize_t n = transport_->write(out_.data() + out_pos_, out_.size() - out_pos_);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) break;
       return finish(std::strerror(errno));
@@ -130,14 +169,8 @@ void StreamConnection::flush() {
 }
 
 void StreamConnection::update_interest() {
-  if (fd_ < 0) return;
-  // While paused, a half-close must not wake us (level-triggered epoll would spin).
-  std::uint32_t want = paused_ ? 0 : EPOLLIN | EPOLLRDHUP;
-  if (!out_.empty() || !connected_reported_) want |= EPOLLOUT;
-  if (want != interest_) {
-    interest_ = want;
-    loop_.modify(fd_, interest_, this);
-  }
+  if (!transport_) return;
+  transport_->want(!paused_, !out_.empty() || !connected_reported_);
 }
 
 void StreamConnection::pause_reading(bool paused) {
@@ -153,10 +186,9 @@ void StreamConnection::close_after_flush() {
 void StreamConnection::close_now() { finish("closed"); }
 
 void StreamConnection::finish(std::string_view reason) {
-  if (fd_ < 0) return;
-  loop_.remove(fd_);
-  ::close(fd_);
-  fd_ = -1;
+  if (!transport_) return;
+  transport_->close();
+  transport_.reset();
   on_closed(reason);
 }
 

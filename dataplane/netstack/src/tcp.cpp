@@ -35,9 +35,21 @@ std::size_t TcpSocket::write(std::string_view bytes) {
   return n;
 }
 
+std::size_t TcpSocket::send_room() const {
+  const std::size_t cap = stack_->config_.send_buffer;
+  return connected() && !fin_queued_ && cap > send_buffer_.size() ? cap - send_buffer_.size() : 0;
+}
+
 std::size_t TcpSocket::read(std::string& out, std::size_t max) {
   const std::size_t n = std::min(max, received_.size());
-  out.append(received_, 0, n);
+  const std::size_t at = out.size();
+  out.resize(at + n);
+  return read(out.data() + at, n);
+}
+
+std::size_t TcpSocket::read(char* out, std::size_t max) {
+  const std::size_t n = std::min(max, received_.size());
+  received_.copy(out, n);
   received_.erase(0, n);
   // A window that opened by a useful amount is announced now (the peer may be waiting on it).
   const std::uint32_t window = static_cast<std::uint32_t>(stack_->config_.receive_buffer - received_.size());

@@ -10,6 +10,10 @@
 #include "seegw/common/log.hpp"
 #include "worker.hpp"
 
+#ifdef SEEGW_HAVE_DPDK
+#include "seegw/dpdk/poll_mode.hpp"
+#endif
+
 #ifndef SEEGW_VERSION
 #define SEEGW_VERSION "dev"
 #endif
@@ -75,10 +79,35 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
   g_limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client);
 
+  if (c.dpdk.enabled) {
+#ifdef SEEGW_HAVE_DPDK
+    // The poll-mode data plane: one loop runs the port and its stack to completion; the
+    // listeners are the stack's ports (their host part names the stack's own address).
+    auto backend = dpdk::PollModeBackend::start(c.dpdk);
+    if (!backend) return std::unexpected(backend.error());
+    dpdk::PollModeBackend* poll_mode = backend->get();
+    gw->backend_ = std::move(*backend);
+    Shared shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
+                  server_tls,  client_tls,  &gw->operational_};
+    shared.backend = gw->backend_.get();
+    gw->workers_.push_back(std::make_unique<Worker>(shared));
+    poll_mode->attach(gw->workers_.back()->loop());
+    std::vector<std::pair<std::uint16_t, bool>> ports;
+    for (const auto& hp : c.listen) ports.emplace_back(hp.port, false);
+    for (const auto& hp : c.submission) ports.emplace_back(hp.port, true);
+    if (auto listening = gw->workers_.back()->listen_on_backend(ports); !listening)
+      return std::unexpected(listening.error());
+#else
+    return fail(Errc::config, "[dpdk] enabled, but this seegw-dataplane was built without DPDK "
+                              "(SEEGW_WITH_DPDK=OFF or libdpdk-dev missing)");
+#endif
+  }
   // One listening socket per address, without SO_REUSEPORT: a second gateway started on the same
   // port by mistake fails with "address in use" instead of silently taking half the mail.
   std::vector<std::pair<int, bool>> sockets;
-  for (const auto* list : {&c.listen, &c.submission}) {
+  std::vector<const std::vector<config::HostPort>*> kernel_listeners;
+  if (!c.dpdk.enabled) kernel_listeners = {&c.listen, &c.submission};
+  for (const auto* list : kernel_listeners) {
     for (const auto& hp : *list) {
       std::string error;
       int fd = io::listen_tcp(hp.host, hp.port, false, error);
@@ -87,8 +116,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       sockets.emplace_back(fd, list == &c.submission);
     }
   }
-  unsigned n = c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) {
+  unsigned n = c.dpdk.enabled ? 1
+              : c.io_threads ? c.io_threads
+                             : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = c.dpdk.enabled ? 1 : 0; i < n; ++i) {
     gw->workers_.push_back(
         std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
                                         server_tls, client_tls, &gw->operational_}));
@@ -107,8 +138,8 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   std::string where;
   for (auto& l : c.listen) where += " " + l.text();
   for (auto& l : c.submission) where += " " + l.text() + "(submission)";
-  log::notice("seegw-dataplane: listening on{} with {} I/O loops; spool {}", where, n,
-              c.spool_path.string());
+  log::notice("seegw-dataplane: listening on{} with {} {}; spool {}", where, n,
+              c.dpdk.enabled ? "poll-mode loop (DPDK)" : "I/O loops", c.spool_path.string());
   return gw;
 }
 
@@ -254,6 +285,7 @@ void Gateway::stop() {
 Gateway::~Gateway() {
   stop();
   workers_.clear();
+  backend_.reset();  // after the sessions that used its connections
   for (int fd : listening_fds_) ::close(fd);
 }
 

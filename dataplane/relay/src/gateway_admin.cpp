@@ -14,6 +14,10 @@
 #include "seegw/seemail/message_edit.hpp"
 #include "seegw/x509/validation.hpp"
 
+#ifdef SEEGW_HAVE_DPDK
+#include "seegw/dpdk/poll_mode.hpp"
+#endif
+
 #ifndef SEEGW_VERSION
 #define SEEGW_VERSION "dev"
 #endif
@@ -103,6 +107,13 @@ std::string Gateway::admin_command(const std::string& line) {
     return out;
   }
   if (verb == "key") return key_command(words);
+  if (verb == "stack") {
+#ifdef SEEGW_HAVE_DPDK
+    if (auto* poll_mode = dynamic_cast<dpdk::PollModeBackend*>(backend_.get()))
+      return "ok\n" + poll_mode->statistics();
+#endif
+    return "error: the poll-mode data plane is not running ([dpdk] enabled = false)";
+  }
   if (verb == "reload") {
     auto r = reload_policy();
     return r ? fmt::format("ok policy snapshot version {}", trust()->policy.version)

@@ -49,9 +49,9 @@ void ConnectionLimiter::release(const std::string& address) {
 
 // ---- inbound SMTP --------------------------------------------------------------------------
 
-InboundSession::InboundSession(Worker& worker, int fd, std::string address, std::uint16_t port,
+InboundSession::InboundSession(Worker& worker, Open open, std::string address, std::uint16_t port,
                                bool submission)
-    : io::StreamConnection(worker.loop(), fd),
+    : io::StreamConnection(worker.loop(), std::move(open)),
       worker_(worker),
       address_(address),
       session_(server_options(worker.shared()), address, port,
@@ -170,8 +170,9 @@ void InboundSession::on_closed(std::string_view reason) {
 
 // ---- outbound SMTP -------------------------------------------------------------------------
 
-OutboundConnection::OutboundConnection(Worker& worker, Destination& destination, int fd)
-    : io::StreamConnection(worker.loop(), fd),
+OutboundConnection::OutboundConnection(Worker& worker, Destination& destination,
+                                       InboundSession::Open open)
+    : io::StreamConnection(worker.loop(), std::move(open)),
       worker_(worker),
       destination_(destination),
       session_(smtp::ClientOptions{worker.shared().config.hostname, destination.route().tls,
@@ -288,8 +289,20 @@ void Destination::connection_ready(OutboundConnection& conn) { give_next(conn); 
 
 void Destination::open_connection() {
   std::string error;
-  int fd = io::connect_tcp(route_.next_hop.host, route_.next_hop.port, error);
-  if (fd < 0) {
+  InboundSession::Open open;
+  if (auto* backend = worker_.shared().backend) {
+    open = [&, backend](io::FdHandler* h) -> std::unique_ptr<io::Transport> {
+      auto t = backend->connect(route_.next_hop.host, route_.next_hop.port, h);
+      if (!t) error = t.error().message;
+      return t ? std::move(*t) : nullptr;
+    };
+  } else {
+    int fd = io::connect_tcp(route_.next_hop.host, route_.next_hop.port, error);
+    if (fd >= 0) open = [this, fd](io::FdHandler* h) { return io::fd_transport(worker_.loop(), fd, h); };
+  }
+  std::unique_ptr<OutboundConnection> conn;
+  if (open) conn = std::make_unique<OutboundConnection>(worker_, *this, std::move(open));
+  if (!conn || conn->closed()) {
     log::warning("relay: {}: {}", route_.next_hop.text(), error);
     while (!waiting_.empty()) {
       waiting_.front().fail_all(451, fmt::format("4.4.1 {}", error));
@@ -297,7 +310,6 @@ void Destination::open_connection() {
     }
     return;
   }
-  auto conn = std::make_unique<OutboundConnection>(worker_, *this, fd);
   auto* ptr = conn.get();
   connections_.emplace(ptr, std::move(conn));
 }
@@ -358,11 +370,28 @@ void Worker::Listener::on_events(std::uint32_t) {
     if (fd < 0) return;
     std::uint16_t port = 0;
     std::string address = io::peer_address(fd, &port);
-    std::string refusal = worker_.shared_.limiter.admit(address);
-    auto session = std::make_shared<InboundSession>(worker_, fd, address, port, submission_);
-    worker_.sessions_.emplace(session.get(), session);
-    session->begin(refusal);
+    worker_.accept([&loop = worker_.loop_, fd](io::FdHandler* h) { return io::fd_transport(loop, fd, h); },
+                   address, port, submission_);
   }
+}
+
+void Worker::accept(InboundSession::Open open, std::string address, std::uint16_t port,
+                    bool submission) {
+  std::string refusal = shared_.limiter.admit(address);
+  auto session = std::make_shared<InboundSession>(*this, std::move(open), address, port, submission);
+  sessions_.emplace(session.get(), session);
+  session->begin(refusal);
+}
+
+Result<void> Worker::listen_on_backend(const std::vector<std::pair<std::uint16_t, bool>>& ports) {
+  for (auto [port, submission] : ports) {
+    auto listening = shared_.backend->listen(
+        port, [this, submission](auto open, std::string address, std::uint16_t peer_port) {
+          accept(std::move(open), std::move(address), peer_port, submission);
+        });
+    if (!listening) return listening;
+  }
+  return {};
 }
 
 void Worker::forget(InboundSession* session) {

@@ -43,6 +43,7 @@ struct Shared {
   std::shared_ptr<tls::TlsContext> server_tls;  // null when STARTTLS is not configured
   std::shared_ptr<tls::TlsContext> client_tls;
   const std::atomic<bool>* operational = nullptr;  // OPS-1
+  io::NetworkBackend* backend = nullptr;  // the poll-mode stack; null: kernel sockets
   bool is_operational() const { return !operational || operational->load(); }
 };
 
@@ -51,7 +52,9 @@ class Worker;
 class InboundSession : public io::StreamConnection,
                        public std::enable_shared_from_this<InboundSession> {
  public:
-  InboundSession(Worker& worker, int fd, std::string address, std::uint16_t port, bool submission);
+  using Open = std::function<std::unique_ptr<io::Transport>(io::FdHandler*)>;
+  InboundSession(Worker& worker, Open open, std::string address, std::uint16_t port,
+                 bool submission);
   void begin(const std::string& refusal);
   void check_timeout(io::EventLoop::Clock::time_point now);
 
@@ -74,7 +77,7 @@ class Destination;
 
 class OutboundConnection : public io::StreamConnection {
  public:
-  OutboundConnection(Worker& worker, Destination& destination, int fd);
+  OutboundConnection(Worker& worker, Destination& destination, InboundSession::Open open);
   void give(DeliveryJob job);
   bool idle() const { return ready_ && !job_; }
   bool ready() const { return ready_; }
@@ -123,6 +126,8 @@ class Worker {
   explicit Worker(Shared shared);
   // Each socket with whether it is a submission listener (clients count as internal).
   Result<void> listen(const std::vector<std::pair<int, bool>>& listening_fds);
+  // The same on the poll-mode stack: ports, each with whether it is a submission listener.
+  Result<void> listen_on_backend(const std::vector<std::pair<std::uint16_t, bool>>& ports);
   void run() { loop_.run(); }
   void stop() { loop_.stop(); }
   void deliver(DeliveryJob job);  // thread-safe
@@ -146,6 +151,7 @@ class Worker {
   };
 
   void tick();
+  void accept(InboundSession::Open open, std::string address, std::uint16_t port, bool submission);
 
   Shared shared_;
   io::EventLoop loop_;

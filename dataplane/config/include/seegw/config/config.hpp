@@ -42,6 +42,26 @@ struct HsmSettings {
   bool configured() const { return !token.empty(); }
 };
 
+// The poll-mode data plane (DPDK): the SMTP listeners and next hops then live on the stack's own
+// address on the DPDK port instead of the kernel's sockets.
+struct PollModeSettings {
+  bool enabled = false;
+  std::vector<std::string> eal_args;  // e.g. --no-huge -m 512 --no-pci --vdev=net_tap0,iface=seegw0
+  std::uint16_t port = 0;             // the DPDK port id
+  std::string address;                // the stack's IPv4 address with prefix: "198.18.0.2/24"
+  std::string gateway;                // the next hop beyond the subnet ("" = none)
+  std::string mac;                    // "" = a locally administered one
+  std::uint32_t mbufs = 8191;         // the packet pool (inside the EAL's memory)
+  std::chrono::microseconds idle_sleep{50};  // after ~1000 empty polls; 0 = pure busy polling
+  // Fault injection, for tests only: the kernel here has no netem, so loss is made on our side.
+  struct Faults {
+    double drop = 0, duplicate = 0, reorder = 0;
+    std::chrono::microseconds delay{0};
+    std::uint64_t seed = 1;
+    bool any() const { return drop > 0 || duplicate > 0 || reorder > 0 || delay.count() > 0; }
+  } faults;
+};
+
 struct Config {
   std::string hostname = "localhost";
   std::string domain = "localhost";  // our mail domain: postmaster@domain sends notifications
@@ -85,6 +105,8 @@ struct Config {
   std::size_t notice_limit = 5;                     // OPS-2: per address and reason per window
   std::chrono::seconds notice_window{3600};
   std::filesystem::path admin_socket;  // "" = <spool>/admin.sock
+
+  PollModeSettings dpdk;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_internal(std::string_view address) const;

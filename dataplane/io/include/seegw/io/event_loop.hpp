@@ -40,6 +40,13 @@ class EventLoop {
   Result<void> modify(int fd, std::uint32_t events, FdHandler* handler);
   void remove(int fd);
   void on_tick(std::function<void()> fn) { ticks_.push_back(std::move(fn)); }
+  // Poll mode (the DPDK data plane): run() calls `poll` continuously — it returns whether it did
+  // any work — and checks fds and posted tasks without blocking in between. After about a
+  // thousand idle polls it waits up to `idle_sleep` for an fd or a post (0: never waits).
+  void set_poller(std::function<bool()> poll, std::chrono::microseconds idle_sleep) {
+    poller_ = std::move(poll);
+    idle_sleep_ = idle_sleep;
+  }
   Clock::time_point now() const { return now_; }
 
  private:
@@ -51,6 +58,8 @@ class EventLoop {
   Clock::time_point now_ = Clock::now();
   tbb::concurrent_queue<std::function<void()>> posted_;
   std::vector<std::function<void()>> ticks_;
+  std::function<bool()> poller_;
+  std::chrono::microseconds idle_sleep_{0};
 };
 
 // Non-blocking socket helpers; all return -1 and set errno on failure.

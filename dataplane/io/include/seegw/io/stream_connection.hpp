@@ -7,6 +7,7 @@
 #include <string>
 
 #include "seegw/io/event_loop.hpp"
+#include "seegw/io/transport.hpp"
 #include "seegw/tls/tls_channel.hpp"
 
 namespace seegw::io {
@@ -14,6 +15,8 @@ namespace seegw::io {
 class StreamConnection : public FdHandler {
  public:
   StreamConnection(EventLoop& loop, int fd);
+  // A transport made for this connection (it reports readiness to on_events).
+  StreamConnection(EventLoop& loop, std::function<std::unique_ptr<Transport>(FdHandler*)> open);
   ~StreamConnection() override;
 
   void on_events(std::uint32_t events) override;
@@ -25,7 +28,7 @@ class StreamConnection : public FdHandler {
   // Closes once the write buffer is empty.
   void close_after_flush();
   void close_now();
-  bool closed() const { return fd_ < 0; }
+  bool closed() const { return !transport_; }
   bool tls_established() const { return tls_ && tls_->established(); }
   std::string tls_protocol() const { return tls_ ? tls_->protocol() : ""; }
   std::string tls_cipher() const { return tls_ ? tls_->cipher() : ""; }
@@ -46,7 +49,7 @@ class StreamConnection : public FdHandler {
   void finish(std::string_view reason);
 
   EventLoop& loop_;
-  int fd_;
+  std::unique_ptr<Transport> transport_;
   std::string out_;
   std::size_t out_pos_ = 0;
   std::unique_ptr<tls::TlsChannel> tls_;
@@ -54,7 +57,6 @@ class StreamConnection : public FdHandler {
   bool paused_ = false;
   bool closing_ = false;
   bool connected_reported_ = false;
-  std::uint32_t interest_ = 0;
   EventLoop::Clock::time_point last_activity_;
 };
 

@@ -87,6 +87,9 @@ class TcpSocket {
   std::size_t write(std::string_view bytes);
   // Moves up to `max` received bytes into `out`; 0 with eof() means the peer finished.
   std::size_t read(std::string& out, std::size_t max);
+  std::size_t read(char* out, std::size_t max);
+  bool readable() const { return !received_.empty() || eof() || failed(); }
+  std::size_t send_room() const;
   bool eof() const { return peer_finished_ && received_.empty(); }
   bool connected() const;
   bool failed() const { return !error_.empty(); }

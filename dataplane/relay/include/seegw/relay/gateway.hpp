@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "seegw/config/config.hpp"
+#include "seegw/io/transport.hpp"
 #include "seegw/pkcs11/hsm.hpp"
 #include "seegw/relay/admin_socket.hpp"
 #include "seegw/relay/queue_manager.hpp"
@@ -73,6 +74,7 @@ class Gateway {
   std::chrono::steady_clock::time_point policy_loaded_{};
   std::unique_ptr<seemail::Processor> processor_;
   std::unique_ptr<AdminSocket> admin_;
+  std::unique_ptr<io::NetworkBackend> backend_;  // the poll-mode data plane, when enabled
   std::mutex health_mutex_;
   std::condition_variable health_wake_;
   bool health_stop_ = false;
