@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <unordered_set>
 
@@ -369,6 +370,16 @@ void PollModeBackend::Impl::publish_stats(Micros now) {
 }
 
 std::string PollModeBackend::statistics() const {
+  // The counters belong to the poll thread: it refreshes them on request (or once a second).
+  if (impl_->loop) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto ready = done->get_future();
+    impl_->loop->post([m = impl_.get(), done] {
+      m->publish_stats(monotonic_micros());
+      done->set_value();
+    });
+    ready.wait_for(std::chrono::seconds(2));
+  }
   std::lock_guard lock(impl_->stats_mutex);
   return impl_->stats;
 }
