@@ -20,12 +20,15 @@ def ns_run(ns, *cmd, **kw):
 
 
 class Topology:
-    """A namespace; a poll-mode gateway whose TAP is moved into it; sinks inside it."""
+    """A namespace; a poll-mode gateway on a TAP moved into it (kind "tap", net_tap) or on the root
+    end of a veth pair whose other end is in it (kind "veth", net_af_packet); sinks inside it."""
 
-    def __init__(self, name, faults="", extra=""):
-        tag = f"{os.getpid() % 10000}{name[:3]}"
+    def __init__(self, name, faults="", extra="", kind="tap"):
+        tag = f"{os.getpid() % 10000}{name[:2]}{kind[0]}"
         self.ns = f"seegw-{tag}"
-        self.tap = f"sg{tag}"[:15]
+        self.kind = kind
+        self.tap = f"sg{tag}"[:15]  # the device the namespace side sees
+        self.dev = self.tap if kind == "tap" else f"sr{tag}"[:15]  # the one the gateway owns
         self.w = Workdir("dpdk-" + name)
         self.spool = self.w.sub("spool", "x").rsplit("/", 1)[0]
         self.log = self.w.sub("gw.log")
@@ -54,13 +57,30 @@ retry_max = 2
 [dpdk]
 enabled = true
 eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix=sg{tag}",
-            "--vdev=net_tap0,iface={self.tap}", "-l", "0", "--log-level=pmd.net.tap:error", "--log-level=eal:error"]
+            "--vdev={'net_tap0,iface=' + self.tap if kind == 'tap' else 'net_af_packet0,qdisc_bypass=1,iface=' + self.dev}", "-l", "0", "--log-level=pmd.net.tap:error", "--log-level=eal:error"]
 address = "{GW_IP}/24"
 mbufs = 8191
 {faults}
 ''')
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # the namespace and the gateway go, whatever failed
+            raise
+
+    def _start(self):
+        if self.kind == "veth":
+            # The kernel peer must send MTU-sized, fully checksummed frames: AF_PACKET sees what
+            # the veth carries, and a TSO super-packet or a partial checksum is not a frame.
+            subprocess.run(["ip", "link", "add", self.dev, "type", "veth", "peer", "name", self.tap], check=True)
+            subprocess.run(["ip", "link", "set", self.tap, "netns", self.ns], check=True)
+            subprocess.run(["ip", "link", "set", self.dev, "up"], check=True)
+            for where, dev in ((None, self.dev), (self.ns, self.tap)):
+                cmd = ["ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", "tx", "off"]
+                subprocess.run(cmd if not where else ["ip", "netns", "exec", where, *cmd], check=True,
+                               stdout=subprocess.DEVNULL)
         self.gw = subprocess.Popen([DATAPLANE, "--config", self.config], stdout=subprocess.DEVNULL,
                                    stderr=open(self.log, "a"))
         _processes.append(self.gw)
@@ -68,7 +88,8 @@ mbufs = 8191
         wait_for(lambda: "listening on" in open(self.log).read() or self.gw.poll() is not None,
                  timeout=60, what="the poll-mode gateway")
         check(self.gw.poll() is None, "the gateway did not start:\n" + open(self.log).read())
-        subprocess.run(["ip", "link", "set", self.tap, "netns", self.ns], check=True)
+        if self.kind == "tap":  # only now: the PMD opened its queues by name, in our namespace
+            subprocess.run(["ip", "link", "set", self.tap, "netns", self.ns], check=True)
         ns_run(self.ns, "ip", "addr", "add", f"{NS_IP}/24", "dev", self.tap, check=True)
         ns_run(self.ns, "ip", "link", "set", self.tap, "up", check=True)
         for port in (10025, 10026):
@@ -121,6 +142,8 @@ mbufs = 8191
                 self.gw.kill()
                 self.gw.wait()
         subprocess.run(["ip", "netns", "del", self.ns], stderr=subprocess.DEVNULL)
+        if self.kind == "veth":
+            subprocess.run(["ip", "link", "del", self.dev], stderr=subprocess.DEVNULL)
         if not os.environ.get("SEEGW_TEST_KEEP"):
             self.w.remove()
 
@@ -130,6 +153,8 @@ def can_run():
         return "needs root (network namespaces and TAP devices)"
     if not os.path.exists("/dev/net/tun"):
         return "no /dev/net/tun"
+    if subprocess.run(["which", "ethtool"], capture_output=True).returncode != 0:
+        return "no ethtool (tools/install-deps installs it)"
     if subprocess.run([DATAPLANE, "--help"], capture_output=True).returncode not in (0, 2):
         return "no seegw-dataplane"
     return None

@@ -35,8 +35,8 @@ def body_of(message):
     return strip_trace(message)
 
 
-def test_swaks_in_and_relay_out_byte_identical():
-    t = Topology("plain").start()
+def swaks_in_relay_out(kind):
+    t = Topology("plain" + kind, kind=kind).start()
     try:
         body = "line one\nline two with a dot:\n.\n..leading dots\n" + ("x" * 900 + "\n") * 40
         swaks(t, "bob@agency-a.govt.nz", body)
@@ -50,6 +50,14 @@ def test_swaks_in_and_relay_out_byte_identical():
         check(c["tcp retransmits"] == 0, "no loss, no retransmission: " + c["_text"])
     finally:
         t.stop()
+
+
+def test_tap_swaks_in_and_relay_out_byte_identical():
+    swaks_in_relay_out("tap")
+
+
+def test_veth_af_packet_swaks_in_and_relay_out_byte_identical():
+    swaks_in_relay_out("veth")
 
 
 def test_load_with_loss_and_reordering_arrives_complete_and_identical():
@@ -142,7 +150,8 @@ if __name__ == "__main__":
         print("SKIP:", why)
         sys.exit(0)
     run_tests([
-        test_swaks_in_and_relay_out_byte_identical,
+        test_tap_swaks_in_and_relay_out_byte_identical,
+        test_veth_af_packet_swaks_in_and_relay_out_byte_identical,
         test_load_with_loss_and_reordering_arrives_complete_and_identical,
         test_malformed_frames_are_dropped_and_counted,
     ])

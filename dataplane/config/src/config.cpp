@@ -233,6 +233,10 @@ Result<Config> parse(std::string_view text) {
     str(d["gateway"], c.dpdk.gateway);
     str(d["mac"], c.dpdk.mac);
     if (auto v = d["mbufs"].value<int64_t>(); v && *v >= 1024) c.dpdk.mbufs = static_cast<std::uint32_t>(*v);
+    if (auto v = d["mtu"].value<int64_t>()) {
+      if (*v < 576 || *v > 9000) return fail(Errc::config, "dpdk.mtu is between 576 and 9000");
+      c.dpdk.mtu = static_cast<std::uint16_t>(*v);
+    }
     if (auto v = d["idle_sleep_us"].value<int64_t>(); v && *v >= 0)
       c.dpdk.idle_sleep = std::chrono::microseconds(*v);
     auto f = d["faults"];

@@ -183,8 +183,11 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
     return fail(Errc::config, fmt::format("DPDK port {} does not exist ({} ports: check the vdev or "
                                           "the vfio-pci binding)",
                                           m.port, rte_eth_dev_count_avail()));
-  m.pool = rte_pktmbuf_pool_create("seegw_mbufs", settings.mbufs, 256, 0,
-                                   RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  // One frame, one mbuf: the data room holds the largest frame the MTU allows.
+  const std::uint16_t room = static_cast<std::uint16_t>(
+      std::max<unsigned>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + settings.mtu + 18u));
+  m.pool = rte_pktmbuf_pool_create("seegw_mbufs", settings.mbufs, 256, 0, room,
+                                   static_cast<int>(rte_socket_id()));
   if (!m.pool)
     return fail(Errc::config, fmt::format("DPDK packet pool of {} mbufs: {} (give the EAL more "
                                           "memory with -m, or fewer mbufs)",
@@ -193,6 +196,11 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
   if (int rc = rte_eth_dev_info_get(m.port, &info); rc != 0)
     return fail(Errc::config, fmt::format("DPDK port {}: {}", m.port, rte_strerror(-rc)));
   rte_eth_conf conf{};
+  conf.rxmode.mtu = settings.mtu;
+  if (settings.mtu > info.max_mtu || settings.mtu + 18u > info.max_rx_pktlen)
+    return fail(Errc::config, fmt::format("DPDK port {} ({}): MTU {} is more than it carries ({})",
+                                          m.port, info.driver_name, settings.mtu,
+                                          std::min<unsigned>(info.max_mtu, info.max_rx_pktlen - 18)));
   if (int rc = rte_eth_dev_configure(m.port, 1, 1, &conf); rc != 0)
     return fail(Errc::config, fmt::format("DPDK port {} configure: {}", m.port, rte_strerror(-rc)));
   const int socket = rte_eth_dev_socket_id(m.port);
@@ -207,6 +215,7 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
   rte_eth_promiscuous_enable(m.port);
 
   netstack::StackConfig sc;
+  sc.mtu = settings.mtu;
   const auto slash = settings.address.find('/');
   auto ip = netstack::parse_ip(settings.address.substr(0, slash));
   const int prefix = slash == std::string::npos ? 32 : std::atoi(settings.address.c_str() + slash + 1);
@@ -243,8 +252,8 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
     log::warning("dpdk: FAULT INJECTION on: drop {} duplicate {} reorder {} delay {} us (tests only)",
                  r.drop, r.duplicate, r.reorder, r.delay);
   }
-  log::notice("dpdk: port {} ({}) up; stack {} mac {}; {} mbufs", m.port, info.driver_name,
-              settings.address, netstack::mac_text(sc.mac), settings.mbufs);
+  log::notice("dpdk: port {} ({}) up; stack {} mac {} mtu {}; {} mbufs", m.port, info.driver_name,
+              settings.address, netstack::mac_text(sc.mac), settings.mtu, settings.mbufs);
   return b;
 }
 

@@ -52,6 +52,7 @@ struct PollModeSettings {
   std::string gateway;                // the next hop beyond the subnet ("" = none)
   std::string mac;                    // "" = a locally administered one
   std::uint32_t mbufs = 8191;         // the packet pool (inside the EAL's memory)
+  std::uint16_t mtu = 1500;           // up to 9000 (jumbo frames: fewer packets per message)
   std::chrono::microseconds idle_sleep{50};  // after ~1000 empty polls; 0 = pure busy polling
   // Fault injection, for tests only: the kernel here has no netem, so loss is made on our side.
   struct Faults {
