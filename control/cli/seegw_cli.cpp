@@ -48,7 +48,8 @@ void draw_progress(const Json& p) {
   const int filled = total ? static_cast<int>(done * width / total) : 0;
   std::string what = p.value("what", std::string());
   if (what.size() > 32) what = what.substr(0, 31) + "~";
-  std::fprintf(stderr, "\r[%s%s] %3zu/%-3zu %-32s", std::string(static_cast<std::size_t>(filled), '#').c_str(),
+  std::fprintf(stderr, "\r[%s%s] %3zu/%-3zu %-32s",
+               std::string(static_cast<std::size_t>(filled), '#').c_str(),
                std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), done, total,
                what.c_str());
   std::fflush(stderr);
@@ -94,13 +95,15 @@ int execute(std::vector<std::string> words) {
     return 3;
   }
   const std::string request = Json{{"argv", words}}.dump() + "\n";
-  if (::send(*fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  if (::send(*fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     ::close(*fd);
     std::fprintf(stderr, "%% the request could not be sent\n");
     return 3;
   }
   // Ctrl-C ends a long command (monitor log) here without ending the shell.
-  struct sigaction sa {}, old{};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, &old);
   g_interrupted = 0;

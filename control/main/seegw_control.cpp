@@ -98,8 +98,8 @@ int main(int argc, char** argv) {
     auto fetched = daemon::fetch_directory(*config, store, {});
     if (!fetched) return status_of(fetched.error());
     for (const auto& n : fetched->notes) std::fprintf(stderr, "seegw-control: %s\n", n.c_str());
-    auto composed =
-        daemon::compose_snapshot(*config, store, static_cast<std::uint64_t>(std::time(nullptr)), {});
+    auto composed = daemon::compose_snapshot(*config, store,
+                                             static_cast<std::uint64_t>(std::time(nullptr)), {});
     if (!composed) return status_of(composed.error());
     for (const auto& p : composed->crl_problems)
       std::fprintf(stderr, "seegw-control: %s\n", p.c_str());

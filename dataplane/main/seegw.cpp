@@ -10,8 +10,8 @@
 
 #include <filesystem>
 
-#include "seegw/common/unix_socket.hpp"
 #include "seegw/common/file.hpp"
+#include "seegw/common/unix_socket.hpp"
 #include "seegw/config/config.hpp"
 #include "seegw/relay/admin_socket.hpp"
 #include "seegw/scan/inspector.hpp"

@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Micros now = 1'000'000;
   std::size_t at = 0;
   while (at + 2 <= size) {
-    const std::size_t len = std::min<std::size_t>((data[at] << 8 | data[at + 1]) % 1600, size - at - 2);
+    const std::size_t len =
+        std::min<std::size_t>((data[at] << 8 | data[at + 1]) % 1600, size - at - 2);
     Frame f(data + at + 2, data + at + 2 + len);
     at += 2 + len;
     if (f.size() >= kEthHeader + kIpHeader + kTcpHeader && (len & 1)) {
@@ -48,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto tcp_len = static_cast<std::uint16_t>(f.size() - kEthHeader - kIpHeader);
       store16(t + 2, 25);
       store16(t + 16, 0);
-      store16(t + 16, internet_checksum({t, tcp_len}, pseudo_header_sum(load32(ip + 12), c.ip, kProtoTcp, tcp_len)));
+      store16(t + 16, internet_checksum({t, tcp_len}, pseudo_header_sum(load32(ip + 12), c.ip,
+                                                                        kProtoTcp, tcp_len)));
     }
     stack.input(f, now);
     now += 1 + (len % 7) * 100'000;

@@ -34,9 +34,8 @@ std::string sha256_hex(std::string_view data) {
 // The fields a record's hash covers, in a canonical form (nlohmann orders keys), the previous
 // record's hash among them.
 Json body(const AuditEntry& e, const std::string& prev) {
-  return Json{{"seq", e.seq},   {"time", e.time},       {"uid", e.uid},
-              {"user", e.user}, {"role", e.role},       {"command", e.command},
-              {"prev", prev},   {"outcome", e.outcome}};
+  return Json{{"seq", e.seq},   {"time", e.time},       {"uid", e.uid}, {"user", e.user},
+              {"role", e.role}, {"command", e.command}, {"prev", prev}, {"outcome", e.outcome}};
 }
 
 std::string hash_of(const AuditEntry& e, const std::string& prev) {
@@ -144,14 +143,15 @@ AuditVerification verify_audit_log(const std::filesystem::path& path) {
     }
     auto& [e, link] = *parsed;
     if (e.seq != seq + 1) {
-      v.problem = fmt::format("line {}: record {} follows record {} (a record is missing or was "
-                              "moved)",
-                              i + 1, e.seq, seq);
+      v.problem = fmt::format(
+          "line {}: record {} follows record {} (a record is missing or was "
+          "moved)",
+          i + 1, e.seq, seq);
       return v;
     }
     if (link != prev) {
-      v.problem = fmt::format("line {}: record {} does not link to the record before it", i + 1,
-                              e.seq);
+      v.problem =
+          fmt::format("line {}: record {} does not link to the record before it", i + 1, e.seq);
       return v;
     }
     if (hash_of(e, link) != e.hash) {
@@ -166,11 +166,12 @@ AuditVerification verify_audit_log(const std::filesystem::path& path) {
   if (auto head = read_file(head_path(path))) {
     std::uint64_t head_seq = 0;
     char head_hash[65] = {};
-    if (std::sscanf(head->c_str(), "%lu %64s", &head_seq, head_hash) != 2 ||
-        head_seq != seq || prev != head_hash) {
-      v.problem = fmt::format("the log ends at record {}, but record {} was written (the end of "
-                              "the log was cut off or replaced)",
-                              seq, head_seq);
+    if (std::sscanf(head->c_str(), "%lu %64s", &head_seq, head_hash) != 2 || head_seq != seq ||
+        prev != head_hash) {
+      v.problem = fmt::format(
+          "the log ends at record {}, but record {} was written (the end of "
+          "the log was cut off or replaced)",
+          seq, head_seq);
       return v;
     }
   } else if (seq != 0) {

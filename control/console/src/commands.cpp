@@ -78,9 +78,8 @@ const std::vector<CommandSpec>& table() {
 
 bool arg_ok(const ArgSpec& spec, const std::string& v, std::string& why) {
   auto printable = [&] {
-    return std::all_of(v.begin(), v.end(), [](char c) {
-      return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
-    });
+    return std::all_of(v.begin(), v.end(),
+                       [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; });
   };
   switch (spec.kind) {
     case queue_id:
@@ -90,8 +89,8 @@ bool arg_ok(const ArgSpec& spec, const std::string& v, std::string& why) {
     case domain:
     case match: {
       const auto at = v.find('@');
-      const std::string_view host = at == std::string::npos ? std::string_view(v)
-                                                            : std::string_view(v).substr(at + 1);
+      const std::string_view host =
+          at == std::string::npos ? std::string_view(v) : std::string_view(v).substr(at + 1);
       const bool ok = !host.empty() && host.size() <= 253 &&
                       (spec.kind == match || at == std::string::npos) &&
                       std::all_of(host.begin(), host.end(), [](char c) {
@@ -216,7 +215,8 @@ Result<ParsedCommand> parse_command(const std::vector<std::string>& words) {
     for (const auto& w : words) {
       prefix.push_back(w);
       if (completions(std::vector<std::string>(prefix.begin(), prefix.end() - 1), w).empty() ||
-          std::none_of(table().begin(), table().end(), [&](auto& c) { return starts(c, prefix); })) {
+          std::none_of(table().begin(), table().end(),
+                       [&](auto& c) { return starts(c, prefix); })) {
         prefix.pop_back();
         break;
       }
@@ -227,16 +227,16 @@ Result<ParsedCommand> parse_command(const std::vector<std::string>& words) {
     for (const auto& c : completions(prefix, "")) next += (next.empty() ? "" : ", ") + c;
     if (prefix.size() == words.size())
       return fail(Errc::parse, fmt::format("incomplete command: after '{}' comes one of: {}",
-                                             known.substr(0, known.size() - 1), next));
+                                           known.substr(0, known.size() - 1), next));
     const std::string& bad = words[prefix.size()];
-    return fail(Errc::parse, prefix.empty()
-                                   ? fmt::format("unknown command '{}' (type ? for the list)", bad)
-                                   : fmt::format("'{}{}' is not a command; after '{}' comes one "
-                                                 "of: {}",
-                                                 known, bad, known.substr(0, known.size() - 1),
-                                                 next));
+    return fail(Errc::parse,
+                prefix.empty() ? fmt::format("unknown command '{}' (type ? for the list)", bad)
+                               : fmt::format("'{}{}' is not a command; after '{}' comes one "
+                                             "of: {}",
+                                             known, bad, known.substr(0, known.size() - 1), next));
   }
-  ParsedCommand p{best, {words.begin() + static_cast<std::ptrdiff_t>(best->words.size()), words.end()}};
+  ParsedCommand p{best,
+                  {words.begin() + static_cast<std::ptrdiff_t>(best->words.size()), words.end()}};
   std::size_t required = 0;
   for (const auto& a : best->args) required += a.optional ? 0 : 1;
   if (p.args.size() < required || p.args.size() > best->args.size())

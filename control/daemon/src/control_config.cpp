@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <toml++/toml.h>
+#include <charconv>
 
 #include "seegw/common/file.hpp"
 
@@ -45,8 +45,8 @@ Result<ControlConfig> load_control_config(const fs::path& file) {
   try {
     t = toml::parse(*text);
   } catch (const toml::parse_error& e) {
-    return fail(Errc::config,
-                fmt::format("{} line {}: {}", file.string(), e.source().begin.line, e.description()));
+    return fail(Errc::config, fmt::format("{} line {}: {}", file.string(), e.source().begin.line,
+                                          e.description()));
   }
   const fs::path base = fs::absolute(file).parent_path();
   auto path = [&](const std::string& p) { return p.empty() ? fs::path() : base / p; };
@@ -99,10 +99,12 @@ Result<ControlConfig> load_control_config(const fs::path& file) {
   c.retry_max = std::chrono::seconds(k["retry_max"].value_or(int64_t{1800}));
   c.auto_approve = k["auto_approve_certificates"].value_or(true);
   if (c.refresh.count() < 1 || c.retry_min.count() < 1 || c.retry_max < c.retry_min)
-    return fail(Errc::config,
-                "[control]: refresh_interval and retry_min must be positive, retry_max ≥ retry_min");
-  for (auto [key, out] : {std::pair{"admin", &c.roles.admin}, std::pair{"operator", &c.roles.operators},
-                          std::pair{"auditor", &c.roles.auditors}}) {
+    return fail(
+        Errc::config,
+        "[control]: refresh_interval and retry_min must be positive, retry_max ≥ retry_min");
+  for (auto [key, out] :
+       {std::pair{"admin", &c.roles.admin}, std::pair{"operator", &c.roles.operators},
+        std::pair{"auditor", &c.roles.auditors}}) {
     if (auto* arr = t["roles"][key].as_array()) {
       for (auto& v : *arr) {
         std::string name = v.value<std::string>().value_or(

@@ -13,10 +13,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <tuple>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
@@ -132,8 +132,8 @@ std::string base64(std::string_view in) {
 std::string asn1_time(const ASN1_TIME* t) {
   std::tm tm{};
   if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return "?";
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min);
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min);
 }
 
 std::uint64_t snapshot_version_on_disk(const fs::path& file) {
@@ -306,18 +306,19 @@ void Controller::handle(int fd) {
     said += parsed->spec->args[i].kind == console::ArgKind::file
                 ? fmt::format(" <{} bytes>", parsed->args[i].size())
                 : " " + parsed->args[i];
-  audit::AuditEntry entry{0, 0, peer->uid, peer->user, std::string(console::role_name(role)),
+  audit::AuditEntry entry{0,    0,  peer->uid, peer->user, std::string(console::role_name(role)),
                           said, "", ""};
   if (role < parsed->spec->role) {
     entry.outcome = "denied";
     if (auto a = audit_->append(entry); !a) log::error("audit: {}", a.error().message);
-    log::warning("control: {} (uid {}, role {}) was refused '{}': it needs the {} role",
-                 peer->user, peer->uid, console::role_name(role), parsed->name(),
+    log::warning("control: {} (uid {}, role {}) was refused '{}': it needs the {} role", peer->user,
+                 peer->uid, console::role_name(role), parsed->name(),
                  console::role_name(parsed->spec->role));
     return reply.error(fmt::format("permission denied: '{}' needs the {} role; you are {}",
                                    parsed->name(), console::role_name(parsed->spec->role),
-                                   role == console::Role::none ? "in none of the console's groups"
-                                                               : std::string(console::role_name(role))));
+                                   role == console::Role::none
+                                       ? "in none of the console's groups"
+                                       : std::string(console::role_name(role))));
   }
   run(argv, reply);
   // Reading is not a change; everything an operator or administrator may do is.
@@ -331,7 +332,8 @@ void Controller::handle(int fd) {
 
 Result<std::string> Controller::dataplane(const std::string& line) {
   if (config_.dataplane_socket.empty())
-    return fail(Errc::config, "[control] dataplane_socket is not set: the data plane cannot be asked");
+    return fail(Errc::config,
+                "[control] dataplane_socket is not set: the data plane cannot be asked");
   auto reply = unix_request(config_.dataplane_socket, line, std::chrono::seconds(60));
   if (!reply)
     return fail(Errc::unavailable, "the data plane does not answer: " + reply.error().message);
@@ -381,12 +383,13 @@ Result<std::string> Controller::sync(const Progress& progress) {
     std::lock_guard lock(state_mutex_);
     ++failures_;
     last_error_ = fetched.error().message;
-    const auto wait = std::min<std::int64_t>(config_.retry_min.count() << std::min(failures_ - 1, 16u),
-                                             config_.retry_max.count());
+    const auto wait = std::min<std::int64_t>(
+        config_.retry_min.count() << std::min(failures_ - 1, 16u), config_.retry_max.count());
     next_sync_ = now() + wait;
-    log::warning("directory: {}; the last good data stays in use (snapshot version {}); retry in "
-                 "{} s",
-                 last_error_, version_, wait);
+    log::warning(
+        "directory: {}; the last good data stays in use (snapshot version {}); retry in "
+        "{} s",
+        last_error_, version_, wait);
     said = "directory: " + last_error_ + "; the last good data stays in use";
   } else {
     for (const auto& n : fetched->notes) log::warning("directory: {}", n);
@@ -395,10 +398,9 @@ Result<std::string> Controller::sync(const Progress& progress) {
     last_error_.clear();
     last_success_ = now();
     next_sync_ = now() + config_.refresh.count();
-    said = fmt::format("directory: {} agencies, {} certificates{}", fetched->agencies,
-                       fetched->certificates,
-                       fetched->pending ? fmt::format(", {} awaiting approval", fetched->pending)
-                                        : "");
+    said = fmt::format(
+        "directory: {} agencies, {} certificates{}", fetched->agencies, fetched->certificates,
+        fetched->pending ? fmt::format(", {} awaiting approval", fetched->pending) : "");
   }
   // CRLs and the administrator's changes go in even while the directory is down.
   auto composed = recompose(progress);
@@ -406,9 +408,9 @@ Result<std::string> Controller::sync(const Progress& progress) {
     if (!fetched) return std::unexpected(fetched.error());
     return std::unexpected(composed.error());
   }
-  said += fmt::format("\nsnapshot version {}: {} agencies, {} certificates, {} trusted",
-                      composed->version, composed->agencies, composed->certificates,
-                      composed->trusted);
+  said +=
+      fmt::format("\nsnapshot version {}: {} agencies, {} certificates, {} trusted",
+                  composed->version, composed->agencies, composed->certificates, composed->trusted);
   for (const auto& p : composed->crl_problems) said += "\n" + p;
   said += "\n" + tell_dataplane();
   if (!fetched) return fail(fetched.error().code, said);
@@ -435,22 +437,32 @@ void Controller::monitor_log(Reply& reply) {
   std::uint64_t own = 0, theirs = 0;
   for (const auto& e : log::events_after(0)) own = e.seq;
   if (auto r = dataplane("log 0"))
-    for (const auto& row : rows_of(*r)) theirs = std::max<std::uint64_t>(theirs, std::stoull(row[0]));
-  reply.send(Json{{"event", {{"time", now()}, {"level", "notice"}, {"program", "seegw-control"},
-                             {"text", "monitoring; interrupt to stop"}}}});
+    for (const auto& row : rows_of(*r))
+      theirs = std::max<std::uint64_t>(theirs, std::stoull(row[0]));
+  reply.send(Json{{"event",
+                   {{"time", now()},
+                    {"level", "notice"},
+                    {"program", "seegw-control"},
+                    {"text", "monitoring; interrupt to stop"}}}});
   while (!stopping_ && !reply.gone()) {
     for (const auto& e : log::events_after(own)) {
       own = e.seq;
-      if (!reply.send(Json{{"event", {{"time", e.time_ms / 1000}, {"level", log::level_name(e.level)},
-                                      {"program", e.program}, {"text", e.text}}}}))
+      if (!reply.send(Json{{"event",
+                            {{"time", e.time_ms / 1000},
+                             {"level", log::level_name(e.level)},
+                             {"program", e.program},
+                             {"text", e.text}}}}))
         return;
     }
     if (auto r = dataplane("log " + std::to_string(theirs))) {
       for (const auto& row : rows_of(*r)) {
         if (row.size() < 5) continue;
         theirs = std::stoull(row[0]);
-        if (!reply.send(Json{{"event", {{"time", std::stoll(row[1]) / 1000}, {"level", row[2]},
-                                        {"program", row[3]}, {"text", row[4]}}}}))
+        if (!reply.send(Json{{"event",
+                              {{"time", std::stoll(row[1]) / 1000},
+                               {"level", row[2]},
+                               {"program", row[3]},
+                               {"text", row[4]}}}}))
           return;
       }
     }
@@ -475,8 +487,7 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
   };
   auto changed = [&](const std::string& what) {
     auto composed = recompose(progress);
-    if (!composed)
-      return reply.answer(true, what + "\n(" + composed.error().message + ")");
+    if (!composed) return reply.answer(true, what + "\n(" + composed.error().message + ")");
     reply.answer(true, fmt::format("{}\nsnapshot version {}; {}", what, composed->version,
                                    tell_dataplane()));
   };
@@ -518,16 +529,17 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
                           stats["in flight"], stats["held"]);
     text += fmt::format("directory    {}\n", config_.directory.uri);
     if (!last_error_.empty())
-      text += fmt::format("             UNREACHABLE since {} ({} failures): {}\n"
-                          "             last good sync {}; next try {}\n",
-                          when(last_attempt_), failures_, last_error_, when(last_success_),
-                          when(next_sync_));
+      text += fmt::format(
+          "             UNREACHABLE since {} ({} failures): {}\n"
+          "             last good sync {}; next try {}\n",
+          when(last_attempt_), failures_, last_error_, when(last_success_), when(next_sync_));
     else
       text += fmt::format("             last sync {}; next {}\n", when(last_success_),
                           when(next_sync_));
     text += fmt::format("snapshot     version {} ({})\n", version_,
                         dp ? "data plane has " + stats["policy snapshot"] : "data plane unknown");
-    if (pending) text += fmt::format("approval     {} certificates wait: show certificates\n", pending);
+    if (pending)
+      text += fmt::format("approval     {} certificates wait: show certificates\n", pending);
     return reply.answer(true, text, data);
   }
   if (name == "show stats") {
@@ -551,19 +563,28 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     for (const auto& r : rows_of(*dp)) {
       if (name == "show queue" && r.size() >= 7) {
         const std::int64_t next = std::stoll(r[3]);
-        data.push_back({{"id", r[0]}, {"state", r[1]}, {"arrival", std::stoll(r[2])},
-                        {"next_attempt", next}, {"sender", r[4]}, {"recipients", split(r[5], ',')},
+        data.push_back({{"id", r[0]},
+                        {"state", r[1]},
+                        {"arrival", std::stoll(r[2])},
+                        {"next_attempt", next},
+                        {"sender", r[4]},
+                        {"recipients", split(r[5], ',')},
                         {"last_error", r[6]}});
-        text += wrap(fmt::format("{}  {:<8} age {:<5} {}  {} -> {}", r[0], r[1], age(std::stoll(r[2])),
-                                 next ? (next <= now() ? "retry now" : "retry in " + span_of(next - now()))
-                                      : "",
-                                 r[4], r[5]),
-                     4);
+        text += wrap(
+            fmt::format(
+                "{}  {:<8} age {:<5} {}  {} -> {}", r[0], r[1], age(std::stoll(r[2])),
+                next ? (next <= now() ? "retry now" : "retry in " + span_of(next - now())) : "",
+                r[4], r[5]),
+            4);
         if (!r[6].empty()) text += wrap("    last error: " + r[6], 4);
       } else if (name == "show held" && r.size() >= 5) {
-        data.push_back({{"id", r[0]}, {"arrival", std::stoll(r[1])}, {"sender", r[2]},
-                        {"recipients", split(r[3], ',')}, {"reason", r[4]}});
-        text += wrap(fmt::format("{}  held {:<5} {} -> {}", r[0], age(std::stoll(r[1])), r[2], r[3]), 4);
+        data.push_back({{"id", r[0]},
+                        {"arrival", std::stoll(r[1])},
+                        {"sender", r[2]},
+                        {"recipients", split(r[3], ',')},
+                        {"reason", r[4]}});
+        text += wrap(
+            fmt::format("{}  held {:<5} {} -> {}", r[0], age(std::stoll(r[1])), r[2], r[3]), 4);
         text += wrap("    " + r[4], 4);
       }
     }
@@ -576,7 +597,10 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     if (auto dp = dataplane("certificates")) {
       for (const auto& r : rows_of(*dp)) {
         if (r.size() < 5) continue;
-        data.push_back({{"domain", r[0]}, {"source", r[1]}, {"state", r[2]}, {"subject", r[3]},
+        data.push_back({{"domain", r[0]},
+                        {"source", r[1]},
+                        {"state", r[2]},
+                        {"subject", r[3]},
                         {"not_after", r[4]}});
         rows.push_back({r[0], r[1], r[2], r[4], r[3]});
       }
@@ -590,20 +614,25 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
       if (!cert) continue;
       const std::string d = e.path().stem().string();
       const std::string expires = asn1_time(X509_get0_notAfter(cert->get())).substr(0, 10);
-      data.push_back({{"domain", d}, {"source", "directory"}, {"state", "awaiting approval"},
-                      {"subject", x509::subject_text(cert->get())}, {"not_after", expires}});
-      rows.push_back({d, "directory", "awaiting approval", expires, x509::subject_text(cert->get())});
+      data.push_back({{"domain", d},
+                      {"source", "directory"},
+                      {"state", "awaiting approval"},
+                      {"subject", x509::subject_text(cert->get())},
+                      {"not_after", expires}});
+      rows.push_back(
+          {d, "directory", "awaiting approval", expires, x509::subject_text(cert->get())});
     }
     return reply.answer(
-        true, render_table({"DOMAIN", "SOURCE", "STATE", "EXPIRES", "SUBJECT"}, rows, {22, 9, 17, 10}),
+        true,
+        render_table({"DOMAIN", "SOURCE", "STATE", "EXPIRES", "SUBJECT"}, rows, {22, 9, 17, 10}),
         data);
   }
   if (name == "show agencies") {
     Json data = Json::array();
     std::vector<std::vector<std::string>> rows;
     for (const auto& a : stored_agencies(store_)) {
-      data.push_back({{"domain", a.domain}, {"list", a.list}, {"community", a.community},
-                      {"name", a.name}});
+      data.push_back(
+          {{"domain", a.domain}, {"list", a.list}, {"community", a.community}, {"name", a.name}});
       rows.push_back({a.domain, a.list, a.community, a.name});
     }
     std::lock_guard lock(state_mutex_);
@@ -642,8 +671,10 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
       const int n = revoked ? sk_X509_REVOKED_num(revoked) : 0;
       const std::string this_update = asn1_time(X509_CRL_get0_lastUpdate(crl->get()));
       const std::string next_update = asn1_time(X509_CRL_get0_nextUpdate(crl->get()));
-      data.push_back({{"issuer", issuer}, {"this_update", this_update},
-                      {"next_update", next_update}, {"revoked", n},
+      data.push_back({{"issuer", issuer},
+                      {"this_update", this_update},
+                      {"next_update", next_update},
+                      {"revoked", n},
                       {"file", e.path().string()}});
       rows.push_back({this_update, next_update, std::to_string(n), issuer});
     }
@@ -722,7 +753,8 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     auto found = discover(**dir, config_, domain);
     if (!found) return reply.error(found.error().message);
     progress(2, 2, "done");
-    if (found->empty()) return reply.answer(true, "the directory holds no certificate for " + domain);
+    if (found->empty())
+      return reply.answer(true, "the directory holds no certificate for " + domain);
     Json data = Json::array();
     std::string text;
     for (const auto& v : *found) {
@@ -781,7 +813,8 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     if (!covers)
       return reply.error(fmt::format("the certificate ({}) names no address at {} (DIR-3)",
                                      x509::subject_text(cert), domain));
-    if (auto w = write_file_atomically(store_.imported() / (domain + ".pem"), x509::to_pem(cert)); !w)
+    if (auto w = write_file_atomically(store_.imported() / (domain + ".pem"), x509::to_pem(cert));
+        !w)
       return reply.error(w.error().message);
     // The administrator has chosen: a directory certificate waiting for approval is moot.
     std::error_code ec;
@@ -792,7 +825,8 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     auto r = dataplane("export " + ascii_lower(args[0]));
     if (r) return reply.answer(true, r->substr(3));
     for (const auto& dir : {store_.imported(), store_.discovered(), store_.pending()})
-      if (auto text = read_file(dir / (ascii_lower(args[0]) + ".pem"))) return reply.answer(true, *text);
+      if (auto text = read_file(dir / (ascii_lower(args[0]) + ".pem")))
+        return reply.answer(true, *text);
     return reply.error(r.error().message);
   }
   if (name == "key list") {
@@ -805,8 +839,8 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
       data.push_back({{"label", r[0]}, {"type", r[1]}, {"use", r[2]}, {"protection", r[3]}});
       rows.push_back(r);
     }
-    return reply.answer(true, render_table({"LABEL", "TYPE", "USE", "PROTECTION"}, rows, {24, 9, 7}),
-                        data);
+    return reply.answer(
+        true, render_table({"LABEL", "TYPE", "USE", "PROTECTION"}, rows, {24, 9, 7}), data);
   }
   if (name == "key generate")
     return forward("key generate " + args[0] + (args.size() > 1 ? " " + args[1] : ""));
@@ -861,33 +895,40 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     return reply.answer(true, text + tell_dataplane());
   }
   if (name == "audit show") {
-    auto entries = audit::read_audit_log(config_.audit_file(), args.empty() ? 20 : std::stoul(args[0]));
+    auto entries =
+        audit::read_audit_log(config_.audit_file(), args.empty() ? 20 : std::stoul(args[0]));
     if (!entries) return reply.error(entries.error().message);
     Json data = Json::array();
     std::vector<std::vector<std::string>> rows;
     for (const auto& e : *entries) {
-      data.push_back({{"seq", e.seq}, {"time", e.time}, {"uid", e.uid}, {"user", e.user},
-                      {"role", e.role}, {"command", e.command}, {"outcome", e.outcome},
+      data.push_back({{"seq", e.seq},
+                      {"time", e.time},
+                      {"uid", e.uid},
+                      {"user", e.user},
+                      {"role", e.role},
+                      {"command", e.command},
+                      {"outcome", e.outcome},
                       {"hash", e.hash}});
       rows.push_back({std::to_string(e.seq), when(e.time), e.user, e.command + " -> " + e.outcome});
     }
-    return reply.answer(true, render_table({"SEQ", "TIME", "USER", "COMMAND -> OUTCOME"}, rows,
-                                           {5, 20, 10}),
-                        data);
+    return reply.answer(
+        true, render_table({"SEQ", "TIME", "USER", "COMMAND -> OUTCOME"}, rows, {5, 20, 10}), data);
   }
   if (name == "audit verify") {
     auto v = audit::verify_audit_log(config_.audit_file());
-    Json data{{"intact", v.intact}, {"records", v.records}, {"problem", v.problem},
+    Json data{{"intact", v.intact},
+              {"records", v.records},
+              {"problem", v.problem},
               {"bad_line", v.bad_line}};
     if (!v.intact) {
       log::error("audit: {} failed verification: {}", config_.audit_file().string(), v.problem);
-      return reply.answer(false, fmt::format("TAMPERED: {} ({} records verified before it)",
-                                             v.problem, v.records),
-                          data);
+      return reply.answer(
+          false, fmt::format("TAMPERED: {} ({} records verified before it)", v.problem, v.records),
+          data);
     }
-    return reply.answer(true, fmt::format("audit log intact: {} records, hash chain and head agree",
-                                          v.records),
-                        data);
+    return reply.answer(
+        true, fmt::format("audit log intact: {} records, hash chain and head agree", v.records),
+        data);
   }
   reply.error("'" + name + "' is not implemented by this seegw-control");
 }

@@ -10,8 +10,7 @@ namespace seegw::daemon {
 Result<PeerCredentials> peer_credentials(int fd) {
   ucred cred{};
   socklen_t len = sizeof cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return fail_errno("SO_PEERCRED");
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return fail_errno("SO_PEERCRED");
   PeerCredentials p{cred.pid, cred.uid, cred.gid, {}, {}};
   std::vector<gid_t> groups(64);
   socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
@@ -37,7 +36,8 @@ console::Role role_of(const PeerCredentials& peer, const RoleGroups& roles) {
   if (peer.uid == 0) return console::Role::admin;
   auto member = [&](const std::vector<gid_t>& of) {
     for (gid_t g : of)
-      if (g == peer.gid || std::find(peer.groups.begin(), peer.groups.end(), g) != peer.groups.end())
+      if (g == peer.gid ||
+          std::find(peer.groups.begin(), peer.groups.end(), g) != peer.groups.end())
         return true;
     return false;
   };

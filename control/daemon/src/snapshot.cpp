@@ -115,10 +115,10 @@ Result<FetchReport> fetch_directory(const ControlConfig& c, const ControlStore& 
   if (progress) progress(agencies->size(), agencies->size(), "storing");
   std::string table;
   for (const auto& a : *agencies)
-    table += fmt::format("{}\t{}\t{}\t{}\n", field(a.domain),
-                         a.list == directory::List::seemail ? "SEEMAIL" : "VENDOR",
-                         a.community == directory::Community::restricted ? "restricted" : "standard",
-                         field(a.name));
+    table += fmt::format(
+        "{}\t{}\t{}\t{}\n", field(a.domain),
+        a.list == directory::List::seemail ? "SEEMAIL" : "VENDOR",
+        a.community == directory::Community::restricted ? "restricted" : "standard", field(a.name));
   std::error_code ec;
   fs::create_directories(store.discovered(), ec);
   fs::create_directories(store.pending(), ec);

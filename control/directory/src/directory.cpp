@@ -58,7 +58,7 @@ Result<std::string> fetch_url_value(const std::string& url, std::chrono::seconds
     return fail(Errc::config, url + " names no attribute (…?certificateRevocationList;binary)");
   const std::string server = fmt::format("{}://{}:{}", u->lud_scheme,
                                          u->lud_host && *u->lud_host ? u->lud_host : "localhost",
-                                         u->lud_port ? u->lud_port
+                                         u->lud_port                                  ? u->lud_port
                                          : std::string_view(u->lud_scheme) == "ldaps" ? 636
                                                                                       : 389);
   LDAP* ld_raw = nullptr;
@@ -95,7 +95,8 @@ Result<std::string> fetch_url_value(const std::string& url, std::chrono::seconds
     auto found = values(ld.get(), entry, *a);
     if (found.empty()) continue;
     if (found.front().size() > max_bytes)
-      return fail(Errc::limit, fmt::format("{}: the value is larger than {} bytes", url, max_bytes));
+      return fail(Errc::limit,
+                  fmt::format("{}: the value is larger than {} bytes", url, max_bytes));
     return std::move(found.front());
   }
   return fail(Errc::not_found, url + ": the entry has no such value");

@@ -91,8 +91,9 @@ Result<std::string> fetch(const std::string& uri, std::chrono::seconds timeout,
     return value;
   }
   if (!uri.starts_with("http://") && !uri.starts_with("https://"))
-    return fail(Errc::config, "CRL distribution point " + uri + ": only http(s) and ldap(s) are "
-                                                                "fetched");
+    return fail(Errc::config, "CRL distribution point " + uri +
+                                  ": only http(s) and ldap(s) are "
+                                  "fetched");
   std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
   if (!curl) return fail(Errc::unavailable, "libcurl could not start");
   Download d;

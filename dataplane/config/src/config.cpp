@@ -232,7 +232,8 @@ Result<Config> parse(std::string_view text) {
     str(d["address"], c.dpdk.address);
     str(d["gateway"], c.dpdk.gateway);
     str(d["mac"], c.dpdk.mac);
-    if (auto v = d["mbufs"].value<int64_t>(); v && *v >= 1024) c.dpdk.mbufs = static_cast<std::uint32_t>(*v);
+    if (auto v = d["mbufs"].value<int64_t>(); v && *v >= 1024)
+      c.dpdk.mbufs = static_cast<std::uint32_t>(*v);
     if (auto v = d["mtu"].value<int64_t>()) {
       if (*v < 576 || *v > 9000) return fail(Errc::config, "dpdk.mtu is between 576 and 9000");
       c.dpdk.mtu = static_cast<std::uint16_t>(*v);
@@ -249,8 +250,9 @@ Result<Config> parse(std::string_view text) {
       if (rate < 0 || rate > 0.5)
         return fail(Errc::config, "dpdk.faults rates are between 0 and 0.5");
     if (c.dpdk.enabled && c.dpdk.address.find('/') == std::string::npos)
-      return fail(Errc::config, "dpdk.address needs the stack's address with its prefix, "
-                                "e.g. \"198.18.0.2/24\"");
+      return fail(Errc::config,
+                  "dpdk.address needs the stack's address with its prefix, "
+                  "e.g. \"198.18.0.2/24\"");
   }
 
   if (auto* routes = t["route"].as_array()) {

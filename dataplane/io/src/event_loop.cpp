@@ -60,7 +60,8 @@ void EventLoop::run() {
       idle_polls = poller_() ? 0 : idle_polls + 1;
       timespec wait{0, 0};
       if (idle_polls > 1000 && idle_sleep_.count() > 0)
-        wait.tv_nsec = static_cast<long>(std::min<std::int64_t>(idle_sleep_.count(), 999'999) * 1000);
+        wait.tv_nsec =
+            static_cast<long>(std::min<std::int64_t>(idle_sleep_.count(), 999'999) * 1000);
       n = ::epoll_pwait2(epoll_fd_, events, kMaxEvents, &wait, nullptr);
     } else {
       int timeout_ms = static_cast<int>(

@@ -17,7 +17,8 @@ namespace {
 // A kernel socket: readiness from the loop's epoll.
 class FdTransport : public Transport {
  public:
-  FdTransport(EventLoop& loop, int fd, FdHandler* handler) : loop_(loop), fd_(fd), handler_(handler) {
+  FdTransport(EventLoop& loop, int fd, FdHandler* handler)
+      : loop_(loop), fd_(fd), handler_(handler) {
     if (auto added = loop_.add(fd_, interest_, handler_); !added)
       log::error("connection: {}", added.error().message);
   }

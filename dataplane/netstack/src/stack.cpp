@@ -15,15 +15,15 @@ std::uint64_t Counters::dropped() const {
 }
 
 std::string_view tcp_state_name(TcpState s) {
-  static constexpr std::string_view names[] = {"CLOSED",      "LISTEN",      "SYN-SENT",
-                                               "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
-                                               "FIN-WAIT-2",  "CLOSE-WAIT",  "CLOSING",
-                                               "LAST-ACK",    "TIME-WAIT"};
+  static constexpr std::string_view names[] = {
+      "CLOSED",     "LISTEN",     "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+      "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",  "LAST-ACK",     "TIME-WAIT"};
   return names[static_cast<int>(s)];
 }
 
 Stack::Stack(StackConfig config, std::uint64_t isn_secret)
-    : config_(config), secret_(isn_secret ? isn_secret : std::random_device{}() * 0x9e3779b97f4a7c15ull),
+    : config_(config),
+      secret_(isn_secret ? isn_secret : std::random_device{}() * 0x9e3779b97f4a7c15ull),
       next_ephemeral_(config.ephemeral_first) {}
 
 Stack::~Stack() = default;
@@ -306,7 +306,8 @@ Result<void> Stack::listen(std::uint16_t port, AcceptHandler on_accept) {
 
 std::uint32_t Stack::initial_sequence(const FlowKey& k, Micros now) const {
   // RFC 6528: a keyed hash of the connection's identity plus a clock ticking every 4 µs.
-  std::uint64_t x = secret_ ^ (std::uint64_t{k.remote_ip} << 32 | std::uint64_t{k.remote_port} << 16 | k.local_port);
+  std::uint64_t x = secret_ ^ (std::uint64_t{k.remote_ip} << 32 |
+                               std::uint64_t{k.remote_port} << 16 | k.local_port);
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ull;
   x ^= x >> 27;

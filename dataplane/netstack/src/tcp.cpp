@@ -26,10 +26,10 @@ bool TcpSocket::connected() const {
 }
 
 std::size_t TcpSocket::write(std::string_view bytes) {
-  if ((state_ != TcpState::established && state_ != TcpState::close_wait) || fin_queued_)
-    return 0;
+  if ((state_ != TcpState::established && state_ != TcpState::close_wait) || fin_queued_) return 0;
   const std::size_t cap = stack_->config_.send_buffer;
-  const std::size_t n = std::min(bytes.size(), cap > send_buffer_.size() ? cap - send_buffer_.size() : 0);
+  const std::size_t n =
+      std::min(bytes.size(), cap > send_buffer_.size() ? cap - send_buffer_.size() : 0);
   send_buffer_.append(bytes.substr(0, n));
   stack_->tcp_output(*this, stack_->now_);
   return n;
@@ -52,9 +52,12 @@ std::size_t TcpSocket::read(char* out, std::size_t max) {
   received_.copy(out, n);
   received_.erase(0, n);
   // A window that opened by a useful amount is announced now (the peer may be waiting on it).
-  const std::uint32_t window = static_cast<std::uint32_t>(stack_->config_.receive_buffer - received_.size());
+  const std::uint32_t window =
+      static_cast<std::uint32_t>(stack_->config_.receive_buffer - received_.size());
   if (n > 0 && synchronized(state_) &&
-      window - std::min(window, last_window_) >= std::min<std::uint32_t>(2u * mss_, static_cast<std::uint32_t>(stack_->config_.receive_buffer / 2)))
+      window - std::min(window, last_window_) >=
+          std::min<std::uint32_t>(2u * mss_,
+                                  static_cast<std::uint32_t>(stack_->config_.receive_buffer / 2)))
     stack_->ack_later(*this);
   return n;
 }
@@ -95,7 +98,8 @@ void TcpSocket::abort() {
 // ---- segments out ----
 
 std::uint16_t Stack::advertised_window(const TcpSocket& t) const {
-  const std::size_t free_bytes = config_.receive_buffer > t.received_.size() ? config_.receive_buffer - t.received_.size() : 0;
+  const std::size_t free_bytes =
+      config_.receive_buffer > t.received_.size() ? config_.receive_buffer - t.received_.size() : 0;
   return static_cast<std::uint16_t>(std::min<std::size_t>(free_bytes >> t.rcv_scale_, 65535));
 }
 
@@ -157,15 +161,16 @@ void Stack::tcp_output(TcpSocket& t, Micros now, bool bare_ack) {
   const std::uint32_t window = std::min(t.snd_wnd_, t.cwnd_);
   while (true) {
     const std::uint32_t flight = t.snd_nxt_ - t.snd_una_;
-    const std::size_t offset = t.fin_sent_ && t.snd_nxt_ == t.snd_max_ ? t.send_buffer_.size()
-                                                                         : std::min<std::size_t>(flight, t.send_buffer_.size());
+    const std::size_t offset = t.fin_sent_ && t.snd_nxt_ == t.snd_max_
+                                   ? t.send_buffer_.size()
+                                   : std::min<std::size_t>(flight, t.send_buffer_.size());
     const std::size_t avail = t.send_buffer_.size() - offset;
     const std::size_t usable = window > flight ? window - flight : 0;
     const std::size_t len = std::min({avail, static_cast<std::size_t>(t.mss_), usable});
     if (len == 0) {
       // Everything written is out: the FIN follows (it needs no window).
-      const bool fin_pending = t.fin_queued_ && avail == 0 &&
-                               (!t.fin_sent_ || seq_lt(t.snd_nxt_, t.fin_seq_ + 1));
+      const bool fin_pending =
+          t.fin_queued_ && avail == 0 && (!t.fin_sent_ || seq_lt(t.snd_nxt_, t.fin_seq_ + 1));
       if (fin_pending && (t.snd_nxt_ - t.snd_una_) == t.send_buffer_.size()) {
         t.fin_seq_ = t.snd_nxt_;
         tcp_send(t, fin | ack, t.snd_nxt_, {});
@@ -177,7 +182,8 @@ void Stack::tcp_output(TcpSocket& t, Micros now, bool bare_ack) {
       break;
     }
     const bool last = offset + len == t.send_buffer_.size();
-    tcp_send(t, ack | (last ? psh : 0), t.snd_nxt_, std::string_view(t.send_buffer_).substr(offset, len));
+    tcp_send(t, ack | (last ? psh : 0), t.snd_nxt_,
+             std::string_view(t.send_buffer_).substr(offset, len));
     const bool new_data = t.snd_nxt_ == t.snd_max_;
     t.snd_nxt_ += static_cast<std::uint32_t>(len);
     if (seq_gt(t.snd_nxt_, t.snd_max_)) t.snd_max_ = t.snd_nxt_;
@@ -186,8 +192,8 @@ void Stack::tcp_output(TcpSocket& t, Micros now, bool bare_ack) {
   }
   if (sent && t.retransmit_at_ == 0) t.retransmit_at_ = now + t.rto_;
   // Zero window with data waiting and nothing in flight: the timer sends probes (persist).
-  if (t.snd_wnd_ == 0 && t.send_buffer_.size() > (t.snd_nxt_ - t.snd_una_) && t.snd_una_ == t.snd_max_ &&
-      t.retransmit_at_ == 0)
+  if (t.snd_wnd_ == 0 && t.send_buffer_.size() > (t.snd_nxt_ - t.snd_una_) &&
+      t.snd_una_ == t.snd_max_ && t.retransmit_at_ == 0)
     t.retransmit_at_ = now + t.rto_;
   if (bare_ack && t.ack_due_) tcp_send(t, ack, t.snd_nxt_, {});
 }
@@ -212,7 +218,8 @@ void Stack::tcp_rtt_sample(TcpSocket& t, Micros r) {
     t.rttvar_ = (3 * t.rttvar_ + delta) / 4;
     t.srtt_ = (7 * t.srtt_ + r) / 8;
   }
-  t.rto_ = std::clamp(t.srtt_ + std::max<Micros>(1000, 4 * t.rttvar_), config_.rto_min, config_.rto_max);
+  t.rto_ =
+      std::clamp(t.srtt_ + std::max<Micros>(1000, 4 * t.rttvar_), config_.rto_min, config_.rto_max);
 }
 
 void Stack::tcp_timeout(TcpSocket& t, Micros now) {
@@ -221,7 +228,8 @@ void Stack::tcp_timeout(TcpSocket& t, Micros now) {
   t.rto_ = std::min(t.rto_ * 2, config_.rto_max);
   if (t.state_ == TcpState::syn_sent || t.state_ == TcpState::syn_received) {
     if (++t.retransmissions_ > config_.max_retransmissions / 2)
-      return tcp_fail(t, t.state_ == TcpState::syn_sent ? "connection timed out" : "handshake timed out");
+      return tcp_fail(
+          t, t.state_ == TcpState::syn_sent ? "connection timed out" : "handshake timed out");
     ++counters_.tcp_retransmits;
     if (t.state_ == TcpState::syn_sent)
       tcp_send(t, syn, t.iss_, {}, true);
@@ -285,8 +293,8 @@ void Stack::tcp_enter_time_wait(TcpSocket& t, Micros now) {
 void Stack::input_tcp(const Segment& s, Micros now) {
   const FlowKey key{s.src_ip, s.src_port, s.dst_port};
   auto it = flows_.find(key);
-  if (it != flows_.end() && it->second->state_ == TcpState::time_wait && s.has(syn) && !s.has(rst) &&
-      seq_gt(s.seq, it->second->rcv_nxt_) && listeners_.contains(s.dst_port) &&
+  if (it != flows_.end() && it->second->state_ == TcpState::time_wait && s.has(syn) &&
+      !s.has(rst) && seq_gt(s.seq, it->second->rcv_nxt_) && listeners_.contains(s.dst_port) &&
       !it->second->notify_ && !it->second->ack_listed_) {
     // A new incarnation of a connection in TIME-WAIT (RFC 9293 3.10.7.4, RFC 6191).
     it->second->released_ = true;
@@ -342,7 +350,8 @@ void Stack::tcp_listen_input(const Segment& s, Listener& l, Micros now) {
   t.rcv_scale_ = t.scaling_ ? config_.window_scale : 0;
   t.snd_wnd_ = s.window;
   t.snd_wl1_ = s.seq;
-  t.mss_ = std::min<std::uint16_t>(s.mss.value_or(536), static_cast<std::uint16_t>(config_.mtu - 40));
+  t.mss_ =
+      std::min<std::uint16_t>(s.mss.value_or(536), static_cast<std::uint16_t>(config_.mtu - 40));
   t.cwnd_ = std::min<std::uint32_t>(10u * t.mss_, std::max<std::uint32_t>(2u * t.mss_, 14600));
   t.rto_ = config_.rto_initial;
   ++l.half_open;
@@ -370,7 +379,8 @@ void Stack::tcp_syn_sent_input(TcpSocket& t, const Segment& s, Micros now) {
   t.scaling_ = s.window_scale.has_value();
   t.snd_scale_ = t.scaling_ ? *s.window_scale : 0;
   if (!t.scaling_) t.rcv_scale_ = 0;
-  t.mss_ = std::min<std::uint16_t>(s.mss.value_or(536), static_cast<std::uint16_t>(config_.mtu - 40));
+  t.mss_ =
+      std::min<std::uint16_t>(s.mss.value_or(536), static_cast<std::uint16_t>(config_.mtu - 40));
   t.cwnd_ = std::min<std::uint32_t>(10u * t.mss_, std::max<std::uint32_t>(2u * t.mss_, 14600));
   t.snd_wnd_ = s.window;
   t.snd_wl1_ = s.seq;
@@ -395,7 +405,8 @@ void Stack::tcp_syn_sent_input(TcpSocket& t, const Segment& s, Micros now) {
 void Stack::tcp_established_input(TcpSocket& t, const Segment& s, Micros now) {
   // 1. Is the segment in the receive window? (RFC 9293 3.10.7.4)
   const std::uint32_t wnd = static_cast<std::uint32_t>(
-      config_.receive_buffer > t.received_.size() ? config_.receive_buffer - t.received_.size() : 0);
+      config_.receive_buffer > t.received_.size() ? config_.receive_buffer - t.received_.size()
+                                                  : 0);
   const std::uint32_t len = s.length();
   auto in_window = [&](std::uint32_t seq) {
     return seq_le(t.rcv_nxt_, seq) && seq_lt(seq, t.rcv_nxt_ + wnd);
@@ -466,7 +477,8 @@ bool Stack::tcp_ack_input(TcpSocket& t, const Segment& s, Micros now) {
     t.snd_wl2_ = s.ack;
     t.retransmit_at_ = 0;
     t.retransmissions_ = 0;
-    if (auto l = listeners_.find(t.listener_port_); l != listeners_.end() && l->second.half_open > 0)
+    if (auto l = listeners_.find(t.listener_port_);
+        l != listeners_.end() && l->second.half_open > 0)
       --l->second.half_open;
     ++counters_.tcp_accepted;
     accepted_queue_.push_back(&t);
@@ -480,7 +492,8 @@ bool Stack::tcp_ack_input(TcpSocket& t, const Segment& s, Micros now) {
   if (seq_gt(s.ack, t.snd_una_)) {
     const std::uint32_t acked = s.ack - t.snd_una_;
     const bool fin_acked = t.fin_sent_ && seq_gt(s.ack, t.fin_seq_);
-    t.send_buffer_.erase(0, std::min<std::size_t>(acked - (fin_acked ? 1 : 0), t.send_buffer_.size()));
+    t.send_buffer_.erase(0,
+                         std::min<std::size_t>(acked - (fin_acked ? 1 : 0), t.send_buffer_.size()));
     t.snd_una_ = s.ack;
     if (seq_lt(t.snd_nxt_, t.snd_una_)) t.snd_nxt_ = t.snd_una_;
     if (t.rtt_probe_ && seq_ge(s.ack, t.rtt_probe_->first)) {
@@ -502,7 +515,8 @@ bool Stack::tcp_ack_input(TcpSocket& t, const Segment& s, Micros now) {
       if (t.cwnd_ < t.ssthresh_)
         t.cwnd_ += std::min<std::uint32_t>(acked, t.mss_);
       else
-        t.cwnd_ += std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::uint64_t{t.mss_} * t.mss_ / t.cwnd_));
+        t.cwnd_ += std::max<std::uint32_t>(
+            1, static_cast<std::uint32_t>(std::uint64_t{t.mss_} * t.mss_ / t.cwnd_));
     }
     t.retransmit_at_ = t.snd_una_ == t.snd_max_ ? 0 : now + t.rto_;
     mark(t);  // room to write
@@ -543,11 +557,13 @@ void Stack::tcp_data_input(TcpSocket& t, const Segment& s, Micros now) {
   std::uint32_t seq = s.seq;
   std::span<const std::uint8_t> data = s.payload;
   if (seq_lt(seq, t.rcv_nxt_)) {  // overlaps what we have: keep the new part
-    const std::uint32_t skip = std::min<std::uint32_t>(t.rcv_nxt_ - seq, static_cast<std::uint32_t>(data.size()));
+    const std::uint32_t skip =
+        std::min<std::uint32_t>(t.rcv_nxt_ - seq, static_cast<std::uint32_t>(data.size()));
     data = data.subspan(skip);
     seq += skip;
   }
-  const std::size_t room = config_.receive_buffer > t.received_.size() ? config_.receive_buffer - t.received_.size() : 0;
+  const std::size_t room =
+      config_.receive_buffer > t.received_.size() ? config_.receive_buffer - t.received_.size() : 0;
   if (data.size() > room) data = data.first(room);  // beyond the window: the peer sends it again
   if (!data.empty()) {
     const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());

@@ -41,7 +41,8 @@ std::optional<Ipv4> parse_ip(std::string_view text) {
 }
 
 std::string mac_text(const Mac& m) {
-  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4],
+                     m[5]);
 }
 
 std::optional<Mac> parse_mac(std::string_view text) {
@@ -103,7 +104,8 @@ Frame build_tcp_frame(const Mac& src_mac, const Mac& dst_mac, const Segment& s, 
   }
   std::copy(s.payload.begin(), s.payload.end(), o);
   const std::uint16_t sum = internet_checksum(
-      {t, tcp_len}, pseudo_header_sum(s.src_ip, s.dst_ip, kProtoTcp, static_cast<std::uint16_t>(tcp_len)));
+      {t, tcp_len},
+      pseudo_header_sum(s.src_ip, s.dst_ip, kProtoTcp, static_cast<std::uint16_t>(tcp_len)));
   store16(t + 16, sum);
   return f;
 }
@@ -148,7 +150,8 @@ std::optional<Segment> parse_tcp(std::span<const std::uint8_t> ip, Drop& why) {
     }
     const std::uint8_t len = t[i + 1];
     if (kind == 2 && len == 4 && s.has(tcp_flag::syn)) s.mss = load16(&t[i + 2]);
-    if (kind == 3 && len == 3 && s.has(tcp_flag::syn)) s.window_scale = std::min<std::uint8_t>(t[i + 2], 14);
+    if (kind == 3 && len == 3 && s.has(tcp_flag::syn))
+      s.window_scale = std::min<std::uint8_t>(t[i + 2], 14);
     i += len;
   }
   s.payload = t.subspan(offset);

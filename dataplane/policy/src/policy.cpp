@@ -183,8 +183,8 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
                                     NoticeKind::certificate_status_unknown});
         } else {
           d = {r.address, Action::hold, "OUT-5",
-               "domain certificate of " + r.domain + " " + std::string(cert_state_name(cert.state)) +
-                   " and no valid one was discovered"};
+               "domain certificate of " + r.domain + " " +
+                   std::string(cert_state_name(cert.state)) + " and no valid one was discovered"};
           held = true;
         }
       } else if (usable && cert.state != CertState::status_unknown &&

@@ -87,7 +87,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
     if (!backend) return std::unexpected(backend.error());
     dpdk::PollModeBackend* poll_mode = backend->get();
     gw->backend_ = std::move(*backend);
-    Shared shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
+    Shared shared{gw->config_, *gw->spool_, *gw->queue_,      *g_limiter,
                   server_tls,  client_tls,  &gw->operational_};
     shared.backend = gw->backend_.get();
     gw->workers_.push_back(std::make_unique<Worker>(shared));
@@ -98,8 +98,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
     if (auto listening = gw->workers_.back()->listen_on_backend(ports); !listening)
       return std::unexpected(listening.error());
 #else
-    return fail(Errc::config, "[dpdk] enabled, but this seegw-dataplane was built without DPDK "
-                              "(SEEGW_WITH_DPDK=OFF or libdpdk-dev missing)");
+    return fail(Errc::config,
+                "[dpdk] enabled, but this seegw-dataplane was built without DPDK "
+                "(SEEGW_WITH_DPDK=OFF or libdpdk-dev missing)");
 #endif
   }
   // One listening socket per address, without SO_REUSEPORT: a second gateway started on the same
@@ -117,8 +118,8 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
     }
   }
   unsigned n = c.dpdk.enabled ? 1
-              : c.io_threads ? c.io_threads
-                             : std::max(1u, std::thread::hardware_concurrency());
+               : c.io_threads ? c.io_threads
+                              : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = c.dpdk.enabled ? 1 : 0; i < n; ++i) {
     gw->workers_.push_back(
         std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,

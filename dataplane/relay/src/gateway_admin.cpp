@@ -92,8 +92,8 @@ std::string Gateway::admin_command(const std::string& line) {
     for (const auto& w : queue_->waiting()) {
       std::string rcpts;
       for (const auto& r : w.recipients) rcpts += (rcpts.empty() ? "" : ",") + r;
-      out += fmt::format("{}\t{}\t{}\t{}\t<{}>\t{}\t{}\n", w.id, w.state, w.arrival,
-                         w.next_attempt, cell(w.sender), cell(rcpts), cell(w.last_error));
+      out += fmt::format("{}\t{}\t{}\t{}\t<{}>\t{}\t{}\n", w.id, w.state, w.arrival, w.next_attempt,
+                         cell(w.sender), cell(rcpts), cell(w.last_error));
     }
     return out;
   }
@@ -197,7 +197,7 @@ std::string Gateway::admin_command(const std::string& line) {
   // The ID becomes a file name in the spool: nothing but a well-formed queue ID gets that far.
   if (!arg.empty() && !spool::is_queue_id(arg)) return "error: '" + arg + "' is not a queue ID";
   if (verb == "release" || verb == "delete" || verb == "requeue") {
-    auto r = verb == "release"   ? queue_->release(arg)
+    auto r = verb == "release"  ? queue_->release(arg)
              : verb == "delete" ? queue_->remove_held(arg)
                                 : queue_->requeue(arg);
     return r ? "ok " + verb + "d " + arg : "error: " + r.error().message;
@@ -251,11 +251,10 @@ std::string Gateway::key_command(const std::vector<std::string>& words) {
     if (!keys) return "error: " + keys.error().message;
     std::string out = "ok\n";
     for (const auto& k : *keys)
-      out += fmt::format("{}\t{}\t{}\t{}\n", k.label, k.type,
-                         k.label == config_.hsm.key_label ? "in use" : "-",
-                         k.sensitive && !k.extractable && !k.value_readable
-                             ? "cannot leave the token"
-                             : "EXTRACTABLE");
+      out += fmt::format(
+          "{}\t{}\t{}\t{}\n", k.label, k.type, k.label == config_.hsm.key_label ? "in use" : "-",
+          k.sensitive && !k.extractable && !k.value_readable ? "cannot leave the token"
+                                                             : "EXTRACTABLE");
     return out;
   }
   if (sub == "generate") {
@@ -265,7 +264,8 @@ std::string Gateway::key_command(const std::vector<std::string>& words) {
     if (existing)
       for (const auto& k : *existing)
         if (k.label == label) return "error: a key labelled " + label + " exists; retire it first";
-    if (auto g = (*session)->generate_key_pair(label, *type); !g) return "error: " + g.error().message;
+    if (auto g = (*session)->generate_key_pair(label, *type); !g)
+      return "error: " + g.error().message;
     log::notice("hsm: key pair {} generated", label);
     return "ok key pair " + label + " generated inside the token";
   }
@@ -285,8 +285,8 @@ std::string Gateway::key_command(const std::vector<std::string>& words) {
     if (auto i = (*session)->import_certificate(label, certs->front().get()); !i)
       return "error: " + i.error().message;
     drop_handle();
-    log::notice("hsm: certificate {} installed for key {}", x509::subject_text(certs->front().get()),
-                label);
+    log::notice("hsm: certificate {} installed for key {}",
+                x509::subject_text(certs->front().get()), label);
     return "ok certificate installed for " + label;
   }
   if (sub == "retire") {

@@ -506,9 +506,13 @@ std::vector<WaitingMessage> QueueManager::waiting() {
     for (const auto& id : spool_.list(queue).value_or(std::vector<spool::QueueId>{})) {
       auto r = spool_.load(queue, id);
       if (!r) continue;  // finished while we looked
-      WaitingMessage w{r->id, queue == spool::Queue::deferred ? "deferred" : "active", r->arrival,
-                       queue == spool::Queue::deferred ? r->next_attempt : 0, r->envelope.mail_from,
-                       {}, {}};
+      WaitingMessage w{r->id,
+                       queue == spool::Queue::deferred ? "deferred" : "active",
+                       r->arrival,
+                       queue == spool::Queue::deferred ? r->next_attempt : 0,
+                       r->envelope.mail_from,
+                       {},
+                       {}};
       for (const auto& p : r->recipients) {
         w.recipients.push_back(p.address);
         if (!p.last_error.empty()) w.last_error = p.last_error;

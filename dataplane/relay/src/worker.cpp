@@ -298,7 +298,8 @@ void Destination::open_connection() {
     };
   } else {
     int fd = io::connect_tcp(route_.next_hop.host, route_.next_hop.port, error);
-    if (fd >= 0) open = [this, fd](io::FdHandler* h) { return io::fd_transport(worker_.loop(), fd, h); };
+    if (fd >= 0)
+      open = [this, fd](io::FdHandler* h) { return io::fd_transport(worker_.loop(), fd, h); };
   }
   std::unique_ptr<OutboundConnection> conn;
   if (open) conn = std::make_unique<OutboundConnection>(worker_, *this, std::move(open));
@@ -370,15 +371,17 @@ void Worker::Listener::on_events(std::uint32_t) {
     if (fd < 0) return;
     std::uint16_t port = 0;
     std::string address = io::peer_address(fd, &port);
-    worker_.accept([&loop = worker_.loop_, fd](io::FdHandler* h) { return io::fd_transport(loop, fd, h); },
-                   address, port, submission_);
+    worker_.accept(
+        [&loop = worker_.loop_, fd](io::FdHandler* h) { return io::fd_transport(loop, fd, h); },
+        address, port, submission_);
   }
 }
 
 void Worker::accept(InboundSession::Open open, std::string address, std::uint16_t port,
                     bool submission) {
   std::string refusal = shared_.limiter.admit(address);
-  auto session = std::make_shared<InboundSession>(*this, std::move(open), address, port, submission);
+  auto session =
+      std::make_shared<InboundSession>(*this, std::move(open), address, port, submission);
   sessions_.emplace(session.get(), session);
   session->begin(refusal);
 }

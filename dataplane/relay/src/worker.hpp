@@ -43,7 +43,7 @@ struct Shared {
   std::shared_ptr<tls::TlsContext> server_tls;  // null when STARTTLS is not configured
   std::shared_ptr<tls::TlsContext> client_tls;
   const std::atomic<bool>* operational = nullptr;  // OPS-1
-  io::NetworkBackend* backend = nullptr;  // the poll-mode stack; null: kernel sockets
+  io::NetworkBackend* backend = nullptr;           // the poll-mode stack; null: kernel sockets
   bool is_operational() const { return !operational || operational->load(); }
 };
 

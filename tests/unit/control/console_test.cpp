@@ -28,15 +28,31 @@ TEST(ConsoleParse, EveryCommandInTheTableParsesWithItsRequiredArguments) {
     for (const auto& a : c.args) {
       if (a.optional) break;
       switch (a.kind) {
-        case ArgKind::queue_id: w.push_back("0123456789ABCD"); break;
-        case ArgKind::domain: w.push_back("agency-c.govt.nz"); break;
-        case ArgKind::match: w.push_back("someone@partner.example.org"); break;
-        case ArgKind::label: w.push_back("dca"); break;
-        case ArgKind::key_type: w.push_back("rsa:3072"); break;
-        case ArgKind::email: w.push_back("dca@agency-a.govt.nz"); break;
-        case ArgKind::count: w.push_back("5"); break;
+        case ArgKind::queue_id:
+          w.push_back("0123456789ABCD");
+          break;
+        case ArgKind::domain:
+          w.push_back("agency-c.govt.nz");
+          break;
+        case ArgKind::match:
+          w.push_back("someone@partner.example.org");
+          break;
+        case ArgKind::label:
+          w.push_back("dca");
+          break;
+        case ArgKind::key_type:
+          w.push_back("rsa:3072");
+          break;
+        case ArgKind::email:
+          w.push_back("dca@agency-a.govt.nz");
+          break;
+        case ArgKind::count:
+          w.push_back("5");
+          break;
         case ArgKind::text:
-        case ArgKind::file: w.push_back("x"); break;
+        case ArgKind::file:
+          w.push_back("x");
+          break;
       }
     }
     auto p = parse_command(w);

@@ -28,7 +28,8 @@ void fix_checksums(Frame& f) {
   const std::uint16_t len = static_cast<std::uint16_t>(load16(ip + 2) - kIpHeader);
   std::uint8_t* t = ip + kIpHeader;
   store16(t + 16, 0);
-  store16(t + 16, internet_checksum({t, len}, pseudo_header_sum(load32(ip + 12), load32(ip + 16), kProtoTcp, len)));
+  store16(t + 16, internet_checksum({t, len}, pseudo_header_sum(load32(ip + 12), load32(ip + 16),
+                                                                kProtoTcp, len)));
 }
 
 struct Out {
@@ -127,15 +128,18 @@ class TcpTest : public ::testing::Test {
 
   // A passive open up to ESTABLISHED; the server socket echoes nothing, it collects.
   void establish() {
-    ASSERT_TRUE(stack_->listen(kPort, [this](TcpSocket& s) {
-      socket_ = &s;
-      s.set_handler([this] {
-        std::string chunk;
-        while (socket_->read(chunk, 4096) > 0) {
-        }
-        received_ += chunk;
-      });
-    }).has_value());
+    ASSERT_TRUE(stack_
+                    ->listen(kPort,
+                             [this](TcpSocket& s) {
+                               socket_ = &s;
+                               s.set_handler([this] {
+                                 std::string chunk;
+                                 while (socket_->read(chunk, 4096) > 0) {
+                                 }
+                                 received_ += chunk;
+                               });
+                             })
+                    .has_value());
     auto synack = feed({seg(syn, peer_iss_, 0, "", 65535)});
     ASSERT_EQ(synack.size(), 1u);
     EXPECT_EQ(synack[0].flags, syn | ack);
@@ -402,14 +406,15 @@ TEST_F(TcpTest, MalformedFramesAreDroppedAndCounted) {
   bad_offset[kEthHeader + kIpHeader + 12] = 0xf0;  // data offset past the segment
   fix_checksums(bad_offset);
   Frame bad_option = seg(syn, 1, 0);
-  bad_option[kEthHeader + kIpHeader + 20] = 2;  // MSS option...
+  bad_option[kEthHeader + kIpHeader + 20] = 2;   // MSS option...
   bad_option[kEthHeader + kIpHeader + 21] = 40;  // ...longer than the header
   fix_checksums(bad_option);
   Frame tiny(10, 0);
   Frame not_ours = good;
   store32(&not_ours[kEthHeader + 16], 0x08080808);
   fix_checksums(not_ours);
-  auto out = feed({bad_tcp_sum, bad_ip_sum, bad_length, fragment, bad_offset, bad_option, tiny, not_ours});
+  auto out =
+      feed({bad_tcp_sum, bad_ip_sum, bad_length, fragment, bad_offset, bad_option, tiny, not_ours});
   EXPECT_TRUE(out.empty());
   EXPECT_TRUE(received_.empty());
   const auto& c = stack_->counters();
@@ -444,7 +449,7 @@ TEST_F(TcpTest, IcmpEchoIsAnswered) {
   store16(icmp + 2, internet_checksum({icmp, 12}));
   stack_->input(f, now_);
   auto out = stack_->take_output();
-  ASSERT_EQ(out.size(), 1u) ;
+  ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0][kEthHeader + kIpHeader], 0);  // echo reply
   EXPECT_EQ(internet_checksum({&out[0][kEthHeader + kIpHeader], 12}), 0);
   EXPECT_EQ(stack_->counters().icmp_echo_replies, 1u);

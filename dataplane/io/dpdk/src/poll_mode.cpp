@@ -43,7 +43,9 @@ class NetTransport : public io::Transport {
   ssize_t read(char* buf, std::size_t n) override;
   ssize_t write(const char* buf, std::size_t n) override;
   void want(bool readable, bool writable) override;
-  std::string connect_error() override { return socket_ && socket_->failed() ? socket_->error() : ""; }
+  std::string connect_error() override {
+    return socket_ && socket_->failed() ? socket_->error() : "";
+  }
   void close() override;
   void notify();  // the socket changed: tell the handler what it wants to hear
 
@@ -95,8 +97,8 @@ std::uint32_t NetTransport::ready() const {
 }
 
 void NetTransport::notify() {
-  const std::uint32_t mask = (want_read_ ? EPOLLIN | EPOLLRDHUP : 0u) | (want_write_ ? EPOLLOUT : 0u) |
-                             EPOLLERR | EPOLLHUP;
+  const std::uint32_t mask = (want_read_ ? EPOLLIN | EPOLLRDHUP : 0u) |
+                             (want_write_ ? EPOLLOUT : 0u) | EPOLLERR | EPOLLHUP;
   // Level-triggered, as epoll: while what it wants is there, it hears it (bounded, so one
   // connection cannot hold the loop; the rest comes with the next change or want()).
   auto& live = backend_.live;  // `this` may be gone after the handler: nothing of it is read then
@@ -180,9 +182,10 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
   m.settings = settings;
   m.port = settings.port;
   if (!rte_eth_dev_is_valid_port(m.port))
-    return fail(Errc::config, fmt::format("DPDK port {} does not exist ({} ports: check the vdev or "
-                                          "the vfio-pci binding)",
-                                          m.port, rte_eth_dev_count_avail()));
+    return fail(Errc::config,
+                fmt::format("DPDK port {} does not exist ({} ports: check the vdev or "
+                            "the vfio-pci binding)",
+                            m.port, rte_eth_dev_count_avail()));
   // One frame, one mbuf: the data room holds the largest frame the MTU allows.
   const std::uint16_t room = static_cast<std::uint16_t>(
       std::max<unsigned>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + settings.mtu + 18u));
@@ -198,17 +201,21 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
   rte_eth_conf conf{};
   conf.rxmode.mtu = settings.mtu;
   if (settings.mtu > info.max_mtu || settings.mtu + 18u > info.max_rx_pktlen)
-    return fail(Errc::config, fmt::format("DPDK port {} ({}): MTU {} is more than it carries ({})",
-                                          m.port, info.driver_name, settings.mtu,
-                                          std::min<unsigned>(info.max_mtu, info.max_rx_pktlen - 18)));
+    return fail(Errc::config,
+                fmt::format("DPDK port {} ({}): MTU {} is more than it carries ({})", m.port,
+                            info.driver_name, settings.mtu,
+                            std::min<unsigned>(info.max_mtu, info.max_rx_pktlen - 18)));
   if (int rc = rte_eth_dev_configure(m.port, 1, 1, &conf); rc != 0)
     return fail(Errc::config, fmt::format("DPDK port {} configure: {}", m.port, rte_strerror(-rc)));
   const int socket = rte_eth_dev_socket_id(m.port);
   std::uint16_t rxd = kRxDescriptors, txd = kTxDescriptors;
   rte_eth_dev_adjust_nb_rx_tx_desc(m.port, &rxd, &txd);
-  if (int rc = rte_eth_rx_queue_setup(m.port, 0, rxd, static_cast<unsigned>(socket), nullptr, m.pool); rc != 0)
+  if (int rc =
+          rte_eth_rx_queue_setup(m.port, 0, rxd, static_cast<unsigned>(socket), nullptr, m.pool);
+      rc != 0)
     return fail(Errc::config, fmt::format("DPDK rx queue: {}", rte_strerror(-rc)));
-  if (int rc = rte_eth_tx_queue_setup(m.port, 0, txd, static_cast<unsigned>(socket), nullptr); rc != 0)
+  if (int rc = rte_eth_tx_queue_setup(m.port, 0, txd, static_cast<unsigned>(socket), nullptr);
+      rc != 0)
     return fail(Errc::config, fmt::format("DPDK tx queue: {}", rte_strerror(-rc)));
   if (int rc = rte_eth_dev_start(m.port); rc != 0)
     return fail(Errc::config, fmt::format("DPDK port start: {}", rte_strerror(-rc)));
@@ -218,9 +225,11 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
   sc.mtu = settings.mtu;
   const auto slash = settings.address.find('/');
   auto ip = netstack::parse_ip(settings.address.substr(0, slash));
-  const int prefix = slash == std::string::npos ? 32 : std::atoi(settings.address.c_str() + slash + 1);
+  const int prefix =
+      slash == std::string::npos ? 32 : std::atoi(settings.address.c_str() + slash + 1);
   if (!ip || prefix < 1 || prefix > 32)
-    return fail(Errc::config, "dpdk.address: not an IPv4 address with a prefix: " + settings.address);
+    return fail(Errc::config,
+                "dpdk.address: not an IPv4 address with a prefix: " + settings.address);
   sc.ip = *ip;
   sc.netmask = prefix == 32 ? 0xffffffffu : ~((1u << (32 - prefix)) - 1);
   if (!settings.gateway.empty()) {
@@ -249,8 +258,9 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
     m.rx_faults = std::make_unique<netstack::FaultInjector>(r);
     r.seed += 1;
     m.tx_faults = std::make_unique<netstack::FaultInjector>(r);
-    log::warning("dpdk: FAULT INJECTION on: drop {} duplicate {} reorder {} delay {} us (tests only)",
-                 r.drop, r.duplicate, r.reorder, r.delay);
+    log::warning(
+        "dpdk: FAULT INJECTION on: drop {} duplicate {} reorder {} delay {} us (tests only)",
+        r.drop, r.duplicate, r.reorder, r.delay);
   }
   log::notice("dpdk: port {} ({}) up; stack {} mac {} mtu {}; {} mbufs", m.port, info.driver_name,
               settings.address, netstack::mac_text(sc.mac), settings.mtu, settings.mbufs);
@@ -301,8 +311,8 @@ bool PollModeBackend::Impl::poll() {
     for (std::uint16_t i = 0; i < n; ++i) {
       // Frames up to the MTU fit one mbuf; a chained one (jumbo) is not ours to take.
       if (mbufs[i]->nb_segs == 1)
-        stack->input({rte_pktmbuf_mtod(mbufs[i], const std::uint8_t*), rte_pktmbuf_data_len(mbufs[i])},
-                     now);
+        stack->input(
+            {rte_pktmbuf_mtod(mbufs[i], const std::uint8_t*), rte_pktmbuf_data_len(mbufs[i])}, now);
       rte_pktmbuf_free(mbufs[i]);
     }
   }
@@ -370,10 +380,11 @@ void PollModeBackend::Impl::publish_stats(Micros now) {
       c.tcp_duplicates, c.tcp_window_probes, c.arp_replies_sent, c.icmp_echo_replies, polls,
       rx_bursts);
   if (rx_faults)
-    s += fmt::format("faults injected: rx dropped {} duplicated {} reordered {}; tx dropped {} "
-                     "duplicated {} reordered {}\n",
-                     rx_faults->dropped(), rx_faults->duplicated(), rx_faults->reordered(),
-                     tx_faults->dropped(), tx_faults->duplicated(), tx_faults->reordered());
+    s += fmt::format(
+        "faults injected: rx dropped {} duplicated {} reordered {}; tx dropped {} "
+        "duplicated {} reordered {}\n",
+        rx_faults->dropped(), rx_faults->duplicated(), rx_faults->reordered(), tx_faults->dropped(),
+        tx_faults->duplicated(), tx_faults->reordered());
   std::lock_guard lock(stats_mutex);
   stats = std::move(s);
 }
@@ -408,7 +419,9 @@ Result<std::unique_ptr<io::Transport>> PollModeBackend::connect(const std::strin
                                                                 std::uint16_t port,
                                                                 io::FdHandler* handler) {
   auto ip = netstack::parse_ip(host);
-  if (!ip) return fail(Errc::config, "the poll-mode data plane connects to IPv4 addresses, not '" + host + "'");
+  if (!ip)
+    return fail(Errc::config,
+                "the poll-mode data plane connects to IPv4 addresses, not '" + host + "'");
   auto socket = impl_->stack->connect(*ip, port, monotonic_micros());
   if (!socket) return std::unexpected(socket.error());
   return std::unique_ptr<io::Transport>(std::make_unique<NetTransport>(*impl_, *socket, handler));

@@ -26,7 +26,7 @@ struct ControlConfig {
   std::vector<directory::DiscoverySpec> discovery;  // one per trusted CA's directory
   std::vector<std::string> trusted_roots;           // the S.E.E. Manager list (absolute)
   std::vector<std::string> crls;                    // CRL files configured by hand (absolute)
-  std::string snapshot_extra;  // TOML copied into the snapshot (rulesets, flags)
+  std::string snapshot_extra;       // TOML copied into the snapshot (rulesets, flags)
   std::filesystem::path crl_cache;  // "": <state>/crls
   std::chrono::seconds crl_timeout{10};
 

@@ -28,7 +28,9 @@ class FaultInjector {
   std::uint64_t reordered() const { return reordered_; }
 
  private:
-  bool chance(double rate) { return rate > 0 && std::uniform_real_distribution<>(0, 1)(rng_) < rate; }
+  bool chance(double rate) {
+    return rate > 0 && std::uniform_real_distribution<>(0, 1)(rng_) < rate;
+  }
   FaultRates rates_;
   std::mt19937_64 rng_;
   std::deque<std::pair<Micros, Frame>> delayed_;

@@ -18,9 +18,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -39,16 +39,16 @@ struct StackConfig {
   Ipv4 gateway = 0;  // 0: only the local subnet is reachable
   std::uint16_t mtu = 1500;
   std::size_t max_connections = 4096;
-  std::size_t syn_backlog = 128;          // half-open connections per listener
-  std::size_t send_buffer = 256 * 1024;   // per connection
+  std::size_t syn_backlog = 128;            // half-open connections per listener
+  std::size_t send_buffer = 256 * 1024;     // per connection
   std::size_t receive_buffer = 256 * 1024;  // per connection: the most we advertise
-  std::size_t out_of_order_segments = 64;  // per connection
+  std::size_t out_of_order_segments = 64;   // per connection
   std::uint8_t window_scale = 7;
   Micros rto_initial = 1'000'000;  // RFC 6298 (2.1)
   Micros rto_min = 200'000;        // below RFC 6298's 1 s, as Linux: a LAN appliance
   Micros rto_max = 60'000'000;
-  int max_retransmissions = 10;    // then the connection fails ("timed out")
-  Micros time_wait = 60'000'000;   // 2 MSL
+  int max_retransmissions = 10;   // then the connection fails ("timed out")
+  Micros time_wait = 60'000'000;  // 2 MSL
   Micros arp_timeout = 300'000'000;
   std::size_t arp_pending_frames = 256;
   std::uint16_t ephemeral_first = 49152;
@@ -72,8 +72,17 @@ struct Counters {
 class Stack;
 
 enum class TcpState {
-  closed, listen, syn_sent, syn_received, established, fin_wait_1, fin_wait_2, close_wait,
-  closing, last_ack, time_wait
+  closed,
+  listen,
+  syn_sent,
+  syn_received,
+  established,
+  fin_wait_1,
+  fin_wait_2,
+  close_wait,
+  closing,
+  last_ack,
+  time_wait
 };
 std::string_view tcp_state_name(TcpState s);
 
@@ -120,8 +129,8 @@ class TcpSocket {
   // Send side (RFC 9293 names). send_buffer_ holds every byte from snd_una on.
   std::uint32_t iss_ = 0, snd_una_ = 0, snd_nxt_ = 0, snd_max_ = 0, snd_wnd_ = 0, snd_wl1_ = 0,
                 snd_wl2_ = 0;
-  std::uint8_t snd_scale_ = 0;   // the peer's window shift
-  std::uint16_t mss_ = 536;      // what the peer takes
+  std::uint8_t snd_scale_ = 0;  // the peer's window shift
+  std::uint16_t mss_ = 536;     // what the peer takes
   std::string send_buffer_;
   bool fin_queued_ = false, fin_sent_ = false;
   std::uint32_t fin_seq_ = 0;

@@ -21,7 +21,9 @@ constexpr std::uint16_t kEtherIpv4 = 0x0800, kEtherArp = 0x0806;
 constexpr std::uint8_t kProtoIcmp = 1, kProtoTcp = 6;
 constexpr std::size_t kEthHeader = 14, kIpHeader = 20, kTcpHeader = 20;
 
-inline std::uint16_t load16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+inline std::uint16_t load16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
+}
 inline std::uint32_t load32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
@@ -54,7 +56,7 @@ struct Segment {
   std::uint32_t seq = 0, ack = 0;
   std::uint8_t flags = 0;
   std::uint16_t window = 0;
-  std::optional<std::uint16_t> mss;         // option 2, SYN only
+  std::optional<std::uint16_t> mss;          // option 2, SYN only
   std::optional<std::uint8_t> window_scale;  // option 3, SYN only
   std::span<const std::uint8_t> payload;
   bool has(std::uint8_t f) const { return (flags & f) != 0; }
@@ -66,8 +68,8 @@ struct Segment {
 };
 
 // Builds Ethernet + IPv4 + TCP (checksums filled) for a segment.
-Frame build_tcp_frame(const Mac& src_mac, const Mac& dst_mac, const Segment& s, std::uint8_t ttl = 64,
-                      std::uint16_t ip_id = 0);
+Frame build_tcp_frame(const Mac& src_mac, const Mac& dst_mac, const Segment& s,
+                      std::uint8_t ttl = 64, std::uint16_t ip_id = 0);
 
 // Why a frame was dropped, for the counters.
 enum class Drop {
@@ -87,8 +89,12 @@ enum class Drop {
 std::optional<Segment> parse_tcp(std::span<const std::uint8_t> ip, Drop& why);
 
 // Sequence-number comparisons modulo 2^32 (RFC 9293 §3.4).
-inline bool seq_lt(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) < 0; }
-inline bool seq_le(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) <= 0; }
+inline bool seq_lt(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) < 0;
+}
+inline bool seq_le(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) <= 0;
+}
 inline bool seq_gt(std::uint32_t a, std::uint32_t b) { return seq_lt(b, a); }
 inline bool seq_ge(std::uint32_t a, std::uint32_t b) { return seq_le(b, a); }
 

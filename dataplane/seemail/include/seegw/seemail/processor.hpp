@@ -68,7 +68,7 @@ struct RecipientOutcome {
 struct GeneratedMessage {
   std::vector<std::string> recipients;
   std::string content;
-  std::string what;  // for the log
+  std::string what;             // for the log
   std::string envelope_sender;  // "" (the null reverse-path) for notices and answers
 };
 
