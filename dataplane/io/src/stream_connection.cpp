@@ -29,7 +29,8 @@ class FdTransport : public Transport {
   }
   void want(bool readable, bool writable) override {
     // While not reading, a half-close must not wake us (level-triggered epoll would spin).
-    const std::uint32_t w = (readable ? EPOLLIN | EPOLLRDHUP : 0) | (writable ? EPOLLOUT : 0);
+    const std::uint32_t w = (readable ? std::uint32_t{EPOLLIN | EPOLLRDHUP} : 0u) |
+                            (writable ? std::uint32_t{EPOLLOUT} : 0u);
     if (w != interest_ && fd_ >= 0) {
       interest_ = w;
       loop_.modify(fd_, interest_, handler_);

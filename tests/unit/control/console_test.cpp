@@ -114,9 +114,11 @@ TEST(ConsoleHelp, ListsWhatContinuesTheLineAndFits80Columns) {
 
 TEST(ConsoleRoles, ChangesNeedMoreThanLooking) {
   for (const auto& c : commands()) {
-    if (c.words[0] == "show" || c.words[0] == "monitor") EXPECT_EQ(c.role, Role::auditor);
-    if (c.words[0] == "trusted" || c.words[0] == "key") {
-      if (c.words[1] != "list") EXPECT_EQ(c.role, Role::admin) << c.help;
+    if (c.words[0] == "show" || c.words[0] == "monitor") {
+      EXPECT_EQ(c.role, Role::auditor);
+    }
+    if ((c.words[0] == "trusted" || c.words[0] == "key") && c.words[1] != "list") {
+      EXPECT_EQ(c.role, Role::admin) << c.help;
     }
   }
   EXPECT_EQ(parse_command(words("queue release 0123456789ABCD"))->spec->role, Role::operator_);
