@@ -67,7 +67,7 @@ const std::vector<CommandSpec>& table() {
       {{"ping"}, {{"DOMAIN", domain}}, O, "send a seemail-ping to an agency"},
       {{"config", "show"}, {}, A, "the configuration in use (no secrets)"},
       {{"config", "check"}, {}, O, "check the configuration and snapshot"},
-      {{"config", "reload"}, {}, D, "re-read it, sync, reload the data plane", true},
+      {{"config", "reload"}, {}, D, "check it, sync, reload the data plane", true},
       {{"directory", "sync"}, {}, O, "fetch agencies and certificates now", true},
       {{"crl", "refresh"}, {}, O, "fetch every CRL now", true},
       {{"audit", "show"}, {{"COUNT", count, true}}, A, "the latest audit log entries"},

@@ -7,7 +7,7 @@
 #include <toml++/toml.h>
 #include <charconv>
 
-#include "seegw/common/file.hpp"
+#include "seegw/config/toml_file.hpp"
 
 namespace seegw::daemon {
 namespace fs = std::filesystem;
@@ -39,15 +39,9 @@ Result<gid_t> group_id(const std::string& name) {
 }  // namespace
 
 Result<ControlConfig> load_control_config(const fs::path& file) {
-  auto text = read_file(file);
-  if (!text) return std::unexpected(text.error());
-  toml::table t;
-  try {
-    t = toml::parse(*text);
-  } catch (const toml::parse_error& e) {
-    return fail(Errc::config, fmt::format("{} line {}: {}", file.string(), e.source().begin.line,
-                                          e.description()));
-  }
+  auto parsed = config::parse_toml_file(file);
+  if (!parsed) return std::unexpected(parsed.error());
+  toml::table& t = *parsed;
   const fs::path base = fs::absolute(file).parent_path();
   auto path = [&](const std::string& p) { return p.empty() ? fs::path() : base / p; };
   ControlConfig c;

@@ -3,10 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -206,25 +204,26 @@ Result<std::unique_ptr<Controller>> Controller::start(ControlConfig config) {
   c->version_ = snapshot_version_on_disk(c->config_.snapshot_file());
 
   // The socket: any local user may connect; what each may do is decided per request.
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  const std::string path = c->config_.socket.string();
-  if (path.size() >= sizeof a.sun_path) return fail(Errc::config, "socket path too long: " + path);
-  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
   fs::create_directories(c->config_.socket.parent_path(), ec);
-  c->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (c->listen_fd_ < 0) return fail_errno("socket");
-  ::unlink(path.c_str());
-  if (::bind(c->listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-    return fail_errno("bind " + path);
-  ::chmod(path.c_str(), 0666);
-  if (::listen(c->listen_fd_, 16) != 0) return fail_errno("listen " + path);
-  c->stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
-  if (c->stop_fd_ < 0) return fail_errno("eventfd");
+  auto listener = UnixListener::open(c->config_.socket, 0666, [p = c.get()](int fd) {
+    if (p->clients_.load() >= kMaxClients) {
+      Reply(fd).error("busy: too many console sessions; try again");
+      ::close(fd);
+      return;
+    }
+    ++p->clients_;
+    std::thread([p, fd] {
+      p->handle(fd);
+      ::close(fd);
+      --p->clients_;
+    }).detach();
+  });
+  if (!listener) return std::unexpected(listener.error());
+  c->listener_ = std::move(*listener);
   c->next_sync_ = now();
-  c->server_ = std::thread([p = c.get()] { p->serve(); });
   c->scheduler_ = std::thread([p = c.get()] { p->schedule(); });
-  log::notice("seegw-control: serving {}; snapshot {} (version {}); directory {}", path,
+  log::notice("seegw-control: serving {}; snapshot {} (version {}); directory {}",
+              c->config_.socket.string(),
               c->config_.snapshot_file().string(), c->version_,
               c->config_.directory.uri.empty() ? "(none)" : c->config_.directory.uri);
   return c;
@@ -236,42 +235,11 @@ Controller::~Controller() {
     std::lock_guard lock(state_mutex_);
     wake_.notify_all();
   }
-  if (stop_fd_ >= 0) {
-    std::uint64_t one = 1;
-    (void)!::write(stop_fd_, &one, sizeof one);
-  }
-  if (server_.joinable()) server_.join();
+  listener_.reset();  // no new clients
   if (scheduler_.joinable()) scheduler_.join();
   // Clients finish their request (a monitor notices `stopping_` within a second).
   for (int i = 0; i < 500 && clients_.load() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  if (stop_fd_ >= 0) ::close(stop_fd_);
-  ::unlink(config_.socket.c_str());
-}
-
-void Controller::serve() {
-  while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents) return;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    if (clients_.load() >= kMaxClients) {
-      Reply(fd).error("busy: too many console sessions; try again");
-      ::close(fd);
-      continue;
-    }
-    ++clients_;
-    std::thread([this, fd] {
-      handle(fd);
-      ::close(fd);
-      --clients_;
-    }).detach();
-  }
 }
 
 void Controller::handle(int fd) {
@@ -320,7 +288,13 @@ void Controller::handle(int fd) {
                                        ? "in none of the console's groups"
                                        : std::string(console::role_name(role))));
   }
-  run(argv, reply);
+  try {
+    run(argv, reply);
+  } catch (const std::exception& e) {
+    // Nothing here should throw; if something does, this request fails, not the daemon.
+    log::error("control: '{}' failed: {}", said, e.what());
+    reply.error(std::string("internal error: ") + e.what());
+  }
   // Reading is not a change; everything an operator or administrator may do is.
   if (parsed->spec->role >= console::Role::operator_) {
     entry.outcome = reply.ok() ? "ok" : "error: " + reply.text().substr(0, 200);
@@ -868,19 +842,17 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     return reply.answer(ok, text);
   }
   if (name == "config reload") {
+    // The running daemon's settings are read once, at start: threads read them without locks.
+    // A reload checks the file, so a restart will not fail, then does what a reload is for now.
     auto c = load_control_config(config_.file);
-    if (!c) return reply.error(c.error().message + " (the running configuration stays)");
-    // What the running daemon is bound to (socket, state, audit log) changes at restart only.
-    c->socket = config_.socket;
-    c->state_dir = config_.state_dir;
-    c->audit_log = config_.audit_log;
-    {
-      std::lock_guard serial(sync_mutex_);
-      config_ = std::move(*c);
-    }
-    log::notice("control: configuration {} reloaded", config_.file.string());
+    if (!c) return reply.error(c.error().message + " (fix it before seegw-control restarts)");
+    log::notice("control: {} checked; a changed configuration takes effect at restart",
+                config_.file.string());
     auto r = sync(progress);
-    return reply.answer(r.has_value(), "configuration reloaded\n" + (r ? *r : r.error().message));
+    return reply.answer(r.has_value(), config_.file.string() +
+                                           ": valid (changes take effect when seegw-control "
+                                           "restarts)\n" +
+                                           (r ? *r : r.error().message));
   }
   if (name == "directory sync" || name == "crl refresh") {
     if (name == "directory sync") {

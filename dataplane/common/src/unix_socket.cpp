@@ -1,23 +1,81 @@
 #include "seegw/common/unix_socket.hpp"
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
 
 namespace seegw {
+namespace {
 
-Result<int> unix_connect(const std::filesystem::path& path) {
+Result<sockaddr_un> address_of(const std::filesystem::path& path) {
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   const std::string p = path.string();
   if (p.size() >= sizeof a.sun_path) return fail(Errc::config, "socket path too long: " + p);
   std::memcpy(a.sun_path, p.c_str(), p.size() + 1);
+  return a;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<UnixListener>> UnixListener::open(const std::filesystem::path& path,
+                                                         mode_t mode, Serve serve) {
+  auto addr = address_of(path);
+  if (!addr) return std::unexpected(addr.error());
+  std::unique_ptr<UnixListener> l(new UnixListener());
+  l->serve_ = std::move(serve);
+  l->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (l->listen_fd_ < 0) return fail_errno("socket " + path.string());
+  // A stale socket from a previous run; a twin process never gets here (its ports are taken).
+  ::unlink(path.c_str());
+  const mode_t old = ::umask(~mode & 0777);
+  const int bound = ::bind(l->listen_fd_, reinterpret_cast<sockaddr*>(&*addr), sizeof *addr);
+  ::umask(old);
+  if (bound != 0) return fail_errno("bind " + path.string());
+  l->path_ = path;
+  if (::listen(l->listen_fd_, 16) != 0) return fail_errno("listen " + path.string());
+  l->stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (l->stop_fd_ < 0) return fail_errno("eventfd");
+  l->thread_ = std::thread([p = l.get()] { p->run(); });
+  return l;
+}
+
+UnixListener::~UnixListener() {
+  if (stop_fd_ >= 0) {
+    std::uint64_t one = 1;
+    (void)!::write(stop_fd_, &one, sizeof one);
+  }
+  if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+void UnixListener::run() {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents) return;
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) serve_(fd);
+  }
+}
+
+Result<int> unix_connect(const std::filesystem::path& path) {
+  auto a = address_of(path);
+  if (!a) return std::unexpected(a.error());
+  const std::string p = path.string();
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail_errno("socket");
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&*a), sizeof *a) != 0) {
     auto e = fail_errno("connect " + p);
     e.error().code = Errc::unavailable;
     ::close(fd);

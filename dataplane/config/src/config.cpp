@@ -1,4 +1,5 @@
 #include "seegw/config/config.hpp"
+#include "seegw/config/toml_file.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -87,13 +88,9 @@ Route Config::route_for(std::string_view d) const {
 }
 
 Result<Config> parse(std::string_view text) {
-  toml::table t;
-  try {
-    t = toml::parse(text);
-  } catch (const toml::parse_error& e) {
-    return fail(Errc::config,
-                fmt::format("config line {}: {}", e.source().begin.line, e.description()));
-  }
+  auto parsed = parse_toml(text, "config");
+  if (!parsed) return std::unexpected(parsed.error());
+  toml::table& t = *parsed;
   Config c;
   std::string problem;
   auto str = [&](toml::node_view<toml::node> n, std::string& out) {

@@ -18,10 +18,6 @@
 #include "seegw/dpdk/poll_mode.hpp"
 #endif
 
-#ifndef SEEGW_VERSION
-#define SEEGW_VERSION "dev"
-#endif
-
 namespace seegw::relay {
 namespace {
 

@@ -1,5 +1,7 @@
 #include "seegw/seemail/trust_state.hpp"
 
+#include "seegw/config/toml_file.hpp"
+
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
@@ -110,15 +112,9 @@ std::shared_ptr<const TrustState> empty_trust_state(const std::string& our_domai
 Result<std::shared_ptr<const TrustState>> load_trust_state(
     const fs::path& file, const std::string& our_domain,
     const std::vector<std::string>& local_domains, const LearntStore& learnt, std::time_t now) {
-  auto text = read_file(file);
-  if (!text) return std::unexpected(text.error());
-  toml::table t;
-  try {
-    t = toml::parse(*text);
-  } catch (const toml::parse_error& e) {
-    return fail(Errc::config, fmt::format("{} line {}: {}", file.string(), e.source().begin.line,
-                                          e.description()));
-  }
+  auto parsed = config::parse_toml_file(file);
+  if (!parsed) return std::unexpected(parsed.error());
+  toml::table& t = *parsed;
   auto s = base_state(our_domain, local_domains);
   s->source = file;
   s->loaded_at = now;

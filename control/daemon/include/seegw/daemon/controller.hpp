@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "seegw/audit/audit_log.hpp"
+#include "seegw/common/unix_socket.hpp"
 #include "seegw/daemon/control_config.hpp"
 #include "seegw/daemon/snapshot.hpp"
 
@@ -32,7 +33,6 @@ class Controller {
 
  private:
   Controller() = default;
-  void serve();
   void handle(int fd);
   void schedule();
   // One sync: ask the directory (may fail), compose from what is stored, tell the data plane.
@@ -46,9 +46,8 @@ class Controller {
   ControlConfig config_;
   ControlStore store_;
   std::unique_ptr<audit::AuditLog> audit_;
-  int listen_fd_ = -1;
-  int stop_fd_ = -1;
-  std::thread server_, scheduler_;
+  std::unique_ptr<UnixListener> listener_;
+  std::thread scheduler_;
   std::atomic<int> clients_{0};
   std::atomic<bool> stopping_{false};
 

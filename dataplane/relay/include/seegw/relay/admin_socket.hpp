@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "seegw/common/error.hpp"
+#include "seegw/common/unix_socket.hpp"
 
 namespace seegw::relay {
 
@@ -21,16 +22,12 @@ class AdminSocket {
   using Handler = std::function<std::string(const std::string& command)>;
   static Result<std::unique_ptr<AdminSocket>> open(const std::filesystem::path& path,
                                                    Handler handler);
-  ~AdminSocket();
 
  private:
   AdminSocket() = default;
-  void run();
-  std::filesystem::path path_;
+  void serve(int fd);
   Handler handler_;
-  int listen_fd_ = -1;
-  int stop_fd_ = -1;  // eventfd
-  std::thread thread_;
+  std::unique_ptr<UnixListener> listener_;
 };
 
 }  // namespace seegw::relay
