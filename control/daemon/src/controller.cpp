@@ -223,8 +223,7 @@ Result<std::unique_ptr<Controller>> Controller::start(ControlConfig config) {
   c->next_sync_ = now();
   c->scheduler_ = std::thread([p = c.get()] { p->schedule(); });
   log::notice("seegw-control: serving {}; snapshot {} (version {}); directory {}",
-              c->config_.socket.string(),
-              c->config_.snapshot_file().string(), c->version_,
+              c->config_.socket.string(), c->config_.snapshot_file().string(), c->version_,
               c->config_.directory.uri.empty() ? "(none)" : c->config_.directory.uri);
   return c;
 }

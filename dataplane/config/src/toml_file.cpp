@@ -10,7 +10,8 @@ Result<toml::table> parse_toml(std::string_view text, std::string_view what) {
   try {
     return toml::parse(text);
   } catch (const toml::parse_error& e) {
-    return fail(Errc::config, fmt::format("{} line {}: {}", what, e.source().begin.line, e.description()));
+    return fail(Errc::config,
+                fmt::format("{} line {}: {}", what, e.source().begin.line, e.description()));
   }
 }
 

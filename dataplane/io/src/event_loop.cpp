@@ -53,16 +53,28 @@ void EventLoop::run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
   auto next_tick = Clock::now() + std::chrono::seconds(1);
-  unsigned idle_polls = 0;
+  unsigned idle_polls = 0, since_epoll = 0;
   while (!stopping_) {
-    int n;
+    int n = 0;
     if (poller_) {
-      idle_polls = poller_() ? 0 : idle_polls + 1;
-      timespec wait{0, 0};
-      if (idle_polls > 1000 && idle_sleep_.count() > 0)
-        wait.tv_nsec =
-            static_cast<long>(std::min<std::int64_t>(idle_sleep_.count(), 999'999) * 1000);
-      n = ::epoll_pwait2(epoll_fd_, events, kMaxEvents, &wait, nullptr);
+      // Posted work is taken straight from the queue; the fds (and the eventfd behind post())
+      // are looked at every 64 polls, or when idle: no system call on most turns of the loop.
+      bool busy = poller_();
+      std::function<void()> task;
+      while (posted_.try_pop(task)) {
+        task();
+        busy = true;
+      }
+      idle_polls = busy ? 0 : idle_polls + 1;
+      const bool idle = idle_polls > 1000;
+      if (idle || ++since_epoll >= 64) {
+        since_epoll = 0;
+        timespec wait{0, 0};
+        if (idle && idle_sleep_.count() > 0)
+          wait.tv_nsec =
+              static_cast<long>(std::min<std::int64_t>(idle_sleep_.count(), 999'999) * 1000);
+        n = ::epoll_pwait2(epoll_fd_, events, kMaxEvents, &wait, nullptr);
+      }
     } else {
       int timeout_ms = static_cast<int>(
           std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now()).count());
