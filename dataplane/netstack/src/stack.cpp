@@ -219,6 +219,8 @@ void Stack::input_icmp(std::span<const std::uint8_t> ip, const Mac&) {
 
 void Stack::poll(Micros now) {
   now_ = now;
+  if (now < next_timer_scan_) return;
+  next_timer_scan_ = now + kTimerTick;
   // Frames whose next hop never answered ARP are dropped after three seconds.
   for (auto it = arp_pending_.begin(); it != arp_pending_.end();) {
     auto& q = it->second;
@@ -240,6 +242,7 @@ void Stack::poll(Micros now) {
   for (auto& [key, t] : flows_) {
     if (t->state_ == TcpState::time_wait && now >= t->time_wait_until_) {
       t->state_ = TcpState::closed;
+      reap_due_ = true;
       mark(*t);
     } else if (t->retransmit_at_ != 0 && now >= t->retransmit_at_) {
       tcp_timeout(*t, now);
@@ -271,6 +274,7 @@ void Stack::dispatch(Micros now) {
     t->accepted_ = true;
     l->second.on_accept(*t);
   }
+  reap_due_ |= !marked_.empty();  // whatever changed may have closed
   // Handlers may write (which sends at once) and mark more sockets: index, not iterators.
   for (std::size_t i = 0; i < marked_.size(); ++i) {
     TcpSocket* t = marked_[i];
@@ -283,16 +287,18 @@ void Stack::dispatch(Micros now) {
     t->ack_listed_ = false;
     if (t->ack_due_) tcp_output(*t, now, true);
   }
-  reap();
+  if (reap_due_) reap();
 }
 
 void Stack::reap() {
+  reap_due_ = false;
   for (auto it = flows_.begin(); it != flows_.end();) {
     TcpSocket& t = *it->second;
     const bool finished = t.state_ == TcpState::closed && (t.released_ || !t.accepted_);
     if (finished && !t.notify_ && !t.ack_listed_) {
       it = flows_.erase(it);
     } else {
+      reap_due_ |= finished;  // still in a list: next time
       ++it;
     }
   }

@@ -79,6 +79,7 @@ void TcpSocket::shutdown_write() {
 
 void TcpSocket::release() {
   released_ = true;
+  stack_->reap_due_ = true;
   handler_ = nullptr;
   // Unread data means the application gave up on the conversation: reset (RFC 9293 3.10.4).
   if (!received_.empty() && state_ != TcpState::closed && state_ != TcpState::time_wait)

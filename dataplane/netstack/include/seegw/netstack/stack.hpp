@@ -253,6 +253,11 @@ class Stack {
   std::uint16_t next_ephemeral_ = 0;
   std::uint16_t ip_id_ = 0;
   Micros now_ = 0;
+  // Timers are looked at every kTimerTick, not on every poll: a poll loop turns millions of
+  // times a second and the flow table holds every TIME-WAIT connection.
+  static constexpr Micros kTimerTick = 5'000;
+  Micros next_timer_scan_ = 0;
+  bool reap_due_ = false;  // a connection closed: the table has something to drop
 };
 
 }  // namespace seegw::netstack
