@@ -229,6 +229,7 @@ Result<Config> parse(std::string_view text) {
     str(d["address"], c.dpdk.address);
     str(d["gateway"], c.dpdk.gateway);
     str(d["mac"], c.dpdk.mac);
+    c.dpdk.checksum_offload = d["checksum_offload"].value_or(true);
     if (auto v = d["mbufs"].value<int64_t>(); v && *v >= 1024)
       c.dpdk.mbufs = static_cast<std::uint32_t>(*v);
     if (auto v = d["mtu"].value<int64_t>()) {

@@ -130,7 +130,8 @@ void Stack::tcp_send(TcpSocket& t, std::uint8_t flags, std::uint32_t seq, std::s
   }
   s.payload = {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()};
   Mac unresolved{};
-  send_ip(t.remote_ip_, build_tcp_frame(config_.mac, unresolved, s, 64, ++ip_id_));
+  send_ip(t.remote_ip_,
+          build_tcp_frame(config_.mac, unresolved, s, 64, ++ip_id_, config_.tx_checksum_offload));
 }
 
 void Stack::tcp_reset_reply(const Segment& s) {
@@ -150,7 +151,8 @@ void Stack::tcp_reset_reply(const Segment& s) {
   }
   ++counters_.tcp_resets_sent;
   Mac unresolved{};
-  send_ip(s.src_ip, build_tcp_frame(config_.mac, unresolved, r, 64, ++ip_id_));
+  send_ip(s.src_ip,
+          build_tcp_frame(config_.mac, unresolved, r, 64, ++ip_id_, config_.tx_checksum_offload));
 }
 
 void Stack::tcp_output(TcpSocket& t, Micros now, bool bare_ack) {

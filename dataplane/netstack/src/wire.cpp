@@ -62,7 +62,7 @@ std::optional<Mac> parse_mac(std::string_view text) {
 }
 
 Frame build_tcp_frame(const Mac& src_mac, const Mac& dst_mac, const Segment& s, std::uint8_t ttl,
-                      std::uint16_t ip_id) {
+                      std::uint16_t ip_id, bool offload) {
   const std::size_t options = (s.mss ? 4 : 0) + (s.window_scale ? 4 : 0);
   const std::size_t tcp_len = kTcpHeader + options + s.payload.size();
   Frame f(kEthHeader + kIpHeader + tcp_len);
@@ -79,7 +79,7 @@ Frame build_tcp_frame(const Mac& src_mac, const Mac& dst_mac, const Segment& s, 
   ip[9] = kProtoTcp;
   store32(ip + 12, s.src_ip);
   store32(ip + 16, s.dst_ip);
-  store16(ip + 10, internet_checksum({ip, kIpHeader}));
+  if (!offload) store16(ip + 10, internet_checksum({ip, kIpHeader}));
   std::uint8_t* t = ip + kIpHeader;
   store16(t, s.src_port);
   store16(t + 2, s.dst_port);
@@ -103,14 +103,19 @@ Frame build_tcp_frame(const Mac& src_mac, const Mac& dst_mac, const Segment& s, 
     o += 4;
   }
   std::copy(s.payload.begin(), s.payload.end(), o);
-  const std::uint16_t sum = internet_checksum(
-      {t, tcp_len},
-      pseudo_header_sum(s.src_ip, s.dst_ip, kProtoTcp, static_cast<std::uint16_t>(tcp_len)));
-  store16(t + 16, sum);
+  const std::uint32_t pseudo =
+      pseudo_header_sum(s.src_ip, s.dst_ip, kProtoTcp, static_cast<std::uint16_t>(tcp_len));
+  if (offload) {
+    std::uint32_t folded = pseudo;
+    while (folded >> 16) folded = (folded & 0xffff) + (folded >> 16);
+    store16(t + 16, static_cast<std::uint16_t>(folded));  // not complemented: the port finishes it
+  } else {
+    store16(t + 16, internet_checksum({t, tcp_len}, pseudo));
+  }
   return f;
 }
 
-std::optional<Segment> parse_tcp(std::span<const std::uint8_t> ip, Drop& why) {
+std::optional<Segment> parse_tcp(std::span<const std::uint8_t> ip, Drop& why, bool verified) {
   const std::size_t ihl = static_cast<std::size_t>(ip[0] & 0x0f) * 4;
   auto t = ip.subspan(ihl);
   if (t.size() < kTcpHeader) {
@@ -125,7 +130,8 @@ std::optional<Segment> parse_tcp(std::span<const std::uint8_t> ip, Drop& why) {
   Segment s;
   s.src_ip = load32(&ip[12]);
   s.dst_ip = load32(&ip[16]);
-  if (internet_checksum(t, pseudo_header_sum(s.src_ip, s.dst_ip, kProtoTcp,
+  if (!verified &&
+      internet_checksum(t, pseudo_header_sum(s.src_ip, s.dst_ip, kProtoTcp,
                                              static_cast<std::uint16_t>(t.size()))) != 0) {
     why = Drop::bad_tcp_checksum;
     return std::nullopt;

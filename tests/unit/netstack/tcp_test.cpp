@@ -457,3 +457,46 @@ TEST_F(TcpTest, IcmpEchoIsAnswered) {
 
 }  // namespace
 }  // namespace seegw::netstack
+
+namespace seegw::netstack {
+namespace {
+
+TEST(ChecksumOffload, FramesLeaveTheSumsToThePortAndTrustItsVerdict) {
+  Segment s;
+  s.src_ip = kUs;
+  s.dst_ip = kPeer;
+  s.src_port = 25;
+  s.dst_port = 40000;
+  s.flags = tcp_flag::ack;
+  const std::string data = "250 ok\r\n";
+  s.payload = {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()};
+  Frame soft = build_tcp_frame(kOurMac, kPeerMac, s);
+  Frame offloaded = build_tcp_frame(kOurMac, kPeerMac, s, 64, 0, true);
+  EXPECT_EQ(load16(&offloaded[kEthHeader + 10]), 0);  // the port fills the IPv4 sum
+  // What the port will do: sum the segment, whose checksum field holds the pseudo-header sum.
+  std::uint8_t* t = &offloaded[kEthHeader + kIpHeader];
+  const std::size_t len = offloaded.size() - kEthHeader - kIpHeader;
+  store16(t + 16, internet_checksum({t, len}));
+  EXPECT_EQ(load16(t + 16), load16(&soft[kEthHeader + kIpHeader + 16]));
+
+  // A frame the port verified is not summed again (its checksum field is not looked at).
+  StackConfig c;
+  c.ip = kUs;
+  Stack stack(c, 1);
+  ASSERT_TRUE(stack.listen(25, [](TcpSocket&) {}).has_value());
+  Segment syn;
+  syn.src_ip = kPeer;
+  syn.dst_ip = kUs;
+  syn.src_port = 40000;
+  syn.dst_port = 25;
+  syn.flags = tcp_flag::syn;
+  syn.seq = 1;
+  Frame f = build_tcp_frame(kPeerMac, kOurMac, syn, 64, 0, true);  // sums not final
+  stack.input(f, 1000);
+  EXPECT_EQ(stack.counters().dropped_bad_ip_checksum, 1u);  // unverified: refused
+  stack.input(f, 1000, true);
+  EXPECT_EQ(stack.connections(), 1u);  // verified by the port: taken
+}
+
+}  // namespace
+}  // namespace seegw::netstack

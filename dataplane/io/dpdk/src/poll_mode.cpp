@@ -65,7 +65,8 @@ struct PollModeBackend::Impl {
   std::unique_ptr<netstack::FaultInjector> rx_faults, tx_faults;
   io::EventLoop* loop = nullptr;
   std::unordered_set<NetTransport*> live;  // for posted events: is it still there?
-  std::uint64_t tx_dropped = 0, rx_bursts = 0, polls = 0;
+  std::uint64_t tx_dropped = 0, rx_bursts = 0, polls = 0, rx_bad_checksum = 0;
+  bool rx_checksum = false, tx_checksum = false;  // offloaded to the port
   mutable std::mutex stats_mutex;
   std::string stats;  // refreshed by the poll thread about once a second
   Micros stats_at = 0;
@@ -200,6 +201,13 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
     return fail(Errc::config, fmt::format("DPDK port {}: {}", m.port, rte_strerror(-rc)));
   rte_eth_conf conf{};
   conf.rxmode.mtu = settings.mtu;
+  // Checksums where the port offers them both ways for IPv4 and TCP; software otherwise.
+  constexpr std::uint64_t rx_sums = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+  constexpr std::uint64_t tx_sums = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+  m.rx_checksum = settings.checksum_offload && (info.rx_offload_capa & rx_sums) == rx_sums;
+  m.tx_checksum = settings.checksum_offload && (info.tx_offload_capa & tx_sums) == tx_sums;
+  if (m.rx_checksum) conf.rxmode.offloads |= rx_sums;
+  if (m.tx_checksum) conf.txmode.offloads |= tx_sums;
   if (settings.mtu > info.max_mtu || settings.mtu + 18u > info.max_rx_pktlen)
     return fail(Errc::config,
                 fmt::format("DPDK port {} ({}): MTU {} is more than it carries ({})", m.port,
@@ -223,6 +231,7 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
 
   netstack::StackConfig sc;
   sc.mtu = settings.mtu;
+  sc.tx_checksum_offload = m.tx_checksum;
   const auto slash = settings.address.find('/');
   auto ip = netstack::parse_ip(settings.address.substr(0, slash));
   const int prefix =
@@ -262,8 +271,10 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
         "dpdk: FAULT INJECTION on: drop {} duplicate {} reorder {} delay {} us (tests only)",
         r.drop, r.duplicate, r.reorder, r.delay);
   }
-  log::notice("dpdk: port {} ({}) up; stack {} mac {} mtu {}; {} mbufs", m.port, info.driver_name,
-              settings.address, netstack::mac_text(sc.mac), settings.mtu, settings.mbufs);
+  log::notice("dpdk: port {} ({}) up; stack {} mac {} mtu {}; {} mbufs; checksums: rx {}, tx {}",
+              m.port, info.driver_name, settings.address, netstack::mac_text(sc.mac), settings.mtu,
+              settings.mbufs, m.rx_checksum ? "port" : "software",
+              m.tx_checksum ? "port" : "software");
   return b;
 }
 
@@ -343,6 +354,12 @@ void PollModeBackend::Impl::transmit(std::vector<netstack::Frame>& frames) {
         break;  // the pool is empty: the rest is lost like a full NIC ring (TCP resends)
       }
       std::memcpy(data, f.data(), f.size());
+      // The stack left IPv4/TCP checksums to the port (ARP and ICMP it sums itself).
+      if (tx_checksum && f.size() >= 34 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 6) {
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+        m->l2_len = 14;
+        m->l3_len = 20;
+      }
       mbufs[k] = m;
     }
     std::uint16_t sent = rte_eth_tx_burst(port, 0, mbufs, k);
@@ -361,6 +378,7 @@ void PollModeBackend::Impl::publish_stats(Micros now) {
   std::string s = fmt::format(
       "dpdk port: {}\nrx frames: {}\ntx frames: {}\nrx bytes: {}\ntx bytes: {}\n"
       "tx dropped (ring or pool full): {}\nport rx missed: {}\nport rx no mbuf: {}\n"
+      "port rx bad checksum: {}\nchecksums: rx {}, tx {}\n"
       "connections: {}\nbuffered bytes: {}\ndropped frames: {}\n"
       "  short {}, not for us {}, bad ip header {}, bad ip checksum {}, fragments {},\n"
       "  bad tcp header {}, bad tcp checksum {}, unknown protocol {}, no listener {},\n"
@@ -370,6 +388,7 @@ void PollModeBackend::Impl::publish_stats(Micros now) {
       "tcp out of order: {}\ntcp duplicates: {}\ntcp window probes: {}\n"
       "arp replies: {}\nicmp echo replies: {}\npolls: {}\nbusy polls: {}\n",
       port, c.rx_frames, c.tx_frames, c.rx_bytes, c.tx_bytes, tx_dropped, es.imissed, es.rx_nombuf,
+      rx_bad_checksum, rx_checksum ? "port" : "software", tx_checksum ? "port" : "software",
       stack->connections(), stack->buffered_bytes(), c.dropped(), c.dropped_short,
       c.dropped_not_for_us, c.dropped_bad_ip_header, c.dropped_bad_ip_checksum, c.dropped_fragments,
       c.dropped_bad_tcp_header, c.dropped_bad_tcp_checksum, c.dropped_unknown_protocol,

@@ -52,6 +52,7 @@ struct StackConfig {
   Micros arp_timeout = 300'000'000;
   std::size_t arp_pending_frames = 256;
   std::uint16_t ephemeral_first = 49152;
+  bool tx_checksum_offload = false;  // the port computes IPv4 and TCP checksums of what we send
 };
 
 struct Counters {
@@ -168,8 +169,9 @@ class Stack {
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
 
-  // One received Ethernet frame.
-  void input(std::span<const std::uint8_t> frame, Micros now);
+  // One received Ethernet frame; `checksums_verified` when the port checked the IPv4 and TCP
+  // checksums already (RX offload; a frame it found bad is dropped before it gets here).
+  void input(std::span<const std::uint8_t> frame, Micros now, bool checksums_verified = false);
   // Timers: retransmissions, probes, TIME-WAIT, ARP.
   void poll(Micros now);
   // Runs the handlers of sockets that changed, then sends what they wrote.
@@ -205,7 +207,7 @@ class Stack {
   };
 
   void input_arp(std::span<const std::uint8_t> frame);
-  void input_ipv4(std::span<const std::uint8_t> frame, Micros now);
+  void input_ipv4(std::span<const std::uint8_t> frame, Micros now, bool verified);
   void input_icmp(std::span<const std::uint8_t> ip, const Mac& src_mac);
   void input_tcp(const Segment& s, Micros now);
   void tcp_listen_input(const Segment& s, Listener& l, Micros now);

@@ -68,8 +68,10 @@ struct Segment {
 };
 
 // Builds Ethernet + IPv4 + TCP (checksums filled) for a segment.
+// With `offload`, the port computes the checksums: the IPv4 header checksum is left 0 and the TCP
+// field holds the pseudo-header sum, as NICs (and DPDK's TX checksum offload) expect.
 Frame build_tcp_frame(const Mac& src_mac, const Mac& dst_mac, const Segment& s,
-                      std::uint8_t ttl = 64, std::uint16_t ip_id = 0);
+                      std::uint8_t ttl = 64, std::uint16_t ip_id = 0, bool offload = false);
 
 // Why a frame was dropped, for the counters.
 enum class Drop {
@@ -86,7 +88,9 @@ enum class Drop {
 
 // Parses the TCP part of an IPv4 packet (`ip` starts at the IP header and is exactly the IP
 // datagram). Checks the data offset, the options' lengths and the checksum.
-std::optional<Segment> parse_tcp(std::span<const std::uint8_t> ip, Drop& why);
+// `verified`: the port already checked the checksum (RX offload), so it is not summed again.
+std::optional<Segment> parse_tcp(std::span<const std::uint8_t> ip, Drop& why,
+                                 bool verified = false);
 
 // Sequence-number comparisons modulo 2^32 (RFC 9293 §3.4).
 inline bool seq_lt(std::uint32_t a, std::uint32_t b) {
