@@ -739,7 +739,8 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
                           v.validation.detail.empty() ? "" : " - ", v.validation.detail);
     }
     const auto& best = found->front();
-    const bool listed = std::any_of(stored_agencies(store_).begin(), stored_agencies(store_).end(),
+    const auto agencies = stored_agencies(store_);
+    const bool listed = std::any_of(agencies.begin(), agencies.end(),
                                     [&](const StoredAgency& a) { return a.domain == domain; });
     if (best.validation.state != x509::CertificateState::valid || !listed) {
       text += listed ? "nothing changed: no valid certificate\n"
