@@ -309,6 +309,14 @@ def test_certificates_and_configuration_from_the_console():
     check(len(rows) == 1 and rows[0]["state"] == "valid", "in use, and no longer awaiting approval: " + out)
     rc, out = cli("show", "crl")
     check(rc == 0 and "NEXT UPDATE" in out, out)
+    # Discovery on demand (DIR-2): found and validated; C's was approved earlier, so it stays.
+    rc, out = cli("certificate", "discover", "agency-c.govt.nz", gid=OPERATOR_GID)
+    check(rc == 0 and "O=agency-c: valid" in out and "already in use" in out, out)
+    # B's was imported by hand, so the directory's waits for approval (approval is manual here).
+    rc, out = cli("certificate", "discover", "agency-b.govt.nz", gid=OPERATOR_GID)
+    check(rc == 0 and "O=agency-b: valid" in out and "waiting for approval" in out, out)
+    rc, out = cli("certificate", "discover", "agency-x.govt.nz")
+    check(rc == 0 and "holds no certificate for agency-x.govt.nz" in out, out)
     # Configuration: shown without secrets, checked, and the data plane's snapshot with it.
     rc, out = cli("config", "show")
     check(rc == 0 and "refresh            every 3600 s" in out and "auto-approve       no" in out, out)

@@ -748,6 +748,10 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
       return reply.answer(true, text, data);
     }
     const std::string pem = x509::to_pem(best.certificate.get());
+    if (auto in_use =
+            x509::load_certificate_file((store_.discovered() / (domain + ".pem")).string());
+        in_use && X509_cmp(in_use->get(), best.certificate.get()) == 0)
+      return reply.answer(true, text + "already in use: nothing changed", data);
     if (!config_.auto_approve) {
       if (auto w = write_file_atomically(store_.pending() / (domain + ".pem"), pem); !w)
         return reply.error(w.error().message);
