@@ -70,6 +70,35 @@ TEST(Config, ErrorsAreClear) {
   EXPECT_FALSE(parse("[smtp]\nmax_recipients = -1"));
 }
 
+TEST(Config, PollModeSection) {
+  auto c = parse(R"(
+[dpdk]
+enabled = true
+eal_args = ["--no-huge", "-m", "512", "--vdev=net_tap0,iface=seegw0"]
+address = "198.18.0.2/24"
+gateway = "198.18.0.1"
+mtu = 9000
+checksum_offload = false
+idle_sleep_us = 0
+[dpdk.faults]
+drop = 0.02
+reorder = 0.01
+seed = 7
+)");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->dpdk.enabled);
+  EXPECT_EQ(c->dpdk.eal_args.size(), 4u);
+  EXPECT_EQ(c->dpdk.mtu, 9000);
+  EXPECT_FALSE(c->dpdk.checksum_offload);
+  EXPECT_EQ(c->dpdk.idle_sleep.count(), 0);
+  EXPECT_TRUE(c->dpdk.faults.any());
+  EXPECT_EQ(c->dpdk.faults.seed, 7u);
+  EXPECT_FALSE(parse("[dpdk]\nenabled = true\naddress = \"198.18.0.2\"\n"));  // no prefix
+  EXPECT_FALSE(parse("[dpdk]\nmtu = 20000\n"));
+  EXPECT_FALSE(parse("[dpdk.faults]\ndrop = 0.9\n"));  // not a test of loss any more
+  EXPECT_FALSE(parse("").value().dpdk.faults.any());
+}
+
 TEST(Network, MatchesPrefixes) {
   auto n = Network::parse("192.168.16.0/20");
   ASSERT_TRUE(n);

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 
+#include "seegw/netstack/faults.hpp"
 #include "seegw/netstack/stack.hpp"
 
 namespace seegw::netstack {
@@ -496,6 +498,47 @@ TEST(ChecksumOffload, FramesLeaveTheSumsToThePortAndTrustItsVerdict) {
   EXPECT_EQ(stack.counters().dropped_bad_ip_checksum, 1u);  // unverified: refused
   stack.input(f, 1000, true);
   EXPECT_EQ(stack.connections(), 1u);  // verified by the port: taken
+}
+
+}  // namespace
+}  // namespace seegw::netstack
+
+namespace seegw::netstack {
+namespace {
+
+TEST(FaultInjection, RatesAreRoughlyWhatWasAskedAndRepeatable) {
+  auto run = [](std::uint64_t seed) {
+    FaultInjector f({0.02, 0.01, 0.02, 0, seed});
+    std::size_t out = 0;
+    std::vector<std::uint8_t> order;
+    for (int burst = 0; burst < 1000; ++burst) {
+      std::vector<Frame> frames;
+      for (std::uint8_t i = 0; i < 10; ++i) frames.push_back(Frame{i});
+      f.apply(frames, burst);
+      out += frames.size();
+      for (auto& fr : frames) order.push_back(fr[0]);
+    }
+    return std::tuple{out, order, f.dropped(), f.duplicated(), f.reordered()};
+  };
+  auto [out, order, dropped, duplicated, reordered] = run(7);
+  EXPECT_NEAR(static_cast<double>(dropped), 200, 60);  // 2 % of 10,000
+  EXPECT_NEAR(static_cast<double>(duplicated), 100, 45);
+  EXPECT_NEAR(static_cast<double>(reordered), 200, 60);
+  EXPECT_EQ(out, 10000 - dropped + duplicated);  // every frame goes out (or is dropped) at once
+  EXPECT_EQ(std::get<1>(run(7)), order);         // the same seed, the same run
+  EXPECT_NE(std::get<1>(run(8)), order);
+}
+
+TEST(FaultInjection, DelayHoldsFramesUntilTheirTime) {
+  FaultInjector f({0, 0, 0, 1000, 1});
+  std::vector<Frame> frames{Frame{1}, Frame{2}};
+  f.apply(frames, 0);
+  EXPECT_TRUE(frames.empty());
+  f.apply(frames, 999);
+  EXPECT_TRUE(frames.empty());
+  f.apply(frames, 1000);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0][0], 1);
 }
 
 }  // namespace
