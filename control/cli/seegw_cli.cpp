@@ -240,10 +240,21 @@ int interactive() {
   el_set(el, EL_ADDFN, "seegw-help", "what may come next", help);
   el_set(el, EL_BIND, "?", "seegw-help", nullptr);
   std::printf("seegw console. Tab completes, ? lists what may come next, 'exit' leaves.\n");
+  // Ctrl-C abandons the line being typed (or a running command), never the shell: it is the
+  // appliance's console, and a ForceCommand shell that exits logs the operator out.
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigaction(SIGINT, &sa, nullptr);
   int status = 0;
   while (true) {
     int count = 0;
+    g_interrupted = 0;
     const char* line = el_gets(el, &count);
+    if (g_interrupted) {
+      std::printf("\n");
+      el_reset(el);
+      continue;
+    }
     if (!line) break;
     std::string text(line, static_cast<std::size_t>(count));
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();

@@ -171,6 +171,8 @@ def test_a_held_message_is_released_from_the_console_after_approval():
     t = Terminal()
     try:
         t.expect(r"seegw> ")
+        t.send("show sta\x03")              # Ctrl-C drops the line, not the shell
+        t.expect(r"seegw> ")
         t.send("sh\t")                      # one completion: "show "
         t.expect(r"show $|show ")
         t.send("?")                         # what may follow "show"
