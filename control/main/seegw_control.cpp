@@ -6,6 +6,7 @@
 //   seegw-control --config FILE directory agencies
 //   seegw-control --config FILE directory discover DOMAIN
 //   seegw-control --config FILE crl refresh CERTIFICATE.pem...
+//   seegw-control --config FILE ocsp check CERTIFICATE.pem...
 //   seegw-control --config FILE snapshot --out FILE
 //
 // Exit status: 0 ok; 1 the directory is unreachable (the last snapshot stays as it is);
@@ -32,6 +33,7 @@ void usage() {
       "       seegw-control --config FILE directory agencies\n"
       "       seegw-control --config FILE directory discover DOMAIN\n"
       "       seegw-control --config FILE crl refresh CERTIFICATE.pem...\n"
+      "       seegw-control --config FILE ocsp check CERTIFICATE.pem...\n"
       "       seegw-control --config FILE snapshot --out FILE\n"
       "Exit status: 0 ok, 1 directory unreachable, 2 usage or configuration error,\n"
       "3 the directory answered with an error.\n",
@@ -108,6 +110,27 @@ int main(int argc, char** argv) {
   }
   if (args.size() >= 3 && args[0] == "crl" && args[1] == "refresh")
     return crl_refresh(*config, {args.begin() + 2, args.end()});
+  if (args.size() >= 3 && args[0] == "ocsp" && args[1] == "check") {
+    // Exit 0 when every certificate got a signed answer (good or revoked), 1 otherwise.
+    int status = 0;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      auto cert = x509::load_certificate_file(args[i]);
+      if (!cert) {
+        status = std::max(status, status_of(cert.error()));
+        continue;
+      }
+      auto answers = daemon::check_ocsp(*config, cert->get());
+      if (answers.empty()) {
+        std::printf("%s: no OCSP responder, or no trusted issuer\n", args[i].c_str());
+        status = std::max(status, 1);
+      }
+      for (const auto& a : answers) {
+        std::printf("%s: %s: %s\n", args[i].c_str(), a.url.c_str(), a.status.c_str());
+        if (!a.usable) status = std::max(status, 1);
+      }
+    }
+    return status;
+  }
   if (args.size() < 2 || args[0] != "directory") return usage(), 2;
   auto dir = directory::Directory::connect(config->directory);
   if (!dir) return status_of(dir.error());

@@ -97,9 +97,80 @@ def teardown():
         S["w"].remove()
 
 
+def ocsp_issue(name, responder_port, revoke=False):
+    """A certificate under agency-a's CA whose AIA names an OCSP responder on loopback."""
+    s = setup()
+    ca = os.path.join(s["pki"], "agency-a")
+    key, csr, cert, ext = (s["w"].sub("ocsp", name + x) for x in (".key", ".csr", ".pem", ".ext"))
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                    "-subj", f"/CN=domain-confidentiality-authority/O={name}"], check=True, capture_output=True)
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nsubjectAltName=email:domain-confidentiality-authority@agency-a.govt.nz\n"
+                f"authorityInfoAccess=OCSP;URI:http://127.0.0.1:{responder_port}\n")
+    ca_args = ["-config", os.path.join(ca, "ca.cnf"), "-cert", os.path.join(ca, "ca.pem"), "-keyfile",
+               os.path.join(ca, "ca.key")]
+    subprocess.run(["openssl", "ca", "-batch", *ca_args, "-in", csr, "-out", cert, "-extfile", ext, "-notext",
+                    "-days", "30"], check=True, capture_output=True)
+    if revoke:
+        subprocess.run(["openssl", "ca", "-batch", *ca_args, "-revoke", cert, "-crl_reason", "keyCompromise"],
+                       check=True, capture_output=True)
+    return cert
+
+
+def ocsp_responder(port, signer_ca="agency-a"):
+    """`openssl ocsp` as a real responder for agency-a's CA database, signing with `signer_ca`'s key."""
+    s = setup()
+    a, signer = os.path.join(s["pki"], "agency-a"), os.path.join(s["pki"], signer_ca)
+    p = subprocess.Popen(["openssl", "ocsp", "-index", os.path.join(a, "index.txt"), "-port", str(port),
+                          "-rsigner", os.path.join(signer, "ca.pem"), "-rkey", os.path.join(signer, "ca.key"),
+                          "-CA", os.path.join(a, "ca.pem"), "-ignore_err", "-nmin", "10"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Ready when it says so: a probe connection would hold this one-at-a-time server up.
+    for line in p.stderr:
+        if "waiting for OCSP client connections" in line:
+            break
+    return p
+
+
+def ocsp_check(*certs):
+    s = setup()
+    config = s["w"].sub("ocsp.toml")
+    with open(config, "w") as f:
+        f.write(f'[snapshot]\ntrusted_roots = ["{s["pki"]}/agency-a/ca.pem"]\n[crl]\ntimeout = 5\n')
+    r = subprocess.run([CONTROL, "--config", config, "ocsp", "check", *certs], capture_output=True, text=True,
+                       timeout=60)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_ocsp_answers_good_and_revoked_and_a_forged_or_absent_responder_is_not_believed():
+    """DIR-4's second source: a real OCSP responder (`openssl ocsp`) on loopback."""
+    port = free_port()
+    good = ocsp_issue("ocsp-good", port)
+    revoked = ocsp_issue("ocsp-revoked", port, revoke=True)
+    responder = ocsp_responder(port)
+    try:
+        rc, out = ocsp_check(good, revoked)
+        check(rc == 0 and "ocsp-good.pem: http://127.0.0.1" in out and ": good" in out, out)
+        check("ocsp-revoked.pem" in out and "revoked (keyCompromise)" in out, out)
+    finally:
+        responder.kill()
+        responder.wait()
+    # A responder that signs with a key the issuer never delegated to is not believed.
+    forger = ocsp_responder(port, signer_ca="agency-b")
+    try:
+        rc, out = ocsp_check(revoked)
+        check(rc == 1 and "not signed by the issuer" in out, out)
+    finally:
+        forger.kill()
+        forger.wait()
+    rc, out = ocsp_check(good)  # no responder at all: unknown, said
+    check(rc == 1 and ("Couldn't connect" in out or "Connection refused" in out), out)
+
+
 if __name__ == "__main__":
     try:
         run_tests([
+            test_ocsp_answers_good_and_revoked_and_a_forged_or_absent_responder_is_not_believed,
             test_fetched_checked_cached_and_reused,
             test_a_crl_signed_by_another_key_is_refused,
             test_an_expired_crl_is_refused,

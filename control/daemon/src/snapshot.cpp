@@ -169,15 +169,37 @@ std::vector<StoredAgency> stored_agencies(const ControlStore& store) {
   return out;
 }
 
-std::vector<CrlState> refresh_crls(const ControlConfig& c, X509* certificate) {
-  std::vector<CrlState> out;
+std::optional<x509::Certificate> issuer_among_roots(const ControlConfig& c, X509* certificate) {
   for (const auto& r : c.trusted_roots) {
     auto root = x509::load_certificate_file(r);
-    if (!root || X509_check_issued(root->get(), certificate) != X509_V_OK) continue;
-    for (auto& f : revocation::refresh(certificate, root->get(), c.crl_cache_dir(),
-                                       std::time(nullptr), c.crl_timeout))
-      out.push_back({f.uri, f.status, f.file, f.usable});
-    break;
+    if (root && X509_check_issued(root->get(), certificate) == X509_V_OK) return std::move(*root);
+  }
+  return std::nullopt;
+}
+
+std::vector<CrlState> refresh_crls(const ControlConfig& c, X509* certificate) {
+  std::vector<CrlState> out;
+  auto issuer = issuer_among_roots(c, certificate);
+  if (!issuer) return out;
+  for (auto& f : revocation::refresh(certificate, issuer->get(), c.crl_cache_dir(),
+                                     std::time(nullptr), c.crl_timeout))
+    out.push_back({f.uri, f.status, f.file, f.usable});
+  return out;
+}
+
+std::vector<OcspState> check_ocsp(const ControlConfig& c, X509* certificate) {
+  std::vector<OcspState> out;
+  auto issuer = issuer_among_roots(c, certificate);
+  if (!issuer) return out;
+  for (const auto& url : revocation::ocsp_responders(certificate)) {
+    auto answer =
+        revocation::query_ocsp(certificate, issuer->get(), url, c.crl_timeout, std::time(nullptr));
+    if (!answer)
+      out.push_back({url, answer.error().message, false, false});
+    else
+      out.push_back({url, answer->detail, answer->status != revocation::OcspStatus::unknown,
+                     answer->status == revocation::OcspStatus::revoked});
+    if (out.back().usable) break;  // one responder's signed answer is enough
   }
   return out;
 }
@@ -217,6 +239,14 @@ Result<ComposeReport> compose_snapshot(const ControlConfig& c, const ControlStor
         return std::unexpected(w.error());
       entries += fmt::format("certificate = {}\n", toml_string(file.string()));
       ++report.certificates;
+      // OCSP beside the CRLs: a signed "revoked" or "good" goes into the snapshot for the
+      // data plane; an unusable answer changes nothing (the CRLs decide, or the soft path).
+      for (const auto& o : check_ocsp(c, cert->get())) {
+        if (o.usable)
+          entries += fmt::format("ocsp = \"{}\"\n", o.revoked ? "revoked" : "good");
+        else
+          report.crl_problems.push_back(fmt::format("{}: OCSP {}", a.domain, o.status));
+      }
       for (const auto& r : refresh_crls(c, cert->get())) {
         if (r.usable)
           crls.push_back(fs::absolute(r.file).string());

@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "http.hpp"
 #include "seegw/common/file.hpp"
 #include "seegw/directory/directory.hpp"
 
@@ -83,6 +84,47 @@ std::vector<std::string> distribution_points(X509* certificate) {
   return out;
 }
 
+namespace detail {
+
+Result<std::string> http_transfer(const std::string& uri, std::chrono::seconds timeout,
+                                  std::size_t max_bytes, const std::string* post_body,
+                                  const char* content_type) {
+  std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
+  if (!curl) return fail(Errc::unavailable, "libcurl could not start");
+  Download d;
+  d.max = max_bytes;
+  curl_slist* headers = nullptr;
+  curl_easy_setopt(curl.get(), CURLOPT_URL, uri.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &d);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION,
+                   0L);  // a CRL DP or responder does not redirect
+  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  if (post_body) {
+    // HTTP/1.0, as OCSP responders expect (RFC 6960 A.1 was written for it): the answer ends
+    // when the connection does, so a responder that never sends a length is still understood.
+    curl_easy_setopt(curl.get(), CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_0));
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, post_body->data());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(post_body->size()));
+    headers = curl_slist_append(headers, fmt::format("Content-Type: {}", content_type).c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  }
+  CURLcode rc = curl_easy_perform(curl.get());
+  curl_slist_free_all(headers);
+  if (d.too_big)
+    return fail(Errc::limit, fmt::format("{}: the answer is larger than {} bytes", uri, max_bytes));
+  if (rc != CURLE_OK)
+    return fail(Errc::unavailable, fmt::format("{}: {}", uri, curl_easy_strerror(rc)));
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (status != 200) return fail(Errc::unavailable, fmt::format("{}: HTTP status {}", uri, status));
+  return std::move(d.bytes);
+}
+
+}  // namespace detail
+
 Result<std::string> fetch(const std::string& uri, std::chrono::seconds timeout,
                           std::size_t max_bytes) {
   if (uri.starts_with("ldap://") || uri.starts_with("ldaps://")) {
@@ -91,30 +133,11 @@ Result<std::string> fetch(const std::string& uri, std::chrono::seconds timeout,
     return value;
   }
   if (!uri.starts_with("http://") && !uri.starts_with("https://"))
-    return fail(Errc::config, "CRL distribution point " + uri +
-                                  ": only http(s) and ldap(s) are "
-                                  "fetched");
-  std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
-  if (!curl) return fail(Errc::unavailable, "libcurl could not start");
-  Download d;
-  d.max = max_bytes;
-  curl_easy_setopt(curl.get(), CURLOPT_URL, uri.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &d);
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, static_cast<long>(timeout.count()));
-  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 0L);  // a CRL DP does not redirect
-  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
-  CURLcode rc = curl_easy_perform(curl.get());
-  if (d.too_big)
-    return fail(Errc::limit, fmt::format("CRL at {} is larger than {} bytes", uri, max_bytes));
-  if (rc != CURLE_OK)
-    return fail(Errc::unavailable, fmt::format("CRL at {}: {}", uri, curl_easy_strerror(rc)));
-  long status = 0;
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
-  if (status != 200)
-    return fail(Errc::unavailable, fmt::format("CRL at {}: HTTP status {}", uri, status));
-  return std::move(d.bytes);
+    return fail(Errc::config,
+                "CRL distribution point " + uri + ": only http(s) and ldap(s) are fetched");
+  auto got = detail::http_transfer(uri, timeout, max_bytes, nullptr, nullptr);
+  if (!got) return fail(got.error().code, "CRL at " + got.error().message);
+  return got;
 }
 
 Result<void> check_crl(X509_CRL* crl, X509* issuer, std::time_t now) {

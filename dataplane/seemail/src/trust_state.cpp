@@ -6,6 +6,8 @@
 
 #include <toml++/toml.h>
 
+#include <map>
+
 #include "seegw/common/file.hpp"
 #include "seegw/common/text.hpp"
 
@@ -178,6 +180,7 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
     }
     return {};
   };
+  std::map<std::string, std::string> ocsp;  // domain → good | revoked, from seegw-control
   if (auto* agencies = t["agency"].as_array()) {
     for (auto& node : *agencies) {
       auto* e = node.as_table();
@@ -195,6 +198,11 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
                                               d, community));
       p.seemail[d] = a;
       if (auto ok = peer(*e, d); !ok) return std::unexpected(ok.error());
+      if (auto o = (*e)["ocsp"].value<std::string>()) {
+        if (*o != "good" && *o != "revoked")
+          return fail(Errc::config, fmt::format("agency {}: ocsp must be good or revoked", d));
+        ocsp[d] = *o;
+      }
     }
   }
   if (auto* trusted = t["trusted"].as_array()) {
@@ -210,10 +218,18 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
   }
   if (!problem.empty()) return fail(Errc::config, fmt::format("{}: {}", file.string(), problem));
 
-  // Each peer certificate's state now (OUT-5), against this snapshot's roots and CRLs.
+  // Each peer certificate's state now (OUT-5), against this snapshot's roots and CRLs — and the
+  // signed OCSP answer control got, which settles a status the CRLs left unknown, and revokes.
   for (auto& [domain, cert] : s->certificates) {
     auto v = s->check(cert.get(), {}, domain.find('@') == std::string::npos ? domain : "", now);
-    p.certificates[domain] = {to_cert_state(v.state), false};
+    auto state = to_cert_state(v.state);
+    if (auto o = ocsp.find(domain); o != ocsp.end()) {
+      if (o->second == "revoked")
+        state = policy::CertState::revoked;
+      else if (state == policy::CertState::status_unknown)
+        state = policy::CertState::valid;
+    }
+    p.certificates[domain] = {state, false};
   }
   add_learnt(*s, learnt, now);
   return std::shared_ptr<const TrustState>(std::move(s));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,14 @@ struct CrlState {
   bool usable = false;
 };
 std::vector<CrlState> refresh_crls(const ControlConfig& c, X509* certificate);
+
+// OCSP for one certificate: its responders asked in turn until one gives a signed answer.
+struct OcspState {
+  std::string url, status;
+  bool usable = false;  // a signed, current "good" or "revoked"
+  bool revoked = false;
+};
+std::vector<OcspState> check_ocsp(const ControlConfig& c, X509* certificate);
 
 // The agencies the last good directory answer held (domain, list, community, name per row).
 struct StoredAgency {

@@ -41,4 +41,20 @@ std::vector<Refreshed> refresh(X509* certificate, X509* issuer, const std::files
                                std::time_t now, std::chrono::seconds timeout,
                                std::chrono::seconds refresh_before = std::chrono::hours(1));
 
+// OCSP (RFC 6960), a second source beside CRLs: the responders a certificate's Authority
+// Information Access names, asked over HTTP POST with a nonce; the answer must be signed by the
+// issuer (or a responder it delegated to), carry our nonce when the responder echoes one, and be
+// current (thisUpdate/nextUpdate, five minutes' leeway).
+std::vector<std::string> ocsp_responders(X509* certificate);
+
+enum class OcspStatus { good, revoked, unknown };
+struct OcspAnswer {
+  OcspStatus status = OcspStatus::unknown;
+  std::string detail;  // the reason, the revocation time, or why the answer is unusable
+};
+// Errc::unavailable when the responder cannot be reached; Errc::corrupt when its answer cannot
+// be trusted (not signed by the issuer, stale, wrong nonce) — either way the status is unknown.
+Result<OcspAnswer> query_ocsp(X509* certificate, X509* issuer, const std::string& url,
+                              std::chrono::seconds timeout, std::time_t now);
+
 }  // namespace seegw::revocation
