@@ -218,6 +218,15 @@ unsigned char help(EditLine* el, int) {
 
 const char* prompt(EditLine*) { return "seegw> "; }
 
+// Ctrl-C at the prompt: the line is dropped (^C is a key here, not a signal, so no race with the
+// terminal's modes); el_gets returns it and the loop ignores it.
+bool g_cancelled = false;
+unsigned char cancel_line(EditLine*, int) {
+  g_cancelled = true;
+  std::printf("^C");
+  return CC_NEWLINE;
+}
+
 std::string history_file() {
   const char* home = std::getenv("HOME");
   return home ? std::string(home) + "/.seegw_cli_history" : std::string();
@@ -239,6 +248,9 @@ int interactive() {
   el_set(el, EL_BIND, "^I", "seegw-complete", nullptr);
   el_set(el, EL_ADDFN, "seegw-help", "what may come next", help);
   el_set(el, EL_BIND, "?", "seegw-help", nullptr);
+  el_set(el, EL_SETTY, "-d", "-isig", nullptr);  // while editing, ^C is a key...
+  el_set(el, EL_ADDFN, "seegw-cancel", "drop the line", cancel_line);
+  el_set(el, EL_BIND, "^C", "seegw-cancel", nullptr);  // ...that drops the line
   std::printf("seegw console. Tab completes, ? lists what may come next, 'exit' leaves.\n");
   // Ctrl-C abandons the line being typed (or a running command), never the shell: it is the
   // appliance's console, and a ForceCommand shell that exits logs the operator out.
@@ -249,9 +261,10 @@ int interactive() {
   while (true) {
     int count = 0;
     g_interrupted = 0;
+    g_cancelled = false;
     const char* line = el_gets(el, &count);
-    if (g_interrupted) {
-      std::printf("\n");
+    if (g_cancelled || g_interrupted) {
+      if (g_interrupted) std::printf("\n");
       el_reset(el);
       continue;
     }
