@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -232,7 +233,24 @@ std::string history_file() {
   return home ? std::string(home) + "/.seegw_cli_history" : std::string();
 }
 
+// The terminal's own Ctrl-C signal is off while the shell waits for a line — ^C is then a key,
+// with no window in which a signal could arrive while libedit switches modes — and on while a
+// command runs, so Ctrl-C ends a `monitor log`.
+termios g_terminal{};
+bool g_have_terminal = false;
+void terminal_signals(bool on) {
+  if (!g_have_terminal) return;
+  termios t = g_terminal;
+  if (on)
+    t.c_lflag |= ISIG;
+  else
+    t.c_lflag &= ~static_cast<tcflag_t>(ISIG);
+  tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
 int interactive() {
+  g_have_terminal = tcgetattr(STDIN_FILENO, &g_terminal) == 0;
+  terminal_signals(false);
   EditLine* el = el_init("seegw-cli", stdin, stdout, stderr);
   History* hist = history_init();
   HistEvent ev;
@@ -283,7 +301,9 @@ int interactive() {
       for (const auto& l : console::help_lines({})) std::printf("%s\n", l.c_str());
       continue;
     }
+    terminal_signals(true);
     status = execute(*words);
+    terminal_signals(false);
   }
   if (!file.empty()) {
     history(hist, &ev, H_SAVE, file.c_str());
@@ -291,6 +311,7 @@ int interactive() {
   }
   history_end(hist);
   el_end(el);
+  if (g_have_terminal) tcsetattr(STDIN_FILENO, TCSANOW, &g_terminal);
   std::printf("\n");
   return status;
 }

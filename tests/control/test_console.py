@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -128,6 +129,15 @@ class Terminal:
                     raise AssertionError(f"the terminal closed before {pattern!r}:\n{self.seen[-2000:]}")
                 self.seen += re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r", "", data)
 
+    def prompt(self, timeout=30):
+        """The prompt, and the line editor ready for keys: libedit prints the prompt, then puts
+        the terminal in raw mode; keys typed in between would be read by the cooked terminal."""
+        self.expect(r"seegw> ", timeout)
+        deadline = time.monotonic() + timeout
+        while termios.tcgetattr(self.fd)[3] & termios.ICANON:
+            check(time.monotonic() < deadline, "the line editor never took the terminal")
+            select.select([], [], [], 0.005)
+
     def close(self):
         try:
             os.kill(self.pid, signal.SIGKILL)
@@ -170,9 +180,9 @@ def test_a_held_message_is_released_from_the_console_after_approval():
 
     t = Terminal()
     try:
-        t.expect(r"seegw> ")
+        t.prompt()
         t.send("show sta\x03")              # Ctrl-C drops the line, not the shell
-        t.expect(r"seegw> ")
+        t.prompt()
         t.send("sh\t")                      # one completion: "show "
         t.expect(r"show $|show ")
         t.send("?")                         # what may follow "show"
@@ -180,7 +190,7 @@ def test_a_held_message_is_released_from_the_console_after_approval():
         t.expect(r"show held\s+the hold queue")
         t.send("he\t\r")                    # "show held", run
         t.expect(qid)
-        t.expect(r"seegw> ")
+        t.prompt()
         t.send("queue r\t")                 # two candidates share "re": that much is typed
         t.expect(r"queue re")
         t.send("\t")                        # a second tab lists them
@@ -188,7 +198,7 @@ def test_a_held_message_is_released_from_the_console_after_approval():
         t.send("\x15")                      # ^U: start again
         t.send(f"queue release {qid}\r")
         t.expect(rf"released {qid}")
-        t.expect(r"seegw> ")
+        t.prompt()
         t.send("queue frobnicate\r")
         t.expect(r"% 'queue frobnicate' is not a command; after 'queue' comes one of: delete, explain")
         t.send("exit\r")
@@ -338,7 +348,7 @@ def test_directory_outage_keeps_the_snapshot_and_recovers():
     try:
         t = Terminal()
         try:
-            t.expect(r"seegw> ")
+            t.prompt()
             t.send("directory sync\r")
             t.expect(r"the last good data stays in use")
             t.send("show status\r")
@@ -351,7 +361,7 @@ def test_directory_outage_keeps_the_snapshot_and_recovers():
         td.start_slapd()
     t = Terminal()
     try:
-        t.expect(r"seegw> ")
+        t.prompt()
         t.send("directory sync\r")
         t.expect(r"\[#+ *\]")              # the progress bar, drawn for a person at a terminal
         t.expect(r"directory: 3 agencies")
