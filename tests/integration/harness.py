@@ -164,7 +164,19 @@ retry_max = 2
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
         _processes.append(self.proc)
         if wait:
-            wait_port(self.port)
+            # Generous under ASan on a loaded machine; a gateway that exits is reported at once,
+            # with what it said.
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        break
+                except OSError:
+                    pass
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gateway {self.config} is not listening on {self.port} "
+                                       f"(exit status {self.proc.poll()}):\n{self.log_text()[-3000:]}")
+                time.sleep(0.05)
         return self
 
     def kill9(self):
