@@ -14,13 +14,6 @@ std::uint64_t Counters::dropped() const {
          dropped_arp_unresolved;
 }
 
-std::string_view tcp_state_name(TcpState s) {
-  static constexpr std::string_view names[] = {
-      "CLOSED",     "LISTEN",     "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
-      "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",  "LAST-ACK",     "TIME-WAIT"};
-  return names[static_cast<int>(s)];
-}
-
 Stack::Stack(StackConfig config, std::uint64_t isn_secret)
     : config_(config),
       secret_(isn_secret ? isn_secret : std::random_device{}() * 0x9e3779b97f4a7c15ull),

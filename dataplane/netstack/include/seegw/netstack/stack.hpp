@@ -85,7 +85,6 @@ enum class TcpState {
   last_ack,
   time_wait
 };
-std::string_view tcp_state_name(TcpState s);
 
 // One TCP connection as its user sees it. Everything is non-blocking; when something changes
 // (data arrived, room to write, connected, closed) the handler runs from Stack::dispatch().
@@ -104,7 +103,6 @@ class TcpSocket {
   bool connected() const;
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
-  std::size_t unsent() const { return send_buffer_.size(); }
   // FIN once everything written so far is sent.
   void shutdown_write();
   // The user lets go: it will not touch the socket again. The connection finishes on its own

@@ -73,18 +73,8 @@ struct Segment {
 Frame build_tcp_frame(const Mac& src_mac, const Mac& dst_mac, const Segment& s,
                       std::uint8_t ttl = 64, std::uint16_t ip_id = 0, bool offload = false);
 
-// Why a frame was dropped, for the counters.
-enum class Drop {
-  none,
-  short_frame,
-  not_for_us,
-  bad_ip_header,
-  bad_ip_checksum,
-  ip_fragment,
-  bad_tcp_header,
-  bad_tcp_checksum,
-  unknown_protocol,
-};
+// Why parse_tcp refused a segment, for the counters.
+enum class Drop { none, bad_tcp_header, bad_tcp_checksum };
 
 // Parses the TCP part of an IPv4 packet (`ip` starts at the IP header and is exactly the IP
 // datagram). Checks the data offset, the options' lengths and the checksum.

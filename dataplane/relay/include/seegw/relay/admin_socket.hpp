@@ -4,12 +4,10 @@
 // Commands: status, held, release ID, delete ID, explain ID, reload.
 #pragma once
 
-#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "seegw/common/error.hpp"
 #include "seegw/common/unix_socket.hpp"
