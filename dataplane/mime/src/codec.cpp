@@ -108,24 +108,44 @@ std::string encode_base64(std::string_view in, std::size_t line_length) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   line_length = std::max<std::size_t>(4, line_length / 4 * 4);
-  std::string out;
-  out.reserve(in.size() / 3 * 4 + in.size() / 57 * 2 + 8);
+  const std::size_t groups_per_line = line_length / 4;
+  const std::size_t groups = (in.size() + 2) / 3;
+  const std::size_t lines = (groups + groups_per_line - 1) / groups_per_line;
+  // Sized once and written through a pointer: a CMS body is base64-encoded on every secure
+  // message, and appending a character at a time cost more than the encoding.
+  std::string out(groups * 4 + lines * 2, '\0');
+  char* o = out.data();
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t whole = in.size() / 3;
   std::size_t column = 0;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
-    if (i + 1 < in.size())
-      v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
-    if ((column += 4) >= line_length) {
-      out += "\r\n";
+  for (std::size_t g = 0; g < whole; ++g, p += 3) {
+    const std::uint32_t v = (std::uint32_t{p[0]} << 16) | (std::uint32_t{p[1]} << 8) | p[2];
+    o[0] = kAlphabet[v >> 18];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    o[2] = kAlphabet[(v >> 6) & 63];
+    o[3] = kAlphabet[v & 63];
+    o += 4;
+    if (++column == groups_per_line) {
+      *o++ = '\r';
+      *o++ = '\n';
       column = 0;
     }
   }
-  if (column) out += "\r\n";
+  if (const std::size_t rest = in.size() - whole * 3; rest != 0) {
+    std::uint32_t v = std::uint32_t{p[0]} << 16;
+    if (rest == 2) v |= std::uint32_t{p[1]} << 8;
+    o[0] = kAlphabet[v >> 18];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    o[2] = rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    o[3] = '=';
+    o += 4;
+    ++column;
+  }
+  if (column) {
+    *o++ = '\r';
+    *o++ = '\n';
+  }
+  out.resize(static_cast<std::size_t>(o - out.data()));
   return out;
 }
 

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace seegw::smtp {
 namespace {
@@ -17,16 +19,44 @@ bool has_keyword(std::string_view line, std::string_view keyword) {
   return line.size() == keyword.size() || line[keyword.size()] == ' ';
 }
 
+// Finds line ends in a message body: the first CR or LF at or after a position.
+// string_view::find_first_of calls memchr once per byte; this does one memchr for LF per line
+// (remembered, so a body of bare CRs stays linear) and one for CR within the line.
+class LineEnds {
+ public:
+  explicit LineEnds(std::string_view content) : content_(content) {}
+
+  std::size_t after(std::size_t from) {
+    const char* base = content_.data();
+    if (next_lf_ != std::string_view::npos && next_lf_ < from) next_lf_ = kUnknown;
+    if (next_lf_ == kUnknown) {
+      const void* lf = std::memchr(base + from, '\n', content_.size() - from);
+      next_lf_ = lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - base)
+                    : std::string_view::npos;
+    }
+    const std::size_t limit = std::min(next_lf_, content_.size());
+    if (const void* cr = std::memchr(base + from, '\r', limit - from))
+      return static_cast<std::size_t>(static_cast<const char*>(cr) - base);
+    return next_lf_;
+  }
+
+ private:
+  static constexpr std::size_t kUnknown = std::string_view::npos - 1;
+  std::string_view content_;
+  std::size_t next_lf_ = kUnknown;
+};
+
 }  // namespace
 
 void append_dot_stuffed(std::string& out, std::string_view content) {
   out.reserve(out.size() + content.size() + content.size() / 64 + 8);
+  LineEnds line_ends(content);
   bool line_start = true;
   std::size_t i = 0;
   while (i < content.size()) {
     if (line_start && content[i] == '.') out.push_back('.');
     line_start = false;
-    std::size_t j = content.find_first_of("\r\n", i);
+    std::size_t j = line_ends.after(i);
     if (j == std::string_view::npos) {
       out.append(content.substr(i));
       break;

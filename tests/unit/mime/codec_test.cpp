@@ -24,6 +24,28 @@ TEST(Codec, Base64EncodeRoundTripsInLines) {
   EXPECT_EQ(encode_base64(""), "");
 }
 
+TEST(Codec, Base64EncodeEveryTailAndLineLength) {
+  // RFC 4648's test vectors, then every length against the decoder with each line length.
+  EXPECT_EQ(encode_base64("f"), "Zg==\r\n");
+  EXPECT_EQ(encode_base64("fo"), "Zm8=\r\n");
+  EXPECT_EQ(encode_base64("foo"), "Zm9v\r\n");
+  EXPECT_EQ(encode_base64("foobar", 4), "Zm9v\r\nYmFy\r\n");
+  EXPECT_EQ(encode_base64("fooba", 8), "Zm9vYmE=\r\n");
+  std::string bytes;
+  for (int length = 0; length < 200; ++length) {
+    for (std::size_t line : {4u, 8u, 64u, 76u, 77u}) {
+      const std::string encoded = encode_base64(bytes, line);
+      ASSERT_EQ(decode_base64(encoded), bytes) << length << " bytes in lines of " << line;
+      std::size_t start = 0;
+      for (std::size_t end; (end = encoded.find("\r\n", start)) != std::string::npos;
+           start = end + 2)
+        ASSERT_LE(end - start, line / 4 * 4) << length << " bytes in lines of " << line;
+      ASSERT_EQ(start, encoded.size()) << "ends with CRLF";
+    }
+    bytes.push_back(static_cast<char>(length * 37 + 11));
+  }
+}
+
 TEST(Codec, QuotedPrintableSoftBreaksAndBrokenEscapes) {
   EXPECT_EQ(decode_quoted_printable("[RESTR=\r\nICTED]"), "[RESTRICTED]");
   EXPECT_EQ(decode_quoted_printable("[RESTR=  \nICTED]"), "[RESTRICTED]");

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "seegw/smtp/server_session.hpp"
 
 namespace seegw::smtp {
@@ -166,6 +168,47 @@ TEST(DotStuffing, NormalisesBareLineEndsAndStuffsDots) {
   std::string out;
   append_dot_stuffed(out, ".a\nb\r.c\r\n.");
   EXPECT_EQ(out, "..a\r\nb\r\n..c\r\n..\r\n.\r\n");
+}
+
+// The byte-at-a-time definition: every CR, LF or CRLF ends a line; a line starting with '.'
+// gets another; the body ends with CRLF "." CRLF.
+std::string dot_stuffed_by_bytes(std::string_view content) {
+  std::string out;
+  bool line_start = true;
+  for (std::size_t i = 0; i < content.size(); ++i) {
+    const char c = content[i];
+    if (c == '\r' || c == '\n') {
+      out += "\r\n";
+      if (c == '\r' && i + 1 < content.size() && content[i + 1] == '\n') ++i;
+      line_start = true;
+      continue;
+    }
+    if (line_start && c == '.') out += '.';
+    out += c;
+    line_start = false;
+  }
+  if (!line_start) out += "\r\n";
+  return out + ".\r\n";
+}
+
+TEST(DotStuffing, AgreesWithTheBytewiseDefinitionOnRandomBodies) {
+  std::mt19937 random(20261130);
+  const char alphabet[] = {'a', '.', '\r', '\n', ' '};
+  for (int round = 0; round < 2000; ++round) {
+    std::string body(random() % 64, ' ');
+    for (auto& c : body) c = alphabet[random() % sizeof alphabet];
+    std::string out;
+    append_dot_stuffed(out, body);
+    ASSERT_EQ(out, dot_stuffed_by_bytes(body))
+        << "body of " << body.size() << " bytes, round " << round;
+  }
+}
+
+TEST(DotStuffing, ABodyOfBareCarriageReturnsIsOneLinePerCr) {
+  const std::string body(200000, '\r');  // stays linear: the LF search is not repeated per line
+  std::string out;
+  append_dot_stuffed(out, body);
+  EXPECT_EQ(out.size(), 2 * body.size() + 3);
 }
 
 }  // namespace
