@@ -43,8 +43,6 @@ class Fd {
   int fd_;
 };
 
-std::string temp_name(const QueueId& id) { return "." + id + ".tmp"; }
-
 Result<void> write_all(int fd, const std::string& header, const std::string* content) {
   std::array<iovec, 2> iov{};
   iov[0] = {const_cast<char*>(header.data()), header.size()};
@@ -115,7 +113,16 @@ Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& root, Sy
   if (DIR* d = ::opendir(free_dir.c_str())) {
     while (dirent* ent = ::readdir(d)) {
       std::string_view name = ent->d_name;
-      if (name.starts_with("f")) spool->free_names_.emplace_back(name);
+      if (!name.starts_with("f")) continue;
+      // A crash between a rename into a queue and the next sync of .free can leave a record's
+      // file listed here too; reusing it would overwrite that message, so only the entry goes.
+      struct stat st {};
+      if (::fstatat(spool->free_fd_, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          st.st_nlink > 1) {
+        ::unlinkat(spool->free_fd_, ent->d_name, 0);
+        continue;
+      }
+      spool->free_names_.emplace_back(name);
     }
     ::closedir(d);
   }
@@ -146,20 +153,24 @@ Spool::~Spool() {
   if (free_fd_ >= 0) ::close(free_fd_);
 }
 
-int Spool::create_file(int dir, const std::string& name) {
-  std::string reuse;
+int Spool::open_blank(std::string& name) {
   {
     std::lock_guard lock(free_mutex_);
     if (!free_names_.empty()) {
-      reuse = std::move(free_names_.back());
+      name = std::move(free_names_.back());
       free_names_.pop_back();
+    } else {
+      name = "f" + std::to_string(free_serial_++);
     }
   }
-  if (!reuse.empty() && ::renameat(free_fd_, reuse.c_str(), dir, name.c_str()) == 0) {
-    int fd = ::openat(dir, name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd >= 0) return fd;  // the caller truncates to what it wrote
-  }
-  return ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = ::openat(free_fd_, name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) give_back(std::move(name));
+  return fd;  // the caller truncates to what it wrote
+}
+
+void Spool::give_back(std::string name) {
+  std::lock_guard lock(free_mutex_);
+  free_names_.push_back(std::move(name));
 }
 
 bool Spool::prefill_free() {
@@ -234,19 +245,15 @@ void Spool::commit(std::vector<Job>& batch) {
   const int dir = dir_fds_[static_cast<int>(Queue::incoming)];
   std::vector<Result<void>> results(batch.size());
   std::vector<Fd> files(batch.size());
+  std::vector<std::string> blanks(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& r = batch[i].record;
-    Fd fd(create_file(dir, temp_name(r.id)));
+    Fd fd(open_blank(blanks[i]));
     if (!fd) {
       results[i] = fail_errno("create spool file");
       continue;
     }
-    const std::string header = encode_header(r);
-    results[i] = write_all(fd.get(), header, r.content.get());
-    if (results[i] &&
-        ::ftruncate(fd.get(),
-                    static_cast<off_t>(header.size() + (r.content ? r.content->size() : 0))) != 0)
-      results[i] = fail_errno("truncate spool file");
+    results[i] = fill(fd.get(), r);
     if (results[i] && mode_ == SyncMode::per_file && ::fdatasync(fd.get()) != 0)
       results[i] = fail_errno("fdatasync spool file");
     files[i] = std::move(fd);
@@ -256,11 +263,12 @@ void Spool::commit(std::vector<Job>& batch) {
     for (auto& r : results)
       if (r) r = err;
   }
+  // Only now, with its bytes on disk, does a file get the record's name.
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& id = batch[i].record.id;
-    if (results[i] && ::renameat(dir, temp_name(id).c_str(), dir, id.c_str()) != 0)
+    if (results[i] && ::renameat(free_fd_, blanks[i].c_str(), dir, id.c_str()) != 0)
       results[i] = fail_errno("rename spool file");
-    if (!results[i]) ::unlinkat(dir, temp_name(id).c_str(), 0);
+    if (!results[i] && !blanks[i].empty()) give_back(std::move(blanks[i]));
   }
   files.clear();
   if (::fsync(dir) != 0) {
@@ -275,22 +283,27 @@ void Spool::commit(std::vector<Job>& batch) {
   }
 }
 
+Result<void> Spool::fill(int fd, const SpoolRecord& record) {
+  const std::string header = encode_header(record);
+  auto written = write_all(fd, header, record.content.get());
+  if (written &&
+      ::ftruncate(fd, static_cast<off_t>(header.size() +
+                                         (record.content ? record.content->size() : 0))) != 0)
+    written = fail_errno("truncate spool file");
+  return written;
+}
+
 Result<void> Spool::write(Queue queue, const SpoolRecord& record) {
   const int dir = dir_fds_[static_cast<int>(queue)];
-  const std::string tmp = temp_name(record.id);
-  Fd fd(create_file(dir, tmp));
+  std::string blank;
+  Fd fd(open_blank(blank));
   if (!fd) return fail_errno("create spool file");
-  const std::string header = encode_header(record);
-  auto written = write_all(fd.get(), header, record.content.get());
-  if (written &&
-      ::ftruncate(fd.get(), static_cast<off_t>(header.size() +
-                                               (record.content ? record.content->size() : 0))) != 0)
-    written = fail_errno("truncate spool file");
+  auto written = fill(fd.get(), record);
   if (written && ::fdatasync(fd.get()) != 0) written = fail_errno("fdatasync spool file");
-  if (written && ::renameat(dir, tmp.c_str(), dir, record.id.c_str()) != 0)
+  if (written && ::renameat(free_fd_, blank.c_str(), dir, record.id.c_str()) != 0)
     written = fail_errno("rename spool file");
   if (!written) {
-    ::unlinkat(dir, tmp.c_str(), 0);
+    give_back(std::move(blank));
     return written;
   }
   if (::fsync(dir) != 0) return fail_errno("fsync spool directory");

@@ -139,6 +139,27 @@ TEST_F(SpoolTest, IdsAfterRestartSortAfterExistingOnes) {
   EXPECT_GT((*spool)->ids().next(), last);
 }
 
+TEST_F(SpoolTest, AFileListedInAQueueAndInThePoolIsNeverReused) {
+  // What a crash between a store's rename and the next sync of .free can leave: the record's
+  // file under both names. Reusing the pool's name would overwrite an accepted message.
+  QueueId kept;
+  {
+    auto spool = Spool::open(root_, SyncMode::group);
+    ASSERT_TRUE(spool);
+    auto r = record(**spool, "Subject: keep\r\n\r\naccepted\r\n");
+    kept = r.id;
+    ASSERT_TRUE(store(**spool, r));
+  }
+  ASSERT_EQ(::link((root_ / "incoming" / kept).c_str(), (root_ / ".free" / "f999999").c_str()), 0);
+  auto spool = Spool::open(root_, SyncMode::group);
+  ASSERT_TRUE(spool);
+  EXPECT_FALSE(fs::exists(root_ / ".free" / "f999999"));
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(store(**spool, record(**spool)));
+  auto loaded = (*spool)->load(Queue::incoming, kept);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(*loaded->content, "Subject: keep\r\n\r\naccepted\r\n");
+}
+
 TEST_F(SpoolTest, TemporariesFromACrashAreRemoved) {
   auto spool = Spool::open(root_, SyncMode::group);
   std::ofstream(root_ / "incoming" / ".0000000000000A.tmp") << "half written";

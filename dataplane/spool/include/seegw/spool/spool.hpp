@@ -49,7 +49,8 @@ class Spool {
   // Moves an unreadable file aside so it never stops the gateway; logs why.
   void quarantine(Queue from, const QueueId& id, std::string_view reason);
   Result<std::vector<QueueId>> list(Queue queue) const;
-  // Removes half-written temporary files left by a crash (they were never acknowledged).
+  // Removes the half-written ".ID.tmp" files an older seegw left in the queues when it crashed
+  // (they were never acknowledged); today a record is written in .free and renamed when whole.
   std::size_t remove_temporaries();
   std::filesystem::path path_of(Queue queue, const QueueId& id) const;
 
@@ -57,7 +58,12 @@ class Spool {
   // Finished files are renamed into <root>/.free and reused for new messages instead of being
   // unlinked and created again: inode allocation and eviction were the largest kernel cost per
   // message (on ext4 without a journal, allocation rescans recently deleted inodes).
-  int create_file(int dir, const std::string& name);
+  // A new record is written into a file of the pool, opened in .free (made there when the pool
+  // is empty), and renamed into its queue once its bytes are durable: one rename per store, and
+  // recovery never sees a half-written record. give_back() returns an unused one.
+  int open_blank(std::string& name);
+  void give_back(std::string name);
+  static Result<void> fill(int fd, const SpoolRecord& record);
   bool recycle_or_unlink(int dir, const std::string& name);  // false: the file is still there
   bool prefill_free();  // false when the pool is full enough or a file could not be made
   struct Job {
