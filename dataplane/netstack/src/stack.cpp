@@ -2,7 +2,10 @@
 #include "seegw/netstack/stack.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <random>
+#include <type_traits>
 
 namespace seegw::netstack {
 
@@ -12,6 +15,19 @@ std::uint64_t Counters::dropped() const {
          dropped_unknown_protocol + dropped_no_listener + dropped_syn_backlog +
          dropped_connection_limit + dropped_out_of_window + dropped_out_of_order_full +
          dropped_arp_unresolved;
+}
+
+Counters& Counters::operator+=(const Counters& other) {
+  // Every member is a std::uint64_t counter: add them as an array rather than name each twice.
+  constexpr std::size_t n = sizeof(Counters) / sizeof(std::uint64_t);
+  static_assert(sizeof(Counters) == n * sizeof(std::uint64_t) &&
+                std::is_trivially_copyable_v<Counters>);
+  std::array<std::uint64_t, n> mine{}, theirs{};
+  std::memcpy(mine.data(), this, sizeof mine);
+  std::memcpy(theirs.data(), &other, sizeof theirs);
+  for (std::size_t i = 0; i < n; ++i) mine[i] += theirs[i];
+  std::memcpy(static_cast<void*>(this), mine.data(), sizeof mine);
+  return *this;
 }
 
 Stack::Stack(StackConfig config, std::uint64_t isn_secret)
@@ -49,14 +65,20 @@ void Stack::input(std::span<const std::uint8_t> frame, Micros now, bool checksum
     ++counters_.dropped_unknown_protocol;
 }
 
-void Stack::input_arp(std::span<const std::uint8_t> frame) {
+void Stack::learn_arp(std::span<const std::uint8_t> frame, Micros now) {
+  now_ = now;
+  if (frame.size() >= kEthHeader && load16(&frame[12]) == kEtherArp) input_arp(frame, false);
+}
+
+void Stack::input_arp(std::span<const std::uint8_t> frame, bool received_here) {
+  // A copy from another lane (learn_arp) was counted there; here it only teaches.
   if (frame.size() < kEthHeader + 28) {
-    ++counters_.dropped_short;
+    if (received_here) ++counters_.dropped_short;
     return;
   }
   const std::uint8_t* a = &frame[kEthHeader];
   if (load16(a) != 1 || load16(a + 2) != kEtherIpv4 || a[4] != 6 || a[5] != 4) {
-    ++counters_.dropped_bad_ip_header;
+    if (received_here) ++counters_.dropped_bad_ip_header;
     return;
   }
   const std::uint16_t op = load16(a + 6);
@@ -77,10 +99,10 @@ void Stack::input_arp(std::span<const std::uint8_t> frame) {
       arp_pending_.erase(p);
     }
   } else {
-    ++counters_.dropped_not_for_us;
+    if (received_here) ++counters_.dropped_not_for_us;
     return;
   }
-  if (op == 1 && target_ip == config_.ip) {
+  if (received_here && op == 1 && target_ip == config_.ip) {
     send_arp(2, sender_mac, sender_ip);
     ++counters_.arp_replies_sent;
   }
@@ -326,7 +348,9 @@ Result<TcpSocket*> Stack::connect(Ipv4 ip, std::uint16_t port, Micros now) {
     k.local_port = next_ephemeral_;
     next_ephemeral_ = next_ephemeral_ == 65535 ? config_.ephemeral_first
                                                : static_cast<std::uint16_t>(next_ephemeral_ + 1);
-    if (!flows_.contains(k) && !listeners_.contains(k.local_port)) break;
+    if (!flows_.contains(k) && !listeners_.contains(k.local_port) &&
+        (!config_.owns_flow || config_.owns_flow(ip, port, k.local_port)))
+      break;
     k.local_port = 0;
   }
   if (k.local_port == 0) return fail(Errc::limit, "no free local port");

@@ -53,6 +53,10 @@ struct StackConfig {
   std::size_t arp_pending_frames = 256;
   std::uint16_t ephemeral_first = 49152;
   bool tx_checksum_offload = false;  // the port computes IPv4 and TCP checksums of what we send
+  // With several lanes (steering.hpp): an active open takes only a local port for which this
+  // answers yes, so the replies belong to this stack's lane. Empty: every port will do.
+  std::function<bool(Ipv4 remote_ip, std::uint16_t remote_port, std::uint16_t local_port)>
+      owns_flow;
 };
 
 struct Counters {
@@ -68,6 +72,7 @@ struct Counters {
                 tcp_challenge_acks = 0, tcp_window_probes = 0, tcp_out_of_order = 0,
                 tcp_duplicates = 0;
   std::uint64_t dropped() const;
+  Counters& operator+=(const Counters& other);  // the lanes' counters, added up
 };
 
 class Stack;
@@ -170,6 +175,9 @@ class Stack {
   // One received Ethernet frame; `checksums_verified` when the port checked the IPv4 and TCP
   // checksums already (RX offload; a frame it found bad is dropped before it gets here).
   void input(std::span<const std::uint8_t> frame, Micros now, bool checksums_verified = false);
+  // An ARP frame another lane received: its sender is learnt (and frames waiting for it go
+  // out), but only the lane that received it answers.
+  void learn_arp(std::span<const std::uint8_t> frame, Micros now);
   // Timers: retransmissions, probes, TIME-WAIT, ARP.
   void poll(Micros now);
   // Runs the handlers of sockets that changed, then sends what they wrote.
@@ -204,7 +212,7 @@ class Stack {
     std::size_t half_open = 0;
   };
 
-  void input_arp(std::span<const std::uint8_t> frame);
+  void input_arp(std::span<const std::uint8_t> frame, bool received_here = true);
   void input_ipv4(std::span<const std::uint8_t> frame, Micros now, bool verified);
   void input_icmp(std::span<const std::uint8_t> ip, const Mac& src_mac);
   void input_tcp(const Segment& s, Micros now);

@@ -1,0 +1,152 @@
+// Lanes of a multi-queue port (steering.hpp): one owner per connection that every lane computes
+// alike, connections spread evenly, frames placed from their headers alone (and what cannot be
+// placed kept where it arrived), active opens only on ports their own lane owns, and ARP learnt
+// from another lane's frame without a second answer.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "seegw/netstack/stack.hpp"
+#include "seegw/netstack/steering.hpp"
+
+namespace seegw::netstack {
+namespace {
+
+constexpr Ipv4 kUs = 0xc6120002;    // 198.18.0.2
+constexpr Ipv4 kPeer = 0xc6120001;  // 198.18.0.1
+constexpr Mac kPeerMac{0x02, 0, 0, 0, 0, 0x01};
+const Mac kOurMac = StackConfig{}.mac;
+
+Frame tcp_frame(std::uint16_t src_port, std::uint16_t dst_port) {
+  Segment s;
+  s.src_ip = kPeer;
+  s.dst_ip = kUs;
+  s.src_port = src_port;
+  s.dst_port = dst_port;
+  s.flags = tcp_flag::syn;
+  s.window = 1000;
+  return build_tcp_frame(kPeerMac, kOurMac, s);
+}
+
+Frame arp_frame(std::uint16_t op, const Mac& sender_mac, Ipv4 sender, Ipv4 target) {
+  Frame f(kEthHeader + 28);
+  const Mac& dst = op == 1 ? kBroadcastMac : kOurMac;
+  std::copy(dst.begin(), dst.end(), f.begin());
+  std::copy(sender_mac.begin(), sender_mac.end(), f.begin() + 6);
+  store16(&f[12], kEtherArp);
+  std::uint8_t* a = &f[kEthHeader];
+  store16(a, 1);
+  store16(a + 2, kEtherIpv4);
+  a[4] = 6;
+  a[5] = 4;
+  store16(a + 6, op);
+  std::copy(sender_mac.begin(), sender_mac.end(), a + 8);
+  store32(a + 14, sender);
+  store32(a + 24, target);
+  return f;
+}
+
+TEST(FlowSteering, EveryLaneAgreesAndConnectionsSpreadEvenly) {
+  const FlowSteering a(4, 1234), b(4, 1234), other_secret(4, 99);
+  std::map<unsigned, int> per_lane;
+  int moved_by_secret = 0;
+  for (std::uint16_t port = 40000; port < 50000; ++port) {
+    const unsigned lane = a.lane_of(kPeer, port, 25);
+    ASSERT_LT(lane, 4u);
+    ASSERT_EQ(lane, b.lane_of(kPeer, port, 25));
+    ++per_lane[lane];
+    moved_by_secret += lane != other_secret.lane_of(kPeer, port, 25);
+  }
+  for (auto [lane, n] : per_lane) {
+    EXPECT_GT(n, 2000) << "lane " << lane;  // 2,500 each if even
+    EXPECT_LT(n, 3000) << "lane " << lane;
+  }
+  EXPECT_GT(moved_by_secret, 5000) << "the secret decides the spread, not the port numbers alone";
+  EXPECT_EQ(FlowSteering(1, 7).lane_of(kPeer, 40000, 25), 0u);
+}
+
+TEST(FlowSteering, FramesArePlacedFromTheirHeaders) {
+  const FlowSteering steering(3, 5);
+  for (std::uint16_t port = 40000; port < 40100; ++port) {
+    auto d = steering.classify(tcp_frame(port, 25), 2);
+    EXPECT_EQ(d.kind, FlowSteering::Kind::tcp);
+    EXPECT_EQ(d.lane, steering.lane_of(kPeer, port, 25));
+  }
+  auto arp = steering.classify(arp_frame(1, kPeerMac, kPeer, kUs), 1);
+  EXPECT_EQ(arp.kind, FlowSteering::Kind::arp);
+  EXPECT_EQ(arp.lane, 1u);
+
+  // What cannot be placed stays on the lane it arrived on (its stack drops and counts it).
+  Frame fragment = tcp_frame(40000, 25);
+  store16(&fragment[kEthHeader + 6], 0x2000);  // more fragments
+  Frame truncated = tcp_frame(40000, 25);
+  truncated.resize(kEthHeader + kIpHeader + 2);  // the ports cut off
+  Frame bad_ihl = tcp_frame(40000, 25);
+  bad_ihl[kEthHeader] = 0x4f;  // a 60-byte IP header in a frame too short for it
+  bad_ihl.resize(kEthHeader + 60);
+  Frame ipv6 = tcp_frame(40000, 25);
+  store16(&ipv6[12], 0x86dd);
+  for (const Frame* f : {&fragment, &truncated, &bad_ihl, &ipv6}) {
+    auto d = steering.classify(*f, 2);
+    EXPECT_EQ(d.kind, FlowSteering::Kind::other);
+    EXPECT_EQ(d.lane, 2u);
+  }
+  EXPECT_EQ(steering.classify(Frame(10, 0), 0).kind, FlowSteering::Kind::other);
+}
+
+TEST(FlowSteering, ActiveOpensTakeOnlyPortsTheirLaneOwns) {
+  const FlowSteering steering(2, 77);
+  for (unsigned lane = 0; lane < 2; ++lane) {
+    StackConfig c;
+    c.ip = kUs;
+    c.owns_flow = [&steering, lane](Ipv4 ip, std::uint16_t port, std::uint16_t local) {
+      return steering.lane_of(ip, port, local) == lane;
+    };
+    Stack stack(c, 1);
+    stack.input(arp_frame(1, kPeerMac, kPeer, kUs), 0);  // the peer's MAC is known
+    for (int i = 0; i < 100; ++i) {
+      auto socket = stack.connect(kPeer, 25, 0);
+      ASSERT_TRUE(socket) << socket.error().message;
+      EXPECT_EQ(steering.lane_of(kPeer, 25, (*socket)->local_port()), lane);
+    }
+  }
+}
+
+TEST(FlowSteering, AnArpFrameFromAnotherLaneTeachesButIsNotAnswered) {
+  StackConfig c;
+  c.ip = kUs;
+  Stack lane(c, 1);
+  // An active open waits for the peer's MAC ...
+  ASSERT_TRUE(lane.connect(kPeer, 25, 0));
+  auto asked = lane.take_output();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(load16(&asked[0][12]), kEtherArp);
+  // ... another lane received the answer and hands a copy over: the SYN leaves, nothing else.
+  lane.learn_arp(arp_frame(2, kPeerMac, kPeer, kUs), 1);
+  auto out = lane.take_output();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(load16(&out[0][12]), kEtherIpv4);
+  EXPECT_TRUE(std::equal(kPeerMac.begin(), kPeerMac.end(), out[0].begin()));
+  // A request copied over is learnt from, but only the lane that received it answers.
+  const Mac other{0x02, 0, 0, 0, 0, 0x09};
+  lane.learn_arp(arp_frame(1, other, kPeer + 5, kUs), 2);
+  EXPECT_TRUE(lane.take_output().empty());
+  EXPECT_EQ(lane.counters().arp_replies_sent, 0u);
+  EXPECT_EQ(lane.counters().dropped(), 0u);
+}
+
+TEST(FlowSteering, CountersOfLanesAddUp) {
+  Counters a, b;
+  a.rx_frames = 3;
+  a.tcp_duplicates = 1;
+  b.rx_frames = 4;
+  b.dropped_arp_unresolved = 2;
+  b.tcp_duplicates = 5;
+  a += b;
+  EXPECT_EQ(a.rx_frames, 7u);
+  EXPECT_EQ(a.tcp_duplicates, 6u);
+  EXPECT_EQ(a.dropped_arp_unresolved, 2u);
+}
+
+}  // namespace
+}  // namespace seegw::netstack
