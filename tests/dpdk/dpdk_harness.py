@@ -23,7 +23,7 @@ class Topology:
     """A namespace; a poll-mode gateway on a TAP moved into it (kind "tap", net_tap) or on the root
     end of a veth pair whose other end is in it (kind "veth", net_af_packet); sinks inside it."""
 
-    def __init__(self, name, faults="", extra="", kind="tap"):
+    def __init__(self, name, faults="", extra="", kind="tap", queues=1):
         tag = f"{os.getpid() % 10000}{name[:2]}{kind[0]}"
         self.ns = f"seegw-{tag}"
         self.kind = kind
@@ -57,9 +57,10 @@ retry_max = 2
 [dpdk]
 enabled = true
 eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix=sg{tag}",
-            "--vdev={'net_tap0,iface=' + self.tap if kind == 'tap' else 'net_af_packet0,qdisc_bypass=1,iface=' + self.dev}", "-l", "0", "--log-level=pmd.net.tap:error", "--log-level=eal:error"]
+            "--vdev={'net_tap0,iface=' + self.tap if kind == 'tap' else f'net_af_packet0,qdisc_bypass=1,qpairs={queues},iface=' + self.dev}", "-l", "0", "--log-level=pmd.net.tap:error", "--log-level=eal:error"]
 address = "{GW_IP}/24"
 mbufs = 8191
+queues = {queues}
 {faults}
 ''')
 

@@ -236,6 +236,10 @@ Result<Config> parse(std::string_view text) {
       if (*v < 576 || *v > 9000) return fail(Errc::config, "dpdk.mtu is between 576 and 9000");
       c.dpdk.mtu = static_cast<std::uint16_t>(*v);
     }
+    if (auto v = d["queues"].value<int64_t>()) {
+      if (*v < 1 || *v > 16) return fail(Errc::config, "dpdk.queues is between 1 and 16");
+      c.dpdk.queues = static_cast<std::uint16_t>(*v);
+    }
     if (auto v = d["idle_sleep_us"].value<int64_t>(); v && *v >= 0)
       c.dpdk.idle_sleep = std::chrono::microseconds(*v);
     auto f = d["faults"];

@@ -81,22 +81,24 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
 
   if (c.dpdk.enabled) {
 #ifdef SEEGW_HAVE_DPDK
-    // The poll-mode data plane: one loop runs the port and its stack to completion; the
-    // listeners are the stack's ports (their host part names the stack's own address).
+    // The poll-mode data plane: one loop per lane (queue pair) runs the port's queue and its
+    // own stack to completion; the listeners are the stacks' ports (their host part names the
+    // stack's own address), on every lane, since RSS may bring a client to any of them.
     auto backend = dpdk::PollModeBackend::start(c.dpdk);
     if (!backend) return std::unexpected(backend.error());
-    dpdk::PollModeBackend* poll_mode = backend->get();
-    gw->backend_ = std::move(*backend);
-    Shared shared{gw->config_, *gw->spool_, *gw->queue_,      *g_limiter,
-                  server_tls,  client_tls,  &gw->operational_};
-    shared.backend = gw->backend_.get();
-    gw->workers_.push_back(std::make_unique<Worker>(shared));
-    poll_mode->attach(gw->workers_.back()->loop());
+    gw->plane_ = std::move(*backend);
     std::vector<std::pair<std::uint16_t, bool>> ports;
     for (const auto& hp : c.listen) ports.emplace_back(hp.port, false);
     for (const auto& hp : c.submission) ports.emplace_back(hp.port, true);
-    if (auto listening = gw->workers_.back()->listen_on_backend(ports); !listening)
-      return std::unexpected(listening.error());
+    for (std::size_t i = 0; i < gw->plane_->lanes(); ++i) {
+      Shared shared{gw->config_, *gw->spool_, *gw->queue_,      *g_limiter,
+                    server_tls,  client_tls,  &gw->operational_};
+      shared.backend = &gw->plane_->lane(i);
+      gw->workers_.push_back(std::make_unique<Worker>(shared));
+      gw->plane_->attach(i, gw->workers_.back()->loop());
+      if (auto listening = gw->workers_.back()->listen_on_backend(ports); !listening)
+        return std::unexpected(listening.error());
+    }
 #else
     return fail(Errc::config,
                 "[dpdk] enabled, but this seegw-dataplane was built without DPDK "
@@ -117,10 +119,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       sockets.emplace_back(fd, list == &c.submission);
     }
   }
-  unsigned n = c.dpdk.enabled ? 1
-               : c.io_threads ? c.io_threads
-                              : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = c.dpdk.enabled ? 1 : 0; i < n; ++i) {
+  const unsigned n = c.dpdk.enabled ? static_cast<unsigned>(gw->workers_.size())
+                     : c.io_threads ? c.io_threads
+                                    : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = static_cast<unsigned>(gw->workers_.size()); i < n; ++i) {
     gw->workers_.push_back(
         std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
                                         server_tls, client_tls, &gw->operational_}));
@@ -140,7 +142,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   for (auto& l : c.listen) where += " " + l.text();
   for (auto& l : c.submission) where += " " + l.text() + "(submission)";
   log::notice("seegw-dataplane: listening on{} with {} {}; spool {}", where, n,
-              c.dpdk.enabled ? "poll-mode loop (DPDK)" : "I/O loops", c.spool_path.string());
+              c.dpdk.enabled ? (n == 1 ? "poll-mode loop (DPDK)" : "poll-mode loops (DPDK lanes)")
+                             : "I/O loops",
+              c.spool_path.string());
   return gw;
 }
 
@@ -286,7 +290,7 @@ void Gateway::stop() {
 Gateway::~Gateway() {
   stop();
   workers_.clear();
-  backend_.reset();  // after the sessions that used its connections
+  plane_.reset();  // after the sessions that used its connections
   for (int fd : listening_fds_) ::close(fd);
 }
 

@@ -14,10 +14,6 @@
 #include "seegw/seemail/message_edit.hpp"
 #include "seegw/x509/validation.hpp"
 
-#ifdef SEEGW_HAVE_DPDK
-#include "seegw/dpdk/poll_mode.hpp"
-#endif
-
 namespace seegw::relay {
 namespace {
 
@@ -104,10 +100,7 @@ std::string Gateway::admin_command(const std::string& line) {
   }
   if (verb == "key") return key_command(words);
   if (verb == "stack") {
-#ifdef SEEGW_HAVE_DPDK
-    if (auto* poll_mode = dynamic_cast<dpdk::PollModeBackend*>(backend_.get()))
-      return "ok\n" + poll_mode->statistics();
-#endif
+    if (plane_) return "ok\n" + plane_->statistics();
     return "error: the poll-mode data plane is not running ([dpdk] enabled = false)";
   }
   if (verb == "reload") {

@@ -80,6 +80,7 @@ gateway = "198.18.0.1"
 mtu = 9000
 checksum_offload = false
 idle_sleep_us = 0
+queues = 2
 [dpdk.faults]
 drop = 0.02
 reorder = 0.01
@@ -91,6 +92,10 @@ seed = 7
   EXPECT_EQ(c->dpdk.mtu, 9000);
   EXPECT_FALSE(c->dpdk.checksum_offload);
   EXPECT_EQ(c->dpdk.idle_sleep.count(), 0);
+  EXPECT_EQ(c->dpdk.queues, 2);
+  EXPECT_EQ(parse("").value().dpdk.queues, 1);
+  EXPECT_FALSE(parse("[dpdk]\nqueues = 0\n"));
+  EXPECT_FALSE(parse("[dpdk]\nqueues = 64\n"));
   EXPECT_TRUE(c->dpdk.faults.any());
   EXPECT_EQ(c->dpdk.faults.seed, 7u);
   EXPECT_FALSE(parse("[dpdk]\nenabled = true\naddress = \"198.18.0.2\"\n"));  // no prefix

@@ -53,7 +53,10 @@ struct PollModeSettings {
   std::string mac;                    // "" = a locally administered one
   std::uint32_t mbufs = 8191;         // the packet pool (inside the EAL's memory)
   std::uint16_t mtu = 1500;           // up to 9000 (jumbo frames: fewer packets per message)
-  bool checksum_offload = true;       // IPv4/TCP checksums by the port, when it offers that
+  // Queue pairs, each driven by its own poll loop (a lane: own thread, stack and flow table);
+  // the port's RSS spreads connections over them (netstack/steering.hpp).
+  std::uint16_t queues = 1;
+  bool checksum_offload = true;              // IPv4/TCP checksums by the port, when it offers that
   std::chrono::microseconds idle_sleep{50};  // after ~1000 empty polls; 0 = pure busy polling
   // Fault injection, for tests only: the kernel here has no netem, so loss is made on our side.
   struct Faults {

@@ -43,4 +43,17 @@ class NetworkBackend {
                                                      FdHandler* handler) = 0;
 };
 
+// A network below the sessions that is not the kernel's (the poll-mode data plane): one
+// NetworkBackend per I/O loop — a lane — each driven by the loop it is attached to.
+class NetworkPlane {
+ public:
+  virtual ~NetworkPlane() = default;
+  virtual std::size_t lanes() const = 0;
+  virtual NetworkBackend& lane(std::size_t i) = 0;
+  // The loop's thread becomes lane i's poll thread.
+  virtual void attach(std::size_t i, EventLoop& loop) = 0;
+  // Counters, one "name: value" per line (safe to call from any thread).
+  virtual std::string statistics() const = 0;
+};
+
 }  // namespace seegw::io

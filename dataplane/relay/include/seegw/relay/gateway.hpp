@@ -74,7 +74,7 @@ class Gateway {
   std::chrono::steady_clock::time_point policy_loaded_{};
   std::unique_ptr<seemail::Processor> processor_;
   std::unique_ptr<AdminSocket> admin_;
-  std::unique_ptr<io::NetworkBackend> backend_;  // the poll-mode data plane, when enabled
+  std::unique_ptr<io::NetworkPlane> plane_;  // the poll-mode data plane, when enabled
   std::mutex health_mutex_;
   std::condition_variable health_wake_;
   bool health_stop_ = false;
