@@ -4,7 +4,9 @@
 // from another lane's frame without a second answer.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
+#include <vector>
 
 #include "seegw/netstack/stack.hpp"
 #include "seegw/netstack/steering.hpp"
@@ -133,6 +135,50 @@ TEST(FlowSteering, AnArpFrameFromAnotherLaneTeachesButIsNotAnswered) {
   EXPECT_TRUE(lane.take_output().empty());
   EXPECT_EQ(lane.counters().arp_replies_sent, 0u);
   EXPECT_EQ(lane.counters().dropped(), 0u);
+}
+
+// The verification suite of Microsoft's RSS specification: its key, and the IPv4/TCP hashes it
+// lists for these (source, destination) pairs.
+const std::vector<std::uint8_t> kRssKey{0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+                                        0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+                                        0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+                                        0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+
+struct RssVector {
+  const char *source, *destination;
+  std::uint16_t source_port, destination_port;
+  std::uint32_t hash;
+};
+constexpr RssVector kRssVectors[] = {
+    {"66.9.149.187", "161.142.100.80", 2794, 1766, 0x51ccc178},
+    {"199.92.111.2", "65.69.140.83", 14230, 4739, 0xc626b0ea},
+    {"24.19.198.95", "12.22.207.184", 12898, 38024, 0x5c2b394a},
+    {"38.27.205.30", "209.142.163.6", 48228, 2217, 0xafc7327f},
+    {"153.39.163.191", "202.188.127.2", 44251, 1303, 0x10e828a2},
+};
+
+TEST(FlowSteering, ToeplitzHashMatchesTheRssSpecification) {
+  for (const auto& v : kRssVectors) {
+    std::array<std::uint8_t, 12> input{};
+    store32(&input[0], *parse_ip(v.source));
+    store32(&input[4], *parse_ip(v.destination));
+    store16(&input[8], v.source_port);
+    store16(&input[10], v.destination_port);
+    EXPECT_EQ(toeplitz_hash(kRssKey, input), v.hash) << v.source << " -> " << v.destination;
+  }
+}
+
+TEST(FlowSteering, FollowingTheNicsRssTheOwnerIsTheQueueTheFrameLandsOn) {
+  // A 128-entry redirection table over 4 queues, as a NIC's default; we are the destination.
+  std::vector<std::uint16_t> reta(128);
+  for (std::size_t i = 0; i < reta.size(); ++i) reta[i] = static_cast<std::uint16_t>(i % 4);
+  for (const auto& v : kRssVectors) {
+    const FlowSteering steering(kRssKey, reta, *parse_ip(v.destination));
+    EXPECT_TRUE(steering.follows_rss());
+    EXPECT_EQ(steering.lanes(), 4u);
+    EXPECT_EQ(steering.lane_of(*parse_ip(v.source), v.source_port, v.destination_port),
+              reta[v.hash % reta.size()]);
+  }
 }
 
 TEST(FlowSteering, CountersOfLanesAddUp) {

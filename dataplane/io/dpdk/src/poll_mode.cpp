@@ -233,6 +233,32 @@ Result<netstack::StackConfig> stack_config(const config::PollModeSettings& setti
   return sc;
 }
 
+// Where the port tells its RSS key and redirection table, the lanes own connections as the
+// port spreads them (netstack::FlowSteering's Toeplitz mode): frames then stay on the lane they
+// land on. Where it does not, the lanes keep their own hash and hand frames over.
+void follow_rss(PollModeBackend::Port& m, const rte_eth_dev_info& info, netstack::Ipv4 local_ip) {
+  std::array<std::uint8_t, 64> key{};
+  rte_eth_rss_conf rss{};
+  rss.rss_key = key.data();
+  rss.rss_key_len = static_cast<std::uint8_t>(key.size());
+  if (info.reta_size == 0 || info.hash_key_size > key.size() ||
+      rte_eth_dev_rss_hash_conf_get(m.id, &rss) != 0 || rss.rss_key_len < 16)
+    return;
+  std::vector<rte_eth_rss_reta_entry64> groups((info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                               RTE_ETH_RETA_GROUP_SIZE);
+  for (auto& g : groups) g.mask = ~std::uint64_t{0};
+  if (rte_eth_dev_rss_reta_query(m.id, groups.data(), info.reta_size) != 0) return;
+  std::vector<std::uint16_t> redirection(info.reta_size);
+  for (std::size_t i = 0; i < redirection.size(); ++i) {
+    redirection[i] = groups[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+    if (redirection[i] >= m.lanes.size()) return;  // a table we did not expect: keep our own
+  }
+  // The lanes' owns_flow point at m.steering: it changes here, before any of them polls.
+  m.steering =
+      netstack::FlowSteering(std::vector<std::uint8_t>(key.begin(), key.begin() + rss.rss_key_len),
+                             std::move(redirection), local_ip);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
@@ -356,6 +382,7 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
   if (int rc = rte_eth_dev_start(m.id); rc != 0)
     return fail(Errc::config, fmt::format("DPDK port start: {}", rte_strerror(-rc)));
   rte_eth_promiscuous_enable(m.id);
+  if (m.rss) follow_rss(m, info, sc->ip);
   if (settings.faults.any())
     log::warning(
         "dpdk: FAULT INJECTION on: drop {} duplicate {} reorder {} delay {} us (tests only)",
@@ -366,7 +393,10 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
       "tx {}",
       m.id, m.driver, settings.address, netstack::mac_text(sc->mac), settings.mtu, queues,
       queues == 1 ? "" : "s",
-      queues == 1 ? "" : (m.rss ? " (RSS by the port)" : " (the port's own spread)"),
+      queues == 1                ? ""
+      : m.steering.follows_rss() ? " (connections owned as the port's RSS spreads them)"
+      : m.rss                    ? " (RSS by the port; frames handed to the owning lane)"
+                                 : " (spread by the driver; frames handed to the owning lane)",
       settings.mbufs, m.rx_checksum ? "port" : "software", m.tx_checksum ? "port" : "software");
   return b;
 }

@@ -11,15 +11,27 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "seegw/netstack/wire.hpp"
 
 namespace seegw::netstack {
 
+// The Toeplitz hash of Microsoft's RSS specification, which NICs compute over a received frame's
+// addresses and ports; `key` holds at least input.size() + 4 bytes.
+std::uint32_t toeplitz_hash(std::span<const std::uint8_t> key, std::span<const std::uint8_t> input);
+
 class FlowSteering {
  public:
-  // `secret` keeps a peer from choosing ports that pile every connection on one lane.
+  // Ownership by a hash of our own, for ports whose spread the lanes cannot compute; `secret`
+  // keeps a peer from choosing ports that pile every connection on one lane.
   FlowSteering(unsigned lanes, std::uint64_t secret) : lanes_(lanes ? lanes : 1), secret_(secret) {}
+  // Ownership as the NIC's RSS decides it: the Toeplitz hash with the port's key over
+  // (remote address, our address, remote port, our port) — the frame's source then destination
+  // — and the port's redirection table from hash to queue. Frames then stay where they land.
+  FlowSteering(std::vector<std::uint8_t> rss_key, std::vector<std::uint16_t> redirection,
+               Ipv4 local_ip);
+  bool follows_rss() const { return !redirection_.empty(); }
 
   unsigned lanes() const { return lanes_; }
   unsigned lane_of(Ipv4 remote_ip, std::uint16_t remote_port, std::uint16_t local_port) const;
@@ -36,7 +48,10 @@ class FlowSteering {
 
  private:
   unsigned lanes_;
-  std::uint64_t secret_;
+  std::uint64_t secret_ = 0;
+  std::vector<std::uint8_t> rss_key_;
+  std::vector<std::uint16_t> redirection_;
+  Ipv4 local_ip_ = 0;
 };
 
 }  // namespace seegw::netstack
