@@ -23,7 +23,7 @@ class Topology:
     """A namespace; a poll-mode gateway on a TAP moved into it (kind "tap", net_tap) or on the root
     end of a veth pair whose other end is in it (kind "veth", net_af_packet); sinks inside it."""
 
-    def __init__(self, name, faults="", extra="", kind="tap", queues=1):
+    def __init__(self, name, faults="", extra="", kind="tap", queues=1, dpdk_extra=""):
         tag = f"{os.getpid() % 10000}{name[:2]}{kind[0]}"
         self.ns = f"seegw-{tag}"
         self.kind = kind
@@ -61,6 +61,7 @@ eal_args = ["--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--file-prefix=
 address = "{GW_IP}/24"
 mbufs = 8191
 queues = {queues}
+{dpdk_extra}
 {faults}
 ''')
 

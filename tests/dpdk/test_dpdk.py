@@ -90,8 +90,24 @@ def two_lanes(kind):
     from), so frames cross between lanes; 200 messages of 10 KiB from 20 sessions, relayed
     onward over both lanes' active opens, all arrive identical, and both lanes carried
     connections both ways."""
-    t = Topology("lanes" + kind, kind=kind, queues=2).start()
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    pin = len(cpus) == 2
+    t = Topology("lanes" + kind, kind=kind, queues=2, dpdk_extra=f"lane_cpus = {cpus}" if pin else "").start()
     try:
+        # Each lane is a thread of its own, named, and pinned to the CPU given for it.
+        def lane_threads():
+            threads = {}
+            for tid in os.listdir(f"/proc/{t.gw.pid}/task"):
+                with open(f"/proc/{t.gw.pid}/task/{tid}/comm") as f:
+                    name = f.read().strip()
+                with open(f"/proc/{t.gw.pid}/task/{tid}/status") as f:
+                    threads[name] = re.search(r"^Cpus_allowed_list:\s*(\S+)", f.read(), re.M).group(1)
+            return threads
+        wait_for(lambda: {"seegw-lane0", "seegw-lane1"} <= lane_threads().keys(), timeout=10,
+                 what="two named lane threads")
+        threads = lane_threads()
+        if pin:
+            check(threads["seegw-lane0"] == str(cpus[0]) and threads["seegw-lane1"] == str(cpus[1]), str(threads))
         smtp_source(t, 200, 10240, 20)
         wait_for(lambda: len(t.messages(10025)) >= 200, timeout=300, what="all 200 messages relayed")
         msgs = t.messages(10025)

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <sched.h>
 
 #include <toml++/toml.h>
 #include <charconv>
@@ -239,6 +240,18 @@ Result<Config> parse(std::string_view text) {
     if (auto v = d["queues"].value<int64_t>()) {
       if (*v < 1 || *v > 16) return fail(Errc::config, "dpdk.queues is between 1 and 16");
       c.dpdk.queues = static_cast<std::uint16_t>(*v);
+    }
+    if (auto* cpus = d["lane_cpus"].as_array()) {
+      for (const auto& cpu : *cpus) {
+        auto v = cpu.value<int64_t>();
+        if (!v || *v < 0 || *v >= CPU_SETSIZE)
+          return fail(Errc::config, "dpdk.lane_cpus holds CPU numbers");
+        c.dpdk.lane_cpus.push_back(static_cast<int>(*v));
+      }
+      if (c.dpdk.lane_cpus.size() != c.dpdk.queues)
+        return fail(Errc::config,
+                    fmt::format("dpdk.lane_cpus names {} CPUs for {} lanes (dpdk.queues): one each",
+                                c.dpdk.lane_cpus.size(), c.dpdk.queues));
     }
     if (auto v = d["idle_sleep_us"].value<int64_t>(); v && *v >= 0)
       c.dpdk.idle_sleep = std::chrono::microseconds(*v);

@@ -96,6 +96,11 @@ seed = 7
   EXPECT_EQ(parse("").value().dpdk.queues, 1);
   EXPECT_FALSE(parse("[dpdk]\nqueues = 0\n"));
   EXPECT_FALSE(parse("[dpdk]\nqueues = 64\n"));
+  auto pinned = parse("[dpdk]\nqueues = 2\nlane_cpus = [2, 3]\n");
+  ASSERT_TRUE(pinned) << pinned.error().message;
+  EXPECT_EQ(pinned->dpdk.lane_cpus, (std::vector<int>{2, 3}));
+  EXPECT_FALSE(parse("[dpdk]\nqueues = 2\nlane_cpus = [2]\n"));  // one CPU per lane
+  EXPECT_FALSE(parse("[dpdk]\nlane_cpus = [-1]\n"));
   EXPECT_TRUE(c->dpdk.faults.any());
   EXPECT_EQ(c->dpdk.faults.seed, 7u);
   EXPECT_FALSE(parse("[dpdk]\nenabled = true\naddress = \"198.18.0.2\"\n"));  // no prefix

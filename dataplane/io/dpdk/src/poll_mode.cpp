@@ -1,5 +1,6 @@
 #include "seegw/dpdk/poll_mode.hpp"
 
+#include <pthread.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -13,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <random>
@@ -425,6 +427,28 @@ std::size_t PollModeBackend::lanes() const { return port_->lanes.size(); }
 
 io::NetworkBackend& PollModeBackend::lane(std::size_t i) { return *port_->lanes.at(i); }
 
+namespace {
+
+// First thing on a lane's thread: a name `top -H` and /proc show, the CPU it was given, and an
+// lcore id from the EAL (the packet pool's per-lcore cache).
+void on_lane_thread(const PollModeBackend::Lane& lane) {
+  ::pthread_setname_np(::pthread_self(), fmt::format("seegw-lane{}", lane.index).c_str());
+  const auto& cpus = lane.port.settings.lane_cpus;
+  if (lane.index < cpus.size()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpus[lane.index], &set);
+    if (int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); rc != 0)
+      log::warning("dpdk: lane {} not pinned to CPU {}: {}", lane.index, cpus[lane.index],
+                   std::strerror(rc));
+  }
+  if (rte_thread_register() != 0)
+    log::warning("dpdk: lane {} could not register with the EAL: {}", lane.index,
+                 rte_strerror(rte_errno));
+}
+
+}  // namespace
+
 void PollModeBackend::attach(std::size_t i, io::EventLoop& loop) {
   Lane& lane = *port_->lanes.at(i);
   lane.loop = &loop;
@@ -432,9 +456,7 @@ void PollModeBackend::attach(std::size_t i, io::EventLoop& loop) {
       [l = &lane, registered = false]() mutable {
         if (!registered) {
           registered = true;
-          if (rte_thread_register() != 0)
-            log::warning("dpdk: lane {} could not register with the EAL: {}", l->index,
-                         rte_strerror(rte_errno));
+          on_lane_thread(*l);
         }
         return l->poll();
       },

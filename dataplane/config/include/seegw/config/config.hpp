@@ -56,8 +56,10 @@ struct PollModeSettings {
   // Queue pairs, each driven by its own poll loop (a lane: own thread, stack and flow table);
   // the port's RSS spreads connections over them (netstack/steering.hpp).
   std::uint16_t queues = 1;
+  // The CPU each lane's thread is pinned to, one per lane; empty: the scheduler decides.
+  std::vector<int> lane_cpus;
   bool checksum_offload = true;              // IPv4/TCP checksums by the port, when it offers that
-  std::chrono::microseconds idle_sleep{50};  // after ~1000 empty polls; 0 = pure busy polling
+  std::chrono::microseconds idle_sleep{50};  // after 64 empty polls; 0 = pure busy polling
   // Fault injection, for tests only: the kernel here has no netem, so loss is made on our side.
   struct Faults {
     double drop = 0, duplicate = 0, reorder = 0;

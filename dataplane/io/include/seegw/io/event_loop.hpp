@@ -41,8 +41,8 @@ class EventLoop {
   void remove(int fd);
   void on_tick(std::function<void()> fn) { ticks_.push_back(std::move(fn)); }
   // Poll mode (the DPDK data plane): run() calls `poll` continuously — it returns whether it did
-  // any work — and checks fds and posted tasks without blocking in between. After about a
-  // thousand idle polls it waits up to `idle_sleep` for an fd or a post (0: never waits).
+  // any work — and checks fds and posted tasks without blocking in between. After 64 idle
+  // polls in a row it waits up to `idle_sleep` for an fd or a post (0: never waits).
   void set_poller(std::function<bool()> poll, std::chrono::microseconds idle_sleep) {
     poller_ = std::move(poll);
     idle_sleep_ = idle_sleep;
