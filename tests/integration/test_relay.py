@@ -149,6 +149,28 @@ def test_smtp_source_2000_messages_over_20_sessions_arrive_byte_identical():
         gw.stop(); out.stop(); w.remove()
 
 
+def test_connections_closed_after_their_message_limit_strand_no_message():
+    """A relay connection that reached max_messages_per_connection says QUIT; a message that
+    came for that destination meanwhile must go over another connection, not wait on the closing
+    one and come back "451 no result" to be retried a minute later (bench/dataplane caught it)."""
+    w = Workdir("reconnect")
+    out = Sink(w, "internet")
+    gw = Gateway(w, outbound_sink=out, extra="max_messages_per_connection = 2").start()
+    try:
+        r = subprocess.run(["smtp-source", "-s", "20", "-m", "400", "-l", "2000", "-f", "alice@agency-a.govt.nz",
+                            "-t", "bob@example.org", f"127.0.0.1:{gw.port}"],
+                           capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, r.stdout + r.stderr)
+        wait_for(lambda: out.count() >= 400, timeout=120, what="400 deliveries")
+        wait_for(lambda: gw.queued() == 0, what="empty queue")
+        log = gw.log_text()
+        check("status=deferred" not in log,
+              "\n".join(line for line in log.splitlines() if "status=deferred" in line)[:2000])
+        check(log.count("status=sent") == 400, f"{log.count('status=sent')} sent")
+    finally:
+        gw.stop(); out.stop(); w.remove()
+
+
 def test_second_gateway_on_the_same_port_refuses_to_start():
     """A gateway started twice by mistake must not silently share the port (and the mail)."""
     w = Workdir("twice")
@@ -194,6 +216,7 @@ def test_pipeline_scans_every_message():
 
 if __name__ == "__main__":
     run_tests([test_swaks_message_is_relayed_unchanged,
+               test_connections_closed_after_their_message_limit_strand_no_message,
                test_smtplib_8bit_multi_recipient_routes_by_domain,
                test_starttls_inbound_and_outbound,
                test_external_client_may_not_relay,

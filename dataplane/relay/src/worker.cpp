@@ -180,9 +180,13 @@ OutboundConnection::OutboundConnection(Worker& worker, Destination& destination,
       idle_since_(worker.loop().now()) {}
 
 void OutboundConnection::give(DeliveryJob job) {
-  auto message = job.message();
+  if (!idle()) {  // Destination checks first; were it ever not so, the message waits and retries
+    log::error("relay: {}: a message was given to a busy connection",
+               destination_.route().next_hop.text());
+    return job.fail_all(451, "4.4.1 connection not ready");
+  }
+  session_.send(job.message());
   job_ = std::move(job);
-  session_.send(std::move(message));
   drive();
 }
 
@@ -278,7 +282,7 @@ void Destination::submit(DeliveryJob job) {
 }
 
 bool Destination::give_next(OutboundConnection& conn) {
-  if (waiting_.empty()) return false;
+  if (waiting_.empty() || !conn.idle()) return false;
   auto job = std::move(waiting_.front());
   waiting_.pop_front();
   conn.give(std::move(job));

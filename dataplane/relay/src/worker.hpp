@@ -79,7 +79,9 @@ class OutboundConnection : public io::StreamConnection {
  public:
   OutboundConnection(Worker& worker, Destination& destination, InboundSession::Open open);
   void give(DeliveryJob job);
-  bool idle() const { return ready_ && !job_; }
+  // Takes a job now: none in hand and the session ready for a message — not saying QUIT, not
+  // failed (a job given to a closing connection would only come back failed when it closed).
+  bool idle() const { return ready_ && !job_ && session_.accepts_message(); }
   bool ready() const { return ready_; }
   void quit();
   void check_timeout(io::EventLoop::Clock::time_point now);

@@ -62,6 +62,8 @@ class ClientSession {
   void fail(std::string_view reason);
   bool tls_active() const { return tls_active_; }
   bool in_transaction() const { return message_ != nullptr; }
+  // send() starts a message only now: greeted, not in a transaction, not quitting or closed.
+  bool accepts_message() const { return state_ == State::ready; }
   const std::string& failure() const { return failure_; }
 
  private:
