@@ -1,11 +1,16 @@
 // libFuzzer target: raw Ethernet frames into the poll-mode data plane's IPv4/TCP stack, with a
 // listener that echoes, and time moving so timers fire. The input is split into frames at a
 // length prefix; frames that look like TCP to us get a valid checksum half the time so the
-// state machine, not only the parser, sees hostile segments.
+// state machine, not only the parser, sees hostile segments. Every frame is also placed by the
+// lanes' steering (which reads headers a peer controls), and ARP frames are taught to a second
+// lane's stack as a multi-queue port would.
 #include <cstddef>
 #include <cstdint>
 
+#include <cstdlib>
+
 #include "seegw/netstack/stack.hpp"
+#include "seegw/netstack/steering.hpp"
 
 using namespace seegw::netstack;
 
@@ -17,6 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   c.syn_backlog = 8;
   c.max_connections = 32;
   Stack stack(c, 1);
+  Stack other_lane(c, 2);
+  const FlowSteering steering(3, 7);
   (void)stack.listen(25, [](TcpSocket& s) {
     s.set_handler([&s] {
       std::string got;
@@ -52,11 +59,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       store16(t + 16, internet_checksum({t, tcp_len}, pseudo_header_sum(load32(ip + 12), c.ip,
                                                                         kProtoTcp, tcp_len)));
     }
+    const auto placed = steering.classify(f, 1);
+    if (placed.lane >= steering.lanes()) std::abort();
+    if (placed.kind == FlowSteering::Kind::arp) other_lane.learn_arp(f, now);
     stack.input(f, now);
     now += 1 + (len % 7) * 100'000;
     stack.poll(now);
     stack.dispatch(now);
     (void)stack.take_output();
+    (void)other_lane.take_output();
   }
   for (int i = 0; i < 8; ++i) {
     now += 30'000'000;
