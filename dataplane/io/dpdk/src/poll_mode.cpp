@@ -544,9 +544,17 @@ void PollModeBackend::Lane::receive(rte_mbuf** mbufs, std::uint16_t n, Micros no
   }
   for (std::uint16_t i = 0; i < n; ++i) {
     // Frames up to the MTU fit one mbuf; a chained one (jumbo) is not ours to take.
-    if (mbufs[i]->nb_segs == 1)
+    if (mbufs[i]->nb_segs == 1) {
+      // Checksums the port found good are not summed again; one it found bad, or did not
+      // check, the stack checks itself (and drops and counts it as a bad checksum).
+      const std::uint64_t ol = mbufs[i]->ol_flags;
+      const bool verified = port.rx_checksum &&
+                            (ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+                            (ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
       stack->input(
-          {rte_pktmbuf_mtod(mbufs[i], const std::uint8_t*), rte_pktmbuf_data_len(mbufs[i])}, now);
+          {rte_pktmbuf_mtod(mbufs[i], const std::uint8_t*), rte_pktmbuf_data_len(mbufs[i])}, now,
+          verified);
+    }
     rte_pktmbuf_free(mbufs[i]);
   }
 }
