@@ -8,6 +8,7 @@
 #include <map>
 #include <vector>
 
+#include "peer_frames.hpp"
 #include "seegw/netstack/stack.hpp"
 #include "seegw/netstack/steering.hpp"
 
@@ -31,21 +32,7 @@ Frame tcp_frame(std::uint16_t src_port, std::uint16_t dst_port) {
 }
 
 Frame arp_frame(std::uint16_t op, const Mac& sender_mac, Ipv4 sender, Ipv4 target) {
-  Frame f(kEthHeader + 28);
-  const Mac& dst = op == 1 ? kBroadcastMac : kOurMac;
-  std::copy(dst.begin(), dst.end(), f.begin());
-  std::copy(sender_mac.begin(), sender_mac.end(), f.begin() + 6);
-  store16(&f[12], kEtherArp);
-  std::uint8_t* a = &f[kEthHeader];
-  store16(a, 1);
-  store16(a + 2, kEtherIpv4);
-  a[4] = 6;
-  a[5] = 4;
-  store16(a + 6, op);
-  std::copy(sender_mac.begin(), sender_mac.end(), a + 8);
-  store32(a + 14, sender);
-  store32(a + 24, target);
-  return f;
+  return test::arp_frame(op, sender_mac, sender, target, kOurMac);
 }
 
 TEST(FlowSteering, EveryLaneAgreesAndConnectionsSpreadEvenly) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <tuple>
 
+#include "peer_frames.hpp"
 #include "seegw/netstack/faults.hpp"
 #include "seegw/netstack/stack.hpp"
 
@@ -65,20 +66,7 @@ class TcpTest : public ::testing::Test {
   }
 
   Frame arp(std::uint16_t op, Ipv4 sender, Ipv4 target) {
-    Frame f(kEthHeader + 28);
-    std::copy(kBroadcastMac.begin(), kBroadcastMac.end(), f.begin());
-    std::copy(kPeerMac.begin(), kPeerMac.end(), f.begin() + 6);
-    store16(&f[12], kEtherArp);
-    std::uint8_t* a = &f[kEthHeader];
-    store16(a, 1);
-    store16(a + 2, kEtherIpv4);
-    a[4] = 6;
-    a[5] = 4;
-    store16(a + 6, op);
-    std::copy(kPeerMac.begin(), kPeerMac.end(), a + 8);
-    store32(a + 14, sender);
-    store32(a + 24, target);
-    return f;
+    return test::arp_frame(op, kPeerMac, sender, target, kOurMac);
   }
 
   Frame seg(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack_no, std::string payload = "",
