@@ -43,3 +43,11 @@ class CountingSink:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+
+
+def deferred_note(log_path, what="seegw"):
+    """A note when the gateway deferred a delivery during the run: a retry waits relay.retry_base
+    (a minute), and a rate with one in it measures that timer, not the gateway."""
+    with open(log_path, errors="replace") as f:
+        deferred = len(re.findall(r"status=deferred", f.read()))
+    return f"note: {what}: {deferred} deliveries deferred and retried" if deferred else ""
