@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <unordered_set>
 #include <utility>
 
 #include "seegw/common/log.hpp"
@@ -110,15 +111,20 @@ Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& root, Sy
   if (ec) return fail(Errc::io, fmt::format("create {}: {}", free_dir.string(), ec.message()));
   spool->free_fd_ = ::open(free_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (spool->free_fd_ < 0) return fail_errno("open " + free_dir.string());
+  // A crash between a rename into a queue and the next sync of .free can leave a record's file
+  // listed in both (without a journal the link count does not even tell). Reusing it would
+  // overwrite an accepted message, so a pool entry whose inode a queue holds is dropped.
+  std::unordered_set<ino_t> queued;
+  for (Queue q : kQueues)
+    if (DIR* d = ::opendir((root / queue_name(q)).c_str())) {
+      while (dirent* ent = ::readdir(d)) queued.insert(ent->d_ino);
+      ::closedir(d);
+    }
   if (DIR* d = ::opendir(free_dir.c_str())) {
     while (dirent* ent = ::readdir(d)) {
       std::string_view name = ent->d_name;
       if (!name.starts_with("f")) continue;
-      // A crash between a rename into a queue and the next sync of .free can leave a record's
-      // file listed here too; reusing it would overwrite that message, so only the entry goes.
-      struct stat st {};
-      if (::fstatat(spool->free_fd_, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-          st.st_nlink > 1) {
+      if (queued.contains(ent->d_ino)) {
         ::unlinkat(spool->free_fd_, ent->d_name, 0);
         continue;
       }

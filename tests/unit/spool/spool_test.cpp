@@ -141,7 +141,8 @@ TEST_F(SpoolTest, IdsAfterRestartSortAfterExistingOnes) {
 
 TEST_F(SpoolTest, AFileListedInAQueueAndInThePoolIsNeverReused) {
   // What a crash between a store's rename and the next sync of .free can leave: the record's
-  // file under both names. Reusing the pool's name would overwrite an accepted message.
+  // file (one inode) under both names. Reusing the pool's name would overwrite an accepted
+  // message. (A hard link stands in for the crash: same inode, two entries.)
   QueueId kept;
   {
     auto spool = Spool::open(root_, SyncMode::group);
