@@ -145,6 +145,7 @@ def test_smtp_source_2000_messages_over_20_sessions_arrive_byte_identical():
             check(strip_trace(m) == expected, "a message changed in transit")
         check(len(rcpts) == 2000, f"only {len(rcpts)} distinct messages")
         wait_for(lambda: gw.queued() == 0, what="empty queue")
+        check("status=deferred" not in gw.log_text(), "a delivery to a healthy sink was deferred")
     finally:
         gw.stop(); out.stop(); w.remove()
 
