@@ -16,10 +16,6 @@ bool ends_with_ci(std::string_view name, std::string_view ext) {
          mime::ascii_lower(name.substr(name.size() - ext.size())) == ext;
 }
 
-// Headers whose text people write (and forward): scanned like the body.
-constexpr std::string_view kScannedHeaders[] = {"Subject", "Thread-Topic", "Comments", "Keywords",
-                                                "Content-Description"};
-
 std::string text_from_bytes(std::string_view bytes, std::string_view charset) {
   if (starts_with(bytes, "\xFF\xFE")) return utf16le_to_utf8(bytes.substr(2));
   if (starts_with(bytes, "\xFE\xFF")) return mime::to_utf8(bytes.substr(2), "UTF-16BE");
@@ -41,12 +37,21 @@ void emit_text(Context& ctx, const std::string& where, std::string_view bytes,
 
 void extract_part(Context& ctx, const mime::Part& part, const std::string& where);
 
+// TRG-5: every header field's value is scanned, not a list of the usual ones: a client or a
+// person can put text in any field (Thread-Topic, Keywords, X-anything), and over-reading a
+// structural field costs nothing.
 void extract_headers(Context& ctx, const mime::Part& part, const std::string& where) {
   for (const auto& h : part.headers)
-    for (auto name : kScannedHeaders)
-      if (mime::ascii_lower(h.name) == mime::ascii_lower(name))
-        ctx.text(where.empty() ? std::string(name) : where + " > " + std::string(name),
-                 mime::decode_header_words(h.value));
+    ctx.text(where.empty() ? h.name : where + " > " + h.name, mime::decode_header_words(h.value));
+}
+
+// A transfer-encoded body with content that decodes to no bytes at all hides whatever it holds
+// from the scanner (a reader's client may still show something): not clean, uninspectable.
+bool decodes_to_nothing(const mime::Part& part, std::string_view decoded) {
+  if (!decoded.empty() || part.transfer_encoding.empty() || part.transfer_encoding == "7bit" ||
+      part.transfer_encoding == "8bit" || part.transfer_encoding == "binary")
+    return false;
+  return part.raw_body.find_first_not_of(" \t\r\n") != std::string_view::npos;
 }
 
 std::string part_label(const mime::Part& part) {
@@ -68,6 +73,9 @@ void extract_part(Context& ctx, const mime::Part& part, const std::string& prefi
   if (!part.path.empty()) extract_headers(ctx, part, where);
   std::string body = part.decoded_body();
   ctx.expanded += body.size();
+  if (decodes_to_nothing(part, body))
+    ctx.uninspectable(where,
+                      fmt::format("a {} body that decodes to nothing", part.transfer_encoding));
   std::string name = part.filename;
   std::string described = name.empty() ? fmt::format("{} ({})", where, part.media_type)
                                        : fmt::format("attachment '{}' ({})", name, label);

@@ -87,9 +87,16 @@ std::string decode_base64(std::string_view text) {
         continue;
       }
     }
-    // Slow path, one character: line breaks and junk are skipped, '=' ends the data.
+    // Slow path, one character: line breaks and junk are skipped. '=' ends a quantum, not the
+    // data: concatenated encoders write "SGk=" and go on, and GNU base64 -d and mail clients
+    // decode on (TRG-5: what a reader sees must be what the scanner reads). The bits of a
+    // partial quantum before the pad are padding, never data.
     const unsigned char ch = *p++;
-    if (ch == '=') break;
+    if (ch == '=') {
+      acc = 0;
+      bits = 0;
+      continue;
+    }
     const int v = kBase64[ch];
     if (v < 0) continue;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);

@@ -14,6 +14,15 @@ TEST(Codec, Base64ToleratesLineBreaksAndJunk) {
   EXPECT_EQ(decode_base64(""), "");
 }
 
+// rule TRG-5: a pad in the middle ends a quantum, not the data (as GNU base64 -d reads it), so
+// text after it is scanned.
+TEST(Codec, Base64DecodesOnAfterAPaddedRunInTheMiddle) {
+  EXPECT_EQ(decode_base64("SGk=W1JFU1RSSUNURURd"), "Hi[RESTRICTED]");
+  EXPECT_EQ(decode_base64("SGk=\r\nW1JFU1RSSUNURURd\r\n"), "Hi[RESTRICTED]");
+  EXPECT_EQ(decode_base64("SQ==SGk=W1JFU1RSSUNURURd"), "IHi[RESTRICTED]");
+  EXPECT_EQ(decode_base64("aGk=="), "hi");
+}
+
 TEST(Codec, Base64EncodeRoundTripsInLines) {
   std::string bytes;
   for (int i = 0; i < 1000; ++i) bytes.push_back(static_cast<char>(i * 7));

@@ -126,5 +126,46 @@ TEST(Inspector, LimitsMakeContentUninspectableNotClean) {
   EXPECT_NE(r.uninspectable[0].reason.find("limit"), std::string::npos);
 }
 
+// rule TRG-5: every header field is read, whatever its name, at the top and in every part.
+TEST(Inspector, EveryHeaderFieldIsScanned) {
+  auto matcher = Matcher::create();
+  auto r = inspect_message(
+      "Subject: budget\r\nX-Project-Label: [RESTRICTED]\r\nThread-Topic: budget\r\n"
+      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+      "Content-Type: text/plain\r\nX-Note: =?UTF-8?Q?=7Bsensitive=7D?=\r\n\r\nplain\r\n--b--\r\n",
+      **matcher);
+  ASSERT_EQ(r.hits.size(), 2u);
+  EXPECT_EQ(r.hits[0].where, "X-Project-Label");
+  EXPECT_EQ(r.hits[1].where, "part 1 > X-Note");
+  EXPECT_EQ(r.classification, Classification::restricted);
+}
+
+// rule TRG-5: a base64 body with a padded run in the middle is read to its end, as clients do.
+TEST(Inspector, TextAfterAPadInTheMiddleOfBase64IsScanned) {
+  auto matcher = Matcher::create();
+  auto r = inspect_message(
+      "Subject: hi\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "SGk=\r\nW1JFU1RSSUNURURd\r\n",
+      **matcher);
+  EXPECT_EQ(r.classification, Classification::restricted);
+  EXPECT_TRUE(r.uninspectable.empty());
+}
+
+// rule TRG-5: a part whose encoded body decodes to nothing is not clean.
+TEST(Inspector, APartThatDecodesToNothingIsUninspectable) {
+  auto matcher = Matcher::create();
+  auto r = inspect_message(
+      "Subject: hi\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "====\r\n!!!!\r\n",
+      **matcher);
+  ASSERT_EQ(r.uninspectable.size(), 1u);
+  EXPECT_NE(r.uninspectable[0].reason.find("decodes to nothing"), std::string::npos);
+  r = inspect_message(
+      "Subject: hi\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "\r\n",
+      **matcher);
+  EXPECT_TRUE(r.uninspectable.empty()) << "an empty body is empty, not hidden";
+}
+
 }  // namespace
 }  // namespace seegw::scan

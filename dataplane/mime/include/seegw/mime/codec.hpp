@@ -9,7 +9,8 @@
 
 namespace seegw::mime {
 
-// Base64, skipping anything outside the alphabet (line breaks, spaces, junk) and stopping at '='.
+// Base64, skipping anything outside the alphabet (line breaks, spaces, junk); '=' ends a quantum
+// and decoding goes on after it, as GNU base64 -d and mail clients do.
 std::string decode_base64(std::string_view text);
 // Base64 in lines of `line_length` characters ended by CRLF (RFC 2045 §6.8: at most 76).
 std::string encode_base64(std::string_view bytes, std::size_t line_length = 76);
