@@ -51,3 +51,12 @@ def deferred_note(log_path, what="seegw"):
     with open(log_path, errors="replace") as f:
         deferred = len(re.findall(r"status=deferred", f.read()))
     return f"note: {what}: {deferred} deliveries deferred and retried" if deferred else ""
+
+
+def agencyless_policy(work):
+    """The [policy] section of a gateway that knows no SEEMail agencies, and its snapshot file:
+    OPS-1 keeps a gateway without a good snapshot from taking mail at all."""
+    snapshot = os.path.join(work, "policy.toml")
+    with open(snapshot, "w") as f:
+        f.write("# no SEEMail agencies: plain relaying with trigger scanning\nversion = 1\n")
+    return f'[policy]\nsnapshot = "{snapshot}"\n'

@@ -16,7 +16,9 @@ void usage() {
   std::fputs(
       "usage: seegw-dataplane [--config FILE] [--check-config] [--verbose] [--syslog]\n"
       "  Without --config the embedded defaults are used: listen on 127.0.0.1:2525, spool in\n"
-      "  ./spool, local mail to 127.0.0.1:10025, everything else to 127.0.0.1:10026.\n",
+      "  ./spool, the policy snapshot in ./policy.toml, local mail to 127.0.0.1:10025,\n"
+      "  everything else to 127.0.0.1:10026. Without a good policy snapshot the gateway answers\n"
+      "  4xx and sends nothing until one arrives.\n",
       stderr);
 }
 

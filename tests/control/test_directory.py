@@ -170,9 +170,7 @@ def test_snapshot_is_loaded_by_the_data_plane_and_follows_the_directory():
     text = open(snap).read()
     check('domain = "agency-c.govt.nz"' in text and 'community = "restricted"' in text, text)
     check(os.path.exists(os.path.join(os.path.dirname(snap), "certs", "agency-c.govt.nz.pem")), text)
-    gw = Gateway(s["w"], name="gw", extra="", domain="agency-a.govt.nz")
-    with open(gw.config, "a") as f:
-        f.write(f'[policy]\nsnapshot = "{snap}"\n')
+    gw = Gateway(s["w"], name="gw", extra=f'[policy]\nsnapshot = "{snap}"\n', domain="agency-a.govt.nz")
     gw.start()
     try:
         rc, status = gw.admin("status")

@@ -10,7 +10,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from harness import BUILD, DATAPLANE, SINK, Workdir, _processes, check, wait_for  # noqa
+from harness import BUILD, DATAPLANE, SINK, Workdir, _processes, agencyless_policy, check, wait_for  # noqa
 
 NS_IP, GW_IP = "198.18.0.1", "198.18.0.2"
 
@@ -37,6 +37,8 @@ class Topology:
         self.sinks = {}
         self.procs = []
         self.config = self.w.sub("gw.toml")
+        if "[policy]" not in extra:
+            extra = extra.rstrip("\n") + "\n" + agencyless_policy(self.w.sub("policy.toml"))
         with open(self.config, "w") as f:
             f.write(f'''
 [gateway]

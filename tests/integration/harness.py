@@ -126,6 +126,14 @@ def strip_trace(message):
     return b"\r\n".join(lines[i:])
 
 
+def agencyless_policy(snapshot):
+    """A [policy] section naming a snapshot (written here) that knows no SEEMail agencies: OPS-1
+    keeps a gateway without a good snapshot from taking mail at all."""
+    with open(snapshot, "w") as f:
+        f.write("# no SEEMail agencies: plain relaying with trigger scanning\nversion = 1\n")
+    return f'[policy]\nsnapshot = "{snapshot}"\n'
+
+
 class Gateway:
     """seegw-dataplane with a config written for the test."""
 
@@ -138,6 +146,8 @@ class Gateway:
         self.log = workdir.sub(name + ".log")
         self.config = workdir.sub(name + ".toml")
         nets = ", ".join(f'"{n}"' for n in internal_networks)
+        if "[policy]" not in extra:
+            extra = extra.rstrip("\n") + "\n" + agencyless_policy(workdir.sub(name + "-policy.toml"))
         with open(self.config, "w") as f:
             f.write(f'''
 [gateway]

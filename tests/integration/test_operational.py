@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""rule OPS-1: when the gateway is not operational (its HSM token is missing or unusable) incoming
-and outgoing mail are suspended automatically: clients get 4xx, queued mail stays queued; when the
-token is there, mail flows again without anyone touching the gateway."""
+"""rule OPS-1: when the gateway is not operational (its HSM token is missing or unusable, or it has
+no good and current policy snapshot) incoming and outgoing mail are suspended automatically:
+clients get 4xx, queued mail stays queued; when the part is back, mail flows again without anyone
+touching the gateway."""
 import os
 import smtplib
 import socket
@@ -92,5 +93,60 @@ def test_bad_pin_file_is_a_clear_fault():
         gw.stop(); w.remove()
 
 
+def write_policy(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def test_no_policy_no_mail_until_a_good_snapshot_arrives():
+    """No snapshot, a corrupt one, an empty one, one too old: 4xx and a clear log line, never a
+    crash and never mail decided without the rules; a good snapshot resumes mail by itself."""
+    w = Workdir("ops1-policy")
+    snapshot = os.path.join(w.path, "policy.toml")
+    out = Sink(w, "internet")
+    gw = Gateway(w, outbound_sink=out,
+                 extra=f'[policy]\nsnapshot = "{snapshot}"\nmax_age = 60\n[hsm]\ncheck_interval = 1\n')
+    try:
+        gw.start()  # the snapshot file does not exist: it starts, and waits
+        reply = banner(gw.port)
+        check(reply.startswith(b"421 4.3.2") and b"not operational" in reply, reply)
+        check("no valid policy snapshot" in gw.log_text(), gw.log_text()[-600:])
+        rc, status = gw.admin("status")
+        check("operational: no" in status and "fault: no valid policy snapshot" in status, status)
+        for bad in ("version = \x00\x01garbage [[[", "", "# cut off before the version\n"):
+            write_policy(snapshot, bad)
+            time.sleep(1.5)
+            check(gw.alive() and banner(gw.port).startswith(b"421 4.3.2"), f"still suspended with {bad!r}")
+        check("not a policy snapshot" in gw.log_text(), gw.log_text()[-600:])
+        write_policy(snapshot, "version = 7\n")
+        wait_for(lambda: banner(gw.port).startswith(b"220 "), timeout=20, what="operational with a good snapshot")
+        with smtplib.SMTP("127.0.0.1", gw.port, timeout=20) as s:
+            s.sendmail("alice@agency-a.govt.nz", ["bob@example.org"], b"Subject: now\r\n\r\nflows\r\n")
+        wait_for(lambda: out.count() == 1, what="mail flows with a good snapshot")
+        # seegw-control stopped writing: the snapshot in use grows older than max_age.
+        write_policy(snapshot, f"version = 8\ngenerated = {int(time.time()) - 3600}\n")
+        wait_for(lambda: banner(gw.port).startswith(b"421 4.3.2"), timeout=20, what="suspended: snapshot too old")
+        check("more than [policy] max_age" in gw.log_text(), gw.log_text()[-600:])
+        write_policy(snapshot, f"version = 9\ngenerated = {int(time.time())}\n")
+        wait_for(lambda: banner(gw.port).startswith(b"220 "), timeout=20, what="operational with a fresh snapshot")
+        gw.stop()
+        check(gw.proc.returncode == 0, f"clean exit, status {gw.proc.returncode}")
+    finally:
+        gw.stop(); out.stop(); w.remove()
+
+
+def test_no_policy_configured_is_not_operational():
+    w = Workdir("ops1-nopolicy")
+    gw = Gateway(w, extra='[policy]\nsnapshot = ""\n').start()
+    try:
+        reply = banner(gw.port)
+        check(reply.startswith(b"421 4.3.2"), reply)
+        check("no policy snapshot is configured" in gw.log_text(), gw.log_text()[-400:])
+    finally:
+        gw.stop(); w.remove()
+
+
 if __name__ == "__main__":
-    run_tests([test_missing_token_suspends_mail_until_it_appears, test_bad_pin_file_is_a_clear_fault])
+    run_tests([test_missing_token_suspends_mail_until_it_appears, test_bad_pin_file_is_a_clear_fault,
+               test_no_policy_no_mail_until_a_good_snapshot_arrives, test_no_policy_configured_is_not_operational])

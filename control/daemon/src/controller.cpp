@@ -479,7 +479,9 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
         !dp ? "UNKNOWN: " + dp.error().message
         : stats["operational"] == "yes"
             ? "operational"
-            : "NOT OPERATIONAL: mail waits (4xx) until the HSM and spool are back";
+            : "NOT OPERATIONAL: mail waits (4xx): " +
+                  (stats["fault"].empty() ? std::string("the HSM, spool or policy is not ready")
+                                          : stats["fault"]);
     std::lock_guard lock(state_mutex_);
     std::size_t pending = 0;
     std::error_code ec;

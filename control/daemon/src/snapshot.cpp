@@ -216,9 +216,12 @@ Result<ComposeReport> compose_snapshot(const ControlConfig& c, const ControlStor
   const auto agencies = stored_agencies(store);
   report.agencies = agencies.size();
 
+  // `generated` is what the data plane measures the snapshot's age by ([policy] max_age).
+  const std::time_t generated = std::time(nullptr);
   std::string text = fmt::format(
-      "# Written by seegw-control at {}; do not edit (it is replaced whole).\nversion = {}\n",
-      std::time(nullptr), version);
+      "# Written by seegw-control; do not edit (it is replaced whole).\nversion = {}\n"
+      "generated = {}\n",
+      version, generated);
   text += "trusted_roots = [";
   for (std::size_t i = 0; i < c.trusted_roots.size(); ++i)
     text += (i ? ", " : "") + toml_string(c.trusted_roots[i]);

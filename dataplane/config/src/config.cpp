@@ -202,10 +202,11 @@ Result<Config> parse(std::string_view text) {
   count(t["relay"]["max_connections_per_destination"], c.max_connections_per_destination);
   count(t["relay"]["max_messages_per_connection"], c.max_messages_per_connection);
 
-  std::string path_text;
+  std::string path_text = c.policy_snapshot.string();
   str(t["policy"]["snapshot"], path_text);
   c.policy_snapshot = path_text;
   secs(t["policy"]["reload_interval"], c.policy_reload_interval);
+  secs(t["policy"]["max_age"], c.policy_max_age);
   count(t["policy"]["notice_limit"], c.notice_limit);
   secs(t["policy"]["notice_window"], c.notice_window);
   path_text.clear();

@@ -48,19 +48,16 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   if (!client) return std::unexpected(client.error());
   client_tls = *client;
 
-  // OPS-1: with an HSM configured, start not operational and let the health check decide.
-  if (c.hsm.configured()) {
+  // OPS-1: no policy, no mail. A missing or bad snapshot is a fault the health check reports
+  // (4xx, nothing sent, the reason logged and in `status`) until a good one arrives — never a
+  // gateway running on rules nobody wrote, never a failed start.
+  gw->trust_ = seemail::empty_trust_state(c.domain, c.local_domains);
+  (void)gw->reload_policy();
+  {
     std::string why;
     gw->operational_ = gw->check_health(why);
     if (!gw->operational_)
       log::error("not operational: {}; SMTP answers 4xx until it is fixed", why);
-  }
-
-  // The policy snapshot: a bad file at start-up stops the gateway (it would otherwise run on
-  // rules nobody wrote); later, a bad file keeps the last good snapshot.
-  gw->trust_ = seemail::empty_trust_state(c.domain, c.local_domains);
-  if (!c.policy_snapshot.empty()) {
-    if (auto loaded = gw->reload_policy(); !loaded) return std::unexpected(loaded.error());
   }
   seemail::Settings settings;
   settings.hostname = c.hostname;
@@ -70,10 +67,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   settings.notice_limits = {c.notice_limit, c.notice_window.count()};
   gw->processor_ = std::make_unique<seemail::Processor>(
       settings, **matcher, [g = gw.get()] { return g->signing_keys(); },
-      [g = gw.get()] {
-        std::string why;
-        return g->check_health(why);
-      });
+      [g = gw.get()] { return g->probe_hsm(); });
   gw->queue_ = std::make_unique<QueueManager>(
       c, *gw->spool_, *gw->matcher_, *gw->processor_, [g = gw.get()] { return g->trust(); },
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
@@ -156,10 +150,51 @@ void Gateway::dispatch(DeliveryJob job) {
 bool Gateway::check_health(std::string& why) {
   // Serialised: two threads must never open the PKCS#11 module side by side.
   std::lock_guard checking(health_check_mutex_);
-  if (::faccessat(AT_FDCWD, (config_.spool_path / "incoming").c_str(), W_OK, 0) != 0) {
-    why = "the spool is not writable";
+  const bool ok = [&] {
+    if (::faccessat(AT_FDCWD, (config_.spool_path / "incoming").c_str(), W_OK, 0) != 0) {
+      why = "the spool is not writable";
+      return false;
+    }
+    return policy_usable(why) && hsm_usable(why);
+  }();
+  fault_ = ok ? "" : why;
+  return ok;
+}
+
+std::string Gateway::fault() {
+  std::lock_guard checking(health_check_mutex_);
+  return fault_;
+}
+
+bool Gateway::probe_hsm() {
+  std::lock_guard checking(health_check_mutex_);
+  std::string why;
+  return hsm_usable(why);
+}
+
+bool Gateway::policy_usable(std::string& why) {
+  std::lock_guard reloading(reload_mutex_);
+  if (config_.policy_snapshot.empty()) {
+    why = "no policy snapshot is configured ([policy] snapshot)";
     return false;
   }
+  if (!policy_good_) {
+    why = "no valid policy snapshot: " + policy_error_;
+    return false;
+  }
+  const auto max_age = config_.policy_max_age.count();
+  const std::time_t generated = trust()->generated, now = std::time(nullptr);
+  if (max_age > 0 && now - generated > max_age) {
+    why = fmt::format(
+        "the policy snapshot {} was written {} s ago, more than [policy] max_age ({} s): is "
+        "seegw-control running?",
+        config_.policy_snapshot.string(), now - generated, max_age);
+    return false;
+  }
+  return true;
+}
+
+bool Gateway::hsm_usable(std::string& why) {
   if (!config_.hsm.configured()) return true;
   std::shared_ptr<HsmHandle> handle;
   {
@@ -213,7 +248,8 @@ std::shared_ptr<const seemail::TrustState> Gateway::trust() {
 }
 
 Result<void> Gateway::reload_policy() {
-  if (config_.policy_snapshot.empty()) return {};
+  if (config_.policy_snapshot.empty())
+    return fail(Errc::config, "no policy snapshot is configured ([policy] snapshot)");
   std::lock_guard reloading(reload_mutex_);
   std::error_code ec;
   auto mtime = std::filesystem::last_write_time(config_.policy_snapshot, ec);
@@ -223,10 +259,17 @@ Result<void> Gateway::reload_policy() {
   policy_loaded_ = std::chrono::steady_clock::now();
   policy_mtime_ = mtime;
   if (!loaded) {
-    log::error("policy: {} not loaded, keeping the last good snapshot: {}",
-               config_.policy_snapshot.string(), loaded.error().message);
+    if (policy_good_)
+      log::error("policy: {} not loaded, keeping the last good snapshot: {}",
+                 config_.policy_snapshot.string(), loaded.error().message);
+    else if (policy_error_ != loaded.error().message)
+      log::error("policy: {} not loaded: {}", config_.policy_snapshot.string(),
+                 loaded.error().message);
+    if (!policy_good_) policy_error_ = loaded.error().message;
     return std::unexpected(loaded.error());
   }
+  policy_good_ = true;
+  policy_error_.clear();
   std::string states;
   for (const auto& [domain, cert] : (*loaded)->policy.certificates)
     states += fmt::format(" {}={}", domain, static_cast<int>(cert.state));
@@ -239,8 +282,7 @@ Result<void> Gateway::reload_policy() {
 }
 
 void Gateway::watch_health() {
-  const auto interval =
-      config_.hsm.configured() ? config_.hsm.check_interval : std::chrono::seconds(5);
+  const auto interval = config_.hsm.check_interval;  // spool, policy and HSM alike
   while (true) {
     {
       std::unique_lock lock(health_mutex_);
@@ -283,7 +325,7 @@ void Gateway::stop() {
   for (auto& w : workers_) w->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
-  queue_->stop();
+  if (queue_) queue_->stop();  // absent when start-up failed before it was made
   spool_.reset();  // joins the writer: its callbacks only post to loops that still exist
 }
 

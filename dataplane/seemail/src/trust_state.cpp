@@ -6,6 +6,8 @@
 
 #include <toml++/toml.h>
 
+#include <sys/stat.h>
+
 #include <map>
 
 #include "seegw/common/file.hpp"
@@ -139,7 +141,19 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
     return out;
   };
   auto& p = s->policy;
-  if (auto v = t["version"].value<int64_t>()) p.version = static_cast<std::uint64_t>(*v);
+  const auto version = t["version"].value<int64_t>();
+  if (!version || *version < 1)
+    return fail(
+        Errc::config,
+        fmt::format("{}: no 'version = N' (N ≥ 1): not a policy snapshot (empty or cut off?)",
+                    file.string()));
+  p.version = static_cast<std::uint64_t>(*version);
+  if (auto g = t["generated"].value<int64_t>()) {
+    s->generated = static_cast<std::time_t>(*g);
+  } else {
+    struct stat st {};
+    s->generated = ::stat(file.c_str(), &st) == 0 ? st.st_mtime : now;
+  }
   if (auto v = t["uninspectable_as"].value<std::string>()) {
     auto level = scan::classification_from_name(*v);
     if (!level) return fail(Errc::config, fmt::format("uninspectable_as: unknown level '{}'", *v));

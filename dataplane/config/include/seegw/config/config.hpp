@@ -105,11 +105,13 @@ struct Config {
 
   HsmSettings hsm;
 
-  // The SEEMail policy snapshot (written by seegw-control, or by hand); none = only our own
-  // domains are known, nothing external is trusted, classified mail stays inside.
-  std::filesystem::path policy_snapshot;
-  std::chrono::seconds policy_reload_interval{60};  // re-read when changed; states age with time
-  std::size_t notice_limit = 5;                     // OPS-2: per address and reason per window
+  // The SEEMail policy snapshot (written by seegw-control, or by hand). OPS-1: without a good
+  // one — none configured, missing, unreadable, invalid, or older than policy_max_age — the
+  // gateway is not operational (4xx, nothing sent) until one arrives.
+  std::filesystem::path policy_snapshot = "policy.toml";
+  std::chrono::seconds policy_reload_interval{60};     // re-read when changed; states age with time
+  std::chrono::seconds policy_max_age{7 * 24 * 3600};  // 0 = no limit
+  std::size_t notice_limit = 5;                        // OPS-2: per address and reason per window
   std::chrono::seconds notice_window{3600};
   std::filesystem::path admin_socket;  // "" = <spool>/admin.sock
 

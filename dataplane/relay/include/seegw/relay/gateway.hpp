@@ -29,19 +29,26 @@ class Gateway {
   void stop();
   QueueStats stats() { return queue_->stats(); }
   std::size_t in_flight() { return queue_->in_flight(); }
-  // OPS-1: false while a part the gateway cannot work without (the HSM, a writable spool) is
-  // missing; then no mail is accepted (4xx) and none is sent.
+  // OPS-1: false while a part the gateway cannot work without (the HSM, a writable spool, a good
+  // and current policy snapshot) is missing; then no mail is accepted (4xx) and none is sent.
   bool operational() const { return operational_.load(); }
+  // Why it is not operational ("" when it is).
+  std::string fault();
   QueueManager& queue() { return *queue_; }
   std::shared_ptr<const seemail::TrustState> trust();
-  // Re-reads the policy snapshot; the last good one stays when the new one is bad.
+  // Re-reads the policy snapshot; the last good one stays when the new one is bad (until it is
+  // older than [policy] max_age).
   Result<void> reload_policy();
 
  private:
   Gateway() = default;
   void dispatch(DeliveryJob job);
   void watch_health();
+  // Spool, policy and HSM, in that order; `why` names the first fault.
   bool check_health(std::string& why);
+  bool policy_usable(std::string& why);
+  bool hsm_usable(std::string& why);  // health_check_mutex_ held
+  bool probe_hsm();
   Result<seemail::SigningKeys> signing_keys();
   // The admin socket's commands (gateway_admin.cpp).
   std::string admin_command(const std::string& command);
@@ -69,9 +76,12 @@ class Gateway {
   std::atomic<bool> operational_{true};
   std::mutex trust_mutex_;
   std::shared_ptr<const seemail::TrustState> trust_;
-  std::mutex reload_mutex_;  // one reload at a time (health thread, admin socket)
+  std::mutex reload_mutex_;  // one reload at a time (health thread, admin socket); guards below
   std::filesystem::file_time_type policy_mtime_{};
   std::chrono::steady_clock::time_point policy_loaded_{};
+  bool policy_good_ = false;  // a snapshot was loaded (trust_ is not the placeholder)
+  std::string policy_error_;  // why the last load failed, while none was ever good
+  std::string fault_;         // the last health check's finding (health_check_mutex_)
   std::unique_ptr<seemail::Processor> processor_;
   std::unique_ptr<AdminSocket> admin_;
   std::unique_ptr<io::NetworkPlane> plane_;  // the poll-mode data plane, when enabled

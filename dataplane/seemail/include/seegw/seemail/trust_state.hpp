@@ -26,6 +26,9 @@ struct TrustState {
   std::vector<x509::Crl> crls;
   std::filesystem::path source;
   std::time_t loaded_at = 0;
+  // When the snapshot was written: its `generated` key (seegw-control writes it), else the file's
+  // modification time. OPS-1 measures the snapshot's age from it.
+  std::time_t generated = 0;
 
   // IN-1 / OUT-5: the state of a certificate now, against this snapshot's roots and CRLs.
   x509::Validation check(X509* certificate, const std::vector<X509*>& intermediates,
@@ -43,12 +46,15 @@ struct LearntStore {
 };
 
 // Parses the snapshot file, loads every certificate it names (paths relative to the file), adds
-// what was learnt from mail, and computes each peer certificate's state at `now`.
+// what was learnt from mail, and computes each peer certificate's state at `now`. A file without
+// `version = N` (N ≥ 1) is not a snapshot: an empty or cut-off file is refused, never read as a
+// policy that knows no agencies.
 Result<std::shared_ptr<const TrustState>> load_trust_state(
     const std::filesystem::path& file, const std::string& our_domain,
     const std::vector<std::string>& local_domains, const LearntStore& learnt, std::time_t now);
 
-// The snapshot a gateway without a policy file runs on: only its own domains, nothing trusted.
+// The placeholder a gateway holds before its first good snapshot: only its own domains, nothing
+// trusted. The gateway is not operational meanwhile (OPS-1), so no mail is decided by it.
 std::shared_ptr<const TrustState> empty_trust_state(const std::string& our_domain,
                                                     const std::vector<std::string>& local_domains);
 
