@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from email import message_from_bytes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
@@ -180,8 +181,14 @@ def body_of(message):
     return message.split(b"\r\n\r\n", 1)[1]
 
 
+CLIENT_FIELDS = (b"Thread-Topic: [RESTRICTED] cabinet paper\r\nThread-Index: AdlKc2Vj\r\n"
+                 b"Keywords: kumara-42\r\nComments: the cabinet paper draft\r\n"
+                 b"X-Project-Code: kumara-42\r\nReply-To: cabinet-office@agency-a.govt.nz\r\n")
+
+
 def test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact():
-    """OUT-1, OUT-7, IN-1, IN-4, TRG-2: a LibreOffice-made .docx with [RESTRICTED] in it."""
+    """OUT-1, OUT-7, OUT-9, IN-1, IN-4, TRG-2: a LibreOffice-made .docx with [RESTRICTED] in it; the
+    fields Outlook and other clients add (Thread-Topic repeats the subject) cross the wire only inside."""
     s = world()
     a, c, proxy = s["a"], s["c"], s["proxy"]
     with open(os.path.join(CORPUS, "w_split_runs.docx"), "rb") as f:
@@ -190,6 +197,7 @@ def test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact():
     b64 = base64.encodebytes(docx).replace(b"\n", b"\r\n")
     message = (b"From: Alice <alice@agency-a.govt.nz>\r\nTo: carol@agency-c.govt.nz\r\n"
                b"Subject: [RESTRICTED] cabinet paper\r\nMessage-ID: <e2e-1@agency-a.govt.nz>\r\n"
+               + CLIENT_FIELDS +
                b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
                b"--b1\r\nContent-Type: text/plain\r\n\r\nThe paper is attached. Secret phrase: kumara-42.\r\n"
                b"--b1\r\nContent-Type: application/vnd.openxmlformats-officedocument.wordprocessingml.document;"
@@ -198,7 +206,8 @@ def test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact():
     wait_for(lambda: c.mail_to("carol@agency-c.govt.nz"), timeout=30, what="the message at C")
     wire = proxy.wire()
     check(b"application/pkcs7-mime" in wire and b"enveloped-data" in wire, wire[:2000])
-    check(b"RESTRICTED" not in wire.upper() and b"kumara-42" not in wire and b"cabinet paper" not in wire,
+    check(b"RESTRICTED" not in wire.upper() and b"kumara-42" not in wire and b"cabinet paper" not in wire
+          and b"cabinet-office" not in wire,
           "no plaintext classified content on the wire")
     check(b"Subject: SEEMail secure message" in wire, "the outer Subject is neutral")
     got = c.mail_to("carol@agency-c.govt.nz")[0]
@@ -206,6 +215,7 @@ def test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact():
     check(b"X-SEEMAIL-Version: 2.0" in got and b"X-SEEMAIL-Classification: RESTRICTED" in got, got[:1500])
     check(b"Subject: [RESTRICTED] cabinet paper" in got, got[:1500])
     check(body_of(got) == body_of(message), "the body arrives byte for byte")
+    check(CLIENT_FIELDS in got, "the client's own fields arrive intact inside (OUT-9)")
     check(b"application/pkcs7" not in got, "the domain layer is stripped")
     log = c.gw.log_text()
     check("signer agency-a.govt.nz: valid" in log, log[-2000:])
@@ -226,6 +236,32 @@ def test_2_seemail_to_gmail_is_not_delivered_and_sender_gets_1a():
     check(b"This message has not been delivered to ANY EXTERNAL recipients." in n, n)
     check(b"From: SEEMail gateway <postmaster@agency-a.govt.nz>" in n, n[:500])
     check(b"friend@gmail.com" in n, "the notice names the recipient")
+
+
+def test_2b_what_the_scanner_used_to_miss_is_stopped_and_the_sender_told_the_truth():
+    """TRG-5, TRG-4: a trigger after a pad in the middle of base64 and one in an X- field are
+    found (#1A); content the gateway cannot inspect is stopped with 001's "cannot be digitally
+    signed", never with a #1A that claims a trigger word."""
+    s = world()
+    a, internet = s["a"], s["internet"]
+    before = internet.count()
+    cases = (
+        (b"padded run", b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                        b"SGk=\r\nW1JFU1RSSUNURURdIGJ1ZGdldA==\r\n", b"#1A"),
+        (b"x field", b"X-Project-Label: [SENSITIVE]\r\n\r\nnothing in the body\r\n", b"#1A"),
+        (b"sealed", b"\r\n-----BEGIN PGP MESSAGE-----\r\nhQEMA5x\r\n-----END PGP MESSAGE-----\r\n",
+         b"cannot be digitally signed"),
+    )
+    for tag, rest, _ in cases:
+        a.submit("alice@agency-a.govt.nz", ["friend@gmail.com"],
+                 b"From: alice@agency-a.govt.nz\r\nTo: friend@gmail.com\r\nSubject: " + tag + b"\r\n" + rest)
+    for tag, _, warning in cases:
+        wait_for(lambda: any(warning in m and b"Subject: " in m and tag in m for m in a.mail_to("alice@agency-a.govt.nz")),
+                 what=f"{warning!r} to alice for {tag!r}")
+    sealed = [m for m in a.mail_to("alice@agency-a.govt.nz") if b"sealed" in m][0]
+    check(b"#1A" not in sealed and b"trigger word to an address" not in sealed, sealed[:1500])
+    wait_for(lambda: a.gw.queued() == 0, what="an empty queue at A")
+    check(internet.count() == before, "nothing reached the Internet")
 
 
 def test_3_restricted_to_standard_agency_blocks_every_external_recipient():
@@ -383,6 +419,8 @@ def test_7_unsigned_agency_mail_is_hard_2b_soft_from_a_trusted_server():
     got = delivered_to_dave(a, b"unsigned one")
     check(b"X-SEEMAIL-Warning: HARD; Unverified sender (2B)" in got, got[:1500])
     check(b"did not come from the apparent sender's agency" in got, got)
+    check(b"Content-Type: message/rfc822" in got and msg % (b"one", b"one") in got,
+          "001: a copy of the original email is attached, whole")
     a.from_outside("carol@agency-c.govt.nz", ["dave@agency-a.govt.nz"], msg % (b"two", b"two"), source="127.0.0.2")
     got = delivered_to_dave(a, b"unsigned two")
     check(b"X-SEEMAIL-Warning: SOFT; Unverified sender (2B)" in got, got[:1500])
@@ -528,6 +566,37 @@ def test_13_new_certificates_and_capabilities_are_learnt_from_mail():
     check(a.gw.admin("reload")[0] == 0, "reload")
 
 
+def test_12_no_current_policy_suspends_b_and_a_s_mail_waits_for_it():
+    """OPS-1: B's snapshot grows older than [policy] max_age (seegw-control stopped): B answers
+    4xx on both ports, A's mail to B waits in A's queue, nothing reaches B's users; a fresh
+    snapshot resumes B by itself and the waiting mail arrives."""
+    s = world()
+    a, b = s["a"], s["b"]
+    stale = f"sign_when_possible = true\ngenerated = {int(time.time()) - 8 * 86400}\n"
+    write_snapshot(b, s["agencies"], version=20, extra=stale)
+
+    def refused(port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                return sock.recv(256).startswith(b"421 4.3.2")
+        except OSError:
+            return False
+    try:
+        wait_for(lambda: refused(b.mx) and refused(b.submission), timeout=20, what="B suspended")
+        check("more than [policy] max_age" in b.gw.log_text(), b.gw.log_text()[-800:])
+        before = len(b.mail_to("bert@agency-b.govt.nz"))
+        a.submit("alice@agency-a.govt.nz", ["bert@agency-b.govt.nz"],
+                 b"From: alice@agency-a.govt.nz\r\nTo: bert@agency-b.govt.nz\r\nSubject: waits\r\n\r\npolicy gap\r\n")
+        time.sleep(3)  # A's attempts and retries meet 421 at B meanwhile
+        check(a.gw.queued() == 1, "the message waits in A's queue")
+        check(len(b.mail_to("bert@agency-b.govt.nz")) == before, "nothing delivered while B has no policy")
+    finally:
+        write_snapshot(b, s["agencies"], version=21, extra="sign_when_possible = true\n")
+    wait_for(lambda: not refused(b.mx), timeout=20, what="B operational again")
+    wait_for(lambda: any(b"policy gap" in m for m in b.mail_to("bert@agency-b.govt.nz")), timeout=60,
+             what="the waiting message delivered")
+
+
 def test_14_gateways_stop_cleanly_with_nothing_left_behind():
     """Every gateway stops on SIGTERM with status 0; sanitizer builds (CI runs this file against
     the ASan+UBSan build too) report nothing."""
@@ -556,6 +625,7 @@ if __name__ == "__main__":
         run_tests([
             test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact,
             test_2_seemail_to_gmail_is_not_delivered_and_sender_gets_1a,
+            test_2b_what_the_scanner_used_to_miss_is_stopped_and_the_sender_told_the_truth,
             test_3_restricted_to_standard_agency_blocks_every_external_recipient,
             test_4_unclassified_to_gmail_is_delivered_unchanged,
             test_4b_unclassified_mail_may_be_clear_signed_for_non_members,
@@ -566,6 +636,7 @@ if __name__ == "__main__":
             test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded,
             test_10_hsm_token_removed_mid_run_suspends_and_resumes,
             test_11_certificate_request_by_signed_mail_is_answered_with_a_cer,
+            test_12_no_current_policy_suspends_b_and_a_s_mail_waits_for_it,
             test_13_new_certificates_and_capabilities_are_learnt_from_mail,
             test_14_gateways_stop_cleanly_with_nothing_left_behind,
         ])

@@ -93,8 +93,8 @@ def test_seegw_protects_openssl_unprotects_every_cipher():
         hsm(*args, *(["--oaep"] if oaep else []), s["msg"], out)
         with open(out, "rb") as f:
             wire = f.read()
-        check(b"Subject: quarterly figures\r\n" in wire and b"smime-type=" + smime_type in wire, wire[:400])
-        check(b"Kia ora" not in wire, "plain text on the wire")
+        check(b"Subject: SEEMail secure message\r\n" in wire and b"smime-type=" + smime_type in wire, wire[:400])
+        check(b"Kia ora" not in wire and b"quarterly figures" not in wire, "plain text on the wire (OUT-9)")
         openssl("cms", "-decrypt", "-in", out, "-recip", c_cert, "-inkey", c_key, "-out", path("signed.eml"))
         openssl("cms", "-verify", "-in", path("signed.eml"), "-CAfile", os.path.join(s["pki"], "agency-a", "ca.pem"),
                 "-binary", "-out", path("inner.eml"))

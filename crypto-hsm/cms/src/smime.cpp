@@ -239,9 +239,11 @@ Cipher choose_cipher(const std::vector<std::string>& peer, const std::vector<Cip
   return Cipher::des3_cbc;
 }
 
-// The outer header section: the original's, without the fields that must stay inside the
-// envelope (the Subject is replaced when asked: it can carry a classification trigger).
-std::string visible_headers(std::string_view outer, const Protection& p) {
+// The outer header section: the original's fields that `keep` admits, unfolded lines and all,
+// then the replacement Subject when there is one.
+template <class Keep>
+std::string visible_headers(std::string_view outer, const std::optional<std::string>& subject,
+                            Keep keep) {
   std::string out;
   bool skipping = false;
   std::size_t pos = 0;
@@ -254,14 +256,17 @@ std::string visible_headers(std::string_view outer, const Protection& p) {
       if (!skipping) out.append(line);
       continue;
     }
-    const std::string name = ascii_lower(line.substr(0, line.find(':')));
-    skipping = (p.outer_subject && name == "subject") ||
-               std::any_of(p.inner_only_headers.begin(), p.inner_only_headers.end(),
-                           [&](const std::string& h) { return ascii_lower(h) == name; });
+    const std::string_view name = trim_view(line.substr(0, line.find(':')));
+    skipping = (subject && iequals(name, "subject")) || !keep(name);
     if (!skipping) out.append(line);
   }
-  if (p.outer_subject) out += "Subject: " + *p.outer_subject + "\r\n";
+  if (subject) out += "Subject: " + *subject + "\r\n";
   return out;
+}
+
+bool transport_field(std::string_view name) {
+  return std::any_of(std::begin(kOuterHeaderFields), std::end(kOuterHeaderFields),
+                     [&](std::string_view f) { return iequals(f, name); });
 }
 
 // The domain signature (OUT-7): signer certificate and chain, SMIMECapabilities, the security
@@ -330,7 +335,8 @@ Result<std::string> sign(std::string_view message, const Signer& signer,
   if (!signed_data) return std::unexpected(signed_data.error());
   static std::atomic<std::uint64_t> serial{0};
   const std::string boundary = fmt::format("=_seegw_signed_{}_{}", ::getpid(), serial.fetch_add(1));
-  std::string out = visible_headers(original.outer, protection);
+  std::string out = visible_headers(original.outer, protection.outer_subject,
+                                    [](std::string_view) { return true; });
   out += "MIME-Version: 1.0\r\n";
   out += fmt::format(
       "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
@@ -382,9 +388,11 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
   if (!CMS_final(env.get(), plain.get(), nullptr, CMS_BINARY))
     return fail(Errc::tls, openssl_error("encryption"));
 
-  // 3. The outer message: original non-content headers (some kept inside only), then the
-  // enveloped entity.
-  std::string outer = visible_headers(original.outer, protection);
+  // 3. The outer message: the transport fields of the original (OUT-9), a neutral Subject, then
+  // the enveloped entity.
+  std::string outer = visible_headers(
+      original.outer, protection.outer_subject.value_or(std::string(kDefaultOuterSubject)),
+      transport_field);
   return outer + "MIME-Version: 1.0\r\n" +
          p7m_entity(gcm ? "authEnveloped-data" : "enveloped-data", der_of(env.get()));
 }

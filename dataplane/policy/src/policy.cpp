@@ -71,6 +71,8 @@ std::string_view notice_kind_name(NoticeKind kind) {
       return "blocked-1A";
     case NoticeKind::blocked_1c:
       return "blocked-1C";
+    case NoticeKind::blocked_uninspectable:
+      return "blocked-uninspectable";
     case NoticeKind::held:
       return "held";
     case NoticeKind::certificate_status_unknown:
@@ -81,6 +83,20 @@ std::string_view notice_kind_name(NoticeKind kind) {
       return "unverified-sender";
     case NoticeKind::certificate_learnt:
       return "certificate-learnt";
+  }
+  return "?";
+}
+
+std::string_view warning_name(Warning w) {
+  switch (w) {
+    case Warning::none:
+      return "none";
+    case Warning::not_seemail_1a:
+      return "#1A";
+    case Warning::restricted_1c:
+      return "#1C";
+    case Warning::cannot_sign_uninspectable:
+      return "cannot be signed";
   }
   return "?";
 }
@@ -147,10 +163,23 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
         break;
       }
   }
+  // TRG-4: when no trigger word of the level that stops the message was found, what stops it is
+  // content the scanner could not read: the sender hears that it cannot be signed, not #1A/#1C.
+  const scan::Classification needed = warning == Warning::restricted_1c
+                                          ? scan::Classification::sensitive
+                                          : scan::Classification::in_confidence;
+  const std::string_view rule = warning == Warning::not_seemail_1a ? "OUT-2" : "OUT-3";
+  if (warning != Warning::none && f.uninspectable && f.classification < needed) {
+    warning = Warning::cannot_sign_uninspectable;
+    why = "it holds content the gateway cannot inspect (counted as " +
+          std::string(scan::classification_name(s.uninspectable_as)) + ") and " + why +
+          "; it was not delivered to any external recipient";
+  }
   plan.warning = warning;
   if (warning != Warning::none) {
-    const NoticeKind kind =
-        warning == Warning::not_seemail_1a ? NoticeKind::blocked_1a : NoticeKind::blocked_1c;
+    const NoticeKind kind = warning == Warning::not_seemail_1a  ? NoticeKind::blocked_1a
+                            : warning == Warning::restricted_1c ? NoticeKind::blocked_1c
+                                                                : NoticeKind::blocked_uninspectable;
     plan.notices.push_back({Party::sender, why, kind});
     // The administrator hears of every data-loss stop too (rate-limited, OPS-2).
     plan.notices.push_back({Party::sender_admin, why, kind});
@@ -164,7 +193,8 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
     } else if (r.kind == Kind::local) {
       d = {r.address, Action::deliver_internal, "route", "a local domain"};
     } else if (warning != Warning::none) {
-      d = {r.address, Action::block, warning == Warning::not_seemail_1a ? "OUT-2" : "OUT-3", why};
+      d = {r.address, Action::block,
+           warning == Warning::cannot_sign_uninspectable ? "TRG-4" : std::string(rule), why};
     } else {
       const PeerCertificate& cert = certificate_of(s, r.domain);
       const bool must_secure = r.kind == Kind::member || (r.kind == Kind::trusted && classified);

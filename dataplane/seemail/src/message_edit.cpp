@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 
@@ -139,7 +140,8 @@ std::string tag_subject(std::string_view m, std::string_view tag) {
   return prepend_headers(m, fmt::format("Subject: {}\r\n", tag));
 }
 
-std::string wrap_with_warning(std::string_view m, std::string_view warning_text) {
+std::string wrap_with_warning(std::string_view m, std::string_view warning_text,
+                              std::optional<std::string_view> attach_original) {
   std::size_t body;
   auto fields = fields_of(m, body);
   std::string top, content;
@@ -159,6 +161,17 @@ std::string wrap_with_warning(std::string_view m, std::string_view warning_text)
   }
   if (part_fields.empty()) part_fields = "Content-Type: text/plain; charset=us-ascii\r\n";
   if (!part_fields.ends_with("\n")) part_fields += "\r\n";
+  std::string_view second = m.substr(std::min(body, m.size()));
+  if (attach_original) {
+    const bool eight_bit =
+        std::any_of(attach_original->begin(), attach_original->end(),
+                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    part_fields = fmt::format(
+        "Content-Type: message/rfc822\r\nContent-Disposition: attachment; "
+        "filename=\"original-message.eml\"\r\n{}",
+        eight_bit ? "Content-Transfer-Encoding: 8bit\r\n" : "");
+    second = *attach_original;
+  }
   const std::string b = boundary();
   std::string out = top;
   out += "MIME-Version: 1.0\r\n";
@@ -173,7 +186,7 @@ std::string wrap_with_warning(std::string_view m, std::string_view warning_text)
   out += fmt::format("--{}\r\n", b);
   out += part_fields;
   out += "\r\n";
-  out.append(m.substr(std::min(body, m.size())));
+  out.append(second);
   // The CRLF before a boundary belongs to the delimiter (RFC 2046 §5.1.1): adding one always
   // keeps the original body byte for byte, final line break included.
   out += "\r\n";

@@ -41,15 +41,18 @@ constexpr std::string_view k1C =
     "to the appropriate level.\n"
     "\n"
     "In this situation, the receiving agency is a member of SEEMail but is a member of the\n"
-    "SEEMail Standard Community. This prevents them receiving information classified as\n"
+    "SEEMail Standard Community. This prevents then receiving information classified as\n"
     "RESTRICTED (or SENSITIVE, which has similar handling rules). You will be unable to send the\n"
     "information to this recipient via SEEMail (or email).\n"
     "\n"
+    "The sender cannot send this message electronically due to its sensitivity and that the\n"
+    "agency who needs the information does not have the required network security clearance.\n"
     "The parties involved must decide how they can physically share the information, or the\n"
     "stakeholders must decide to re classify the information to an appropriate level. HOWEVER,\n"
-    "CAUTION SHOULD BE APPLIED IN THIS SITUATION. Reclassification of information to an\n"
-    "inappropriate classification level can have serious consequences. General management\n"
-    "should authorize this.\n";
+    "CAUTION SHOULD BE APPLIED IN THIS SITUATION.\n"
+    "\n"
+    "Reclassification of information to an inappropriate classification level can have serious\n"
+    "consequences. General management should authorize this.\n";
 
 constexpr std::string_view k2B =
     "This message did not come from the apparent sender's agency. The confidentiality,\n"
@@ -65,8 +68,11 @@ constexpr std::string_view k2B =
     "  gateway.\n"
     "- Genuinely forged email senders, impersonating an agency.\n"
     "\n"
-    "Unless the sender is known to you and you can confirm that you are expecting this email,\n"
-    "the email should be deleted, and the email address investigated and possibly blocked.\n";
+    "When this error is received, a copy of the original email will be attached.\n"
+    "\n"
+    "Unless the sender is known to the recipient and the recipient can confirm that they are\n"
+    "expecting this email, the email should be deleted, and the email address investigated and\n"
+    "possibly blocked.\n";
 
 constexpr std::string_view k4A =
     "This message contains a SEEMail trigger word but did not arrive from a SEEMail agency. The\n"
@@ -77,9 +83,10 @@ constexpr std::string_view k4A =
     "  word in the message.\n"
     "- The sender has accidentally referred to the SEEMail trigger word in the message.\n"
     "\n"
-    "This is not generally a problem, except that any reply email you may send is likely to be\n"
-    "blocked by SEEMail as it will correctly identify the recipient as not being a SEEMail\n"
-    "member.\n";
+    "In this case the email has come in from a non SEEMail party but contains one of the Trigger\n"
+    "terms (the SEEMail classification words in brackets). This is not generally a problem,\n"
+    "except that any reply email you may send is likely to be blocked by SEEMail as it will\n"
+    "correctly identify the recipient as not being a SEEMail member.\n";
 
 constexpr std::string_view kSpoof =
     "This message has our agency's email address but came from outside (the message could be\n"
@@ -92,7 +99,39 @@ constexpr std::string_view kSpoof =
     "- Someone other than the sender may have sent the message and falsified the email address.\n"
     "\n"
     "Recommended action: If you have doubts about the message authenticity, verify the message\n"
-    "with the sender by some other means.\n";
+    "with the sender by some other means. Confirm with the recipient if they know the sender and\n"
+    "if they are expecting an email?\n";
+
+// TRG-4: the sender's message could not be inspected, so it cannot be signed for where it was
+// going (001, "cannot be digitally signed"); never #1A/#1C, which claim a trigger word. The
+// vendor's support line of 001 is this gateway's administrator.
+constexpr std::string_view kCannotSign =
+    "SEEMail - message cannot be digitally signed\n"
+    "\n"
+    "This message occurs when the sent message cannot be digitally signed with the agencies\n"
+    "digital certificate.\n"
+    "\n"
+    "Possible causes of this warning include:\n"
+    "- The mail item may have a previous permission set that does not allow access to the email.\n"
+    "- The mail may contain a password protected file (Compressed ZIP).\n"
+    "- The mail contains a file that is encrypted.\n"
+    "- The mail may contain a digital certificate and SEEMail will view this file as an Encrypted\n"
+    "  file as the SEEMail gateway cannot interrogate it.\n"
+    "- This could be a technical fault if the Security certificate on the SEEMail gateway is no\n"
+    "  longer valid.\n"
+    "\n"
+    "Recommended action: Confirm that there is no password protected attachments. Confirm that\n"
+    "there are no security certificates on the emails (This occurs mostly when users forward an\n"
+    "email that may have a certificate already). Contact the sender and ask them to resend the\n"
+    "email unencrypted. Find another mechanism for the sender to share the information\n"
+    "(External sharing). If all of these items have been confirmed, we need to check the\n"
+    "SEEMail gateway status. If that returns errors raise a ticket with your SEEMail gateway\n"
+    "administrator to confirm the issue.\n"
+    "\n"
+    "Essentially SEEMail will view or read (Interrogate) every email that is sent or received at\n"
+    "the SEEMail gateway. This is done to check for Malware and trigger words and to make sure no\n"
+    "Data loss (DLP) is taking place. In the case where files are password protected or if\n"
+    "encryption outside of those already present on the SEEMail gateway, this error will occur.\n";
 
 constexpr std::string_view kCertificate =
     "The SEEMail gateway checked the digital certificate that signed this message and found the\n"
@@ -136,6 +175,10 @@ ComposedMessage notice_message(const policy::Notice& n, const std::string& to,
       m.subject = "SEEMail Warning #1C - Contains RESTRICTED: " + f.subject;
       body = std::string(k1C);
       break;
+    case NoticeKind::blocked_uninspectable:
+      m.subject = "SEEMail - message cannot be digitally signed: " + f.subject;
+      body = std::string(kCannotSign);
+      break;
     case NoticeKind::held:
       m.subject = "SEEMail: message held, not yet delivered: " + f.subject;
       body =
@@ -168,7 +211,8 @@ ComposedMessage notice_message(const policy::Notice& n, const std::string& to,
       body = "A signed message carried a domain certificate the store did not have.\n";
       break;
   }
-  if (admin && (n.kind == NoticeKind::blocked_1a || n.kind == NoticeKind::blocked_1c))
+  if (admin && (n.kind == NoticeKind::blocked_1a || n.kind == NoticeKind::blocked_1c ||
+                n.kind == NoticeKind::blocked_uninspectable))
     body =
         "A user's message was stopped by the SEEMail data loss rules; the user was sent the\n"
         "warning below.\n\n" +

@@ -21,8 +21,6 @@ using policy::InboundAction;
 
 namespace {
 
-constexpr std::string_view kOuterSubject = "SEEMail secure message";
-
 std::string where_found(const scan::ScanReport& scan) {
   if (!scan.hits.empty()) return scan.hits.front().where;
   if (!scan.uninspectable.empty())
@@ -188,7 +186,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
       case Action::block:
         o = {Disposition::blocked, nullptr,
              fmt::format("blocked by {} ({}); the sender was warned", d.rule,
-                         plan.warning == policy::Warning::not_seemail_1a ? "#1A" : "#1C")};
+                         policy::warning_name(plan.warning))};
         break;
       case Action::hold:
         o = {Disposition::hold, nullptr, fmt::format("{}: {}", d.rule, d.reason)};
@@ -268,8 +266,6 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
         if (level != scan::Classification::none)
           p.label =
               cms::SecurityLabel{"2.16.554.101.8.1.1", static_cast<int>(level), out.classification};
-        p.outer_subject = std::string(kOuterSubject);
-        p.inner_only_headers = {"X-SEEMAIL-Classification"};
         auto protected_message = cms::protect(inner, signer, {cert}, p);
         if (!protected_message) {
           const bool transient = protected_message.error().code == Errc::unavailable;
@@ -375,9 +371,15 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
       fields += fmt::format("X-SEEMAIL-Warning: {}; {}\r\n", policy::severity_name(w.severity),
                             policy::warning_headline(w.warning));
     const bool hard = plan.warnings.front().severity == policy::Severity::hard;
+    // 001's 2B promises "a copy of the original email will be attached": it is, whole.
+    const bool attach = std::any_of(plan.warnings.begin(), plan.warnings.end(), [](const auto& w) {
+      return w.warning == policy::InboundWarning::unverified_sender_2b;
+    });
+    const std::string original_copy = attach ? delivered : std::string();
     delivered = wrap_with_warning(
         tag_subject(prepend_headers(delivered, fields), hard ? "[HARD WARNING]" : "[SOFT WARNING]"),
-        warning_text(plan.warnings, facts.from.empty() ? facts.envelope_sender : facts.from));
+        warning_text(plan.warnings, facts.from.empty() ? facts.envelope_sender : facts.from),
+        attach ? std::optional<std::string_view>(original_copy) : std::nullopt);
     for (const auto& w : plan.warnings)
       out.explanation.push_back(fmt::format("warning {} {} ({})", policy::severity_name(w.severity),
                                             policy::warning_headline(w.warning), w.detail));

@@ -104,9 +104,19 @@ TEST(Outbound, CertificateStatesFollowTheBusinessTable) {  // OUT-5
 
 TEST(Outbound, UninspectableContentCountsAsClassified) {  // TRG-4
   auto p = decide({"someone@gmail.com"}, Classification::none, /*uninspectable=*/true);
-  EXPECT_EQ(p.warning, Warning::not_seemail_1a);
+  EXPECT_EQ(p.recipients[0].action, Action::block);
+  EXPECT_EQ(p.warning, Warning::cannot_sign_uninspectable) << "no trigger word: not #1A";
+  ASSERT_EQ(p.notices.size(), 2u);
+  EXPECT_EQ(p.notices[0].kind, NoticeKind::blocked_uninspectable);
   p = decide({"bert@agency-b.govt.nz"}, Classification::none, true);
-  EXPECT_EQ(p.warning, Warning::restricted_1c) << "fail closed: it could be RESTRICTED";
+  EXPECT_EQ(p.recipients[0].action, Action::block) << "fail closed: it could be RESTRICTED";
+  EXPECT_EQ(p.warning, Warning::cannot_sign_uninspectable) << "no RESTRICTED word: not #1C";
+  p = decide({"bert@agency-b.govt.nz"}, Classification::in_confidence, true);
+  EXPECT_EQ(p.warning, Warning::cannot_sign_uninspectable) << "IN-CONFIDENCE may go to B";
+  p = decide({"someone@gmail.com"}, Classification::in_confidence, true);
+  EXPECT_EQ(p.warning, Warning::not_seemail_1a) << "a trigger word was seen: #1A is true";
+  p = decide({"bert@agency-b.govt.nz"}, Classification::restricted, true);
+  EXPECT_EQ(p.warning, Warning::restricted_1c) << "a RESTRICTED word was seen: #1C is true";
   auto s = snapshot();
   s.uninspectable_as = Classification::in_confidence;
   EXPECT_EQ(decide({"bert@agency-b.govt.nz"}, Classification::none, true, s).recipients[0].action,
@@ -213,6 +223,16 @@ TEST(Outbound, ExhaustiveInvariants) {
                 }
                 if (any_block) {
                   ASSERT_NE(p.warning, Warning::none);
+                }
+                // TRG-4: a warning never claims a trigger word the scanner did not see.
+                if (p.warning == Warning::not_seemail_1a) {
+                  ASSERT_NE(level, Classification::none);
+                }
+                if (p.warning == Warning::restricted_1c) {
+                  ASSERT_GE(level, Classification::sensitive);
+                }
+                if (p.warning == Warning::cannot_sign_uninspectable) {
+                  ASSERT_TRUE(uninspectable);
                 }
               }
   EXPECT_EQ(cases, 4u * 2 * 6 * 6 * 2 * 2 * 31);

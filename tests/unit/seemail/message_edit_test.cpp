@@ -57,6 +57,19 @@ TEST(MessageEdit, WarningWrapKeepsTheOriginalBodyAndContentFields) {
   EXPECT_EQ(header_value(wrapped, "From"), "\"Carol\" <carol@agency-c.govt.nz>");
 }
 
+// 001's 2B: "a copy of the original email will be attached" — whole, as message/rfc822.
+TEST(MessageEdit, WarningWrapCanAttachTheOriginalWhole) {
+  auto wrapped = wrap_with_warning(tag_subject(kMessage, "[HARD WARNING]"), "2B text", kMessage);
+  auto parsed = mime::parse(wrapped);
+  EXPECT_TRUE(parsed.problems.empty());
+  ASSERT_EQ(parsed.root.children.size(), 2u);
+  const auto& attached = parsed.root.children[1];
+  EXPECT_EQ(attached.media_type, "message/rfc822");
+  EXPECT_EQ(attached.transfer_encoding, "8bit");
+  EXPECT_EQ(std::string(attached.raw_body), kMessage) << "the original, byte for byte";
+  EXPECT_EQ(header_value(wrapped, "Subject"), "[HARD WARNING] budget continued");
+}
+
 TEST(MessageEdit, ComposedMessagesParseAndCarryAttachments) {
   ComposedMessage c{"SEEMail gateway <postmaster@agency-a.govt.nz>",
                     "alice@agency-a.govt.nz",

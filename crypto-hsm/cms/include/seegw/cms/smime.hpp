@@ -42,19 +42,29 @@ struct Protection {
   std::optional<SecurityLabel> label;
   std::vector<Cipher> advertised = {Cipher::aes256_gcm, Cipher::aes256_cbc, Cipher::aes192_cbc,
                                     Cipher::aes128_cbc, Cipher::des3_cbc};  // SMIMECapabilities
-  // The outer (readable in transit) header section is the message's own, except: the Subject
-  // replaced by this when set, and these fields kept inside the envelope only.
+  // The Subject readable in transit: protect() always replaces it (this, or a neutral default);
+  // sign() replaces it only when this is set.
   std::optional<std::string> outer_subject;
-  std::vector<std::string> inner_only_headers;
 };
 
+// OUT-9: the only fields of the original header section a secured (enveloped) message shows in
+// transit — what the SMTP hop, the peer gateway and the reader's list view need. Everything else
+// (Thread-Topic, Keywords, Comments, X- fields, ...) travels only inside the envelope, in the
+// signed message/rfc822, and comes back intact at the far side. MIME-Version and Content-* are
+// the envelope's own; the Subject is replaced (Protection::outer_subject).
+inline constexpr std::string_view kOuterHeaderFields[] = {
+    "Received", "Return-Path", "From", "To", "Cc", "Date", "Message-ID", "X-SEEMAIL-Version"};
+inline constexpr std::string_view kDefaultOuterSubject = "SEEMail secure message";
+
 // The message signed (opaque, as message/rfc822 inside) and enveloped to `recipients`, as a
-// complete RFC 5322 message whose outer headers (From, To, Subject, Date, ...) are preserved.
+// complete RFC 5322 message whose outer header section is kOuterHeaderFields of the original and
+// a neutral Subject (OUT-9).
 Result<std::string> protect(std::string_view message, const Signer& signer,
                             const std::vector<X509*>& recipients, const Protection& protection);
 
 // OUT-4: the message clear-signed (multipart/signed, detached signature, RFC 5751 §3.5) with the
-// domain key, readable by any client; the outer headers as for protect().
+// domain key, readable by any client; every header field stays (the content is readable anyway),
+// the Subject replaced only when Protection::outer_subject says so.
 Result<std::string> sign(std::string_view message, const Signer& signer,
                          const Protection& protection);
 

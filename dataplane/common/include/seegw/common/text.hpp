@@ -25,4 +25,12 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// `text` without the blanks (space, tab) and line ends around it: a header name or value.
+inline std::string_view trim_view(std::string_view text) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace seegw

@@ -68,7 +68,10 @@ enum class Action {
   answer_ping,       // seemail-ping (OPS-3): before any other rule
 };
 
-enum class Warning { none, not_seemail_1a, restricted_1c };
+// What the sender of a stopped message is told: #1A, #1C, or (TRG-4) that content the gateway
+// could not inspect cannot be signed for where it was going — never a trigger word it did not see.
+enum class Warning { none, not_seemail_1a, restricted_1c, cannot_sign_uninspectable };
+std::string_view warning_name(Warning w);  // "#1A", "#1C", "cannot be signed"
 
 // Who a notification goes to. Admins are postmaster@<our domain> (OPS-2): the sender's admin
 // for outbound mail, the recipient's admin for inbound mail.
@@ -78,6 +81,7 @@ enum class Party { sender, sender_admin, recipient_admin };
 enum class NoticeKind {
   blocked_1a,
   blocked_1c,
+  blocked_uninspectable,  // TRG-4: 001's "cannot be digitally signed"
   held,
   certificate_status_unknown,
   inbound_certificate,  // IN-2: a signer certificate was not valid

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,8 +25,11 @@ std::string tag_subject(std::string_view message, std::string_view tag);
 
 // The message as multipart/mixed: first a text/plain part with `warning_text`, then the
 // original body with its own Content-* fields, so every mail client shows the warning above the
-// message and the original is kept whole. Non-content header fields stay on top.
-std::string wrap_with_warning(std::string_view message, std::string_view warning_text);
+// message and the original is kept whole. Non-content header fields stay on top. With
+// `attach_original`, the second part is that message whole, as a message/rfc822 attachment
+// (001's 2B: "a copy of the original email will be attached").
+std::string wrap_with_warning(std::string_view message, std::string_view warning_text,
+                              std::optional<std::string_view> attach_original = std::nullopt);
 
 struct Attachment {
   std::string filename;
