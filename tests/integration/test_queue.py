@@ -53,8 +53,16 @@ def test_permanent_failure_bounces_to_sender_and_temporary_is_retried():
             check(needle in dsn, needle)
         # A bounce of a bounce never happens: null sender, permanent failure, no notice.
         send(gw, ["reject-again@example.org"], sender="")
-        wait_for(lambda: "has a null sender; no bounce notice" in gw.log_text(), what="log")
+        wait_for(lambda: "<> is a postmaster, a daemon or the null sender; no bounce notice" in gw.log_text(),
+                 what="log")
         check(local.count() == 1, "no notice for a null sender")
+        # OPS-2: nor to a postmaster or a mailer-daemon, here another agency's (loops).
+        for sender in ("postmaster@agency-c.govt.nz", "MAILER-DAEMON@agency-c.govt.nz"):
+            send(gw, ["reject-" + sender.split("@")[0].lower() + "@example.org"], sender=sender)
+            wait_for(lambda: f"<{sender}> is a postmaster, a daemon or the null sender; no bounce notice"
+                     in gw.log_text(), what="log")
+        wait_for(lambda: gw.queued() == 0, what="an empty queue")
+        check(local.count() == 1 and out.count() == 1, "no bounce to a postmaster or daemon")
     finally:
         gw.stop(); out.stop(); local.stop(); w.remove()
 

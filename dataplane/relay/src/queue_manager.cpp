@@ -5,6 +5,7 @@
 #include <future>
 
 #include "seegw/common/log.hpp"
+#include "seegw/policy/policy.hpp"
 #include "seegw/relay/dsn.hpp"
 #include "seegw/scan/inspector.hpp"
 
@@ -345,9 +346,11 @@ void QueueManager::retire(const spool::QueueId& id) {
 
 bool QueueManager::send_notice(const spool::SpoolRecord& original,
                                const std::vector<smtp::RecipientResult>& recipients, bool failed) {
-  if (original.envelope.mail_from.empty()) {
-    log::notice("queue: {} has a null sender; no {} notice (RFC 5321 §4.5.5)", original.id,
-                failed ? "bounce" : "delay");
+  // RFC 5321 §4.5.5 (null sender) and OPS-2: nothing goes to a postmaster or a daemon, bounces
+  // included — another agency's postmaster answering its own bounce is how loops start.
+  if (policy::is_postmaster_or_daemon(original.envelope.mail_from)) {
+    log::notice("queue: {} sender <{}> is a postmaster, a daemon or the null sender; no {} notice",
+                original.id, original.envelope.mail_from, failed ? "bounce" : "delay");
     return true;
   }
   NoticeContext context{config_.hostname, config_.domain, Clock::now(),

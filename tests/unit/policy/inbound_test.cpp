@@ -147,14 +147,31 @@ TEST(Inbound, PingAndCertificateRequestsComeBeforeAnyRule) {  // OPS-3, DIR-2
   EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action, InboundAction::answer_ping);
 }
 
-TEST(Inbound, NoNoticesForMailFromPostmastersOrDaemons) {  // OPS-2
-  for (const char* from : {"postmaster@agency-c.govt.nz", "MAILER-DAEMON@agency-c.govt.nz", ""}) {
+// OPS-2: each rule alone — the From header, then the envelope sender — keeps the administrator's
+// notices away from mail a postmaster or daemon sent (the other address is an ordinary one).
+TEST(Inbound, NoNoticesWhenTheFromHeaderIsAPostmasterOrDaemon) {
+  for (const char* from : {"postmaster@agency-c.govt.nz", "MAILER-DAEMON@agency-c.govt.nz"}) {
     auto f = facts(from, SignerState::revoked);
-    f.envelope_sender = "";
+    f.envelope_sender = "carol@agency-c.govt.nz";
     auto p = decide_inbound(snapshot(), f);
     EXPECT_TRUE(p.notices.empty()) << from;
     EXPECT_FALSE(p.warnings.empty()) << "the recipient is still warned";
   }
+}
+
+TEST(Inbound, NoNoticesWhenTheEnvelopeSenderIsAPostmasterDaemonOrNull) {
+  for (const char* sender : {"postmaster@agency-c.govt.nz", "MAILER-DAEMON@agency-c.govt.nz", ""}) {
+    auto f = facts("carol@agency-c.govt.nz", SignerState::revoked);
+    f.envelope_sender = sender;
+    auto p = decide_inbound(snapshot(), f);
+    EXPECT_TRUE(p.notices.empty()) << "<" << sender << ">";
+    EXPECT_FALSE(p.warnings.empty()) << "the recipient is still warned";
+  }
+}
+
+TEST(Inbound, NoticesStillGoForOrdinarySenders) {  // the two above can fail
+  auto p = decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::revoked));
+  EXPECT_FALSE(p.notices.empty());
 }
 
 // Every combination: the invariants that make inbound handling trustworthy.
