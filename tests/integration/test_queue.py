@@ -4,8 +4,11 @@ failures and after the maximum queue lifetime, a delay notice before that, recov
 state after a restart, and corrupt spool files moved aside without stopping the gateway."""
 import os
 import smtplib
+import subprocess
 
 from harness import Gateway, Sink, Workdir, check, free_port, run_tests, wait_for
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
 def send(gw, rcpts, subject="queue test", sender="alice@agency-a.govt.nz"):
@@ -67,6 +70,32 @@ def test_permanent_failure_bounces_to_sender_and_temporary_is_retried():
         gw.stop(); out.stop(); local.stop(); w.remove()
 
 
+def test_a_hold_decided_in_the_seemail_stage_tells_sender_and_admin():
+    """OUT-8: agency mail from a gateway that has no HSM cannot be signed: it is held (never sent
+    in clear), and the sender and the administrator are told why."""
+    w = Workdir("hold-notice")
+    pki = os.path.join(w.path, "pki")
+    subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
+    snapshot = os.path.join(w.path, "policy.toml")
+    with open(snapshot, "w") as f:
+        f.write(f'version = 1\ntrusted_roots = ["{pki}/agency-c/ca.pem"]\ncrls = ["{pki}/agency-c/crl.pem"]\n'
+                f'[[agency]]\ndomain = "agency-c.govt.nz"\ncommunity = "restricted"\n'
+                f'certificate = "{pki}/certs/agency-c-dca.pem"\n')
+    out, local = Sink(w, "internet"), Sink(w, "internal")
+    gw = Gateway(w, internal_sink=local, outbound_sink=out, extra=f'[policy]\nsnapshot = "{snapshot}"\n').start()
+    try:
+        send(gw, ["carol@agency-c.govt.nz"], subject="needs a signature")
+        wait_for(lambda: local.count() == 2, what="notices to the sender and the administrator")
+        to = sorted(m.split(b"\r\n", 1)[0].split(b" -> ")[1] for m in local.messages())
+        check(to == [b"alice@agency-a.govt.nz", b"postmaster@agency-a.govt.nz"], to)
+        for m in local.messages():
+            check(b"message held" in m and b"needs a signature" in m and b"no HSM is configured" in m, m[:2000])
+        check(out.count() == 0, "nothing left in clear")
+        check(len(gw.spool_files("hold")) == 1, "held")
+    finally:
+        gw.stop(); out.stop(); local.stop(); w.remove()
+
+
 def test_delay_notice_then_bounce_after_queue_lifetime():
     w = Workdir("lifetime")
     out, local = Sink(w, "internet"), Sink(w, "internal")
@@ -110,5 +139,6 @@ def test_corrupt_spool_files_are_quarantined_at_start():
 if __name__ == "__main__":
     run_tests([test_next_hop_down_then_up_delivers_after_retry_and_restart,
                test_permanent_failure_bounces_to_sender_and_temporary_is_retried,
+               test_a_hold_decided_in_the_seemail_stage_tells_sender_and_admin,
                test_delay_notice_then_bounce_after_queue_lifetime,
                test_corrupt_spool_files_are_quarantined_at_start])

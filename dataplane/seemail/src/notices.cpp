@@ -182,8 +182,8 @@ ComposedMessage notice_message(const policy::Notice& n, const std::string& to,
     case NoticeKind::held:
       m.subject = "SEEMail: message held, not yet delivered: " + f.subject;
       body =
-          "The SEEMail gateway is holding this message: it could not check or find a valid\n"
-          "domain certificate for a receiving agency, and it never sends SEEMail unprotected.\n"
+          "The SEEMail gateway is holding this message: it could not sign and encrypt it for a\n"
+          "receiving agency (the reason is below), and it never sends SEEMail unprotected.\n"
           "The administrator has been told, can repair the problem and release the message;\n"
           "nothing more is needed from you unless it is urgent.\n";
       break;

@@ -281,8 +281,21 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
     }
   }
 
+  // OUT-8: every hold tells the sender and the administrator why, the holds decided here (no
+  // certificate in the store, the HSM or CMS failing for good) as well as the policy's.
+  std::vector<policy::Notice> notices = plan.notices;
+  const bool policy_held = std::any_of(notices.begin(), notices.end(), [](const auto& n) {
+    return n.kind == policy::NoticeKind::held;
+  });
+  for (std::size_t i = 0; i < out.recipients.size() && !policy_held; ++i) {
+    if (out.recipients[i].disposition != Disposition::hold) continue;
+    const std::string why = "message held: " + out.recipients[i].reason;
+    notices.push_back({policy::Party::sender, why, policy::NoticeKind::held});
+    notices.push_back({policy::Party::sender_admin, why, policy::NoticeKind::held});
+    break;
+  }
   const std::string postmaster = "postmaster@" + settings_.domain;
-  for (const auto& n : plan.notices)
+  for (const auto& n : notices)
     notify(out, n, n.to == policy::Party::sender ? facts.sender : postmaster, mf, now);
   return out;
 }
