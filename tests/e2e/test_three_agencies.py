@@ -408,6 +408,14 @@ def test_6_expired_certificate_is_soft_unknown_ca_is_hard():
     check(b"Subject: [HARD WARNING] unknown ca" in got, got[:1500])
     wait_for(lambda: sum(b"inbound certificate problem" in m for m in a.mail_to("postmaster@agency-a.govt.nz")) >= 2,
              what="RA told twice")
+    # IN-1: naming and dates are separate facts. Agency B's expired key signs for agency C's
+    # domain: the recipient is told both (SOFT expired, HARD 2B), not only the dates.
+    b_exp, b_exp_key = issue(pki, "agency-b", "b-expired", "domain-confidentiality-authority@agency-b.govt.nz",
+                             "-startdate", "20200101000000Z", "-enddate", "20210101000000Z")
+    got = signed_to_dave(b_exp, b_exp_key, "posing as c", b"b writes as c\r\n")
+    check(b"X-SEEMAIL-Warning: SOFT; Certificate expired - message integrity uncertain" in got, got[:1500])
+    check(b"X-SEEMAIL-Warning: HARD; Unverified sender (2B)" in got, got[:1500])
+    check(b"Subject: [HARD WARNING] posing as c" in got, got[:1500])
 
 
 def test_7_unsigned_agency_mail_is_hard_2b_soft_from_a_trusted_server():

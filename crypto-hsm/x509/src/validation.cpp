@@ -226,8 +226,10 @@ Validation validate(const ValidationInput& in) {
                : fmt::format("{} common names; RFC 3183 wants exactly one", cns.size()));
   if (v.addresses.empty()) {
     v.warnings.push_back("the certificate contains no e-mail address");
-    if (!in.sender_domain.empty())
-      worsen(v, CertificateState::name_mismatch, "the certificate contains no e-mail address");
+    if (!in.sender_domain.empty()) {
+      v.naming = "the certificate contains no e-mail address";
+      worsen(v, CertificateState::name_mismatch, v.naming);
+    }
   }
   bool covered = false;
   for (const auto& a : v.addresses) {
@@ -238,9 +240,10 @@ Validation validate(const ValidationInput& in) {
     if (!in.sender_domain.empty() && domain_covered(in.sender_domain, a.substr(at + 1)))
       covered = true;
   }
-  if (!in.sender_domain.empty() && !v.addresses.empty() && !covered)
-    worsen(v, CertificateState::name_mismatch,
-           fmt::format("no address of the certificate covers the domain {}", in.sender_domain));
+  if (!in.sender_domain.empty() && !v.addresses.empty() && !covered) {
+    v.naming = fmt::format("no address of the certificate covers the domain {}", in.sender_domain);
+    worsen(v, CertificateState::name_mismatch, v.naming);
+  }
 
   // DIR-4 warnings: 13-month certificates, 4-year keys, expiry soon.
   int days = 0, secs = 0;

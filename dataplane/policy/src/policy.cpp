@@ -274,6 +274,8 @@ std::string_view warning_headline(InboundWarning w) {
       return "SEEMail Warning #4A - NOT SEEMail";
     case InboundWarning::spoofed_own_domain:
       return "This message has our agency's email address but came from outside";
+    case InboundWarning::signer_not_sender:
+      return "Certificate does not name the sender - message integrity uncertain";
   }
   return "?";
 }
@@ -357,18 +359,30 @@ InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
     case SignerState::name_mismatch:
       break;
   }
-  const bool verified = trusted_ca_signed(f.signer);
+  // IN-1, §2.6: a signature by a certificate whose addresses do not cover the sender's domain
+  // (or that has none) verifies nobody, whatever its dates: an agency's domain gets 2B below,
+  // any other sender this warning. A certificate that is not a domain authority's verifies no
+  // agency either (RFC 3183 naming).
+  const bool signed_genuinely =
+      f.signer != SignerState::unsigned_message && f.signer != SignerState::bad_signature;
+  const bool addresses_mismatch = signed_genuinely && !f.signer_naming.empty();
+  const bool misnamed = addresses_mismatch || f.signer == SignerState::name_mismatch;
+  const bool verified = trusted_ca_signed(f.signer) && !misnamed;
+  if (addresses_mismatch && !(agency && !own))
+    raise(InboundWarning::signer_not_sender, Severity::hard,
+          signer + " does not name " + (domain.empty() ? std::string("the sender") : domain) +
+              " (" + f.signer_naming + ")");
 
   // IN-5: an agency's domain without that agency's signature.
-  if (agency && !own && !verified && f.signer != SignerState::revoked &&
-      f.signer != SignerState::unknown_ca && f.signer != SignerState::bad_signature)
+  if (agency && !own && !verified &&
+      (misnamed || (f.signer != SignerState::revoked && f.signer != SignerState::unknown_ca &&
+                    f.signer != SignerState::bad_signature)))
     raise(InboundWarning::unverified_sender_2b, unverified,
-          f.signer == SignerState::name_mismatch
-              ? domain + " is a SEEMail agency (" + agency->name + ") but " + signer +
-                    " does not name it"
-              : domain + " is a SEEMail agency (" + agency->name +
-                    ") but the message is not signed by its gateway" +
-                    (downgrade ? "; it came through a trusted server or listserv" : ""));
+          misnamed ? domain + " is a SEEMail agency (" + agency->name + ") but " + signer +
+                         " does not name it"
+                   : domain + " is a SEEMail agency (" + agency->name +
+                         ") but the message is not signed by its gateway" +
+                         (downgrade ? "; it came through a trusted server or listserv" : ""));
   // IN-6: our own domain from outside.
   if (own && !verified)
     raise(InboundWarning::spoofed_own_domain, unverified,
@@ -398,7 +412,8 @@ InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
            certificate ? NoticeKind::inbound_certificate : NoticeKind::unverified_sender});
     }
   }
-  plan.learn_certificate = f.signer == SignerState::valid && (agency || trusted_sender);
+  plan.learn_certificate =
+      f.signer == SignerState::valid && !misnamed && (agency || trusted_sender);
   return plan;
 }
 

@@ -357,6 +357,7 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
           for (const auto& c : unwrapped->certificates) chain.push_back(c.get());
           auto v = trust.check(unwrapped->signer.get(), chain, sender_domain, now);
           facts.signer = signer_state(v.state);
+          facts.signer_naming = v.naming;  // IN-1: apart from the dates
           facts.signer_domain = certificate_domain(unwrapped->signer.get());
           out.explanation.push_back(fmt::format("signer {}: {} {}", facts.signer_domain,
                                                 x509::state_name(v.state), v.detail));

@@ -81,6 +81,33 @@ TEST(Inbound, CertificateTableWarningsAndAdminNotices) {  // IN-2, the spec's ta
   }
 }
 
+// IN-1: naming and dates are separate facts. Agency B's expired key signing for agency C's domain
+// is both an expired certificate (SOFT) and an unverified sender (HARD 2B).
+TEST(Inbound, AnExpiredCertificateNamingAnotherAgencyIsAlso2B) {
+  auto f = facts("carol@agency-c.govt.nz", SignerState::expired);
+  f.signer_domain = "agency-b.govt.nz";
+  f.signer_naming = "no address of the certificate covers the domain agency-c.govt.nz";
+  auto p = decide_inbound(snapshot(), f);
+  EXPECT_TRUE(has(p, InboundWarning::certificate_expired, Severity::soft));
+  EXPECT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard));
+  EXPECT_EQ(p.warnings.front().severity, Severity::hard);
+  EXPECT_FALSE(p.learn_certificate);
+}
+
+// §2.6: whoever the sender — a trusted partner, a non-member — a signer certificate whose
+// addresses do not cover the sender's domain is warned about.
+TEST(Inbound, ASignerThatDoesNotNameTheSenderIsWarnedForAnySender) {
+  for (const char* from : {"x@partner.co.nz", "someone@example.org"}) {
+    auto f = facts(from, SignerState::valid);
+    f.signer_naming = "no address of the certificate covers the domain";
+    auto p = decide_inbound(snapshot(), f);
+    EXPECT_TRUE(has(p, InboundWarning::signer_not_sender, Severity::hard)) << from;
+    EXPECT_FALSE(p.notices.empty()) << "and the administrator hears of it";
+    f.signer_naming.clear();
+    EXPECT_TRUE(decide_inbound(snapshot(), f).warnings.empty()) << from;
+  }
+}
+
 TEST(Inbound, UnsignedMailClaimingAnAgencyIsHard2BUnlessATrustedServerOrListserv) {  // IN-5
   auto p =
       decide_inbound(snapshot(), facts("carol@agency-c.govt.nz", SignerState::unsigned_message));
@@ -189,50 +216,66 @@ TEST(Inbound, ExhaustiveInvariants) {
     for (auto sender : senders)
       for (auto client : clients)
         for (int level = 0; level <= 3; ++level)
-          for (int encrypted = 0; encrypted <= 1; ++encrypted) {
-            auto f = facts(sender, signer, static_cast<Classification>(level), client);
-            f.was_encrypted = encrypted;
-            auto p = decide_inbound(snapshot(), f);
-            ++cases;
-            // Mail is never dropped: every ordinary recipient gets it.
-            ASSERT_EQ(p.recipients.size(), 1u);
-            ASSERT_EQ(p.recipients[0].action, InboundAction::deliver);
-            // A bad, revoked or unknown signature is always a HARD warning.
-            if (signer == SignerState::bad_signature || signer == SignerState::revoked ||
-                signer == SignerState::unknown_ca) {
-              ASSERT_FALSE(p.warnings.empty());
+          for (int encrypted = 0; encrypted <= 1; ++encrypted)
+            for (bool misnamed : {false, true}) {
+              auto f = facts(sender, signer, static_cast<Classification>(level), client);
+              f.was_encrypted = encrypted;
+              if (misnamed) f.signer_naming = "no address of the certificate covers the domain";
+              const bool genuine =
+                  signer != SignerState::unsigned_message && signer != SignerState::bad_signature;
+              auto p = decide_inbound(snapshot(), f);
+              ++cases;
+              // Mail is never dropped: every ordinary recipient gets it.
+              ASSERT_EQ(p.recipients.size(), 1u);
+              ASSERT_EQ(p.recipients[0].action, InboundAction::deliver);
+              // A bad, revoked or unknown signature is always a HARD warning.
+              if (signer == SignerState::bad_signature || signer == SignerState::revoked ||
+                  signer == SignerState::unknown_ca) {
+                ASSERT_FALSE(p.warnings.empty());
+              }
+              if (!p.warnings.empty()) {
+                ASSERT_FALSE(p.warnings.front().severity == Severity::soft &&
+                             std::any_of(p.warnings.begin(), p.warnings.end(),
+                                         [](auto& w) { return w.severity == Severity::hard; }))
+                    << "HARD first";
+              }
+              // Only a valid signature from a member or trusted partner teaches us a certificate.
+              if (p.learn_certificate) {
+                ASSERT_EQ(signer, SignerState::valid);
+                ASSERT_FALSE(misnamed);
+              }
+              // §2.6: a signer certificate that does not name the sender is always a HARD warning
+              // (2B for an agency's domain), whoever the sender and whatever the dates (IN-1).
+              if (misnamed && genuine) {
+                ASSERT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard) ||
+                            has(p, InboundWarning::signer_not_sender, Severity::hard) ||
+                            has(p, InboundWarning::spoofed_own_domain, Severity::hard) ||
+                            (std::string(client) == "192.0.2.1" &&
+                             has(p, InboundWarning::unverified_sender_2b, Severity::soft)));
+              }
+              // Unsigned agency mail from outside a trusted server is a HARD 2B.
+              const std::string s = sender;
+              const bool agency =
+                  s.ends_with("agency-c.govt.nz") || s.ends_with("agency-b.govt.nz");
+              if (agency && signer == SignerState::unsigned_message &&
+                  std::string(client) != "192.0.2.1") {
+                ASSERT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard));
+              }
+              // Classified mail not verified from the community is always flagged (4A).
+              if (level > 0 &&
+                  (misnamed || (signer != SignerState::valid && signer != SignerState::expired &&
+                                signer != SignerState::status_unknown))) {
+                ASSERT_TRUE(has(p, InboundWarning::not_seemail_4a, Severity::soft));
+              }
+              // OPS-2: nothing for the admin about a postmaster's mail.
+              if (s.starts_with("postmaster@")) {
+                ASSERT_TRUE(p.notices.empty());
+              }
+              for (const auto& n : p.notices) {
+                ASSERT_EQ(n.to, Party::recipient_admin);
+              }
             }
-            if (!p.warnings.empty()) {
-              ASSERT_FALSE(p.warnings.front().severity == Severity::soft &&
-                           std::any_of(p.warnings.begin(), p.warnings.end(),
-                                       [](auto& w) { return w.severity == Severity::hard; }))
-                  << "HARD first";
-            }
-            // Only a valid signature from a member or trusted partner teaches us a certificate.
-            if (p.learn_certificate) {
-              ASSERT_EQ(signer, SignerState::valid);
-            }
-            // Unsigned agency mail from outside a trusted server is a HARD 2B.
-            const std::string s = sender;
-            const bool agency = s.ends_with("agency-c.govt.nz") || s.ends_with("agency-b.govt.nz");
-            if (agency && signer == SignerState::unsigned_message &&
-                std::string(client) != "192.0.2.1") {
-              ASSERT_TRUE(has(p, InboundWarning::unverified_sender_2b, Severity::hard));
-            }
-            // Classified mail not verified from the community is always flagged (4A).
-            if (level > 0 && signer != SignerState::valid && signer != SignerState::expired &&
-                signer != SignerState::status_unknown) {
-              ASSERT_TRUE(has(p, InboundWarning::not_seemail_4a, Severity::soft));
-            }
-            // OPS-2: nothing for the admin about a postmaster's mail.
-            if (s.starts_with("postmaster@")) {
-              ASSERT_TRUE(p.notices.empty());
-            }
-            for (const auto& n : p.notices) {
-              ASSERT_EQ(n.to, Party::recipient_admin);
-            }
-          }
-  EXPECT_EQ(cases, 8u * 6 * 2 * 4 * 2);
+  EXPECT_EQ(cases, 8u * 6 * 2 * 4 * 2 * 2);
 }
 
 TEST(NoticeLimiter, AggregatesPerAddressAndReason) {  // OPS-2

@@ -77,6 +77,17 @@ TEST_F(Validation, UnknownCa) {
 
 TEST_F(Validation, Expired) { EXPECT_EQ(check("expired").state, CertificateState::expired); }
 
+// IN-1: naming and dates are separate facts. An expired certificate used for another domain is
+// reported expired (the worse state) and misnamed; a valid one that names the domain is neither.
+TEST_F(Validation, NamingIsReportedApartFromDates) {
+  auto v = check("expired", "agency-c.govt.nz");
+  EXPECT_EQ(v.state, CertificateState::expired);
+  EXPECT_NE(v.naming.find("covers the domain agency-c.govt.nz"), std::string::npos) << v.naming;
+  EXPECT_TRUE(check("expired").naming.empty()) << "it does name agency-a";
+  EXPECT_TRUE(check("agency-a-dca").naming.empty());
+  EXPECT_FALSE(check("noemail").naming.empty());
+}
+
 TEST_F(Validation, NotYetValid) {
   EXPECT_EQ(check("notyet").state, CertificateState::not_yet_valid);
 }

@@ -44,6 +44,11 @@ struct Validation {
   std::string detail;                  // why, for logs and notifications
   std::vector<std::string> warnings;   // DIR-3/DIR-4 warnings that do not change the state
   std::vector<std::string> addresses;  // rfc822Name SANs and PKCS#9 emailAddress values
+  // IN-1, §2.6: the certificate names no address, or none covering the sender's domain ("" when
+  // it does, or no sender domain was given). A fact apart from `state`: an expired certificate
+  // that names another domain is both, whichever of the two `state` reports. (A common name that
+  // is not a domain authority's makes `state` name_mismatch only: an individual's certificate.)
+  std::string naming;
 };
 
 Validation validate(const ValidationInput& input);

@@ -145,6 +145,7 @@ enum class InboundWarning {
   unverified_sender_2b,
   not_seemail_4a,
   spoofed_own_domain,
+  signer_not_sender,  // §2.6: the signer certificate does not name the sender's domain
 };
 enum class Severity { soft, hard };
 
@@ -170,6 +171,9 @@ struct InboundFacts {
   bool was_encrypted = false;
   SignerState signer = SignerState::unsigned_message;
   std::string signer_domain;  // the domain the signer certificate names
+  // IN-1, §2.6: what is wrong with the signer certificate's names for this sender ("" when
+  // nothing is), whatever `signer` says about dates and revocation.
+  std::string signer_naming;
 };
 
 struct InboundRecipient {
