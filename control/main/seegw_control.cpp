@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
     if (!composed) return status_of(composed.error());
     for (const auto& p : composed->crl_problems)
       std::fprintf(stderr, "seegw-control: %s\n", p.c_str());
-    std::printf("snapshot %s: %zu agencies\n", config->snapshot.c_str(), composed->agencies);
+    std::printf("snapshot %s: %zu agencies, %zu vendors\n", config->snapshot.c_str(),
+                composed->agencies, composed->vendors);
     return 0;
   }
   if (args.size() >= 3 && args[0] == "crl" && args[1] == "refresh")

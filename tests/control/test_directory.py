@@ -166,26 +166,29 @@ def test_snapshot_is_loaded_by_the_data_plane_and_follows_the_directory():
     s = setup()
     snap = s["w"].sub("out", "policy.toml")
     rc, out = control("snapshot", "--out", snap)
-    check(rc == 0 and "3 agencies" in out, out)
+    check(rc == 0 and "2 agencies, 1 vendors" in out, out)
     text = open(snap).read()
     check('domain = "agency-c.govt.nz"' in text and 'community = "restricted"' in text, text)
+    # DIR-1: the VENDOR list is not the SEEMAIL list.
+    check('[[vendor]]\ndomain = "agency-v.govt.nz"' in text, text)
+    check('[[agency]]\ndomain = "agency-v.govt.nz"' not in text, text)
     check(os.path.exists(os.path.join(os.path.dirname(snap), "certs", "agency-c.govt.nz.pem")), text)
     gw = Gateway(s["w"], name="gw", extra=f'[policy]\nsnapshot = "{snap}"\n', domain="agency-a.govt.nz")
     gw.start()
     try:
         rc, status = gw.admin("status")
-        check(rc == 0 and "(3 agencies)" in status, status)
+        check(rc == 0 and "(2 agencies, 1 vendors)" in status, status)
         check("agency-c.govt.nz=0" in gw.log_text(), "C's certificate is valid in the data plane's eyes")
         # An agency leaves the SEEMAIL list: it disappears from the next snapshot.
         subprocess.run(["ldapdelete", "-H", f"ldap://127.0.0.1:{s['port']}", "-x", "-D", "cn=admin,c=NZ", "-w",
                         open(s["conf"]).read().split("rootpw ")[1].split()[0], "cn=agency-b,ou=SEEMAIL,c=NZ"],
                        check=True, capture_output=True)
         rc, out = control("snapshot", "--out", snap)
-        check(rc == 0 and "2 agencies" in out and "agency-b.govt.nz" not in open(snap).read(), out)
+        check(rc == 0 and "1 agencies" in out and "agency-b.govt.nz" not in open(snap).read(), out)
         rc, status = gw.admin("reload")
         check(rc == 0, status)
         rc, status = gw.admin("status")
-        check("(2 agencies)" in status, status)
+        check("(1 agencies, 1 vendors)" in status, status)
         # The directory goes away: the command says so, the last snapshot stays as it was.
         before = open(snap).read()
         stop_slapd()

@@ -605,6 +605,35 @@ def test_12_no_current_policy_suspends_b_and_a_s_mail_waits_for_it():
              what="the waiting message delivered")
 
 
+def test_12b_a_vendor_gets_secure_unclassified_mail_and_never_classified_mail():
+    """DIR-1: the directory's VENDOR list is not the SEEMAIL list: unclassified mail to a vendor
+    with a valid domain certificate leaves signed and encrypted; classified mail is stopped (#1A)."""
+    s = world()
+    a, internet, pki = s["a"], s["internet"], W["pki"]
+    v_cert, v_key = issue(pki, "agency-c", "vendor-dca", "domain-confidentiality-authority@vendor.co.nz")
+    vendor = f'[[vendor]]\ndomain = "vendor.co.nz"\nname = "Vendor V"\ncertificate = "{v_cert}"\n'
+    write_snapshot(a, s["agencies"], version=40, extra=vendor)
+    a.gw.admin("reload")
+    before = internet.count()
+    a.submit("alice@agency-a.govt.nz", ["sales@vendor.co.nz"],
+             b"From: alice@agency-a.govt.nz\r\nTo: sales@vendor.co.nz\r\nSubject: order\r\n\r\nten widgets\r\n")
+    wait_for(lambda: any(b"sales@vendor.co.nz" in m.split(b"\r\n", 1)[0] for m in internet.messages()),
+             what="the vendor's copy")
+    got = [m for m in internet.messages() if b"sales@vendor.co.nz" in m.split(b"\r\n", 1)[0]][-1]
+    check(b"application/pkcs7-mime" in got and b"ten widgets" not in got, got[:800])
+    sealed = os.path.join(W["w"].path, "vendor.eml")
+    with open(sealed, "wb") as f:
+        f.write(got.split(b"\r\n", 1)[1])
+    opened = openssl("cms", "-decrypt", "-in", sealed, "-recip", v_cert, "-inkey", v_key).stdout
+    check(b"signed-data" in opened or b"pkcs7" in opened, opened[:300])
+    a.submit("alice@agency-a.govt.nz", ["sales@vendor.co.nz"],
+             b"From: alice@agency-a.govt.nz\r\nTo: sales@vendor.co.nz\r\nSubject: tender\r\n\r\n[IN CONFIDENCE] price\r\n")
+    wait_for(lambda: any(b"#1A" in m and b"tender" in m for m in a.mail_to("alice@agency-a.govt.nz")),
+             what="#1A for classified mail to a vendor")
+    wait_for(lambda: a.gw.queued() == 0, what="an empty queue at A")
+    check(internet.count() == before + 1, "only the unclassified message reached the vendor")
+
+
 def test_14_gateways_stop_cleanly_with_nothing_left_behind():
     """Every gateway stops on SIGTERM with status 0; sanitizer builds (CI runs this file against
     the ASan+UBSan build too) report nothing."""
@@ -645,6 +674,7 @@ if __name__ == "__main__":
             test_10_hsm_token_removed_mid_run_suspends_and_resumes,
             test_11_certificate_request_by_signed_mail_is_answered_with_a_cer,
             test_12_no_current_policy_suspends_b_and_a_s_mail_waits_for_it,
+            test_12b_a_vendor_gets_secure_unclassified_mail_and_never_classified_mail,
             test_13_new_certificates_and_capabilities_are_learnt_from_mail,
             test_14_gateways_stop_cleanly_with_nothing_left_behind,
         ])

@@ -338,8 +338,9 @@ Result<ComposeReport> Controller::recompose(const Progress& progress) {
   auto report = compose_snapshot(config_, store_, version_, progress);
   if (!report) return report;
   for (const auto& p : report->crl_problems) log::warning("crl: {}", p);
-  log::notice("control: snapshot version {} written: {} agencies, {} certificates, {} trusted",
-              report->version, report->agencies, report->certificates, report->trusted);
+  log::notice(
+      "control: snapshot version {} written: {} agencies, {} vendors, {} certificates, {} trusted",
+      report->version, report->agencies, report->vendors, report->certificates, report->trusted);
   return report;
 }
 
@@ -381,9 +382,9 @@ Result<std::string> Controller::sync(const Progress& progress) {
     if (!fetched) return std::unexpected(fetched.error());
     return std::unexpected(composed.error());
   }
-  said +=
-      fmt::format("\nsnapshot version {}: {} agencies, {} certificates, {} trusted",
-                  composed->version, composed->agencies, composed->certificates, composed->trusted);
+  said += fmt::format("\nsnapshot version {}: {} agencies, {} vendors, {} certificates, {} trusted",
+                      composed->version, composed->agencies, composed->vendors,
+                      composed->certificates, composed->trusted);
   for (const auto& p : composed->crl_problems) said += "\n" + p;
   said += "\n" + tell_dataplane();
   if (!fetched) return fail(fetched.error().code, said);
@@ -511,8 +512,16 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     else
       text += fmt::format("             last sync {}; next {}\n", when(last_success_),
                           when(next_sync_));
-    text += fmt::format("snapshot     version {} ({})\n", version_,
-                        dp ? "data plane has " + stats["policy snapshot"] : "data plane unknown");
+    // "version N (A agencies, V vendors)" from the data plane; the same version is said once.
+    const std::string dp_snapshot = stats["policy snapshot"];
+    const std::string ours = fmt::format("version {} ", version_);
+    text += fmt::format(
+        "snapshot     version {} ({})\n", version_,
+        !dp ? "data plane unknown"
+        : dp_snapshot.starts_with(ours)
+            ? "data plane: the same, " +
+                  dp_snapshot.substr(ours.size() + 1, dp_snapshot.size() - ours.size() - 2)
+            : "data plane has " + dp_snapshot);
     if (pending)
       text += fmt::format("approval     {} certificates wait: show certificates\n", pending);
     return reply.answer(true, text, data);

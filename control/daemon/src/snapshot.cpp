@@ -214,7 +214,7 @@ Result<ComposeReport> compose_snapshot(const ControlConfig& c, const ControlStor
   ComposeReport report;
   report.version = version;
   const auto agencies = stored_agencies(store);
-  report.agencies = agencies.size();
+  for (const auto& a : agencies) (a.list == "VENDOR" ? report.vendors : report.agencies) += 1;
 
   // `generated` is what the data plane measures the snapshot's age by ([policy] max_age).
   const std::time_t generated = std::time(nullptr);
@@ -232,8 +232,14 @@ Result<ComposeReport> compose_snapshot(const ControlConfig& c, const ControlStor
   for (std::size_t i = 0; i < agencies.size(); ++i) {
     const auto& a = agencies[i];
     if (progress) progress(i, agencies.size(), "CRLs of " + a.domain);
-    entries += fmt::format("[[agency]]\ndomain = {}\nname = {}\ncommunity = \"{}\"\n",
-                           toml_string(a.domain), toml_string(a.name), a.community);
+    // DIR-1: the VENDOR list (suppliers, candidates) is not the SEEMAIL list; its entries are
+    // [[vendor]]: secure unclassified mail and ping answers, never classified mail.
+    if (a.list == "VENDOR")
+      entries += fmt::format("[[vendor]]\ndomain = {}\nname = {}\n", toml_string(a.domain),
+                             toml_string(a.name));
+    else
+      entries += fmt::format("[[agency]]\ndomain = {}\nname = {}\ncommunity = \"{}\"\n",
+                             toml_string(a.domain), toml_string(a.name), a.community);
     fs::path source = store.imported() / (a.domain + ".pem");
     if (!fs::exists(source, ec)) source = store.discovered() / (a.domain + ".pem");
     if (auto cert = x509::load_certificate_file(source.string())) {

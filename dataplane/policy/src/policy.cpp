@@ -8,7 +8,7 @@
 namespace seegw::policy {
 namespace {
 
-enum class Kind { local, member, trusted, other };
+enum class Kind { local, member, trusted, vendor, other };
 
 struct Recipient {
   std::string address;
@@ -29,6 +29,18 @@ std::pair<const Agency*, std::string> agency_entry(const PolicySnapshot& s,
     d.erase(0, dot + 1);
   }
   return {nullptr, ""};
+}
+
+// The VENDOR-list key a domain falls under (itself or an ascendant), or "".
+std::string vendor_entry(const PolicySnapshot& s, std::string_view domain) {
+  std::string d(domain);
+  while (!d.empty()) {
+    if (s.vendors.contains(d)) return d;
+    auto dot = d.find('.');
+    if (dot == std::string::npos) break;
+    d.erase(0, dot + 1);
+  }
+  return "";
 }
 
 const Agency* agency_of(const PolicySnapshot& s, std::string_view domain) {
@@ -139,6 +151,9 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
       r.domain = key;
     } else if (s.trusted.count(r.domain) || s.trusted.count(ascii_lower(a))) {
       r.kind = Kind::trusted;
+    } else if (auto key = vendor_entry(s, r.domain); !key.empty()) {
+      r.kind = Kind::vendor;  // DIR-1: known, not a SEEMail agency
+      r.domain = key;
     }
     rcpts.push_back(std::move(r));
   }
@@ -149,9 +164,12 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
   std::string why;
   for (const auto& r : rcpts) {
     if (r.kind == Kind::local || ascii_lower(r.address) == ping) continue;
-    if (classified && r.kind == Kind::other) {
+    if (classified && (r.kind == Kind::other || r.kind == Kind::vendor)) {
       warning = Warning::not_seemail_1a;
-      why = r.address + " is on neither the SEEMAIL nor the TRUSTED list";
+      why = r.address + (r.kind == Kind::vendor
+                             ? " is on the VENDOR list, which is not the SEEMAIL list, and not on "
+                               "the TRUSTED list"
+                             : " is on neither the SEEMAIL nor the TRUSTED list");
       break;
     }
   }
@@ -218,9 +236,10 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
           held = true;
         }
       } else if (usable && cert.state != CertState::status_unknown &&
-                 (r.kind == Kind::trusted || s.encrypt_when_possible)) {
+                 (r.kind == Kind::trusted || r.kind == Kind::vendor || s.encrypt_when_possible)) {
         d = {r.address, Action::sign_and_encrypt, "OUT-4",
-             "a valid domain certificate is in the store"};
+             r.kind == Kind::vendor ? "a VENDOR-list domain with a valid domain certificate (DIR-1)"
+                                    : "a valid domain certificate is in the store"};
       } else if (s.sign_when_possible && !classified) {
         d = {r.address, Action::sign, "OUT-4", "unclassified mail to a non-member, domain-signed"};
       } else {

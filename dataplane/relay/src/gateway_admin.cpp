@@ -62,12 +62,14 @@ std::string Gateway::admin_command(const std::string& line) {
     auto s = queue_->stats();
     auto t = trust();
     return fmt::format(
-        "ok\noperational: {}\nfault: {}\nversion: {}\npolicy snapshot: version {} ({} agencies)\n"
+        "ok\noperational: {}\nfault: {}\nversion: {}\npolicy snapshot: version {} ({} agencies, {} "
+        "vendors)\n"
         "accepted: {}\ndelivered: {}\ndeferred: {}\nbounced: {}\nblocked: {}\nheld: {}\n"
         "answered: {}\ngenerated: {}\ncorrupt: {}\nin flight: {}\n",
         operational() ? "yes" : "no", operational() ? "" : fault(), SEEGW_VERSION,
-        t->policy.version, t->policy.seemail.size(), s.accepted, s.delivered, s.deferred, s.bounced,
-        s.blocked, s.held, s.answered, s.generated, s.corrupt, queue_->in_flight());
+        t->policy.version, t->policy.seemail.size(), t->policy.vendors.size(), s.accepted,
+        s.delivered, s.deferred, s.bounced, s.blocked, s.held, s.answered, s.generated, s.corrupt,
+        queue_->in_flight());
   }
   if (verb == "held") {
     std::string out = "ok\n";

@@ -219,6 +219,24 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
       }
     }
   }
+  // DIR-1: the VENDOR list — known, with a domain certificate, but not SEEMail agencies.
+  if (auto* vendors = t["vendor"].as_array()) {
+    for (auto& node : *vendors) {
+      auto* e = node.as_table();
+      auto domain = e ? (*e)["domain"].value<std::string>() : std::nullopt;
+      if (!domain || domain->empty()) return fail(Errc::config, "[[vendor]] needs a domain");
+      const std::string d = ascii_lower(*domain);
+      if (p.seemail.contains(d))
+        return fail(Errc::config, fmt::format("{} is on both the SEEMAIL and the VENDOR list", d));
+      p.vendors[d] = (*e)["name"].value_or(d);
+      if (auto ok = peer(*e, d); !ok) return std::unexpected(ok.error());
+      if (auto o = (*e)["ocsp"].value<std::string>()) {
+        if (*o != "good" && *o != "revoked")
+          return fail(Errc::config, fmt::format("vendor {}: ocsp must be good or revoked", d));
+        ocsp[d] = *o;
+      }
+    }
+  }
   if (auto* trusted = t["trusted"].as_array()) {
     for (auto& node : *trusted) {
       auto* e = node.as_table();

@@ -17,9 +17,11 @@ PolicySnapshot snapshot() {
   s.seemail = {{"agency-b.govt.nz", {"Agency B", Community::standard}},
                {"agency-c.govt.nz", {"Agency C", Community::restricted}}};
   s.trusted = {"partner.co.nz", "person@lawfirm.co.nz"};
+  s.vendors = {{"vendor.co.nz", "Vendor V"}};
   s.certificates = {{"agency-b.govt.nz", {CertState::valid, false}},
                     {"agency-c.govt.nz", {CertState::valid, false}},
-                    {"partner.co.nz", {CertState::valid, false}}};
+                    {"partner.co.nz", {CertState::valid, false}},
+                    {"vendor.co.nz", {CertState::valid, false}}};
   return s;
 }
 
@@ -102,6 +104,33 @@ TEST(Outbound, CertificateStatesFollowTheBusinessTable) {  // OUT-5
   EXPECT_EQ(p.notices[0].to, Party::sender_admin) << "and notify the sender's admin";
 }
 
+// DIR-1: the VENDOR list is not the SEEMAIL list. A vendor gets unclassified mail signed and
+// encrypted (a valid domain certificate), never classified mail unless it is on TRUSTED.
+TEST(Outbound, VendorsGetSecureUnclassifiedMailButNoClassifiedMail) {
+  auto p = decide({"sales@vendor.co.nz"}, Classification::none);
+  EXPECT_EQ(p.recipients[0].action, Action::sign_and_encrypt);
+  EXPECT_EQ(p.recipients[0].certificate_domain, "vendor.co.nz");
+  p = decide({"sales@eu.vendor.co.nz"}, Classification::none);
+  EXPECT_EQ(p.recipients[0].action, Action::sign_and_encrypt) << "a subdomain is the vendor";
+  for (auto level : {Classification::in_confidence, Classification::restricted}) {
+    p = decide({"sales@vendor.co.nz", "carol@agency-c.govt.nz"}, level);
+    EXPECT_EQ(p.warning, Warning::not_seemail_1a);
+    EXPECT_EQ(p.recipients[0].action, Action::block);
+    EXPECT_EQ(p.recipients[1].action, Action::block) << "to no external recipient at all";
+  }
+  auto s = snapshot();
+  s.certificates["vendor.co.nz"] = {CertState::revoked, false};
+  EXPECT_EQ(decide({"sales@vendor.co.nz"}, Classification::none, false, s).recipients[0].action,
+            Action::deliver_plain)
+      << "unclassified without a usable certificate: as to any non-member";
+  s = snapshot();
+  s.trusted.insert("vendor.co.nz");
+  EXPECT_EQ(
+      decide({"sales@vendor.co.nz"}, Classification::restricted, false, s).recipients[0].action,
+      Action::sign_and_encrypt)
+      << "the administrator put it on TRUSTED";
+}
+
 TEST(Outbound, UninspectableContentCountsAsClassified) {  // TRG-4
   auto p = decide({"someone@gmail.com"}, Classification::none, /*uninspectable=*/true);
   EXPECT_EQ(p.recipients[0].action, Action::block);
@@ -163,9 +192,9 @@ TEST(Outbound, OpportunisticEncryptionForNonMembersIsPolicy) {  // OUT-4 "may"
 // mail, a block is all-or-nothing for external recipients, and nothing is encrypted to an
 // unusable certificate.
 TEST(Outbound, ExhaustiveInvariants) {
-  const std::vector<std::string> kinds = {"bob@agency-a.govt.nz", "bert@agency-b.govt.nz",
+  const std::vector<std::string> kinds = {"bob@agency-a.govt.nz",   "bert@agency-b.govt.nz",
                                           "carol@agency-c.govt.nz", "x@partner.co.nz",
-                                          "someone@gmail.com"};
+                                          "someone@gmail.com",      "sales@vendor.co.nz"};
   const CertState states[] = {CertState::valid,      CertState::status_unknown, CertState::revoked,
                               CertState::unknown_ca, CertState::expired,        CertState::missing};
   std::size_t cases = 0;
@@ -198,6 +227,10 @@ TEST(Outbound, ExhaustiveInvariants) {
                       d.action == Action::deliver_plain || d.action == Action::sign;
                   if (classified && external) {
                     ASSERT_FALSE(in_clear) << d.recipient;
+                  }
+                  // DIR-1: a vendor is not an agency: classified mail never reaches it.
+                  if (classified && d.recipient.ends_with("@vendor.co.nz")) {
+                    ASSERT_EQ(d.action, Action::block);
                   }
                   if (member) {
                     ASSERT_FALSE(in_clear) << d.recipient;
@@ -235,7 +268,7 @@ TEST(Outbound, ExhaustiveInvariants) {
                   ASSERT_TRUE(uninspectable);
                 }
               }
-  EXPECT_EQ(cases, 4u * 2 * 6 * 6 * 2 * 2 * 31);
+  EXPECT_EQ(cases, 4u * 2 * 6 * 6 * 2 * 2 * 63);
 }
 
 }  // namespace

@@ -51,7 +51,8 @@ Result<FetchReport> fetch_directory(const ControlConfig& c, const ControlStore& 
 
 struct ComposeReport {
   std::uint64_t version = 0;
-  std::size_t agencies = 0;
+  std::size_t agencies = 0;  // the SEEMAIL list
+  std::size_t vendors = 0;   // the VENDOR list (DIR-1: not SEEMail agencies)
   std::size_t certificates = 0;
   std::size_t trusted = 0;
   std::vector<std::string> crl_problems;

@@ -38,6 +38,10 @@ struct PolicySnapshot {
   std::string our_domain;
   std::set<std::string> local_domains;                  // lower case
   std::map<std::string, Agency> seemail;                // the SEEMAIL list: domain → agency
+  // DIR-1: the directory's VENDOR list (suppliers, candidates): domain → name. Not agencies:
+  // unclassified mail to them is signed and encrypted when their certificate is valid, classified
+  // mail only when the administrator put them on the TRUSTED list.
+  std::map<std::string, std::string> vendors;
   std::set<std::string> trusted;                        // the TRUSTED list: domains or addresses
   std::map<std::string, PeerCertificate> certificates;  // domain → its domain certificate
   // TRG-4: content that could not be inspected counts as this level (fail closed).
