@@ -119,8 +119,11 @@ def control_config(ca_file=None, start_tls=True, uri=None):
                 'timeout = 5\n'
                 '[[discovery]]\nbase = "c=NZ"\n'
                 'filter = "(mail=domain-confidentiality-authority@{domain})"\nattribute = "userCertificate"\n'
-                f'[snapshot]\ntrusted_roots = ["{pki}/agency-b/ca.pem", "{pki}/agency-c/ca.pem"]\n'
-                f'crls = ["{pki}/agency-b/crl.pem", "{pki}/agency-c/crl.pem"]\n')
+                # The S.E.E. Manager's roots include our own agency's: the gateway checks its own
+                # certificate against them too (§2.9).
+                f'[snapshot]\ntrusted_roots = ["{pki}/agency-a/ca.pem", "{pki}/agency-b/ca.pem", '
+                f'"{pki}/agency-c/ca.pem"]\n'
+                f'crls = ["{pki}/agency-a/crl.pem", "{pki}/agency-b/crl.pem", "{pki}/agency-c/crl.pem"]\n')
     return path
 
 

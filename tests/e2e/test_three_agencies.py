@@ -310,6 +310,11 @@ def test_4b_unclassified_mail_may_be_clear_signed_for_non_members():
     r = verify(got)
     check(r.returncode == 0 and b"Verification successful" in r.stderr, r.stderr)
     check(verify(got.replace(b"read me", b"read ME")).returncode != 0, "a changed body must fail verification")
+    # OUT-7 (RFC 2632 §2.3): the signature carries the issuer chain, here B's CA, not only B's own.
+    p7s = [p for p in message_from_bytes(got).walk() if p.get_content_type() == "application/pkcs7-signature"][0]
+    certs = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-print_certs", "-noout"],
+                           input=p7s.get_payload(decode=True), capture_output=True).stdout
+    check(b"CN = domain-confidentiality-authority" in certs and b"CN = agency-b Root CA" in certs, certs)
 
 
 def test_5_revoked_certificate_holds_and_tells_sender_and_admin():

@@ -19,6 +19,14 @@ def banner(port):
         return s.recv(512)
 
 
+def own_roots_policy(w, pki, ca="agency-a"):
+    """A [policy] section whose snapshot trusts `ca`: our own certificate is validated against it."""
+    snapshot = os.path.join(w.path, f"policy-{ca}.toml")
+    with open(snapshot, "w") as f:
+        f.write(f'version = 1\ntrusted_roots = ["{pki}/{ca}/ca.pem"]\ncrls = ["{pki}/{ca}/crl.pem"]\n')
+    return f'[policy]\nsnapshot = "{snapshot}"\n'
+
+
 def test_missing_token_suspends_mail_until_it_appears():
     w = Workdir("ops1")
     token = os.path.join(w.path, "token")
@@ -27,7 +35,7 @@ def test_missing_token_suspends_mail_until_it_appears():
     out_port = free_port()
     env = dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf"))
     hsm = (f'[hsm]\ntoken = "agency-a.govt.nz"\npin_file = "{token}/user.pin"\nkey_label = "dca"\n'
-           'check_interval = 1\n')
+           'check_interval = 1\n' + own_roots_policy(w, pki))
     # First a message accepted while the gateway runs without an HSM and the next hop is down.
     gw = Gateway(w, outbound_port=out_port).start()
     out = None
@@ -93,6 +101,44 @@ def test_bad_pin_file_is_a_clear_fault():
         gw.stop(); w.remove()
 
 
+def test_own_certificate_is_validated_like_a_peers():
+    """§2.9, OPS-1: our own certificate must chain to our trusted roots (and be in date, not
+    revoked, named for our domain) or nothing is signed with it: 4xx, the reason in the log and
+    in status; a snapshot that trusts its CA makes the gateway operational by itself. A
+    certificate that expires within 30 days is reported to the administrator (DIR-4)."""
+    w = Workdir("own-cert")
+    token, pki = os.path.join(w.path, "token"), os.path.join(w.path, "pki")
+    subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), token, "agency-a.govt.nz", pki,
+                    os.path.join(BUILD, "crypto-hsm", "seegw-hsm"), "rsa:2048", "20"],
+                   check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf"))
+    snapshot = os.path.join(w.path, "policy.toml")
+    write_policy(snapshot, f'version = 1\ntrusted_roots = ["{pki}/untrusted/ca.pem"]\n')
+    local = Sink(w, "internal")
+    gw = Gateway(w, internal_sink=local, env=env,
+                 extra=(f'[hsm]\ntoken = "agency-a.govt.nz"\npin_file = "{token}/user.pin"\n'
+                        f'check_interval = 1\n[policy]\nsnapshot = "{snapshot}"\n')).start()
+    try:
+        check(banner(gw.port).startswith(b"421 4.3.2"), "not operational with an untrusted own certificate")
+        check("our own certificate is not valid: unknown-ca" in gw.log_text(), gw.log_text()[-800:])
+        rc, status = gw.admin("status")
+        check("fault: our own certificate is not valid" in status, status)
+        write_policy(snapshot, f'version = 2\ntrusted_roots = ["{pki}/agency-a/ca.pem"]\n'
+                               f'crls = ["{pki}/agency-a/crl.pem"]\n')
+        wait_for(lambda: banner(gw.port).startswith(b"220 "), timeout=20, what="operational: its CA is trusted")
+        rc, status = gw.admin("status")
+        check("own certificate: valid (valid); the certificate expires within 30 days" in status, status)
+        wait_for(lambda: any(b"own certificate needs attention" in m and b"expires within 30 days" in m
+                             for m in local.messages()), what="the administrator told")
+        check(local.messages()[0].split(b"\r\n", 1)[0].endswith(b"-> postmaster@agency-a.govt.nz"),
+              local.messages()[0][:200])
+        time.sleep(2)
+        check(local.count() == 1, "told once, not at every check")
+    finally:
+        gw.stop(); local.stop(); w.remove()
+
+
 def write_policy(path, text):
     with open(path + ".tmp", "w") as f:
         f.write(text)
@@ -149,4 +195,5 @@ def test_no_policy_configured_is_not_operational():
 
 if __name__ == "__main__":
     run_tests([test_missing_token_suspends_mail_until_it_appears, test_bad_pin_file_is_a_clear_fault,
-               test_no_policy_no_mail_until_a_good_snapshot_arrives, test_no_policy_configured_is_not_operational])
+               test_no_policy_no_mail_until_a_good_snapshot_arrives, test_no_policy_configured_is_not_operational,
+               test_own_certificate_is_validated_like_a_peers])

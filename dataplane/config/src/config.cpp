@@ -218,6 +218,9 @@ Result<Config> parse(std::string_view text) {
   str(t["hsm"]["token"], c.hsm.token);
   str(t["hsm"]["pin_file"], c.hsm.pin_file);
   str(t["hsm"]["key_label"], c.hsm.key_label);
+  path_text.clear();
+  str(t["hsm"]["chain_file"], path_text);
+  c.hsm.chain_file = path_text;
   secs(t["hsm"]["check_interval"], c.hsm.check_interval);
   if (c.hsm.configured() && c.hsm.pin_file.empty())
     return fail(Errc::config, "hsm.token needs hsm.pin_file (a file only its owner can read)");

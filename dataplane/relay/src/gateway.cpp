@@ -5,9 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <openssl/x509v3.h>
+
+#include <algorithm>
 #include <sstream>
 
+#include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
+#include "seegw/seemail/message_edit.hpp"
 #include "worker.hpp"
 
 #ifdef SEEGW_HAVE_DPDK
@@ -53,6 +58,14 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   // gateway running on rules nobody wrote, never a failed start.
   gw->trust_ = seemail::empty_trust_state(c.domain, c.local_domains);
   (void)gw->reload_policy();
+  if (!c.hsm.chain_file.empty()) {
+    auto text = read_file(c.hsm.chain_file);
+    auto certs = text ? x509::load_certificates(*text) : Result<std::vector<x509::Certificate>>{};
+    if (!text || !certs || certs->empty())
+      return fail(Errc::config, fmt::format("[hsm] chain_file {}: no certificates in it",
+                                            c.hsm.chain_file.string()));
+    gw->configured_chain_ = std::move(*certs);
+  }
   {
     std::string why;
     gw->operational_ = gw->check_health(why);
@@ -166,6 +179,77 @@ std::string Gateway::fault() {
   return fault_;
 }
 
+std::string Gateway::own_certificate() {
+  std::lock_guard checking(health_check_mutex_);
+  return own_certificate_;
+}
+
+namespace {
+
+// The issuers of `cert` up to a self-issued root, each found among `candidates` (OUT-7).
+std::vector<x509::Certificate> issuer_chain(X509* cert, const std::vector<X509*>& candidates) {
+  std::vector<x509::Certificate> out;
+  X509* current = cert;
+  for (int depth = 0; depth < 8 && X509_check_issued(current, current) != X509_V_OK; ++depth) {
+    auto issuer = std::find_if(candidates.begin(), candidates.end(),
+                               [&](X509* c) { return X509_check_issued(c, current) == X509_V_OK; });
+    if (issuer == candidates.end()) break;
+    out.push_back(x509::share(*issuer));
+    current = *issuer;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Gateway::own_certificate_usable(X509* certificate, std::string& why) {
+  auto trust = this->trust();
+  std::vector<X509*> candidates;
+  for (const auto& c : configured_chain_) candidates.push_back(c.get());
+  for (const auto& r : trust->roots) candidates.push_back(r.get());
+  auto chain =
+      std::make_shared<const std::vector<x509::Certificate>>(issuer_chain(certificate, candidates));
+  std::vector<X509*> intermediates;
+  for (const auto& c : configured_chain_) intermediates.push_back(c.get());
+  const auto v = trust->check(certificate, intermediates, config_.domain, std::time(nullptr));
+  {
+    std::lock_guard lock(hsm_mutex_);
+    own_chain_ = chain;
+  }
+  std::string warnings;
+  for (const auto& w : v.warnings) warnings += (warnings.empty() ? "" : "; ") + w;
+  own_certificate_ = fmt::format("{} ({}){}", x509::state_name(v.state), v.detail,
+                                 warnings.empty() ? "" : "; " + warnings);
+  if (warnings != own_warnings_told_ && queue_) {
+    if (!warnings.empty())
+      tell_administrator(
+          "SEEMail: the gateway's own certificate needs attention",
+          fmt::format("The SEEMail gateway's own certificate ({}):\n{}\n\nRenew it "
+                      "in time: key rollover, then key install (docs/operations.md).\n",
+                      x509::subject_text(certificate), warnings));
+    own_warnings_told_ = warnings;
+  }
+  // Status unknown (no CRL for our own CA) does not stop us signing; the table's other states do.
+  if (v.state == x509::CertificateState::valid || v.state == x509::CertificateState::status_unknown)
+    return true;
+  why = fmt::format("our own certificate is not valid: {} ({}); secure mail waits",
+                    x509::state_name(v.state), v.detail);
+  return false;
+}
+
+void Gateway::tell_administrator(const std::string& subject, const std::string& text) {
+  seemail::ComposedMessage m;
+  m.from = "SEEMail gateway <postmaster@" + config_.domain + ">";
+  m.to = "postmaster@" + config_.domain;
+  m.subject = subject;
+  m.text = text;
+  queue_->inject({{m.to},
+                  seemail::compose(m, config_.hostname, std::time(nullptr)),
+                  "notice to <" + m.to + ">: " + subject,
+                  ""},
+                 "-");
+}
+
 bool Gateway::probe_hsm() {
   std::lock_guard checking(health_check_mutex_);
   std::string why;
@@ -227,19 +311,30 @@ bool Gateway::hsm_usable(std::string& why) {
     if (hsm_ == handle) hsm_.reset();  // open it afresh next time; users keep theirs alive
     return false;
   }
-  return true;
+  return own_certificate_usable(handle->certificate.get(), why);
 }
 
 Result<seemail::SigningKeys> Gateway::signing_keys() {
   if (!config_.hsm.configured())
     return fail(Errc::config, "no HSM is configured ([hsm] token): the gateway cannot sign");
   std::shared_ptr<HsmHandle> handle;
+  std::shared_ptr<const std::vector<x509::Certificate>> chain;
   {
     std::lock_guard lock(hsm_mutex_);
     handle = hsm_;
+    chain = own_chain_;
   }
   if (!handle || !operational_.load()) return fail(Errc::unavailable, "the HSM is not available");
-  return seemail::SigningKeys{handle, handle->key, handle->certificate.get(), {}};
+  // OUT-7: every signature carries the issuer chain; the owner keeps both alive while in use.
+  struct InUse {
+    std::shared_ptr<HsmHandle> handle;
+    std::shared_ptr<const std::vector<x509::Certificate>> chain;
+  };
+  auto in_use = std::make_shared<const InUse>(InUse{handle, chain});
+  seemail::SigningKeys keys{in_use, handle->key, handle->certificate.get(), {}};
+  if (chain)
+    for (const auto& c : *chain) keys.chain.push_back(c.get());
+  return keys;
 }
 
 std::shared_ptr<const seemail::TrustState> Gateway::trust() {

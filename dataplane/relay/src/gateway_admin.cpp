@@ -62,14 +62,15 @@ std::string Gateway::admin_command(const std::string& line) {
     auto s = queue_->stats();
     auto t = trust();
     return fmt::format(
-        "ok\noperational: {}\nfault: {}\nversion: {}\npolicy snapshot: version {} ({} agencies, {} "
-        "vendors)\n"
+        "ok\noperational: {}\nfault: {}\nown certificate: {}\nversion: {}\npolicy snapshot: "
+        "version {} "
+        "({} agencies, {} vendors)\n"
         "accepted: {}\ndelivered: {}\ndeferred: {}\nbounced: {}\nblocked: {}\nheld: {}\n"
         "answered: {}\ngenerated: {}\ncorrupt: {}\nin flight: {}\n",
-        operational() ? "yes" : "no", operational() ? "" : fault(), SEEGW_VERSION,
-        t->policy.version, t->policy.seemail.size(), t->policy.vendors.size(), s.accepted,
-        s.delivered, s.deferred, s.bounced, s.blocked, s.held, s.answered, s.generated, s.corrupt,
-        queue_->in_flight());
+        operational() ? "yes" : "no", operational() ? "" : fault(), own_certificate(),
+        SEEGW_VERSION, t->policy.version, t->policy.seemail.size(), t->policy.vendors.size(),
+        s.accepted, s.delivered, s.deferred, s.bounced, s.blocked, s.held, s.answered, s.generated,
+        s.corrupt, queue_->in_flight());
   }
   if (verb == "held") {
     std::string out = "ok\n";
@@ -273,6 +274,15 @@ std::string Gateway::key_command(const std::vector<std::string>& words) {
     if (!key) return "error: " + key.error().message;
     if (X509_check_private_key(certs->front().get(), *key) != 1)
       return "error: the certificate is not for key " + label;
+    // §2.9: a certificate we may not sign with is refused now, not found at the next check.
+    std::vector<X509*> intermediates;
+    for (const auto& c : configured_chain_) intermediates.push_back(c.get());
+    const auto v =
+        trust()->check(certs->front().get(), intermediates, config_.domain, std::time(nullptr));
+    if (v.state != x509::CertificateState::valid &&
+        v.state != x509::CertificateState::status_unknown)
+      return fmt::format("error: the certificate is not valid for {}: {} ({})", config_.domain,
+                         x509::state_name(v.state), v.detail);
     if (auto i = (*session)->import_certificate(label, certs->front().get()); !i)
       return "error: " + i.error().message;
     drop_handle();

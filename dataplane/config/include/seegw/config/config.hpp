@@ -38,6 +38,9 @@ struct HsmSettings {
   std::string token;
   std::string pin_file;
   std::string key_label = "dca";
+  // OUT-7: issuer certificates (PEM) sent with every signature besides the snapshot's roots:
+  // the intermediates between our certificate and the S.E.E. root, if any.
+  std::filesystem::path chain_file;
   std::chrono::seconds check_interval{5};
   bool configured() const { return !token.empty(); }
 };

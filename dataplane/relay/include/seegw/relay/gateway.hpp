@@ -34,6 +34,8 @@ class Gateway {
   bool operational() const { return operational_.load(); }
   // Why it is not operational ("" when it is).
   std::string fault();
+  // What the last health check found of our own certificate ("" without an HSM).
+  std::string own_certificate();
   QueueManager& queue() { return *queue_; }
   std::shared_ptr<const seemail::TrustState> trust();
   // Re-reads the policy snapshot; the last good one stays when the new one is bad (until it is
@@ -48,6 +50,11 @@ class Gateway {
   bool check_health(std::string& why);
   bool policy_usable(std::string& why);
   bool hsm_usable(std::string& why);  // health_check_mutex_ held
+  // §2.9, OUT-7: our certificate validated as a peer's against the snapshot in use (chain to our
+  // roots, dates, revocation, RFC 3183 naming, key usage), its issuer chain renewed, and its
+  // warnings (expiry within 30 days, validity over 13 months) told to the administrator once.
+  bool own_certificate_usable(X509* certificate, std::string& why);  // health_check_mutex_ held
+  void tell_administrator(const std::string& subject, const std::string& text);
   bool probe_hsm();
   Result<seemail::SigningKeys> signing_keys();
   // The admin socket's commands (gateway_admin.cpp).
@@ -73,6 +80,10 @@ class Gateway {
   std::mutex health_check_mutex_;  // one check at a time (health thread, the pipeline's probe)
   std::mutex hsm_mutex_;           // guards hsm_ (the pointer, not the session: libp11 locks that)
   std::shared_ptr<HsmHandle> hsm_;
+  std::shared_ptr<const std::vector<x509::Certificate>> own_chain_;  // hsm_mutex_
+  std::vector<x509::Certificate> configured_chain_;                  // [hsm] chain_file
+  std::string own_certificate_;    // what the last check said of it (health_check_mutex_)
+  std::string own_warnings_told_;  // the warnings last sent to the administrator (same)
   std::atomic<bool> operational_{true};
   std::mutex trust_mutex_;
   std::shared_ptr<const seemail::TrustState> trust_;
