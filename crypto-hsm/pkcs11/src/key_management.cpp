@@ -189,10 +189,24 @@ Result<void> TokenSession::import_certificate(std::string_view label, X509* cert
   std::vector<unsigned char> der(static_cast<std::size_t>(der_len));
   unsigned char* p = der.data();
   i2d_X509(cert, &p);
-  int subj_len = i2d_X509_NAME(X509_get_subject_name(cert), nullptr);
-  std::vector<unsigned char> subj(static_cast<std::size_t>(subj_len));
-  p = subj.data();
-  i2d_X509_NAME(X509_get_subject_name(cert), &p);
+  // PKCS#11 §4.6.3: CKA_SUBJECT, CKA_ISSUER and CKA_SERIAL_NUMBER (DER, as in the certificate)
+  // let any PKCS#11 consumer pair the certificate with its key and find it by issuer and serial.
+  auto der_of_name = [](X509_NAME* name) {
+    std::vector<unsigned char> out(
+        static_cast<std::size_t>(std::max(0, i2d_X509_NAME(name, nullptr))));
+    unsigned char* q = out.data();
+    i2d_X509_NAME(name, &q);
+    return out;
+  };
+  const std::vector<unsigned char> subj = der_of_name(X509_get_subject_name(cert));
+  const std::vector<unsigned char> issuer = der_of_name(X509_get_issuer_name(cert));
+  std::vector<unsigned char> serial(static_cast<std::size_t>(
+      std::max(0, i2d_ASN1_INTEGER(X509_get0_serialNumber(cert), nullptr))));
+  p = serial.data();
+  i2d_ASN1_INTEGER(X509_get0_serialNumber(cert), &p);
+  if (subj.empty() || issuer.empty() || serial.empty())
+    return fail(Errc::parse,
+                "the certificate's subject, issuer or serial number cannot be encoded");
   CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
   CK_CERTIFICATE_TYPE ctype = CKC_X_509;
   CK_BBOOL yes = CK_TRUE;
@@ -202,12 +216,19 @@ Result<void> TokenSession::import_certificate(std::string_view label, X509* cert
       {CKA_TOKEN, &yes, sizeof yes},
       {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
       {CKA_ID, id, ida.ulValueLen},
-      {CKA_SUBJECT, subj.data(), subj.size()},
+      {CKA_SUBJECT, const_cast<unsigned char*>(subj.data()), subj.size()},
+      {CKA_ISSUER, const_cast<unsigned char*>(issuer.data()), issuer.size()},
+      {CKA_SERIAL_NUMBER, serial.data(), serial.size()},
       {CKA_VALUE, der.data(), der.size()},
   };
+  auto earlier = i.find(&cls, label);  // a renewal replaces the certificate the key had
+  if (!earlier) return std::unexpected(earlier.error());
   CK_OBJECT_HANDLE h;
   if (CK_RV rv = i.f->C_CreateObject(i.session, tmpl, sizeof tmpl / sizeof *tmpl, &h); rv != CKR_OK)
     return ck_fail("C_CreateObject(certificate)", rv);
+  for (auto o : *earlier)
+    if (CK_RV rv = i.f->C_DestroyObject(i.session, o); rv != CKR_OK)
+      return ck_fail("C_DestroyObject(the replaced certificate)", rv);
   return {};
 }
 
