@@ -64,6 +64,10 @@ def test_hits_say_where_they_were():
         "m_docx_attachment.eml": "attachment 'report.docx' (part 2) > word/document.xml",
         "m_zip_attachment.eml": "attachment 'bundle.zip' (part 2) > a_docs.zip > w_header.docx > word/header",
         "m_encoded_subject.eml": "Subject", "m_nested_message.eml": "Subject",
+        # TRG-5: where people also type — PDF annotations, invitations, a signed user's attachments.
+        "p_annotation.pdf": "annotations, form fields and other strings",
+        "m_calendar_folded.eml": "body (text/calendar)",
+        "m_smime_signed_opaque.eml": "signed content > attachment 'notes.txt'",
     }
     results = scan(*(os.path.join(c["dir"], n) for n in expectations))
     for (name, where), r in zip(expectations.items(), results):
@@ -78,7 +82,8 @@ def test_uninspectable_parts_have_reasons():
                          ("m_encrypted_zip.eml", "encrypted archive entry"), ("m_smime_encrypted.eml", "S/MIME"),
                          ("o_encrypted.docx", "password-protected (encrypted) Office document"),
                          ("w_split_runs_encrypted.doc", "encrypted) Word document"),
-                         ("c_cell_encrypted.xls", "encrypted) Excel workbook")):
+                         ("c_cell_encrypted.xls", "encrypted) Excel workbook"),
+                         ("w_split_runs_encrypted.odt", "password-protected (encrypted) OpenDocument")):
         r = scan(os.path.join(c["dir"], name))[0]
         check(any(needle in u["reason"] for u in r["uninspectable"]), f"{name}: {r['uninspectable']}")
         check(r["classification"] == "NONE", "uninspectable is not a classification by itself")

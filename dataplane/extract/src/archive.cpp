@@ -36,6 +36,7 @@ void extract_archive(Context& ctx, std::string_view bytes, const std::string& wh
     return;
   }
   std::size_t expanded_here = 0;
+  bool odf_encrypted = false;  // an OpenDocument manifest names encrypted entries
   archive_entry* entry = nullptr;
   while (!ctx.stopped) {
     int rc = archive_read_next_header(a.get(), &entry);
@@ -85,12 +86,17 @@ void extract_archive(Context& ctx, std::string_view bytes, const std::string& wh
       }
     }
     if (data.empty()) continue;
+    // OpenDocument encrypts entry by entry and says so only in its manifest: the zip entries
+    // read as data (ciphertext), so the document is uninspectable, however clean it reads.
+    if (name == "META-INF/manifest.xml" && data.find("encryption-data") != std::string::npos)
+      odf_encrypted = true;
     if (is_xml_entry(name)) {
       ctx.text(here, xml_text(data));
     } else {
       extract_content(ctx, data, name, "", here);
     }
   }
+  if (odf_encrypted) ctx.uninspectable(where, "password-protected (encrypted) OpenDocument");
 }
 
 }  // namespace seegw::extract

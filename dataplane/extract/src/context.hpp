@@ -34,6 +34,12 @@ void extract_content(Context& ctx, std::string_view bytes, std::string_view name
 void extract_mime_message(Context& ctx, std::string_view raw, const std::string& where);
 
 // Format readers (each in its own file).
+// TRG-5: the content of an opaque-signed S/MIME entity (RFC 5751 signed-data), read without
+// verifying (the scanner reads; the SEEMail stage judges signatures) and walked as MIME.
+void extract_signed_data(Context& ctx, std::string_view der, const std::string& where);
+// RFC 5545 §3.1: content lines unfolded and text values unescaped, so a trigger folded across two
+// lines of an invitation is one string.
+std::string calendar_text(std::string_view ics);
 void extract_archive(Context& ctx, std::string_view bytes, const std::string& where);
 void extract_ole2(Context& ctx, std::string_view bytes, const std::string& where);
 void extract_pdf(Context& ctx, std::string_view bytes, const std::string& where);

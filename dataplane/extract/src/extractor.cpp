@@ -90,7 +90,11 @@ void extract_part(Context& ctx, const mime::Part& part, const std::string& prefi
   if (part.media_type == "application/pkcs7-mime" ||
       part.media_type == "application/x-pkcs7-mime") {
     std::string smime = mime::ascii_lower(part.param("smime-type"));
-    if (smime != "signed-data" && smime != "certs-only") {
+    if (smime == "signed-data") {
+      extract_signed_data(ctx, body, described);
+      return;
+    }
+    if (smime != "certs-only") {
       ctx.uninspectable(described, "S/MIME encrypted content (application/pkcs7-mime)");
       return;
     }
@@ -105,6 +109,8 @@ void extract_part(Context& ctx, const mime::Part& part, const std::string& prefi
       text = html_text(text);
     else if (part.media_type == "text/rtf" || part.media_type == "text/enriched")
       text = rtf_text(text);
+    else if (part.media_type == "text/calendar")
+      text = calendar_text(text);
     ctx.text(described, text);
     return;
   }
@@ -167,6 +173,11 @@ void extract_content(Context& ctx, std::string_view bytes, std::string_view name
   } else if (ends_with_ci(name, ".htm") || ends_with_ci(name, ".html") ||
              media_type == "text/html") {
     ctx.text(where, html_text(text_from_bytes(bytes, "")));
+  } else if (ends_with_ci(name, ".ics") || media_type == "text/calendar") {
+    ctx.text(where, calendar_text(text_from_bytes(bytes, "")));
+  } else if (ends_with_ci(name, ".p7m") || media_type == "application/pkcs7-mime" ||
+             media_type == "application/x-pkcs7-mime") {
+    extract_signed_data(ctx, bytes, where);
   } else if (ends_with_ci(name, ".xml") || media_type.ends_with("+xml") ||
              media_type == "text/xml") {
     ctx.text(where, xml_text(text_from_bytes(bytes, "")));

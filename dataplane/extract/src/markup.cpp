@@ -281,4 +281,38 @@ std::string utf16le_runs(std::string_view b) {
   return out;
 }
 
+std::string calendar_text(std::string_view ics) {
+  std::string out;
+  out.reserve(ics.size());
+  for (std::size_t i = 0; i < ics.size(); ++i) {
+    const char c = ics[i];
+    // A line break followed by one space or tab is a fold: both go (RFC 5545 §3.1).
+    if (c == '\r' && i + 2 < ics.size() && ics[i + 1] == '\n' &&
+        (ics[i + 2] == ' ' || ics[i + 2] == '\t')) {
+      i += 2;
+      continue;
+    }
+    if (c == '\n' && i + 1 < ics.size() && (ics[i + 1] == ' ' || ics[i + 1] == '\t')) {
+      i += 1;
+      continue;
+    }
+    // TEXT escapes (§3.3.11): \\ \; \, \N \n.
+    if (c == '\\' && i + 1 < ics.size()) {
+      const char e = ics[i + 1];
+      if (e == 'n' || e == 'N') {
+        out.push_back('\n');
+        ++i;
+        continue;
+      }
+      if (e == '\\' || e == ';' || e == ',') {
+        out.push_back(e);
+        ++i;
+        continue;
+      }
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
 }  // namespace seegw::extract

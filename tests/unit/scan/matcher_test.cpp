@@ -151,6 +151,17 @@ TEST(Inspector, TextAfterAPadInTheMiddleOfBase64IsScanned) {
   EXPECT_TRUE(r.uninspectable.empty());
 }
 
+// rule TRG-5: an invitation's lines are unfolded (RFC 5545 §3.1) before they are scanned.
+TEST(Inspector, CalendarLinesAreUnfoldedBeforeScanning) {
+  auto matcher = Matcher::create();
+  auto r = inspect_message(
+      "Subject: meeting\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\n"
+      "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDESCRIPTION:Agenda: [RESTR\r\n ICTED] budget\\, and more\r\n"
+      "END:VEVENT\r\nEND:VCALENDAR\r\n",
+      **matcher);
+  EXPECT_EQ(r.classification, Classification::restricted);
+}
+
 // rule TRG-5: a part whose encoded body decodes to nothing is not clean.
 TEST(Inspector, APartThatDecodesToNothingIsUninspectable) {
   auto matcher = Matcher::create();
