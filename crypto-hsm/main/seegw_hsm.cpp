@@ -141,6 +141,10 @@ int main(int argc, char** argv) {
       }
       auto u = cms::unprotect(*input, *key, cert->get(), k);
       if (!u) return report(u.error());
+      if (!u->was_encrypted && !u->was_signed)
+        return report({Errc::not_found,
+                       "no domain layer: not encrypted to this key, not signed by a domain "
+                       "authority (an individual's S/MIME is left as it is)"});
       std::fprintf(stderr,
                    "encrypted=%s signed=%s signature_valid=%s signer=%s certificates=%zu "
                    "capabilities=%zu%s%s\n",

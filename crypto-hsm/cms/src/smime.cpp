@@ -397,6 +397,55 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
          p7m_entity(gcm ? "authEnveloped-data" : "enveloped-data", der_of(env.get()));
 }
 
+namespace {
+
+// Is one of the envelope's recipients our certificate? (A null certificate matches any.)
+bool addressed_to(CMS_ContentInfo* cms, X509* certificate) {
+  if (!certificate) return true;
+  STACK_OF(CMS_RecipientInfo)* infos = CMS_get0_RecipientInfos(cms);
+  for (int i = 0; infos && i < sk_CMS_RecipientInfo_num(infos); ++i) {
+    CMS_RecipientInfo* ri = sk_CMS_RecipientInfo_value(infos, i);
+    if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS &&
+        CMS_RecipientInfo_ktri_cert_cmp(ri, certificate) == 0)
+      return true;
+    if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_AGREE) {
+      STACK_OF(CMS_RecipientEncryptedKey)* keys = CMS_RecipientInfo_kari_get0_reks(ri);
+      for (int k = 0; keys && k < sk_CMS_RecipientEncryptedKey_num(keys); ++k)
+        if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(keys, k),
+                                               certificate) == 0)
+          return true;
+    }
+  }
+  return false;
+}
+
+// RFC 3183 §3.1.1, §4.1: a domain signature's signer has exactly that CN.
+bool is_domain_authority(X509* cert) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  const int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (i < 0) return false;
+  const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+  const std::string_view text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                              static_cast<std::size_t>(ASN1_STRING_length(cn)));
+  return iequals(text, "domain-signing-authority") ||
+         iequals(text, "domain-confidentiality-authority");
+}
+
+// The certificate of the first signer, from the message's own certificates or `known`.
+X509* signer_of(CMS_ContentInfo* cms, const std::vector<x509::Certificate>& carried,
+                const std::vector<X509*>& known) {
+  STACK_OF(CMS_SignerInfo)* infos = CMS_get0_SignerInfos(cms);
+  if (!infos || sk_CMS_SignerInfo_num(infos) == 0) return nullptr;
+  CMS_SignerInfo* si = sk_CMS_SignerInfo_value(infos, 0);
+  for (const auto& c : carried)
+    if (CMS_SignerInfo_cert_cmp(si, c.get()) == 0) return c.get();
+  for (X509* c : known)
+    if (CMS_SignerInfo_cert_cmp(si, c) == 0) return c;
+  return nullptr;
+}
+
+}  // namespace
+
 Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* certificate,
                               const std::vector<X509*>& known) {
   Unprotected out;
@@ -414,16 +463,24 @@ Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* cer
     const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
     Bio result(BIO_new(BIO_s_mem()));
     if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData) {
-      if (!key) return fail(Errc::config, "encrypted message and no decryption key");
+      // An envelope for someone else (a user's own S/MIME) is not ours to open: it stays.
+      if (!addressed_to(cms.get(), certificate)) break;
+      if (!key) return fail(Errc::config, "encrypted to our key and no decryption key");
       if (!CMS_decrypt(cms.get(), key, certificate, nullptr, result.get(), CMS_BINARY))
-        return fail(Errc::parse, openssl_error("cannot decrypt (not for our key, or damaged)"));
+        return fail(Errc::corrupt,
+                    openssl_error("encrypted to this gateway's key but it cannot be decrypted"));
       out.was_encrypted = true;
     } else if (type == NID_pkcs7_signed) {
+      std::vector<x509::Certificate> carried;
       if (STACK_OF(X509)* certs = CMS_get1_certs(cms.get())) {
         for (int i = 0; i < sk_X509_num(certs); ++i)
-          out.certificates.push_back(x509::share(sk_X509_value(certs, i)));
+          carried.push_back(x509::share(sk_X509_value(certs, i)));
         sk_X509_pop_free(certs, X509_free);
       }
+      // An individual's signature is theirs, not the domain's: it stays byte for byte and is
+      // not judged as the domain signer. (A signer we cannot find is judged: fail closed.)
+      if (X509* s = signer_of(cms.get(), carried, known); s && !is_domain_authority(s)) break;
+      for (auto& c : carried) out.certificates.push_back(std::move(c));
       CertificateStack extra(sk_X509_new_null());
       for (X509* c : known) sk_X509_push(extra.get(), c);
       x509::TrustStore store(X509_STORE_new());
@@ -472,7 +529,10 @@ Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* cer
     }
     entity = bio_string(result.get());
   }
-  if (!out.was_encrypted && !out.was_signed) return fail(Errc::parse, "not an S/MIME message");
+  if (!out.was_encrypted && !out.was_signed) {  // no layer of ours: delivered as it came
+    out.message = std::string(message);
+    return out;
+  }
   // Strip the domain layer: the signed content is the original message wrapped as message/rfc822;
   // otherwise (an individual's S/MIME) the decrypted entity goes under the outer headers.
   if (auto inner = unwrap_rfc822(entity)) {

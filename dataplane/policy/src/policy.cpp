@@ -295,6 +295,9 @@ std::string_view warning_headline(InboundWarning w) {
       return "This message has our agency's email address but came from outside";
     case InboundWarning::signer_not_sender:
       return "Certificate does not name the sender - message integrity uncertain";
+    case InboundWarning::cannot_decrypt:
+      return "Encrypted to this agency's gateway but it could not be decrypted - content not "
+             "readable";
   }
   return "?";
 }

@@ -334,11 +334,19 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
           o = {Disposition::defer, nullptr, "HSM unavailable while decrypting"};
         return out;
       }
-      // Nothing leaks by delivering what we could not open; nothing is lost either.
+      // Nothing leaks by delivering what we could not open; nothing is lost either. The warning
+      // says what happened: an envelope to our key that does not decrypt, or S/MIME unreadable.
       undecryptable = policy::RaisedWarning{
-          policy::InboundWarning::signature_invalid, policy::Severity::hard,
-          "the SEEMail gateway could not decrypt or verify it: " + u.error().message};
+          u.error().code == Errc::corrupt || u.error().code == Errc::config
+              ? policy::InboundWarning::cannot_decrypt
+              : policy::InboundWarning::signature_invalid,
+          policy::Severity::hard, "the SEEMail gateway could not open it: " + u.error().message};
       out.explanation.push_back("S/MIME could not be opened: " + u.error().message);
+    } else if (!u->was_encrypted && !u->was_signed) {
+      // §1.2: individual-to-individual S/MIME (not to our key, not a domain signature) is
+      // delivered as it came, judged as unsigned mail, never with a false signature warning.
+      out.explanation.push_back(
+          "S/MIME between individuals: no domain layer, delivered as it came");
     } else {
       unwrapped = std::move(*u);
       message = unwrapped->message;

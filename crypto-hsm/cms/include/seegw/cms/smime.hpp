@@ -70,8 +70,10 @@ Result<std::string> sign(std::string_view message, const Signer& signer,
 
 struct Unprotected {
   std::string message;  // the inner message, domain layer stripped (IN-4)
-  bool was_encrypted = false;
-  bool was_signed = false;
+  // Neither is set when no layer is the domain's — S/MIME between individuals (§1.2): not
+  // encrypted to our key, not signed by a domain authority. `message` is then the original.
+  bool was_encrypted = false;  // an envelope to our key was opened
+  bool was_signed = false;     // a domain authority's signature was checked (`signer`)
   bool signature_valid = false;  // the signature checks out against the signer certificate
   x509::Certificate signer;      // empty when unsigned
   std::vector<x509::Certificate> certificates;  // every certificate the message carried
@@ -79,8 +81,12 @@ struct Unprotected {
   std::optional<SecurityLabel> label;
 };
 
-// Unwraps any nesting of enveloped/authEnveloped and (opaque or multipart/signed) signed layers.
-// `key`/`certificate` decrypt (our DCA key); `known_certificates` verify messages that carry none.
+// Removes the domain layer only (IN-4, §1.2 individual S/MIME): envelopes addressed to our key
+// (`certificate`; any recipient when it is null) and signatures whose signer is a domain
+// authority (RFC 3183 CN domain-signing-authority or domain-confidentiality-authority), in any
+// nesting. It stops at an envelope for someone else and at an individual's signature, which stay
+// byte for byte. `known_certificates` verify messages that carry none. Errc::corrupt: an envelope
+// addressed to our key that cannot be decrypted.
 Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* certificate,
                               const std::vector<X509*>& known_certificates = {});
 

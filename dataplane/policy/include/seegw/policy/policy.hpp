@@ -150,6 +150,7 @@ enum class InboundWarning {
   not_seemail_4a,
   spoofed_own_domain,
   signer_not_sender,  // §2.6: the signer certificate does not name the sender's domain
+  cannot_decrypt,     // encrypted to our key, and it does not decrypt (IN-1)
 };
 enum class Severity { soft, hard };
 
