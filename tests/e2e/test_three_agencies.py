@@ -492,6 +492,41 @@ def test_8b_individual_smime_arrives_as_it_was_sent():
     check(strip_trace(got) == sealed, "delivered as it came")
 
 
+def test_8c_a_users_encrypted_smime_goes_secured_to_an_agency_and_nowhere_else():
+    """§1.2, TRG-4: Alice encrypts to Bert's own certificate. The gateway cannot read it: to B (a
+    Standard agency) it goes inside B's domain layer and arrives with Alice's envelope intact;
+    to the Internet it does not go, and Alice is told it cannot be signed — not #1A/#1C."""
+    s = world()
+    a, b, internet = s["a"], s["b"], s["internet"]
+    w = W["w"].path
+    key, cert = os.path.join(w, "bert.key"), os.path.join(w, "bert.pem")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+            "-subj", "/CN=Bert User/emailAddress=bert@agency-b.govt.nz")
+    inner = os.path.join(w, "alice-inner.eml")
+    with open(inner, "wb") as f:
+        f.write(b"Content-Type: text/plain\r\n\r\nonly bert may read this\r\n")
+    crlf = lambda b: re.sub(rb"(?<!\r)\n", b"\r\n", b)
+    sealed = crlf(openssl("cms", "-encrypt", "-in", inner, "-aes256", "-from", "alice@agency-a.govt.nz",
+                          "-to", "bert@agency-b.govt.nz", "-subject", "sealed for bert", cert).stdout)
+    a.submit("alice@agency-a.govt.nz", ["bert@agency-b.govt.nz"], sealed)
+    wait_for(lambda: any(b"sealed for bert" in m for m in b.mail_to("bert@agency-b.govt.nz")), what="at B")
+    got = [m for m in b.mail_to("bert@agency-b.govt.nz") if b"sealed for bert" in m][-1]
+    check(body_of(got) == body_of(sealed), "Alice's envelope arrives intact inside B's")
+    opened = subprocess.run(["openssl", "cms", "-decrypt", "-recip", cert, "-inkey", key],
+                            input=got.split(b"\r\n", 1)[1], capture_output=True).stdout
+    check(b"only bert may read this" in opened, opened)
+    before = internet.count()
+    out = sealed.replace(b"To: bert@agency-b.govt.nz", b"To: friend@gmail.com").replace(
+        b"sealed for bert", b"sealed for friend")
+    a.submit("alice@agency-a.govt.nz", ["friend@gmail.com"], out)
+    wait_for(lambda: any(b"cannot be digitally signed" in m and b"sealed for friend" in m
+                         for m in a.mail_to("alice@agency-a.govt.nz")), what="the cannot-be-signed notice")
+    notice = [m for m in a.mail_to("alice@agency-a.govt.nz") if b"sealed for friend" in m][-1]
+    check(b"#1A" not in notice and b"#1C" not in notice, notice[:1200])
+    wait_for(lambda: a.gw.queued() == 0, what="an empty queue at A")
+    check(internet.count() == before, "nothing reached the Internet")
+
+
 def test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded():
     """OPS-3, OPS-2."""
     s = world()
@@ -708,6 +743,7 @@ if __name__ == "__main__":
             test_7_unsigned_agency_mail_is_hard_2b_soft_from_a_trusted_server,
             test_8_trigger_from_non_member_is_4a_and_own_domain_from_outside_is_spoofing,
             test_8b_individual_smime_arrives_as_it_was_sent,
+            test_8c_a_users_encrypted_smime_goes_secured_to_an_agency_and_nowhere_else,
             test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded,
             test_10_hsm_token_removed_mid_run_suspends_and_resumes,
             test_11_certificate_request_by_signed_mail_is_answered_with_a_cer,

@@ -95,7 +95,7 @@ void extract_part(Context& ctx, const mime::Part& part, const std::string& prefi
       return;
     }
     if (smime != "certs-only") {
-      ctx.uninspectable(described, "S/MIME encrypted content (application/pkcs7-mime)");
+      ctx.uninspectable(described, kEncryptedSmimeReason);
       return;
     }
   }

@@ -40,7 +40,7 @@ void extract_signed_data(Context& ctx, std::string_view bytes, const std::string
   if (type != NID_pkcs7_signed) {
     ctx.uninspectable(where,
                       type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData
-                          ? "S/MIME encrypted content (application/pkcs7-mime)"
+                          ? kEncryptedSmimeReason
                           : "S/MIME content of a kind the scanner does not read");
     return;
   }

@@ -133,11 +133,16 @@ std::string_view action_name(Action a) {
   return "?";
 }
 
+scan::Classification judged_level(const PolicySnapshot& s, const OutboundFacts& f) {
+  if (!f.uninspectable) return f.classification;
+  return std::max(f.classification,
+                  f.uninspectable_is_individual_smime ? s.individual_smime_as : s.uninspectable_as);
+}
+
 DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
   DeliveryPlan plan;
   const std::string ping = "seemail-ping@" + ascii_lower(s.our_domain);
-  const scan::Classification level =
-      f.uninspectable ? std::max(f.classification, s.uninspectable_as) : f.classification;
+  const scan::Classification level = judged_level(s, f);
   const bool classified = level != scan::Classification::none;
 
   std::vector<Recipient> rcpts;
@@ -190,7 +195,7 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
   if (warning != Warning::none && f.uninspectable && f.classification < needed) {
     warning = Warning::cannot_sign_uninspectable;
     why = "it holds content the gateway cannot inspect (counted as " +
-          std::string(scan::classification_name(s.uninspectable_as)) + ") and " + why +
+          std::string(scan::classification_name(level)) + ") and " + why +
           "; it was not delivered to any external recipient";
   }
   plan.warning = warning;

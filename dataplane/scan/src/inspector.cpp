@@ -1,5 +1,7 @@
 #include "seegw/scan/inspector.hpp"
 
+#include <algorithm>
+
 #include "seegw/common/log.hpp"
 
 namespace seegw::scan {
@@ -43,6 +45,12 @@ ScanReport inspect_message(std::string_view raw, const Matcher& matcher,
   ReportSink sink(matcher, report);
   extract::extract_message(raw, sink, limits);
   return report;
+}
+
+bool only_individual_smime(const ScanReport& report) {
+  return !report.uninspectable.empty() &&
+         std::all_of(report.uninspectable.begin(), report.uninspectable.end(),
+                     [](const auto& u) { return u.reason == extract::kEncryptedSmimeReason; });
 }
 
 ScanReport inspect_file(std::string_view bytes, std::string_view name, const Matcher& matcher,

@@ -163,10 +163,9 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
   for (const auto& r : record.recipients) facts.recipients.push_back(r.address);
   facts.classification = scan.classification;
   facts.uninspectable = !scan.uninspectable.empty();
+  facts.uninspectable_is_individual_smime = scan::only_individual_smime(scan);
   const auto plan = policy::decide_outbound(trust.policy, facts);
-  const scan::Classification level =
-      facts.uninspectable ? std::max(facts.classification, trust.policy.uninspectable_as)
-                          : facts.classification;
+  const scan::Classification level = policy::judged_level(trust.policy, facts);
   out.classification = std::string(scan::classification_name(level));
   const MessageFacts mf = facts_of(record, content, out.classification, where_found(scan));
 

@@ -159,6 +159,12 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
     if (!level) return fail(Errc::config, fmt::format("uninspectable_as: unknown level '{}'", *v));
     p.uninspectable_as = *level;
   }
+  if (auto v = t["individual_smime_as"].value<std::string>()) {
+    auto level = scan::classification_from_name(*v);
+    if (!level)
+      return fail(Errc::config, fmt::format("individual_smime_as: unknown level '{}'", *v));
+    p.individual_smime_as = *level;
+  }
   if (auto v = t["encrypt_when_possible"].value<bool>()) p.encrypt_when_possible = *v;
   if (auto v = t["sign_when_possible"].value<bool>()) p.sign_when_possible = *v;
   if (auto v = t["auto_approve_certificates"].value<bool>()) p.auto_approve_certificates = *v;

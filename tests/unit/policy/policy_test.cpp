@@ -26,8 +26,10 @@ PolicySnapshot snapshot() {
 }
 
 DeliveryPlan decide(const std::vector<std::string>& rcpts, Classification level,
-                    bool uninspectable = false, const PolicySnapshot& s = snapshot()) {
-  return decide_outbound(s, OutboundFacts{"alice@agency-a.govt.nz", rcpts, level, uninspectable});
+                    bool uninspectable = false, const PolicySnapshot& s = snapshot(),
+                    bool individual_smime = false) {
+  return decide_outbound(
+      s, OutboundFacts{"alice@agency-a.govt.nz", rcpts, level, uninspectable, individual_smime});
 }
 
 TEST(Outbound, RestrictedToRestrictedCommunityIsSignedAndEncrypted) {
@@ -131,6 +133,29 @@ TEST(Outbound, VendorsGetSecureUnclassifiedMailButNoClassifiedMail) {
       << "the administrator put it on TRUSTED";
 }
 
+// §1.2: individual-to-individual S/MIME is permitted — secured by the domain layer to every
+// SEEMail agency (Standard too) and TRUSTED recipient — and goes to no one the gateway cannot
+// secure it for, with "cannot be digitally signed", never #1A/#1C. Policy makes it stricter.
+TEST(Outbound, IndividualSmimeGoesSecuredToEveryAgencyAndTrustedRecipient) {
+  const bool individual = true;
+  for (const char* r : {"bert@agency-b.govt.nz", "carol@agency-c.govt.nz", "x@partner.co.nz"}) {
+    auto p = decide({r}, Classification::none, true, snapshot(), individual);
+    EXPECT_EQ(p.recipients[0].action, Action::sign_and_encrypt) << r;
+    EXPECT_EQ(p.warning, Warning::none) << r;
+  }
+  auto p = decide({"someone@gmail.com"}, Classification::none, true, snapshot(), individual);
+  EXPECT_EQ(p.recipients[0].action, Action::block);
+  EXPECT_EQ(p.warning, Warning::cannot_sign_uninspectable);
+  auto strict = snapshot();
+  strict.individual_smime_as = Classification::restricted;
+  p = decide({"bert@agency-b.govt.nz"}, Classification::none, true, strict, individual);
+  EXPECT_EQ(p.warning, Warning::cannot_sign_uninspectable) << "as strict as other content";
+  p = decide({"bert@agency-b.govt.nz"}, Classification::restricted, true, snapshot(), individual);
+  EXPECT_EQ(p.warning, Warning::restricted_1c) << "a RESTRICTED word outside the envelope counts";
+  p = decide({"bert@agency-b.govt.nz"}, Classification::none, true, snapshot(), false);
+  EXPECT_EQ(p.warning, Warning::cannot_sign_uninspectable) << "a locked zip is not S/MIME";
+}
+
 TEST(Outbound, UninspectableContentCountsAsClassified) {  // TRG-4
   auto p = decide({"someone@gmail.com"}, Classification::none, /*uninspectable=*/true);
   EXPECT_EQ(p.recipients[0].action, Action::block);
@@ -201,74 +226,77 @@ TEST(Outbound, ExhaustiveInvariants) {
   for (auto level : {Classification::none, Classification::in_confidence, Classification::sensitive,
                      Classification::restricted})
     for (bool uninspectable : {false, true})
-      for (auto cert_b : states)
-        for (auto cert_c : states)
-          for (bool renewal : {false, true})
-            for (bool sign : {false, true})
-              for (unsigned mask = 1; mask < (1u << kinds.size()); ++mask) {
-                auto s = snapshot();
-                s.sign_when_possible = sign;
-                s.certificates["agency-b.govt.nz"] = {cert_b, renewal};
-                s.certificates["agency-c.govt.nz"] = {cert_c, renewal};
-                std::vector<std::string> rcpts;
-                for (std::size_t k = 0; k < kinds.size(); ++k)
-                  if (mask & (1u << k)) rcpts.push_back(kinds[k]);
-                auto p = decide(rcpts, level, uninspectable, s);
-                ++cases;
-                ASSERT_EQ(p.recipients.size(), rcpts.size());
-                const bool classified = level != Classification::none || uninspectable;
-                bool any_block = false, all_external_blocked = true;
-                for (const auto& d : p.recipients) {
-                  const bool external = d.recipient.find("@agency-a.govt.nz") == std::string::npos;
-                  const bool member = d.recipient.find("@agency-b") != std::string::npos ||
-                                      d.recipient.find("@agency-c") != std::string::npos;
-                  // Clear-signed is still clear text.
-                  const bool in_clear =
-                      d.action == Action::deliver_plain || d.action == Action::sign;
-                  if (classified && external) {
-                    ASSERT_FALSE(in_clear) << d.recipient;
+      for (bool individual : {false, true})
+        for (auto cert_b : states)
+          for (auto cert_c : states)
+            for (bool renewal : {false, true})
+              for (bool sign : {false, true})
+                for (unsigned mask = 1; mask < (1u << kinds.size()); ++mask) {
+                  auto s = snapshot();
+                  s.sign_when_possible = sign;
+                  s.certificates["agency-b.govt.nz"] = {cert_b, renewal};
+                  s.certificates["agency-c.govt.nz"] = {cert_c, renewal};
+                  std::vector<std::string> rcpts;
+                  for (std::size_t k = 0; k < kinds.size(); ++k)
+                    if (mask & (1u << k)) rcpts.push_back(kinds[k]);
+                  auto p = decide(rcpts, level, uninspectable, s, uninspectable && individual);
+                  ++cases;
+                  ASSERT_EQ(p.recipients.size(), rcpts.size());
+                  const bool classified = level != Classification::none || uninspectable;
+                  bool any_block = false, all_external_blocked = true;
+                  for (const auto& d : p.recipients) {
+                    const bool external =
+                        d.recipient.find("@agency-a.govt.nz") == std::string::npos;
+                    const bool member = d.recipient.find("@agency-b") != std::string::npos ||
+                                        d.recipient.find("@agency-c") != std::string::npos;
+                    // Clear-signed is still clear text.
+                    const bool in_clear =
+                        d.action == Action::deliver_plain || d.action == Action::sign;
+                    if (classified && external) {
+                      ASSERT_FALSE(in_clear) << d.recipient;
+                    }
+                    // DIR-1: a vendor is not an agency: classified mail never reaches it.
+                    if (classified && d.recipient.ends_with("@vendor.co.nz")) {
+                      ASSERT_EQ(d.action, Action::block);
+                    }
+                    if (member) {
+                      ASSERT_FALSE(in_clear) << d.recipient;
+                    }
+                    if (!sign) {
+                      ASSERT_NE(d.action, Action::sign);
+                    }
+                    if (!external) {
+                      ASSERT_EQ(d.action, Action::deliver_internal);
+                    }
+                    if (d.action == Action::block) any_block = true;
+                    if (external && d.action != Action::block) all_external_blocked = false;
+                    if (d.action == Action::sign_and_encrypt && member) {
+                      auto st =
+                          d.recipient.find("@agency-b") != std::string::npos ? cert_b : cert_c;
+                      ASSERT_TRUE(st == CertState::valid || st == CertState::status_unknown ||
+                                  renewal)
+                          << d.recipient;
+                    }
+                    ASSERT_FALSE(d.rule.empty());
                   }
-                  // DIR-1: a vendor is not an agency: classified mail never reaches it.
-                  if (classified && d.recipient.ends_with("@vendor.co.nz")) {
-                    ASSERT_EQ(d.action, Action::block);
+                  if (any_block) {
+                    ASSERT_TRUE(all_external_blocked);
                   }
-                  if (member) {
-                    ASSERT_FALSE(in_clear) << d.recipient;
+                  if (any_block) {
+                    ASSERT_NE(p.warning, Warning::none);
                   }
-                  if (!sign) {
-                    ASSERT_NE(d.action, Action::sign);
+                  // TRG-4: a warning never claims a trigger word the scanner did not see.
+                  if (p.warning == Warning::not_seemail_1a) {
+                    ASSERT_NE(level, Classification::none);
                   }
-                  if (!external) {
-                    ASSERT_EQ(d.action, Action::deliver_internal);
+                  if (p.warning == Warning::restricted_1c) {
+                    ASSERT_GE(level, Classification::sensitive);
                   }
-                  if (d.action == Action::block) any_block = true;
-                  if (external && d.action != Action::block) all_external_blocked = false;
-                  if (d.action == Action::sign_and_encrypt && member) {
-                    auto st = d.recipient.find("@agency-b") != std::string::npos ? cert_b : cert_c;
-                    ASSERT_TRUE(st == CertState::valid || st == CertState::status_unknown ||
-                                renewal)
-                        << d.recipient;
+                  if (p.warning == Warning::cannot_sign_uninspectable) {
+                    ASSERT_TRUE(uninspectable);
                   }
-                  ASSERT_FALSE(d.rule.empty());
                 }
-                if (any_block) {
-                  ASSERT_TRUE(all_external_blocked);
-                }
-                if (any_block) {
-                  ASSERT_NE(p.warning, Warning::none);
-                }
-                // TRG-4: a warning never claims a trigger word the scanner did not see.
-                if (p.warning == Warning::not_seemail_1a) {
-                  ASSERT_NE(level, Classification::none);
-                }
-                if (p.warning == Warning::restricted_1c) {
-                  ASSERT_GE(level, Classification::sensitive);
-                }
-                if (p.warning == Warning::cannot_sign_uninspectable) {
-                  ASSERT_TRUE(uninspectable);
-                }
-              }
-  EXPECT_EQ(cases, 4u * 2 * 6 * 6 * 2 * 2 * 63);
+  EXPECT_EQ(cases, 4u * 2 * 2 * 6 * 6 * 2 * 2 * 63);
 }
 
 }  // namespace

@@ -23,6 +23,11 @@ class ContentSink {
   virtual void problem(const std::string& /*where*/, std::string_view /*what*/) {}
 };
 
+// The reason given for an individual's encrypted S/MIME entity (application/pkcs7-mime
+// enveloped-data): policy tells it apart from other uninspectable content (§1.2, TRG-4).
+inline constexpr std::string_view kEncryptedSmimeReason =
+    "S/MIME encrypted content (application/pkcs7-mime)";
+
 struct Limits {
   std::size_t max_depth = 12;                    // containers inside containers
   std::size_t max_entries = 10000;               // archive entries and MIME parts in all

@@ -46,6 +46,12 @@ struct PolicySnapshot {
   std::map<std::string, PeerCertificate> certificates;  // domain → its domain certificate
   // TRG-4: content that could not be inspected counts as this level (fail closed).
   scan::Classification uninspectable_as = scan::Classification::restricted;
+  // §1.2 "permit transmission of individual-to-individual S/MIME": a message whose only
+  // unreadable content is a user's encrypted S/MIME counts as this level instead. The default
+  // (IN-CONFIDENCE) lets it go to every SEEMail agency and TRUSTED recipient, secured by the
+  // domain layer, and to no one else ("cannot be digitally signed"); RESTRICTED makes it as strict
+  // as any other unreadable content.
+  scan::Classification individual_smime_as = scan::Classification::in_confidence;
   bool encrypt_when_possible = false;  // OUT-4: sign+encrypt unclassified mail to non-members too
   bool sign_when_possible = false;     // OUT-4: clear-sign the rest of the mail to non-members
   // IN-5: rulesets that downgrade warning 2B (unverified sender) from HARD to SOFT. Servers are
@@ -119,9 +125,13 @@ struct OutboundFacts {
   std::vector<std::string> recipients;
   scan::Classification classification = scan::Classification::none;
   bool uninspectable = false;
+  bool uninspectable_is_individual_smime = false;  // every unreadable part is a user's S/MIME
 };
 
 DeliveryPlan decide_outbound(const PolicySnapshot& snapshot, const OutboundFacts& facts);
+// The level the outbound rules judge: the trigger words found, raised for unreadable content
+// (TRG-4) to uninspectable_as, or individual_smime_as when it is only an individual's S/MIME.
+scan::Classification judged_level(const PolicySnapshot& snapshot, const OutboundFacts& facts);
 
 std::string_view action_name(Action a);
 

@@ -16,4 +16,8 @@ ScanReport inspect_message(std::string_view raw, const Matcher& matcher,
 ScanReport inspect_file(std::string_view bytes, std::string_view name, const Matcher& matcher,
                         const extract::Limits& limits = {});
 
+// §1.2: is every part the scanner could not read an individual's encrypted S/MIME (and there is
+// at least one)? Policy may let such content go, secured, where other unreadable content may not.
+bool only_individual_smime(const ScanReport& report);
+
 }  // namespace seegw::scan
