@@ -170,7 +170,21 @@ TEST(Inbound, PingAndCertificateRequestsComeBeforeAnyRule) {  // OPS-3, DIR-2
   p = decide_inbound(snapshot(), f);
   EXPECT_EQ(p.recipients[0].action, InboundAction::ignore_unsigned_request);
   EXPECT_EQ(p.recipients[1].action, InboundAction::ignore_unsigned_request);
-  f.was_encrypted = true;  // encrypted to our key: a ping may be answered
+  f.was_encrypted = true;  // §2.14: encrypted to our key but unsigned is still not answered
+  EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action,
+            InboundAction::ignore_unsigned_request);
+  for (auto untrusted :
+       {SignerState::unknown_ca, SignerState::revoked, SignerState::bad_signature}) {
+    f.signer = untrusted;
+    EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action,
+              InboundAction::ignore_unsigned_request);
+  }
+  f.signer = SignerState::valid;  // a trusted CA's certificate that names someone else
+  f.signer_naming = "no address of the certificate covers the domain agency-c.govt.nz";
+  EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action,
+            InboundAction::ignore_unsigned_request);
+  f.signer_naming.clear();  // a trusted CA's signer not on the lists is answered
+  f.from = f.envelope_sender = "ops@partner-not-listed.co.nz";
   EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action, InboundAction::answer_ping);
 }
 
