@@ -221,6 +221,26 @@ def test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact():
     check("signer agency-a.govt.nz: valid" in log, log[-2000:])
 
 
+def test_1b_several_users_at_several_agencies_one_secured_copy_per_agency():
+    """OUT-1, §2.4: one message to two users at B and two at C is secured once per agency (one
+    transaction on the wire to C, for both of C's users) and each agency's copy decrypts."""
+    s = world()
+    a, b, c, proxy = s["a"], s["b"], s["c"], s["proxy"]
+    rcpts = ["bert@agency-b.govt.nz", "bea@agency-b.govt.nz", "carol@agency-c.govt.nz", "cam@agency-c.govt.nz"]
+    before = proxy.wire().count(b"smime-type=enveloped-data")
+    a.submit("alice@agency-a.govt.nz", rcpts,
+             b"From: alice@agency-a.govt.nz\r\nTo: " + ", ".join(rcpts).encode() +
+             b"\r\nSubject: four readers\r\n\r\nmeeting at noon, all four of you\r\n")
+    for agency, users in ((b, rcpts[:2]), (c, rcpts[2:])):
+        wait_for(lambda: all(any(b"all four of you" in m for m in agency.mail_to(u)) for u in users),
+                 what=f"both users at {agency.domain}")
+        copies = [m for m in agency.inside.messages() if b"all four of you" in m]
+        check(len(copies) == 1, f"{agency.domain}: one copy for both users, not {len(copies)}")
+        check(copies[0].split(b"\r\n", 1)[0].endswith(",".join(users).encode()), copies[0][:120])
+        check(b"application/pkcs7" not in copies[0] and b"X-SEEMAIL-Warning" not in copies[0], copies[0][:800])
+    check(proxy.wire().count(b"smime-type=enveloped-data") - before == 1, "one secured copy crossed the wire to C")
+
+
 def test_2_seemail_to_gmail_is_not_delivered_and_sender_gets_1a():
     """OUT-2: #1A, not delivered to ANY external recipient."""
     s = world()
@@ -733,6 +753,7 @@ if __name__ == "__main__":
     try:
         run_tests([
             test_1_restricted_docx_a_to_c_is_encrypted_on_the_wire_and_arrives_intact,
+            test_1b_several_users_at_several_agencies_one_secured_copy_per_agency,
             test_2_seemail_to_gmail_is_not_delivered_and_sender_gets_1a,
             test_2b_what_the_scanner_used_to_miss_is_stopped_and_the_sender_told_the_truth,
             test_3_restricted_to_standard_agency_blocks_every_external_recipient,

@@ -192,6 +192,24 @@ def test_seegw_protects_openssl_unprotects_every_cipher():
         check(b"agency-a Root CA" in printed and printed.count(b"cert_info:") == 2, "and its chain (OUT-7)")
 
 
+def test_rsa_1024_and_4096_peer_certificates_work():
+    """§2.4: a peer's RSA-1024 or RSA-4096 domain certificate is encrypted to, and the peer (here
+    OpenSSL with its key) decrypts and verifies."""
+    s = setup()
+    for bits in (1024, 4096):
+        key, cert = path(f"peer-{bits}.key"), path(f"peer-{bits}.pem")
+        openssl("req", "-x509", "-newkey", f"rsa:{bits}", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                "-subj", "/CN=domain-confidentiality-authority",
+                "-addext", "subjectAltName=email:domain-confidentiality-authority@peer.govt.nz")
+        out = path(f"to-{bits}.eml")
+        hsm("protect", "--label", "dca", "--recipient", cert, s["msg"], out)
+        openssl("cms", "-decrypt", "-in", out, "-recip", cert, "-inkey", key, "-out", path(f"signed-{bits}.eml"))
+        openssl("cms", "-verify", "-in", path(f"signed-{bits}.eml"), "-CAfile",
+                os.path.join(s["pki"], "agency-a", "ca.pem"), "-binary", "-out", path(f"inner-{bits}.eml"))
+        with open(path(f"inner-{bits}.eml"), "rb") as f:
+            check(f.read() == b"Content-Type: message/rfc822\r\n\r\n" + MESSAGE, f"RSA-{bits}: the message")
+
+
 def test_openssl_protects_seegw_unprotects():
     s = setup()
     c_cert, c_key = os.path.join(s["pki"], "certs", "agency-c-dca.pem"), os.path.join(s["pki"], "certs", "agency-c-dca.key")
@@ -341,6 +359,7 @@ if __name__ == "__main__":
     try:
         run_tests([test_keys_are_generated_inside_the_token_and_cannot_leave,
                    test_the_token_is_a_standard_pkcs11_token,
+                   test_rsa_1024_and_4096_peer_certificates_work,
                    test_seegw_protects_openssl_unprotects_every_cipher,
                    test_openssl_protects_seegw_unprotects,
                    test_round_trip_through_the_token_keeps_the_label,
