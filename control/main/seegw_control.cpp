@@ -152,10 +152,12 @@ int main(int argc, char** argv) {
       std::printf("no certificate for %s\n", args[2].c_str());
       return 0;
     }
-    for (const auto& v : *found)
+    for (const auto& v : *found) {
       std::printf("%s: %s%s%s\n", x509::subject_text(v.certificate.get()).c_str(),
                   std::string(x509::state_name(v.validation.state)).c_str(),
                   v.validation.detail.empty() ? "" : " - ", v.validation.detail.c_str());
+      for (const auto& w : v.validation.warnings) std::printf("  warning: %s\n", w.c_str());
+    }
     return 0;
   }
   usage();

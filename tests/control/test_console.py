@@ -314,8 +314,22 @@ def test_certificates_and_configuration_from_the_console():
     check(rc == 1 and "names no address at agency-b.govt.nz" in out, out)
     rc, out = cli("certificate", "import", "agency-b.govt.nz", "/nonexistent/file.pem")
     check(rc == 2 and "/nonexistent/file.pem" in out, out)
+    # §2.7: a certificate without a CRL distribution point is taken, and flagged.
+    no_cdp_key, no_cdp = c["w"].sub("no-cdp.key"), c["w"].sub("no-cdp.pem")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", no_cdp_key,
+                    "-subj", "/CN=domain-confidentiality-authority", "-out", no_cdp + ".csr"], check=True,
+                   capture_output=True)
+    with open(no_cdp + ".ext", "w") as f:
+        f.write("keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "subjectAltName=email:domain-confidentiality-authority@agency-b.govt.nz\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", no_cdp + ".csr", "-CA", os.path.join(pki, "agency-b", "ca.pem"),
+                    "-CAkey", os.path.join(pki, "agency-b", "ca.key"), "-set_serial", "4242", "-days", "30",
+                    "-extfile", no_cdp + ".ext", "-out", no_cdp], check=True, capture_output=True)
+    rc, out = cli("certificate", "import", "agency-b.govt.nz", no_cdp)
+    check(rc == 0 and "imported" in out and "names no CRL distribution point" in out, out)
     rc, out = cli("certificate", "import", "agency-b.govt.nz", os.path.join(pki, "certs", "agency-b-dca.pem"))
     check(rc == 0 and "imported" in out and "data plane reloaded" in out, out)
+    check("CRL distribution point" not in out, "no warning for a certificate that has one: " + out)
     rc, out = cli("show", "certificates", json_out=True)
     rows = [r for r in json.loads(out) if r["domain"] == "agency-b.govt.nz"]
     check(len(rows) == 1 and rows[0]["state"] == "valid", "in use, and no longer awaiting approval: " + out)

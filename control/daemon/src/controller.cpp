@@ -744,10 +744,12 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     for (const auto& v : *found) {
       data.push_back({{"subject", x509::subject_text(v.certificate.get())},
                       {"state", x509::state_name(v.validation.state)},
-                      {"detail", v.validation.detail}});
+                      {"detail", v.validation.detail},
+                      {"warnings", v.validation.warnings}});
       text += fmt::format("{}: {}{}{}\n", x509::subject_text(v.certificate.get()),
                           x509::state_name(v.validation.state),
                           v.validation.detail.empty() ? "" : " - ", v.validation.detail);
+      for (const auto& w : v.validation.warnings) text += "  warning: " + w + "\n";
     }
     const auto& best = found->front();
     const auto agencies = stored_agencies(store_);
@@ -808,7 +810,9 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     // The administrator has chosen: a directory certificate waiting for approval is moot.
     std::error_code ec;
     fs::remove(store_.pending() / (domain + ".pem"), ec);
-    return changed(fmt::format("{} is used for {} (imported)", x509::subject_text(cert), domain));
+    const std::string no_cdp = x509::missing_crl_distribution_point(cert);
+    return changed(fmt::format("{} is used for {} (imported){}", x509::subject_text(cert), domain,
+                               no_cdp.empty() ? "" : "\nwarning: " + no_cdp));
   }
   if (name == "certificate export") {
     auto r = dataplane("export " + ascii_lower(args[0]));

@@ -109,6 +109,8 @@ Result<FetchReport> fetch_directory(const ControlConfig& c, const ControlStore& 
       report.notes.push_back(fmt::format("{}: {} ({})", a.domain,
                                          x509::state_name(best.validation.state),
                                          best.validation.detail));
+    if (auto w = x509::missing_crl_distribution_point(best.certificate.get()); !w.empty())
+      report.notes.push_back(fmt::format("{}: {}", a.domain, w));
     certificates.emplace_back(a.domain, x509::to_pem(best.certificate.get()),
                               best.validation.state == x509::CertificateState::valid);
   }

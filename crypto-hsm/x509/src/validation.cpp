@@ -158,6 +158,16 @@ bool domain_covered(std::string_view sender_domain, std::string_view certificate
   return s == c || (s.size() > c.size() && s.ends_with(c) && s[s.size() - c.size() - 1] == '.');
 }
 
+std::string missing_crl_distribution_point(X509* cert) {
+  auto* points = static_cast<CRL_DIST_POINTS*>(
+      X509_get_ext_d2i(cert, NID_crl_distribution_points, nullptr, nullptr));
+  const bool has = points && sk_DIST_POINT_num(points) > 0;
+  CRL_DIST_POINTS_free(points);
+  return has ? ""
+             : "the certificate names no CRL distribution point (§2.7): its revocation status "
+               "comes only from a CRL the administrator adds or from OCSP";
+}
+
 Validation validate(const ValidationInput& in) {
   Validation v;
   X509* cert = in.certificate;
@@ -245,6 +255,7 @@ Validation validate(const ValidationInput& in) {
     worsen(v, CertificateState::name_mismatch, v.naming);
   }
 
+  if (auto w = missing_crl_distribution_point(cert); !w.empty()) v.warnings.push_back(w);
   // DIR-4 warnings: 13-month certificates, 4-year keys, expiry soon.
   int days = 0, secs = 0;
   if (ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)) &&

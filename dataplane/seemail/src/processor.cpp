@@ -487,12 +487,14 @@ void Processor::learn(const TrustState& trust, const cms::Unprotected& u, const 
   log::notice("seemail: learnt a new domain certificate for {} ({}): {}", domain,
               approve ? "in use from the next snapshot" : "waiting for approval",
               x509::subject_text(u.signer.get()));
+  const std::string no_cdp = x509::missing_crl_distribution_point(u.signer.get());
   notify(
       out,
       {policy::Party::recipient_admin,
-       fmt::format("{} for {}: {} (stored in {})",
+       fmt::format("{} for {}: {} (stored in {}){}",
                    approve ? "new certificate learnt and used" : "new certificate awaits approval",
-                   domain, x509::subject_text(u.signer.get()), file.string()),
+                   domain, x509::subject_text(u.signer.get()), file.string(),
+                   no_cdp.empty() ? "" : "; warning: " + no_cdp),
        policy::NoticeKind::certificate_learnt},
       "postmaster@" + settings_.domain, facts, now);
 }

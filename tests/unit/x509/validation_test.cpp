@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 
@@ -86,6 +87,16 @@ TEST_F(Validation, NamingIsReportedApartFromDates) {
   EXPECT_TRUE(check("expired").naming.empty()) << "it does name agency-a";
   EXPECT_TRUE(check("agency-a-dca").naming.empty());
   EXPECT_FALSE(check("noemail").naming.empty());
+}
+
+// §2.7: a certificate without a CRL distribution point is flagged; one with one is not.
+TEST_F(Validation, NoCrlDistributionPointIsFlagged) {
+  EXPECT_NE(missing_crl_distribution_point(cert("selfsigned").get()), "");
+  EXPECT_EQ(missing_crl_distribution_point(cert("agency-a-dca").get()), "");
+  auto v = check("selfsigned");
+  EXPECT_TRUE(std::any_of(v.warnings.begin(), v.warnings.end(), [](const std::string& w) {
+    return w.find("no CRL distribution point") != std::string::npos;
+  }));
 }
 
 TEST_F(Validation, NotYetValid) {

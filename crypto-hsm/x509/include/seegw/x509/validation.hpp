@@ -53,6 +53,11 @@ struct Validation {
 
 Validation validate(const ValidationInput& input);
 
+// §2.7: the warning for a certificate without a CRL distribution point, "" when it has one. Its
+// revocation status can then come only from a CRL the administrator adds or OCSP; until then the
+// certificate is "status could not be checked": mail is sent and the administrator told (OUT-5).
+std::string missing_crl_distribution_point(X509* certificate);
+
 // Every e-mail address a certificate names (DIR-3: several are allowed).
 std::vector<std::string> certificate_addresses(const X509* cert);
 // RFC 3183 §3.1.1: the domain equals or descends from the address's domain.
