@@ -448,6 +448,11 @@ X509* signer_of(CMS_ContentInfo* cms, const std::vector<x509::Certificate>& carr
 
 Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* certificate,
                               const std::vector<X509*>& known) {
+  return unprotect(message, std::vector<Decryptor>{{key, certificate}}, known);
+}
+
+Result<Unprotected> unprotect(std::string_view message, const std::vector<Decryptor>& keys,
+                              const std::vector<X509*>& known) {
   Unprotected out;
   Split top = split_message(message);
   std::string entity(message);
@@ -463,10 +468,14 @@ Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* cer
     const int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
     Bio result(BIO_new(BIO_s_mem()));
     if (type == NID_pkcs7_enveloped || type == NID_id_smime_ct_authEnvelopedData) {
-      // An envelope for someone else (a user's own S/MIME) is not ours to open: it stays.
-      if (!addressed_to(cms.get(), certificate)) break;
-      if (!key) return fail(Errc::config, "encrypted to our key and no decryption key");
-      if (!CMS_decrypt(cms.get(), key, certificate, nullptr, result.get(), CMS_BINARY))
+      // An envelope for someone else (a user's own S/MIME) is not ours to open: it stays. One
+      // for any of our key pairs, current or earlier, is opened with that pair.
+      const auto ours = std::find_if(keys.begin(), keys.end(), [&](const Decryptor& d) {
+        return addressed_to(cms.get(), d.certificate);
+      });
+      if (ours == keys.end()) break;
+      if (!ours->key) return fail(Errc::config, "encrypted to our key and no decryption key");
+      if (!CMS_decrypt(cms.get(), ours->key, ours->certificate, nullptr, result.get(), CMS_BINARY))
         return fail(Errc::corrupt,
                     openssl_error("encrypted to this gateway's key but it cannot be decrypted"));
       out.was_encrypted = true;

@@ -120,6 +120,19 @@ Result<x509::Certificate> Hsm::certificate(std::string_view label) {
   return fail(Errc::config, fmt::format("no certificate labelled '{}' in the HSM", label));
 }
 
+Result<std::vector<std::string>> Hsm::certificate_labels() {
+  auto& i = *impl_;
+  std::lock_guard lock(i.mutex);
+  PKCS11_CERT* certs = nullptr;
+  unsigned int n = 0;
+  if (PKCS11_enumerate_certs(i.slot->token, &certs, &n) != 0)
+    return fail(Errc::unavailable, "cannot list HSM certificates");
+  std::vector<std::string> out;
+  for (unsigned c = 0; c < n; ++c)
+    if (certs[c].label && certs[c].x509) out.emplace_back(certs[c].label);
+  return out;
+}
+
 Result<std::string> make_csr(EVP_PKEY* key, std::string_view common_name,
                              const std::vector<std::string>& emails) {
   std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(X509_REQ_new(), X509_REQ_free);

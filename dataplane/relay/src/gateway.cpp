@@ -301,6 +301,15 @@ bool Gateway::hsm_usable(std::string& why) {
     }
     fresh->key = *key;
     fresh->certificate = std::move(*cert);
+    if (auto labels = fresh->hsm->certificate_labels()) {
+      for (const auto& label : *labels) {
+        if (label == config_.hsm.key_label) continue;
+        auto earlier_key = fresh->hsm->private_key(label);
+        auto earlier_cert = fresh->hsm->certificate(label);
+        if (earlier_key && earlier_cert)
+          fresh->earlier.emplace_back(*earlier_key, std::move(*earlier_cert));
+      }
+    }
     handle = fresh;
     std::lock_guard lock(hsm_mutex_);
     hsm_ = fresh;
@@ -334,6 +343,7 @@ Result<seemail::SigningKeys> Gateway::signing_keys() {
   seemail::SigningKeys keys{in_use, handle->key, handle->certificate.get(), {}};
   if (chain)
     for (const auto& c : *chain) keys.chain.push_back(c.get());
+  for (const auto& [key, cert] : handle->earlier) keys.earlier.push_back({key, cert.get()});
   return keys;
 }
 

@@ -325,8 +325,10 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
     }
     std::vector<X509*> known;
     for (const auto& [d, c] : trust.certificates) known.push_back(c.get());
-    auto u = cms::unprotect(original, keys ? keys->key : nullptr,
-                            keys ? keys->certificate : nullptr, known);
+    std::vector<cms::Decryptor> ours{
+        {keys ? keys->key : nullptr, keys ? keys->certificate : nullptr}};
+    if (keys) ours.insert(ours.end(), keys->earlier.begin(), keys->earlier.end());
+    auto u = cms::unprotect(original, ours, known);
     if (!u) {
       if (probe_ && !probe_()) {
         for (auto& o : out.recipients)

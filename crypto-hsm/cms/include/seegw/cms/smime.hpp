@@ -81,6 +81,13 @@ struct Unprotected {
   std::optional<SecurityLabel> label;
 };
 
+// One of our key pairs that may open an envelope: the current one, or an earlier one not yet
+// retired (§2.3 key change-over: mail encrypted to the old certificate is still in transit).
+struct Decryptor {
+  EVP_PKEY* key = nullptr;  // in the HSM
+  X509* certificate = nullptr;
+};
+
 // Removes the domain layer only (IN-4, §1.2 individual S/MIME): envelopes addressed to our key
 // (`certificate`; any recipient when it is null) and signatures whose signer is a domain
 // authority (RFC 3183 CN domain-signing-authority or domain-confidentiality-authority), in any
@@ -88,6 +95,9 @@ struct Unprotected {
 // byte for byte. `known_certificates` verify messages that carry none. Errc::corrupt: an envelope
 // addressed to our key that cannot be decrypted.
 Result<Unprotected> unprotect(std::string_view message, EVP_PKEY* key, X509* certificate,
+                              const std::vector<X509*>& known_certificates = {});
+// The same with several key pairs: an envelope is opened with the one its recipients name.
+Result<Unprotected> unprotect(std::string_view message, const std::vector<Decryptor>& keys,
                               const std::vector<X509*>& known_certificates = {});
 
 // OUT-6: the best cipher in `approved` that the peer's capabilities list (OIDs); 3DES when the

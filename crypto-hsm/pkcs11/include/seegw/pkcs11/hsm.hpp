@@ -71,6 +71,9 @@ class Hsm {
   // (Errc::unavailable) when the token is gone.
   Result<EVP_PKEY*> private_key(std::string_view label);
   Result<x509::Certificate> certificate(std::string_view label);
+  // The labels of the token's certificates: with the current key's, the earlier key pairs that
+  // still decrypt mail in transit until the administrator retires them (OPS-5, §2.3).
+  Result<std::vector<std::string>> certificate_labels();
   // Is the token there, our session logged in, and the key able to sign? Logs in again when the
   // token came back. Errc::unavailable when not: the data plane then stops accepting and sending
   // (OPS-1). The test signature costs one private-key operation per check.

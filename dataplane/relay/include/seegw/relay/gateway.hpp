@@ -66,6 +66,8 @@ class Gateway {
     std::unique_ptr<pkcs11::Hsm> hsm;
     EVP_PKEY* key = nullptr;
     x509::Certificate certificate;
+    // Every other key pair in the token with a certificate: it still decrypts until retired.
+    std::vector<std::pair<EVP_PKEY*, x509::Certificate>> earlier;
   };
 
   config::Config config_;

@@ -30,6 +30,7 @@ struct SigningKeys {
   EVP_PKEY* key = nullptr;
   X509* certificate = nullptr;
   std::vector<X509*> chain;
+  std::vector<cms::Decryptor> earlier;  // earlier key pairs that still decrypt (§2.3)
 };
 // Errc::unavailable: the HSM is down right now (try later). Errc::config: there is none.
 using KeySource = std::function<Result<SigningKeys>()>;
