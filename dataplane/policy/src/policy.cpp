@@ -331,9 +331,13 @@ InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
     const std::string lower = ascii_lower(r);
     if (lower == "seemail-ping@" + ours || lower == "domain-certificate-request@" + ours) {
       const bool ping = lower.starts_with("seemail-ping@");
-      // §2.14: answered only when signed with a certificate that chains to a trusted root and
-      // names the sender (the answer goes to that address); unsigned or untrusted: logged only.
-      const bool answerable = trusted_ca_signed(f.signer) && f.signer_naming.empty();
+      // §2.14: "a message that is signed (and/or encrypted) using a domain certificate issued by
+      // a trusted CA": signed by one that chains to a trusted root and names the sender, or
+      // unsigned and encrypted to our own (trusted) certificate. A signature that is there but
+      // untrusted, revoked, broken or misnamed is never answered; logged only.
+      const bool answerable =
+          (trusted_ca_signed(f.signer) && f.signer_naming.empty()) ||
+          (ping && f.was_encrypted && f.signer == SignerState::unsigned_message);
       if (answerable)
         plan.recipients.push_back(
             {r, ping ? InboundAction::answer_ping : InboundAction::answer_certificate_request,

@@ -170,9 +170,8 @@ TEST(Inbound, PingAndCertificateRequestsComeBeforeAnyRule) {  // OPS-3, DIR-2
   p = decide_inbound(snapshot(), f);
   EXPECT_EQ(p.recipients[0].action, InboundAction::ignore_unsigned_request);
   EXPECT_EQ(p.recipients[1].action, InboundAction::ignore_unsigned_request);
-  f.was_encrypted = true;  // §2.14: encrypted to our key but unsigned is still not answered
-  EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action,
-            InboundAction::ignore_unsigned_request);
+  f.was_encrypted = true;  // §2.14 "signed (and/or encrypted)": encrypted to our key is enough
+  EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action, InboundAction::answer_ping);
   for (auto untrusted :
        {SignerState::unknown_ca, SignerState::revoked, SignerState::bad_signature}) {
     f.signer = untrusted;
