@@ -10,6 +10,7 @@
 
 #include <map>
 #include <mutex>
+#include <span>
 
 #include "seegw/pkcs11/hsm.hpp"
 
@@ -107,29 +108,37 @@ Result<void> Hsm::check(std::string_view key_label) {
   return {};
 }
 
+namespace {
+
+// The token's certificates that have a label and a value (libp11 owns the array).
+Result<std::span<PKCS11_CERT>> labelled_certificates(PKCS11_SLOT* slot) {
+  PKCS11_CERT* certs = nullptr;
+  unsigned int n = 0;
+  if (PKCS11_enumerate_certs(slot->token, &certs, &n) != 0)
+    return fail(Errc::unavailable, "cannot list HSM certificates");
+  return std::span<PKCS11_CERT>(certs, n);
+}
+
+}  // namespace
+
 Result<x509::Certificate> Hsm::certificate(std::string_view label) {
   auto& i = *impl_;
   std::lock_guard lock(i.mutex);
-  PKCS11_CERT* certs = nullptr;
-  unsigned int n = 0;
-  if (PKCS11_enumerate_certs(i.slot->token, &certs, &n) != 0)
-    return fail(Errc::unavailable, "cannot list HSM certificates");
-  for (unsigned c = 0; c < n; ++c)
-    if (certs[c].label && label == certs[c].label && certs[c].x509)
-      return x509::share(certs[c].x509);
+  auto certs = labelled_certificates(i.slot);
+  if (!certs) return std::unexpected(certs.error());
+  for (const auto& c : *certs)
+    if (c.label && label == c.label && c.x509) return x509::share(c.x509);
   return fail(Errc::config, fmt::format("no certificate labelled '{}' in the HSM", label));
 }
 
 Result<std::vector<std::string>> Hsm::certificate_labels() {
   auto& i = *impl_;
   std::lock_guard lock(i.mutex);
-  PKCS11_CERT* certs = nullptr;
-  unsigned int n = 0;
-  if (PKCS11_enumerate_certs(i.slot->token, &certs, &n) != 0)
-    return fail(Errc::unavailable, "cannot list HSM certificates");
+  auto certs = labelled_certificates(i.slot);
+  if (!certs) return std::unexpected(certs.error());
   std::vector<std::string> out;
-  for (unsigned c = 0; c < n; ++c)
-    if (certs[c].label && certs[c].x509) out.emplace_back(certs[c].label);
+  for (const auto& c : *certs)
+    if (c.label && c.x509) out.emplace_back(c.label);
   return out;
 }
 

@@ -187,6 +187,7 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
   for (auto& a : strings(t["trusted_listservs"], "trusted_listservs"))
     p.trusted_listservs.insert(ascii_lower(a));
 
+  std::map<std::string, std::string> ocsp;  // domain → good | revoked, from seegw-control
   auto peer = [&](const toml::table& e, const std::string& key) -> Result<void> {
     if (auto cert = e["certificate"].value<std::string>()) {
       auto c = load_one(base, *cert);
@@ -198,9 +199,13 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
       for (auto& c : *caps)
         if (auto v = c.value<std::string>()) out.push_back(*v);
     }
+    if (auto o = e["ocsp"].value<std::string>()) {
+      if (*o != "good" && *o != "revoked")
+        return fail(Errc::config, fmt::format("{}: ocsp must be good or revoked", key));
+      ocsp[key] = *o;
+    }
     return {};
   };
-  std::map<std::string, std::string> ocsp;  // domain → good | revoked, from seegw-control
   if (auto* agencies = t["agency"].as_array()) {
     for (auto& node : *agencies) {
       auto* e = node.as_table();
@@ -218,11 +223,6 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
                                               d, community));
       p.seemail[d] = a;
       if (auto ok = peer(*e, d); !ok) return std::unexpected(ok.error());
-      if (auto o = (*e)["ocsp"].value<std::string>()) {
-        if (*o != "good" && *o != "revoked")
-          return fail(Errc::config, fmt::format("agency {}: ocsp must be good or revoked", d));
-        ocsp[d] = *o;
-      }
     }
   }
   // DIR-1: the VENDOR list — known, with a domain certificate, but not SEEMail agencies.
@@ -236,11 +236,6 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
         return fail(Errc::config, fmt::format("{} is on both the SEEMAIL and the VENDOR list", d));
       p.vendors[d] = (*e)["name"].value_or(d);
       if (auto ok = peer(*e, d); !ok) return std::unexpected(ok.error());
-      if (auto o = (*e)["ocsp"].value<std::string>()) {
-        if (*o != "good" && *o != "revoked")
-          return fail(Errc::config, fmt::format("vendor {}: ocsp must be good or revoked", d));
-        ocsp[d] = *o;
-      }
     }
   }
   if (auto* trusted = t["trusted"].as_array()) {

@@ -3,46 +3,22 @@
 // byte, S/MIME for someone else is not ours to open, and an envelope to our key that does not
 // decrypt is an error that says so. Real OpenSSL CMS, test-PKI keys in files.
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
 
 #include "seegw/cms/smime.hpp"
 #include "seegw/mime/codec.hpp"
-#include "seegw/x509/certificate.hpp"
+#include "test_identity.hpp"
 
 namespace seegw::cms {
 namespace {
 
-const std::string kPki = SEEGW_TEST_PKI_DIR;
-
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
-
-struct Identity {
-  x509::Certificate cert;
-  Key key;
-  Signer signer() const { return {key.get(), cert.get(), {}}; }
-};
-
-Identity identity(const std::string& name) {
-  Identity id;
-  auto c = x509::load_certificate_file(kPki + "/certs/" + name + ".pem");
-  EXPECT_TRUE(c) << name;
-  if (c) id.cert = std::move(*c);
-  std::unique_ptr<FILE, int (*)(FILE*)> f(
-      std::fopen((kPki + "/certs/" + name + ".key").c_str(), "r"), std::fclose);
-  if (f) id.key.reset(PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr));
-  EXPECT_TRUE(id.key) << name;
-  return id;
-}
+using test_pki::identity;
 
 constexpr std::string_view kMessage =
     "From: someone@example.org\r\nTo: dave@agency-a.govt.nz\r\nSubject: hello\r\n"
     "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nKia ora.\r\n";
 
 TEST(IndividualSmime, AUsersSignatureStaysByteForByteAndIsNotJudged) {
-  const Identity us = identity("agency-a-dca"), user = identity("wrongcn");  // CN is not a DA's
+  const auto us = identity("agency-a-dca"), user = identity("wrongcn");  // CN is not a DA's
   auto signed_by_user = sign(kMessage, user.signer(), Protection{});
   ASSERT_TRUE(signed_by_user);
   auto u = unprotect(*signed_by_user, us.key.get(), us.cert.get());
@@ -53,7 +29,7 @@ TEST(IndividualSmime, AUsersSignatureStaysByteForByteAndIsNotJudged) {
 }
 
 TEST(IndividualSmime, ADomainAuthoritysSignatureIsTheDomainLayer) {
-  const Identity us = identity("agency-a-dca"), peer = identity("agency-c-dca");
+  const auto us = identity("agency-a-dca"), peer = identity("agency-c-dca");
   auto signed_by_peer = sign(kMessage, peer.signer(), Protection{});
   ASSERT_TRUE(signed_by_peer);
   auto u = unprotect(*signed_by_peer, us.key.get(), us.cert.get());
@@ -63,8 +39,8 @@ TEST(IndividualSmime, ADomainAuthoritysSignatureIsTheDomainLayer) {
 }
 
 TEST(IndividualSmime, AnEnvelopeForSomeoneElseIsNotOpenedNorWarnedAbout) {
-  const Identity us = identity("agency-a-dca"), peer = identity("agency-c-dca");
-  const Identity other = identity("agency-b-dca");
+  const auto us = identity("agency-a-dca"), peer = identity("agency-c-dca");
+  const auto other = identity("agency-b-dca");
   auto for_other = protect(kMessage, peer.signer(), {other.cert.get()}, Protection{});
   ASSERT_TRUE(for_other);
   auto u = unprotect(*for_other, us.key.get(), us.cert.get());
@@ -74,7 +50,7 @@ TEST(IndividualSmime, AnEnvelopeForSomeoneElseIsNotOpenedNorWarnedAbout) {
 }
 
 TEST(IndividualSmime, AnEnvelopeToOurKeyThatDoesNotDecryptSaysSo) {
-  const Identity us = identity("agency-a-dca"), peer = identity("agency-c-dca");
+  const auto us = identity("agency-a-dca"), peer = identity("agency-c-dca");
   auto for_us = protect(kMessage, peer.signer(), {us.cert.get()}, Protection{});
   ASSERT_TRUE(for_us);
   // Damage the encrypted content-encryption key (the RSA block after "04 82 01 00").

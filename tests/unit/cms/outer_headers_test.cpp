@@ -2,28 +2,12 @@
 // gateway need; every other field travels inside the envelope and comes back intact. Real OpenSSL
 // CMS with a test-PKI key in a file (the HSM is not what this test is about).
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
-
-#include <memory>
 
 #include "seegw/cms/smime.hpp"
-#include "seegw/x509/certificate.hpp"
+#include "test_identity.hpp"
 
 namespace seegw::cms {
 namespace {
-
-const std::string kPki = SEEGW_TEST_PKI_DIR;
-
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
-
-Key load_key(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "r"), std::fclose);
-  if (!f) return nullptr;
-  return Key(PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr));
-}
 
 // Every field name of a header section, in order (continuation lines belong to their field).
 std::vector<std::string> field_names(std::string_view m) {
@@ -65,19 +49,15 @@ constexpr std::string_view kMessage =
 class OuterHeaders : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto cert = x509::load_certificate_file(kPki + "/certs/agency-a-dca.pem");
-    ASSERT_TRUE(cert) << "the test PKI is made by tools/make-test-pki";
-    cert_ = std::move(*cert);
-    key_ = load_key(kPki + "/certs/agency-a-dca.key");
-    ASSERT_TRUE(key_);
+    ASSERT_TRUE(us_.usable()) << "the test PKI is made by tools/make-test-pki";
   }
-  Signer signer() const { return {key_.get(), cert_.get(), {}}; }
-  x509::Certificate cert_;
-  Key key_;
+  Signer signer() const { return us_.signer(); }
+  const test_pki::Identity us_ = test_pki::identity("agency-a-dca");
+  X509* cert() const { return us_.cert.get(); }
 };
 
 TEST_F(OuterHeaders, SecuredMessageShowsOnlyTheTransportFieldsAndANeutralSubject) {
-  auto secured = protect(kMessage, signer(), {cert_.get()}, Protection{});
+  auto secured = protect(kMessage, signer(), {cert()}, Protection{});
   ASSERT_TRUE(secured) << secured.error().message;
   const std::string outer = secured->substr(0, secured->find("\r\n\r\n") + 2);
   EXPECT_EQ(outer.find("kauri-7"), std::string::npos) << outer;
@@ -100,9 +80,9 @@ TEST_F(OuterHeaders, SecuredMessageShowsOnlyTheTransportFieldsAndANeutralSubject
 }
 
 TEST_F(OuterHeaders, EveryFieldComesBackIntactInsideTheEnvelope) {
-  auto secured = protect(kMessage, signer(), {cert_.get()}, Protection{});
+  auto secured = protect(kMessage, signer(), {cert()}, Protection{});
   ASSERT_TRUE(secured);
-  auto opened = unprotect(*secured, key_.get(), cert_.get());
+  auto opened = unprotect(*secured, us_.key.get(), cert());
   ASSERT_TRUE(opened) << opened.error().message;
   EXPECT_TRUE(opened->was_encrypted && opened->signature_valid);
   EXPECT_EQ(opened->message, kMessage);
