@@ -4,6 +4,7 @@ no good and current policy snapshot) incoming and outgoing mail are suspended au
 clients get 4xx, queued mail stays queued; when the part is back, mail flows again without anyone
 touching the gateway."""
 import os
+import re
 import smtplib
 import socket
 import subprocess
@@ -211,6 +212,61 @@ def test_earlier_keys_decrypt_mail_in_transit_until_retired():
         gw.stop(); local.stop(); w.remove()
 
 
+def test_the_digest_follows_the_peers_capabilities_and_unknown_algorithms_stop_the_start():
+    """OUT-6, §2.4: a peer whose S/MIME capabilities name only SHA-1 gets SHA-1 (nothing better
+    is offered); one that names SHA-384 gets it. The approved lists are configuration, checked
+    when the gateway starts: an unknown name is a clear error and the gateway does not start."""
+    w = Workdir("digest")
+    token, pki = os.path.join(w.path, "token"), os.path.join(w.path, "pki")
+    subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), token, "agency-a.govt.nz", pki,
+                    os.path.join(BUILD, "crypto-hsm", "seegw-hsm")], check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf"))
+    snapshot = os.path.join(w.path, "policy.toml")
+    aes256, sha1, sha384 = "2.16.840.1.101.3.4.1.42", "1.3.14.3.2.26", "2.16.840.1.101.3.4.2.2"
+    write_policy(snapshot, f'version = 1\ntrusted_roots = ["{pki}/agency-a/ca.pem", "{pki}/agency-b/ca.pem", '
+                           f'"{pki}/agency-c/ca.pem"]\ncrls = ["{pki}/agency-a/crl.pem", "{pki}/agency-b/crl.pem", '
+                           f'"{pki}/agency-c/crl.pem"]\n'
+                           f'[[agency]]\ndomain = "agency-b.govt.nz"\ncommunity = "restricted"\n'
+                           f'certificate = "{pki}/certs/agency-b-dca.pem"\ncapabilities = ["{aes256}", "{sha1}", "{sha384}"]\n'
+                           f'[[agency]]\ndomain = "agency-c.govt.nz"\ncommunity = "restricted"\n'
+                           f'certificate = "{pki}/certs/agency-c-dca.pem"\ncapabilities = ["{aes256}", "{sha1}"]\n')
+    hsm = f'[hsm]\ntoken = "agency-a.govt.nz"\npin_file = "{token}/user.pin"\ncheck_interval = 1\n'
+    peers = Sink(w, "peers")
+    bad = Gateway(w, name="bad", env=env, extra=hsm + '[smime]\ndigests = ["sha256", "md5"]\n'
+                  f'[policy]\nsnapshot = "{snapshot}"\n')
+    try:
+        try:
+            bad.start()
+            check(False, "a gateway with an unknown digest started")
+        except RuntimeError as e:
+            check("unknown digest 'md5'" in str(e) and "exit status 1" in str(e), str(e))
+        gw = Gateway(w, outbound_sink=peers, env=env, extra=hsm + f'[policy]\nsnapshot = "{snapshot}"\n').start()
+        try:
+            wait_for(lambda: banner(gw.port).startswith(b"220 "), timeout=20, what="operational")
+            for who in ("bert@agency-b.govt.nz", "carol@agency-c.govt.nz"):
+                with smtplib.SMTP("127.0.0.1", gw.port, timeout=20) as s:
+                    s.sendmail("alice@agency-a.govt.nz", [who], f"To: {who}\r\nSubject: d\r\n\r\nhello\r\n".encode())
+            wait_for(lambda: peers.count() == 2, what="both secured messages")
+            for m in peers.messages():
+                who = m.split(b"\r\n", 1)[0].split(b" -> ")[1].decode()
+                agency = who.split("@")[1].split(".")[0]
+                sealed = os.path.join(w.path, f"{agency}.eml")
+                with open(sealed, "wb") as f:
+                    f.write(m.split(b"\r\n", 1)[1])
+                key = os.path.join(pki, "certs", f"{agency}-dca")
+                signed = subprocess.run(["openssl", "cms", "-decrypt", "-in", sealed, "-recip", key + ".pem",
+                                         "-inkey", key + ".key"], check=True, capture_output=True).stdout
+                printed = subprocess.run(["openssl", "cms", "-cmsout", "-print"], input=signed,
+                                         check=True, capture_output=True).stdout
+                want = b"sha384" if agency == "agency-b" else b"sha1"
+                check(re.search(rb"digestAlgorithm:\s*\n\s*algorithm: " + want + rb" ", printed), printed[:3000])
+        finally:
+            gw.stop()
+    finally:
+        peers.stop(); w.remove()
+
+
 def write_policy(path, text):
     with open(path + ".tmp", "w") as f:
         f.write(text)
@@ -269,4 +325,5 @@ if __name__ == "__main__":
     run_tests([test_missing_token_suspends_mail_until_it_appears, test_bad_pin_file_is_a_clear_fault,
                test_no_policy_no_mail_until_a_good_snapshot_arrives, test_no_policy_configured_is_not_operational,
                test_own_certificate_is_validated_like_a_peers,
-               test_earlier_keys_decrypt_mail_in_transit_until_retired])
+               test_earlier_keys_decrypt_mail_in_transit_until_retired,
+               test_the_digest_follows_the_peers_capabilities_and_unknown_algorithms_stop_the_start])

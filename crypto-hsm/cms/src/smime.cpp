@@ -232,6 +232,63 @@ std::optional<Cipher> cipher_from_oid(std::string_view oid) {
   return std::nullopt;
 }
 
+std::optional<Cipher> cipher_from_name(std::string_view name) {
+  static constexpr std::pair<std::string_view, Cipher> kNames[] = {
+      {"aes256-gcm", Cipher::aes256_gcm}, {"aes256-cbc", Cipher::aes256_cbc},
+      {"aes192-cbc", Cipher::aes192_cbc}, {"aes128-gcm", Cipher::aes128_gcm},
+      {"aes128-cbc", Cipher::aes128_cbc}, {"des3", Cipher::des3_cbc}};
+  for (const auto& [n, c] : kNames)
+    if (iequals(n, name)) return c;
+  return std::nullopt;
+}
+
+namespace {
+
+struct DigestRow {
+  Digest digest;
+  std::string_view name;           // OpenSSL's
+  std::string_view oid;            // the digest algorithm
+  std::string_view rsa_signature;  // shaNWithRSAEncryption
+};
+constexpr DigestRow kDigests[] = {
+    {Digest::sha256, "SHA256", "2.16.840.1.101.3.4.2.1", "1.2.840.113549.1.1.11"},
+    {Digest::sha384, "SHA384", "2.16.840.1.101.3.4.2.2", "1.2.840.113549.1.1.12"},
+    {Digest::sha512, "SHA512", "2.16.840.1.101.3.4.2.3", "1.2.840.113549.1.1.13"},
+    {Digest::sha1, "SHA1", "1.3.14.3.2.26", "1.2.840.113549.1.1.5"},
+};
+const DigestRow& row_of(Digest d) {
+  for (const auto& r : kDigests)
+    if (r.digest == d) return r;
+  return kDigests[0];
+}
+
+}  // namespace
+
+std::string_view digest_name(Digest d) { return row_of(d).name; }
+
+std::optional<Digest> digest_from_name(std::string_view name) {
+  std::string n;
+  for (char c : name)
+    if (c != '-') n.push_back(c);
+  for (const auto& r : kDigests)
+    if (iequals(r.name, n)) return r.digest;
+  return std::nullopt;
+}
+
+Digest choose_digest(const std::vector<std::string>& peer, const std::vector<Digest>& approved) {
+  auto named = [&](Digest d) {
+    const auto& r = row_of(d);
+    return std::any_of(peer.begin(), peer.end(), [&](const std::string& oid) {
+      return oid == r.oid || oid == r.rsa_signature;
+    });
+  };
+  for (Digest d : approved)
+    if (named(d)) return d;
+  for (Digest d : approved)
+    if (d != Digest::sha1) return d;
+  return approved.empty() ? Digest::sha256 : approved.front();
+}
+
 Cipher choose_cipher(const std::vector<std::string>& peer, const std::vector<Cipher>& approved) {
   for (Cipher c : approved)  // approved is in our preference order, best first
     for (const auto& oid : peer)
@@ -291,6 +348,8 @@ Result<Cms> make_signed(std::string_view content, const Signer& signer,
     int bits = -1;
     PKCS7_simple_smimecap(caps, cipher_nid(c), bits);
   }
+  for (Digest d : protection.advertised_digests)
+    PKCS7_simple_smimecap(caps, OBJ_txt2nid(std::string(row_of(d).oid).c_str()), -1);
   CMS_add_smimecap(si, caps);
   sk_X509_ALGOR_pop_free(caps, X509_ALGOR_free);
   if (protection.label) {

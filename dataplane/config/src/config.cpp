@@ -214,6 +214,8 @@ Result<Config> parse(std::string_view text) {
   c.admin_socket =
       path_text.empty() ? c.spool_path / "admin.sock" : std::filesystem::path(path_text);
   if (c.notice_window.count() == 0) c.notice_window = std::chrono::seconds(1);
+  c.approved_ciphers = strings(t["smime"]["ciphers"]);
+  c.approved_digests = strings(t["smime"]["digests"]);
   str(t["hsm"]["module"], c.hsm.module);
   str(t["hsm"]["token"], c.hsm.token);
   str(t["hsm"]["pin_file"], c.hsm.pin_file);

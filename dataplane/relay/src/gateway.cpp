@@ -78,6 +78,31 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   settings.version = SEEGW_VERSION;
   settings.learnt.root = c.spool_path / "certificates";
   settings.notice_limits = {c.notice_limit, c.notice_window.count()};
+  // OUT-6, §2.4: the approved algorithms, checked now — an unknown name is a clear error, never
+  // a gateway signing with something nobody approved.
+  if (!c.approved_ciphers.empty()) {
+    settings.approved.clear();
+    for (const auto& name : c.approved_ciphers) {
+      auto cipher = cms::cipher_from_name(name);
+      if (!cipher)
+        return fail(Errc::config, fmt::format("[smime] ciphers: unknown cipher '{}' (aes256-gcm, "
+                                              "aes256-cbc, aes192-cbc, aes128-gcm, aes128-cbc, "
+                                              "des3)",
+                                              name));
+      settings.approved.push_back(*cipher);
+    }
+  }
+  if (!c.approved_digests.empty()) {
+    settings.approved_digests.clear();
+    for (const auto& name : c.approved_digests) {
+      auto digest = cms::digest_from_name(name);
+      if (!digest)
+        return fail(Errc::config, fmt::format("[smime] digests: unknown digest '{}' (sha256, "
+                                              "sha384, sha512, sha1)",
+                                              name));
+      settings.approved_digests.push_back(*digest);
+    }
+  }
   gw->processor_ = std::make_unique<seemail::Processor>(
       settings, **matcher, [g = gw.get()] { return g->signing_keys(); },
       [g = gw.get()] { return g->probe_hsm(); });

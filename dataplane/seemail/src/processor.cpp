@@ -261,7 +261,11 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
           continue;
         }
         cms::Protection p;
-        p.cipher = cms::choose_cipher(capabilities_of(trust, domain), settings_.approved);
+        const auto caps = capabilities_of(trust, domain);
+        p.cipher = cms::choose_cipher(caps, settings_.approved);
+        p.digest =
+            std::string(cms::digest_name(cms::choose_digest(caps, settings_.approved_digests)));
+        p.advertised_digests = settings_.approved_digests;
         if (level != scan::Classification::none)
           p.label =
               cms::SecurityLabel{"2.16.554.101.8.1.1", static_cast<int>(level), out.classification};
@@ -274,8 +278,8 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
         }
         auto shared = std::make_shared<const std::string>(std::move(*protected_message));
         for (auto i : idx) out.recipients[i] = {Disposition::deliver, shared, ""};
-        out.explanation.push_back(
-            fmt::format("{}: signed and encrypted with {}", domain, cms::cipher_name(p.cipher)));
+        out.explanation.push_back(fmt::format("{}: signed ({}) and encrypted with {}", domain,
+                                              p.digest, cms::cipher_name(p.cipher)));
       }
     }
   }

@@ -21,6 +21,15 @@ namespace seegw::cms {
 enum class Cipher { aes256_gcm, aes256_cbc, aes192_cbc, aes128_gcm, aes128_cbc, des3_cbc };
 std::string_view cipher_name(Cipher c);
 std::optional<Cipher> cipher_from_oid(std::string_view oid_text);
+// Configuration names: "aes256-gcm", "aes256-cbc", "aes192-cbc", "aes128-gcm", "aes128-cbc",
+// "des3".
+std::optional<Cipher> cipher_from_name(std::string_view name);
+
+// Message digests in the S.E.E. approved list (§2.4: SHA-1 must be supported; SHA-2 is better).
+enum class Digest { sha256, sha384, sha512, sha1 };
+std::string_view digest_name(Digest d);  // as OpenSSL names it: "SHA256", ...
+// Configuration names: "sha256", "sha384", "sha512", "sha1" (any case, "-" allowed).
+std::optional<Digest> digest_from_name(std::string_view name);
 
 // ESS security label (RFC 2634 §5.4): policy, classification number, privacy mark text.
 struct SecurityLabel {
@@ -42,6 +51,9 @@ struct Protection {
   std::optional<SecurityLabel> label;
   std::vector<Cipher> advertised = {Cipher::aes256_gcm, Cipher::aes256_cbc, Cipher::aes192_cbc,
                                     Cipher::aes128_cbc, Cipher::des3_cbc};  // SMIMECapabilities
+  // Listed after the ciphers in SMIMECapabilities, so peers can choose our digest (OUT-6).
+  std::vector<Digest> advertised_digests = {Digest::sha256, Digest::sha384, Digest::sha512,
+                                            Digest::sha1};
   // The Subject readable in transit: protect() always replaces it (this, or a neutral default);
   // sign() replaces it only when this is set.
   std::optional<std::string> outer_subject;
@@ -72,8 +84,8 @@ struct Unprotected {
   std::string message;  // the inner message, domain layer stripped (IN-4)
   // Neither is set when no layer is the domain's — S/MIME between individuals (§1.2): not
   // encrypted to our key, not signed by a domain authority. `message` is then the original.
-  bool was_encrypted = false;  // an envelope to our key was opened
-  bool was_signed = false;     // a domain authority's signature was checked (`signer`)
+  bool was_encrypted = false;    // an envelope to our key was opened
+  bool was_signed = false;       // a domain authority's signature was checked (`signer`)
   bool signature_valid = false;  // the signature checks out against the signer certificate
   x509::Certificate signer;      // empty when unsigned
   std::vector<x509::Certificate> certificates;  // every certificate the message carried
@@ -104,5 +116,11 @@ Result<Unprotected> unprotect(std::string_view message, const std::vector<Decryp
 // peer lists nothing we know (every S.E.E. gateway must support it).
 Cipher choose_cipher(const std::vector<std::string>& peer_capabilities,
                      const std::vector<Cipher>& approved);
+
+// OUT-6, §2.4: the first digest in `approved` (our preference order) that the peer's
+// capabilities name, as a digest or as an RSA signature algorithm. A peer that names none gets
+// our first SHA-2 choice; SHA-1 only for a peer that names SHA-1 and nothing better we approve.
+Digest choose_digest(const std::vector<std::string>& peer_capabilities,
+                     const std::vector<Digest>& approved);
 
 }  // namespace seegw::cms

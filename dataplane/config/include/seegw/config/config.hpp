@@ -107,6 +107,10 @@ struct Config {
   std::size_t max_messages_per_connection = 1000;
 
   HsmSettings hsm;
+  // OUT-6, §2.4: the approved content ciphers and digests, in our order of preference ("" = the
+  // built-in lists); names are checked when the gateway starts (an unknown one stops it).
+  std::vector<std::string> approved_ciphers;  // [smime] ciphers, e.g. "aes256-cbc", "des3"
+  std::vector<std::string> approved_digests;  // [smime] digests, e.g. "sha256", "sha1"
 
   // The SEEMail policy snapshot (written by seegw-control, or by hand). OPS-1: without a good
   // one — none configured, missing, unreadable, invalid, or older than policy_max_age — the

@@ -47,6 +47,8 @@ struct Settings {
   std::vector<cms::Cipher> approved = {cms::Cipher::aes256_cbc, cms::Cipher::aes256_gcm,
                                        cms::Cipher::aes192_cbc, cms::Cipher::aes128_cbc,
                                        cms::Cipher::aes128_gcm, cms::Cipher::des3_cbc};
+  std::vector<cms::Digest> approved_digests = {cms::Digest::sha256, cms::Digest::sha384,
+                                               cms::Digest::sha512, cms::Digest::sha1};
   policy::NoticeLimiter::Limits notice_limits;
 };
 
