@@ -60,6 +60,14 @@ def setup():
                        'check_interval = 1\n')
     C["gw"] = gw
     base = open(td.control_config()).read()
+    # §2.15: the gateway writes its own certificate into its directory entry, bound as the
+    # directory's administrator here (a real deployment gets an account that may write one entry).
+    password = w.sub("directory.password")
+    with open(password, "w") as f:
+        f.write(open(s["conf"]).read().split("rootpw ")[1].split()[0] + "\n")
+    os.chmod(password, 0o600)
+    base = base.replace("[directory]\n", f'[directory]\nbind_dn = "cn=admin,c=NZ"\npassword_file = "{password}"\n'
+                        'publish_dn = "cn=dca-a,ou=certificates,c=NZ"\n', 1)
     C["config"] = w.sub("control-daemon.toml")
     with open(C["config"], "w") as f:
         f.write(base + f'''
@@ -262,6 +270,26 @@ def test_monitor_log_follows_events_live():
         t.close()
 
 
+def test_our_certificate_is_published_to_the_directory():
+    """§2.15 (004:624): the administrator puts the gateway's current certificate — the one in the
+    HSM — into the directory entry the configuration names; an operator may not."""
+    c = setup()
+    s = td.setup()
+    rc, out = cli("certificate", "publish", gid=OPERATOR_GID)
+    check(rc != 0 and "admin" in out, out)
+    rc, out = cli("certificate", "publish")
+    check(rc == 0 and "published to cn=dca-a,ou=certificates,c=NZ" in out, out)
+    r = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", f"ldap://127.0.0.1:{s['port']}", "-b",
+                        "cn=dca-a,ou=certificates,c=NZ", "-s", "base", "userCertificate;binary"],
+                       capture_output=True, text=True, check=True)
+    value = "".join(l.strip() for l in r.stdout.split("userCertificate;binary::", 1)[1].splitlines()
+                    if l.startswith(" ") or ":" not in l)
+    mine = subprocess.run(["openssl", "x509", "-in", os.path.join(c["token"], "dca.pem"), "-outform", "DER"],
+                          capture_output=True, check=True).stdout
+    import base64
+    check(base64.b64decode(value) == mine, "the directory holds the HSM's certificate")
+
+
 def test_keys_are_made_in_the_hsm_through_the_data_plane():
     """OPS-5: a new key pair inside the token, its CSR, and its retirement; the key in use is
     shown as one that cannot leave the token."""
@@ -437,6 +465,7 @@ if __name__ == "__main__":
     atexit.register(teardown)
     run_tests([
         test_the_first_sync_lists_agencies_and_waits_for_approval,
+        test_our_certificate_is_published_to_the_directory,
         test_a_held_message_is_released_from_the_console_after_approval,
         test_roles_come_from_the_kernel_and_refusals_are_audited,
         test_trusted_list_changes_reach_the_snapshot,

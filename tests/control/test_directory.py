@@ -94,6 +94,9 @@ access to * by * read
                           os.path.join(pki, "certs", "agency-b-dca.pem"))
             + certificate("dca-c", "domain-confidentiality-authority@agency-c.govt.nz",
                           os.path.join(pki, "certs", "agency-c-dca.pem"))
+            # Our own entry (agency A): `certificate publish` replaces its certificate (§2.15).
+            + certificate("dca-a", "domain-confidentiality-authority@agency-a.govt.nz",
+                          os.path.join(pki, "certs", "agency-a-dca.pem"))
             # DIR-4: agency B's CA publishes its CRL in the directory too.
             + "dn: ou=crls,c=NZ\nobjectClass: organizationalUnit\nou: crls\n\n"
             + "dn: cn=agency-b-ca,ou=crls,c=NZ\nobjectClass: cRLDistributionPoint\ncn: agency-b-ca\n"

@@ -50,6 +50,7 @@ const std::vector<CommandSpec>& table() {
        D,
        "use this certificate for the agency"},
       {{"certificate", "export"}, {{"DOMAIN", domain}}, A, "print the certificate used (PEM)"},
+      {{"certificate", "publish"}, {}, D, "put our certificate in the directory"},
       {{"key", "list"}, {}, A, "the HSM's key pairs and their protection"},
       {{"key", "generate"},
        {{"LABEL", label}, {"TYPE", key_type, true}},

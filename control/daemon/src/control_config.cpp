@@ -55,6 +55,7 @@ Result<ControlConfig> load_control_config(const fs::path& file) {
   d.timeout = std::chrono::seconds(t["directory"]["timeout"].value_or(int64_t{10}));
   d.seemail_base = t["directory"]["seemail_base"].value_or(d.seemail_base);
   d.vendor_base = t["directory"]["vendor_base"].value_or(d.vendor_base);
+  d.publish_dn = t["directory"]["publish_dn"].value_or(std::string());
   if (auto* specs = t["discovery"].as_array()) {
     for (auto& node : *specs) {
       auto* e = node.as_table();

@@ -814,6 +814,30 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     return changed(fmt::format("{} is used for {} (imported){}", x509::subject_text(cert), domain,
                                no_cdp.empty() ? "" : "\nwarning: " + no_cdp));
   }
+  if (name == "certificate publish") {
+    // §2.15: our current certificate, as the data plane (which holds the HSM) has it, into the
+    // directory entry the configuration names, with the configured bind credentials.
+    if (config_.directory.publish_dn.empty())
+      return reply.error("no [directory] publish_dn is configured");
+    auto dp = dataplane("own-certificate");
+    if (!dp) return reply.error(dp.error().message);
+    auto certs = x509::load_certificates(dp->substr(dp->find('\n') + 1));
+    if (!certs || certs->empty()) return reply.error("the data plane gave no certificate");
+    unsigned char* der = nullptr;
+    const int n = i2d_X509(certs->front().get(), &der);
+    if (n <= 0) return reply.error("our certificate cannot be encoded");
+    const std::string bytes(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
+    OPENSSL_free(der);
+    auto dir = directory::Directory::connect(config_.directory);
+    if (!dir) return reply.error(dir.error().message);
+    if (auto p = (*dir)->publish_certificate(config_.directory.publish_dn, bytes); !p)
+      return reply.error(p.error().message);
+    log::notice("control: certificate {} published to {}", x509::subject_text(certs->front().get()),
+                config_.directory.publish_dn);
+    return reply.answer(
+        true, fmt::format("{} published to {}\n", x509::subject_text(certs->front().get()),
+                          config_.directory.publish_dn));
+  }
   if (name == "certificate export") {
     auto r = dataplane("export " + ascii_lower(args[0]));
     if (r) return reply.answer(true, r->substr(3));

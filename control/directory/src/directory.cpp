@@ -236,6 +236,24 @@ Result<std::vector<AgencyEntry>> Directory::agencies() {
   return out;
 }
 
+Result<void> Directory::publish_certificate(const std::string& dn, std::string_view der) {
+  berval value{static_cast<ber_len_t>(der.size()), const_cast<char*>(der.data())};
+  berval* values[] = {&value, nullptr};
+  char attribute[] = "userCertificate;binary";
+  LDAPMod mod{};
+  mod.mod_op = LDAP_MOD_REPLACE | LDAP_MOD_BVALUES;
+  mod.mod_type = attribute;
+  mod.mod_bvalues = values;
+  LDAPMod* mods[] = {&mod, nullptr};
+  const int rc = ldap_modify_ext_s(impl_->ld.get(), dn.c_str(), mods, nullptr, nullptr);
+  if (rc == LDAP_NO_SUCH_OBJECT)
+    return fail(Errc::not_found, fmt::format("directory {}: no entry {} (the directory's owner "
+                                             "makes it)",
+                                             impl_->config.uri, dn));
+  if (rc != LDAP_SUCCESS) return std::unexpected(ldap_error(rc, "modify " + dn, impl_->config.uri));
+  return {};
+}
+
 Result<std::vector<x509::Certificate>> Directory::discover(const DiscoverySpec& spec,
                                                            std::string_view domain) {
   const std::string binary = spec.attribute + ";binary";

@@ -159,6 +159,11 @@ std::string Gateway::admin_command(const std::string& line) {
     return r ? "ok the certificate for " + arg + " is in use"
              : "error: approved, but the snapshot did not reload: " + r.error().message;
   }
+  if (verb == "own-certificate") {  // §2.15: what `certificate publish` puts in the directory
+    std::lock_guard lock(hsm_mutex_);
+    if (!hsm_ || !hsm_->certificate) return "error: the HSM and our certificate are not open";
+    return "ok\n" + x509::to_pem(hsm_->certificate.get());
+  }
   if (verb == "export") {
     auto t = trust();
     if (X509* cert = t->certificate_for(arg)) return "ok\n" + x509::to_pem(cert);

@@ -26,6 +26,9 @@ struct DirectoryConfig {
   // DIR-1: where the lists are; agencies are entries with mail=*@domain under these bases.
   std::string seemail_base = "ou=SEEMAIL,c=NZ";
   std::string vendor_base = "ou=VENDOR,c=NZ";
+  // §2.15: the entry that holds our own certificate (userCertificate;binary), written by
+  // `certificate publish` with the bind credentials above; "" = not published by the gateway.
+  std::string publish_dn;
   std::string community_attribute = "businessCategory";  // "Restricted" or "Standard"
 };
 
@@ -71,6 +74,9 @@ class Directory {
 
   // DIR-1: every agency on the SEEMAIL and VENDOR lists.
   Result<std::vector<AgencyEntry>> agencies();
+  // §2.15: `certificate` (DER) replaces the userCertificate values of the entry `dn`. The entry
+  // must exist (the directory's owner makes it); Errc::not_found when it does not.
+  Result<void> publish_certificate(const std::string& dn, std::string_view der);
   // DIR-2: the certificates the directory holds for a domain (validation is the caller's).
   Result<std::vector<x509::Certificate>> discover(const DiscoverySpec& spec,
                                                   std::string_view domain);
