@@ -28,6 +28,22 @@ namespace seegw::relay {
 namespace {
 // One limiter for the process; kept outside Gateway's header to keep that header narrow.
 std::unique_ptr<ConnectionLimiter> g_limiter;
+
+// Configured names in order of preference into `out` (left as it is when none are configured);
+// the first unknown name is an error saying which.
+template <class T, class FromName>
+Result<void> approved_list(const std::vector<std::string>& names, FromName from_name,
+                           fmt::format_string<const std::string&> unknown, std::vector<T>& out) {
+  if (names.empty()) return {};
+  std::vector<T> list;
+  for (const auto& name : names) {
+    auto value = from_name(name);
+    if (!value) return fail(Errc::config, fmt::format(unknown, name));
+    list.push_back(*value);
+  }
+  out = std::move(list);
+  return {};
+}
 }  // namespace
 
 Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
@@ -80,29 +96,17 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   settings.notice_limits = {c.notice_limit, c.notice_window.count()};
   // OUT-6, §2.4: the approved algorithms, checked now — an unknown name is a clear error, never
   // a gateway signing with something nobody approved.
-  if (!c.approved_ciphers.empty()) {
-    settings.approved.clear();
-    for (const auto& name : c.approved_ciphers) {
-      auto cipher = cms::cipher_from_name(name);
-      if (!cipher)
-        return fail(Errc::config, fmt::format("[smime] ciphers: unknown cipher '{}' (aes256-gcm, "
-                                              "aes256-cbc, aes192-cbc, aes128-gcm, aes128-cbc, "
-                                              "des3)",
-                                              name));
-      settings.approved.push_back(*cipher);
-    }
-  }
-  if (!c.approved_digests.empty()) {
-    settings.approved_digests.clear();
-    for (const auto& name : c.approved_digests) {
-      auto digest = cms::digest_from_name(name);
-      if (!digest)
-        return fail(Errc::config, fmt::format("[smime] digests: unknown digest '{}' (sha256, "
-                                              "sha384, sha512, sha1)",
-                                              name));
-      settings.approved_digests.push_back(*digest);
-    }
-  }
+  if (auto ok = approved_list(c.approved_ciphers, cms::cipher_from_name,
+                              "[smime] ciphers: unknown cipher '{}' (aes256-gcm, aes256-cbc, "
+                              "aes192-cbc, aes128-gcm, aes128-cbc, des3)",
+                              settings.approved);
+      !ok)
+    return std::unexpected(ok.error());
+  if (auto ok = approved_list(c.approved_digests, cms::digest_from_name,
+                              "[smime] digests: unknown digest '{}' (sha256, sha384, sha512, sha1)",
+                              settings.approved_digests);
+      !ok)
+    return std::unexpected(ok.error());
   gw->processor_ = std::make_unique<seemail::Processor>(
       settings, **matcher, [g = gw.get()] { return g->signing_keys(); },
       [g = gw.get()] { return g->probe_hsm(); });
