@@ -156,7 +156,8 @@ TEST(Inspector, CalendarLinesAreUnfoldedBeforeScanning) {
   auto matcher = Matcher::create();
   auto r = inspect_message(
       "Subject: meeting\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\n"
-      "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDESCRIPTION:Agenda: [RESTR\r\n ICTED] budget\\, and more\r\n"
+      "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDESCRIPTION:Agenda: [RESTR\r\n ICTED] budget\\, and "
+      "more\r\n"
       "END:VEVENT\r\nEND:VCALENDAR\r\n",
       **matcher);
   EXPECT_EQ(r.classification, Classification::restricted);

@@ -36,8 +36,8 @@ struct PeerCertificate {
 struct PolicySnapshot {
   std::uint64_t version = 0;
   std::string our_domain;
-  std::set<std::string> local_domains;                  // lower case
-  std::map<std::string, Agency> seemail;                // the SEEMAIL list: domain → agency
+  std::set<std::string> local_domains;    // lower case
+  std::map<std::string, Agency> seemail;  // the SEEMAIL list: domain → agency
   // DIR-1: the directory's VENDOR list (suppliers, candidates): domain → name. Not agencies:
   // unclassified mail to them is signed and encrypted when their certificate is valid, classified
   // mail only when the administrator put them on the TRUSTED list.
