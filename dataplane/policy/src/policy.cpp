@@ -139,12 +139,11 @@ scan::Classification judged_level(const PolicySnapshot& s, const OutboundFacts& 
                   f.uninspectable_is_individual_smime ? s.individual_smime_as : s.uninspectable_as);
 }
 
-DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
-  DeliveryPlan plan;
-  const std::string ping = "seemail-ping@" + ascii_lower(s.our_domain);
-  const scan::Classification level = judged_level(s, f);
-  const bool classified = level != scan::Classification::none;
+namespace {
 
+// Each recipient with its kind: ours, a SEEMAIL agency (keyed by its SEEMAIL-list domain),
+// TRUSTED, VENDOR (keyed by its VENDOR-list domain), or anyone else.
+std::vector<Recipient> recipients_of(const PolicySnapshot& s, const OutboundFacts& f) {
   std::vector<Recipient> rcpts;
   for (const auto& a : f.recipients) {
     Recipient r{a, smtp::domain_of(a), Kind::other};
@@ -162,42 +161,68 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
     }
     rcpts.push_back(std::move(r));
   }
+  return rcpts;
+}
 
-  // OUT-2 and OUT-3 judge the external recipients as a whole: a classified message goes to no
-  // external recipient at all when one of them may not have it.
+// What stops a message for every external recipient, if anything: the warning, why, the rule.
+struct DataLossStop {
   Warning warning = Warning::none;
   std::string why;
+  std::string rule;
+};
+
+// OUT-2 and OUT-3 judge the external recipients as a whole: a classified message goes to no
+// external recipient at all when one of them may not have it.
+DataLossStop data_loss_stop(const OutboundFacts& f, const std::vector<Recipient>& rcpts,
+                            scan::Classification level, const std::string& ping) {
+  DataLossStop stop;
+  const bool classified = level != scan::Classification::none;
   for (const auto& r : rcpts) {
     if (r.kind == Kind::local || ascii_lower(r.address) == ping) continue;
     if (classified && (r.kind == Kind::other || r.kind == Kind::vendor)) {
-      warning = Warning::not_seemail_1a;
-      why = r.address + (r.kind == Kind::vendor
-                             ? " is on the VENDOR list, which is not the SEEMAIL list, and not on "
-                               "the TRUSTED list"
-                             : " is on neither the SEEMAIL nor the TRUSTED list");
+      stop = {Warning::not_seemail_1a,
+              r.address + (r.kind == Kind::vendor
+                               ? " is on the VENDOR list, which is not the SEEMAIL list, and not "
+                                 "on the TRUSTED list"
+                               : " is on neither the SEEMAIL nor the TRUSTED list"),
+              "OUT-2"};
       break;
     }
   }
-  if (warning == Warning::none && level >= scan::Classification::sensitive) {
+  if (stop.warning == Warning::none && level >= scan::Classification::sensitive) {
     for (const auto& r : rcpts)
       if (r.kind == Kind::member && r.agency->community == Community::standard) {
-        warning = Warning::restricted_1c;
-        why = r.address + " belongs to a Standard-community agency (" + r.agency->name + ")";
+        stop = {Warning::restricted_1c,
+                r.address + " belongs to a Standard-community agency (" + r.agency->name + ")",
+                "OUT-3"};
         break;
       }
   }
   // TRG-4: when no trigger word of the level that stops the message was found, what stops it is
   // content the scanner could not read: the sender hears that it cannot be signed, not #1A/#1C.
-  const scan::Classification needed = warning == Warning::restricted_1c
+  const scan::Classification needed = stop.warning == Warning::restricted_1c
                                           ? scan::Classification::sensitive
                                           : scan::Classification::in_confidence;
-  const std::string_view rule = warning == Warning::not_seemail_1a ? "OUT-2" : "OUT-3";
-  if (warning != Warning::none && f.uninspectable && f.classification < needed) {
-    warning = Warning::cannot_sign_uninspectable;
-    why = "it holds content the gateway cannot inspect (counted as " +
-          std::string(scan::classification_name(level)) + ") and " + why +
-          "; it was not delivered to any external recipient";
-  }
+  if (stop.warning != Warning::none && f.uninspectable && f.classification < needed)
+    stop = {Warning::cannot_sign_uninspectable,
+            "it holds content the gateway cannot inspect (counted as " +
+                std::string(scan::classification_name(level)) + ") and " + stop.why +
+                "; it was not delivered to any external recipient",
+            "TRG-4"};
+  return stop;
+}
+
+}  // namespace
+
+DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
+  DeliveryPlan plan;
+  const std::string ping = "seemail-ping@" + ascii_lower(s.our_domain);
+  const scan::Classification level = judged_level(s, f);
+  const bool classified = level != scan::Classification::none;
+  const std::vector<Recipient> rcpts = recipients_of(s, f);
+  const DataLossStop stop = data_loss_stop(f, rcpts, level, ping);
+  const Warning warning = stop.warning;
+  const std::string& why = stop.why;
   plan.warning = warning;
   if (warning != Warning::none) {
     const NoticeKind kind = warning == Warning::not_seemail_1a  ? NoticeKind::blocked_1a
@@ -216,8 +241,7 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
     } else if (r.kind == Kind::local) {
       d = {r.address, Action::deliver_internal, "route", "a local domain"};
     } else if (warning != Warning::none) {
-      d = {r.address, Action::block,
-           warning == Warning::cannot_sign_uninspectable ? "TRG-4" : std::string(rule), why};
+      d = {r.address, Action::block, stop.rule, why};
     } else {
       const PeerCertificate& cert = certificate_of(s, r.domain);
       const bool must_secure = r.kind == Kind::member || (r.kind == Kind::trusted && classified);
@@ -316,16 +340,12 @@ bool is_postmaster_or_daemon(std::string_view address) {
          local == "domain-certificate-request";
 }
 
-InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
-  InboundPlan plan;
-  const std::string ours = ascii_lower(s.our_domain);
-  const std::string from = f.from.empty() ? f.envelope_sender : f.from;
-  const std::string domain = smtp::domain_of(from);
-  const Agency* agency = agency_of(s, domain);
-  const bool trusted_sender = s.trusted.count(domain) || s.trusted.count(ascii_lower(from));
-  const bool own = local_domain(s, domain);
+namespace {
 
-  // OPS-3 and DIR-2 come before any other rule and do not invoke them.
+// OPS-3 and DIR-2 come before any other rule and do not invoke them: the ping and certificate
+// request addresses are answered or ignored; every other recipient gets the message. True when
+// one does.
+bool answer_requests(const InboundFacts& f, const std::string& ours, InboundPlan& plan) {
   bool deliver_any = false;
   for (const auto& r : f.recipients) {
     const std::string lower = ascii_lower(r);
@@ -338,18 +358,44 @@ InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
       const bool answerable =
           (trusted_ca_signed(f.signer) && f.signer_naming.empty()) ||
           (ping && f.was_encrypted && f.signer == SignerState::unsigned_message);
-      if (answerable)
-        plan.recipients.push_back(
-            {r, ping ? InboundAction::answer_ping : InboundAction::answer_certificate_request,
-             ping ? "OPS-3" : "DIR-2"});
-      else
-        plan.recipients.push_back(
-            {r, InboundAction::ignore_unsigned_request, ping ? "OPS-3" : "DIR-2"});
+      const InboundAction answer =
+          ping ? InboundAction::answer_ping : InboundAction::answer_certificate_request;
+      plan.recipients.push_back({r, answerable ? answer : InboundAction::ignore_unsigned_request,
+                                 ping ? "OPS-3" : "DIR-2"});
       continue;
     }
     plan.recipients.push_back({r, InboundAction::deliver, "IN-1"});
     deliver_any = true;
   }
+  return deliver_any;
+}
+
+// OPS-2: the recipient's administrator (our postmaster) hears of certificate problems and hard
+// unverified senders (the caller leaves out mail from a postmaster or daemon: loops).
+void add_admin_notices(InboundPlan& plan) {
+  for (const auto& w : plan.warnings) {
+    if (w.warning == InboundWarning::not_seemail_4a) continue;
+    const bool certificate = w.warning != InboundWarning::unverified_sender_2b &&
+                             w.warning != InboundWarning::spoofed_own_domain;
+    if (!certificate && w.severity == Severity::soft) continue;
+    plan.notices.push_back(
+        {Party::recipient_admin, std::string(warning_headline(w.warning)) + ": " + w.detail,
+         certificate ? NoticeKind::inbound_certificate : NoticeKind::unverified_sender});
+  }
+}
+
+}  // namespace
+
+InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
+  InboundPlan plan;
+  const std::string ours = ascii_lower(s.our_domain);
+  const std::string from = f.from.empty() ? f.envelope_sender : f.from;
+  const std::string domain = smtp::domain_of(from);
+  const Agency* agency = agency_of(s, domain);
+  const bool trusted_sender = s.trusted.count(domain) || s.trusted.count(ascii_lower(from));
+  const bool own = local_domain(s, domain);
+
+  const bool deliver_any = answer_requests(f, ours, plan);
   if (!deliver_any) return plan;
 
   const bool downgrade =
@@ -430,19 +476,8 @@ InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
                      return a.severity == Severity::hard && b.severity == Severity::soft;
                    });
 
-  // OPS-2: the recipient's administrator (our postmaster) hears of certificate problems and
-  // hard unverified senders; never for mail from a postmaster or daemon (loops).
-  if (!is_postmaster_or_daemon(from) && !is_postmaster_or_daemon(f.envelope_sender)) {
-    for (const auto& w : plan.warnings) {
-      if (w.warning == InboundWarning::not_seemail_4a) continue;
-      const bool certificate = w.warning != InboundWarning::unverified_sender_2b &&
-                               w.warning != InboundWarning::spoofed_own_domain;
-      if (!certificate && w.severity == Severity::soft) continue;
-      plan.notices.push_back(
-          {Party::recipient_admin, std::string(warning_headline(w.warning)) + ": " + w.detail,
-           certificate ? NoticeKind::inbound_certificate : NoticeKind::unverified_sender});
-    }
-  }
+  if (!is_postmaster_or_daemon(from) && !is_postmaster_or_daemon(f.envelope_sender))
+    add_admin_notices(plan);
   plan.learn_certificate =
       f.signer == SignerState::valid && !misnamed && (agency || trusted_sender);
   return plan;

@@ -44,6 +44,41 @@ Result<void> approved_list(const std::vector<std::string>& names, FromName from_
   out = std::move(list);
   return {};
 }
+
+// The SEEMail stage's settings from the configuration. OUT-6, §2.4: the approved algorithms are
+// checked now — an unknown name is a clear error, never a gateway signing with something nobody
+// approved.
+Result<seemail::Settings> processor_settings(const config::Config& c) {
+  seemail::Settings settings;
+  settings.hostname = c.hostname;
+  settings.domain = c.domain;
+  settings.version = SEEGW_VERSION;
+  settings.learnt.root = c.spool_path / "certificates";
+  settings.notice_limits = {c.notice_limit, c.notice_window.count()};
+  if (auto ok = approved_list(c.approved_ciphers, cms::cipher_from_name,
+                              "[smime] ciphers: unknown cipher '{}' (aes256-gcm, aes256-cbc, "
+                              "aes192-cbc, aes128-gcm, aes128-cbc, des3)",
+                              settings.approved);
+      !ok)
+    return std::unexpected(ok.error());
+  if (auto ok = approved_list(c.approved_digests, cms::digest_from_name,
+                              "[smime] digests: unknown digest '{}' (sha256, sha384, sha512, sha1)",
+                              settings.approved_digests);
+      !ok)
+    return std::unexpected(ok.error());
+  return settings;
+}
+
+// OUT-7: the intermediates of [hsm] chain_file (none when it is not set).
+Result<std::vector<x509::Certificate>> chain_file_certificates(const std::filesystem::path& file) {
+  if (file.empty()) return std::vector<x509::Certificate>{};
+  auto text = read_file(file);
+  auto certs = text ? x509::load_certificates(*text) : Result<std::vector<x509::Certificate>>{};
+  if (!text || !certs || certs->empty())
+    return fail(Errc::config,
+                fmt::format("[hsm] chain_file {}: no certificates in it", file.string()));
+  return certs;
+}
 }  // namespace
 
 Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
@@ -74,41 +109,19 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   // gateway running on rules nobody wrote, never a failed start.
   gw->trust_ = seemail::empty_trust_state(c.domain, c.local_domains);
   (void)gw->reload_policy();
-  if (!c.hsm.chain_file.empty()) {
-    auto text = read_file(c.hsm.chain_file);
-    auto certs = text ? x509::load_certificates(*text) : Result<std::vector<x509::Certificate>>{};
-    if (!text || !certs || certs->empty())
-      return fail(Errc::config, fmt::format("[hsm] chain_file {}: no certificates in it",
-                                            c.hsm.chain_file.string()));
-    gw->configured_chain_ = std::move(*certs);
-  }
+  auto chain = chain_file_certificates(c.hsm.chain_file);
+  if (!chain) return std::unexpected(chain.error());
+  gw->configured_chain_ = std::move(*chain);
   {
     std::string why;
     gw->operational_ = gw->check_health(why);
     if (!gw->operational_)
       log::error("not operational: {}; SMTP answers 4xx until it is fixed", why);
   }
-  seemail::Settings settings;
-  settings.hostname = c.hostname;
-  settings.domain = c.domain;
-  settings.version = SEEGW_VERSION;
-  settings.learnt.root = c.spool_path / "certificates";
-  settings.notice_limits = {c.notice_limit, c.notice_window.count()};
-  // OUT-6, §2.4: the approved algorithms, checked now — an unknown name is a clear error, never
-  // a gateway signing with something nobody approved.
-  if (auto ok = approved_list(c.approved_ciphers, cms::cipher_from_name,
-                              "[smime] ciphers: unknown cipher '{}' (aes256-gcm, aes256-cbc, "
-                              "aes192-cbc, aes128-gcm, aes128-cbc, des3)",
-                              settings.approved);
-      !ok)
-    return std::unexpected(ok.error());
-  if (auto ok = approved_list(c.approved_digests, cms::digest_from_name,
-                              "[smime] digests: unknown digest '{}' (sha256, sha384, sha512, sha1)",
-                              settings.approved_digests);
-      !ok)
-    return std::unexpected(ok.error());
+  auto settings = processor_settings(c);
+  if (!settings) return std::unexpected(settings.error());
   gw->processor_ = std::make_unique<seemail::Processor>(
-      settings, **matcher, [g = gw.get()] { return g->signing_keys(); },
+      std::move(*settings), **matcher, [g = gw.get()] { return g->signing_keys(); },
       [g = gw.get()] { return g->probe_hsm(); });
   gw->queue_ = std::make_unique<QueueManager>(
       c, *gw->spool_, *gw->matcher_, *gw->processor_, [g = gw.get()] { return g->trust(); },

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "seegw/common/log.hpp"
@@ -52,84 +53,94 @@ bool is_domain(std::string_view d) {
 
 }  // namespace
 
-std::string Gateway::admin_command(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  const std::string verb = words.empty() ? "" : words[0];
-  const std::string arg = words.size() > 1 ? words[1] : "";
-  if (verb == "status") {
-    auto s = queue_->stats();
-    auto t = trust();
+using Words = std::vector<std::string>;
+
+// The admin socket's verbs, one handler each, found by table (Gateway's friend: they work on
+// its spool, snapshot and HSM handle). `arg` says what the first argument must be; it is checked
+// before the handler runs — a queue ID becomes a file name in the spool, so nothing but a
+// well-formed one gets that far.
+struct AdminVerbs {
+  enum class Arg { none, domain, queue_id };
+  using Handler = std::string (*)(Gateway&, const Words&);
+  struct Row {
+    std::string_view verb;
+    Arg arg;
+    Handler handler;
+  };
+
+  static std::string status(Gateway& g, const Words&) {
+    auto s = g.queue_->stats();
+    auto t = g.trust();
     return fmt::format(
         "ok\noperational: {}\nfault: {}\nown certificate: {}\nversion: {}\npolicy snapshot: "
-        "version {} "
-        "({} agencies, {} vendors)\n"
+        "version {} ({} agencies, {} vendors)\n"
         "accepted: {}\ndelivered: {}\ndeferred: {}\nbounced: {}\nblocked: {}\nheld: {}\n"
         "answered: {}\ngenerated: {}\ncorrupt: {}\nin flight: {}\n",
-        operational() ? "yes" : "no", operational() ? "" : fault(), own_certificate(),
+        g.operational() ? "yes" : "no", g.operational() ? "" : g.fault(), g.own_certificate(),
         SEEGW_VERSION, t->policy.version, t->policy.seemail.size(), t->policy.vendors.size(),
         s.accepted, s.delivered, s.deferred, s.bounced, s.blocked, s.held, s.answered, s.generated,
-        s.corrupt, queue_->in_flight());
+        s.corrupt, g.queue_->in_flight());
   }
-  if (verb == "held") {
+
+  static std::string held(Gateway& g, const Words&) {
     std::string out = "ok\n";
-    for (const auto& h : queue_->held()) {
-      std::string rcpts;
-      for (const auto& r : h.recipients) rcpts += (rcpts.empty() ? "" : ",") + r;
-      out += fmt::format("{}\t{}\t<{}>\t{}\t{}\n", h.id, h.arrival, cell(h.sender), cell(rcpts),
-                         cell(h.reason));
-    }
+    for (const auto& h : g.queue_->held())
+      out += fmt::format("{}\t{}\t<{}>\t{}\t{}\n", h.id, h.arrival, cell(h.sender),
+                         cell(joined(h.recipients)), cell(h.reason));
     return out;
   }
-  if (verb == "queue") {
+
+  static std::string queue(Gateway& g, const Words&) {
     std::string out = "ok\n";
-    for (const auto& w : queue_->waiting()) {
-      std::string rcpts;
-      for (const auto& r : w.recipients) rcpts += (rcpts.empty() ? "" : ",") + r;
+    for (const auto& w : g.queue_->waiting())
       out += fmt::format("{}\t{}\t{}\t{}\t<{}>\t{}\t{}\n", w.id, w.state, w.arrival, w.next_attempt,
-                         cell(w.sender), cell(rcpts), cell(w.last_error));
-    }
+                         cell(w.sender), cell(joined(w.recipients)), cell(w.last_error));
     return out;
   }
-  if (verb == "log") {
+
+  static std::string log_events(Gateway&, const Words& words) {
     std::uint64_t after = 0;
-    if (!arg.empty()) std::istringstream(arg) >> after;
+    if (words.size() > 1) std::istringstream(words[1]) >> after;
     std::string out = "ok\n";
     for (const auto& e : log::events_after(after))
       out += fmt::format("{}\t{}\t{}\t{}\t{}\n", e.seq, e.time_ms, log::level_name(e.level),
                          cell(e.program), cell(e.text));
     return out;
   }
-  if (verb == "key") return key_command(words);
-  if (verb == "stack") {
-    if (plane_) return "ok\n" + plane_->statistics();
+
+  static std::string key(Gateway& g, const Words& words) { return g.key_command(words); }
+
+  static std::string stack(Gateway& g, const Words&) {
+    if (g.plane_) return "ok\n" + g.plane_->statistics();
     return "error: the poll-mode data plane is not running ([dpdk] enabled = false)";
   }
-  if (verb == "reload") {
-    auto r = reload_policy();
-    return r ? fmt::format("ok policy snapshot version {}", trust()->policy.version)
+
+  static std::string reload(Gateway& g, const Words&) {
+    auto r = g.reload_policy();
+    return r ? fmt::format("ok policy snapshot version {}", g.trust()->policy.version)
              : "error: " + r.error().message;
   }
-  if (verb == "check") {
-    if (config_.policy_snapshot.empty()) return "ok no policy snapshot is configured";
-    auto loaded =
-        seemail::load_trust_state(config_.policy_snapshot, config_.domain, config_.local_domains,
-                                  {config_.spool_path / "certificates"}, std::time(nullptr));
+
+  static std::string check(Gateway& g, const Words&) {
+    const auto& c = g.config_;
+    if (c.policy_snapshot.empty()) return "ok no policy snapshot is configured";
+    auto loaded = seemail::load_trust_state(c.policy_snapshot, c.domain, c.local_domains,
+                                            learnt_store(g), std::time(nullptr));
     if (!loaded) return "error: " + loaded.error().message;
     return fmt::format("ok {} is valid: version {}, {} agencies, {} certificates",
-                       config_.policy_snapshot.string(), (*loaded)->policy.version,
+                       c.policy_snapshot.string(), (*loaded)->policy.version,
                        (*loaded)->policy.seemail.size(), (*loaded)->certificates.size());
   }
-  const seemail::LearntStore learnt{config_.spool_path / "certificates"};
-  if (verb == "certificates") {
+
+  static std::string certificates(Gateway& g, const Words&) {
+    const auto learnt = learnt_store(g);
     std::string out = "ok\n";
-    auto t = trust();
+    auto t = g.trust();
     for (const auto& [domain, cert] : t->certificates) {
       auto st = t->policy.certificates.find(domain);
-      std::string state = "unknown";
-      if (st != t->policy.certificates.end())
-        state = fmt::format("{}", policy::cert_state_name(st->second.state));
+      const std::string state = st == t->policy.certificates.end()
+                                    ? "unknown"
+                                    : std::string(policy::cert_state_name(st->second.state));
       std::error_code ec;
       const bool was_learnt = fs::exists(learnt.learnt() / (domain + ".pem"), ec);
       out += fmt::format("{}\t{}\t{}\t{}\t{}\n", domain, was_learnt ? "learnt" : "snapshot", state,
@@ -145,70 +156,133 @@ std::string Gateway::admin_command(const std::string& line) {
     }
     return out;
   }
-  if ((verb == "approve" || verb == "export" || verb == "ping") && !is_domain(arg))
-    return "error: " + verb + " needs a mail domain";
-  if (verb == "approve") {
-    const fs::path from = learnt.pending() / (arg + ".pem");
+
+  static std::string approve(Gateway& g, const Words& words) {
+    const std::string& domain = words[1];
+    const auto learnt = learnt_store(g);
+    const fs::path from = learnt.pending() / (domain + ".pem");
     std::error_code ec;
-    if (!fs::exists(from, ec)) return "error: no certificate for " + arg + " awaits approval";
+    if (!fs::exists(from, ec)) return "error: no certificate for " + domain + " awaits approval";
     fs::create_directories(learnt.learnt(), ec);
-    fs::rename(from, learnt.learnt() / (arg + ".pem"), ec);
-    if (ec) return "error: approve " + arg + ": " + ec.message();
-    log::notice("certificates: the certificate learnt for {} was approved", arg);
-    auto r = reload_policy();
-    return r ? "ok the certificate for " + arg + " is in use"
+    fs::rename(from, learnt.learnt() / (domain + ".pem"), ec);
+    if (ec) return "error: approve " + domain + ": " + ec.message();
+    log::notice("certificates: the certificate learnt for {} was approved", domain);
+    auto r = g.reload_policy();
+    return r ? "ok the certificate for " + domain + " is in use"
              : "error: approved, but the snapshot did not reload: " + r.error().message;
   }
-  if (verb == "own-certificate") {  // §2.15: what `certificate publish` puts in the directory
-    std::lock_guard lock(hsm_mutex_);
-    if (!hsm_ || !hsm_->certificate) return "error: the HSM and our certificate are not open";
-    return "ok\n" + x509::to_pem(hsm_->certificate.get());
+
+  static std::string own_certificate(Gateway& g, const Words&) {  // §2.15: for the directory
+    std::lock_guard lock(g.hsm_mutex_);
+    if (!g.hsm_ || !g.hsm_->certificate) return "error: the HSM and our certificate are not open";
+    return "ok\n" + x509::to_pem(g.hsm_->certificate.get());
   }
-  if (verb == "export") {
-    auto t = trust();
-    if (X509* cert = t->certificate_for(arg)) return "ok\n" + x509::to_pem(cert);
-    if (auto cert = x509::load_certificate_file((learnt.pending() / (arg + ".pem")).string()))
+
+  static std::string export_certificate(Gateway& g, const Words& words) {
+    const std::string& domain = words[1];
+    if (X509* cert = g.trust()->certificate_for(domain)) return "ok\n" + x509::to_pem(cert);
+    if (auto cert =
+            x509::load_certificate_file((learnt_store(g).pending() / (domain + ".pem")).string()))
       return "ok\n" + x509::to_pem(cert->get());
-    return "error: no certificate is known for " + arg;
+    return "error: no certificate is known for " + domain;
   }
-  if (verb == "ping") {
-    // OPS-3's request: an ordinary message to the agency's ping address, from our postmaster
-    // (the answer comes back there); the outbound rules sign and encrypt it like any other.
-    const std::string from = "postmaster@" + config_.domain;
+
+  // OPS-3's request: an ordinary message to the agency's ping address, from our postmaster (the
+  // answer comes back there); the outbound rules sign and encrypt it like any other.
+  static std::string ping(Gateway& g, const Words& words) {
+    const std::string& domain = words[1];
+    const auto& c = g.config_;
+    const std::string from = "postmaster@" + c.domain;
     seemail::GeneratedMessage m;
-    m.recipients = {"seemail-ping@" + arg};
+    m.recipients = {"seemail-ping@" + domain};
     m.envelope_sender = from;
-    m.what = "seemail-ping to " + arg;
+    m.what = "seemail-ping to " + domain;
     m.content = fmt::format(
         "From: <{}>\r\nTo: <seemail-ping@{}>\r\nSubject: seemail-ping\r\nDate: {}\r\n"
         "Message-ID: <ping.{}.{}@{}>\r\nMIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=us-ascii\r\n\r\nseemail-ping from {}\r\n",
-        from, arg, seemail::rfc5322_date(std::time(nullptr)), std::time(nullptr), ::getpid(),
-        config_.domain, config_.hostname);
-    queue_->inject(std::move(m), "console");
-    return "ok seemail-ping sent to seemail-ping@" + arg + "; the answer goes to " + from;
+        from, domain, seemail::rfc5322_date(std::time(nullptr)), std::time(nullptr), ::getpid(),
+        c.domain, c.hostname);
+    g.queue_->inject(std::move(m), "console");
+    return "ok seemail-ping sent to seemail-ping@" + domain + "; the answer goes to " + from;
   }
-  if ((verb == "release" || verb == "delete" || verb == "explain" || verb == "requeue") &&
-      arg.empty())
-    return "error: " + verb + " needs a queue ID";
-  // The ID becomes a file name in the spool: nothing but a well-formed queue ID gets that far.
-  if (!arg.empty() && !spool::is_queue_id(arg)) return "error: '" + arg + "' is not a queue ID";
-  if (verb == "release" || verb == "delete" || verb == "requeue") {
-    auto r = verb == "release"  ? queue_->release(arg)
-             : verb == "delete" ? queue_->remove_held(arg)
-                                : queue_->requeue(arg);
-    return r ? "ok " + verb + "d " + arg : "error: " + r.error().message;
+
+  static std::string release(Gateway& g, const Words& w) {
+    return done("release", w[1], g.queue_->release(w[1]));
   }
-  if (verb == "explain") {
-    auto lines = queue_->explain(arg);
-    if (lines.empty()) return "error: nothing known about " + arg + " (too old, or never seen)";
+  static std::string remove(Gateway& g, const Words& w) {
+    return done("delete", w[1], g.queue_->remove_held(w[1]));
+  }
+  static std::string requeue(Gateway& g, const Words& w) {
+    return done("requeue", w[1], g.queue_->requeue(w[1]));
+  }
+
+  static std::string explain(Gateway& g, const Words& words) {
+    auto lines = g.queue_->explain(words[1]);
+    if (lines.empty())
+      return "error: nothing known about " + words[1] + " (too old, or never seen)";
     std::string out = "ok\n";
     for (const auto& l : lines) out += l + "\n";
     return out;
   }
-  return "error: unknown command '" + verb +
-         "' (status, held, queue, log, release ID, delete ID, requeue ID, explain ID, reload, "
-         "check, certificates, approve DOMAIN, export DOMAIN, ping DOMAIN, key ...)";
+
+  static const std::vector<Row>& table() {
+    static const std::vector<Row> t = {
+        {"status", Arg::none, status},
+        {"held", Arg::none, held},
+        {"queue", Arg::none, queue},
+        {"log", Arg::none, log_events},
+        {"key", Arg::none, key},
+        {"stack", Arg::none, stack},
+        {"reload", Arg::none, reload},
+        {"check", Arg::none, check},
+        {"certificates", Arg::none, certificates},
+        {"approve", Arg::domain, approve},
+        {"own-certificate", Arg::none, own_certificate},
+        {"export", Arg::domain, export_certificate},
+        {"ping", Arg::domain, ping},
+        {"release", Arg::queue_id, release},
+        {"delete", Arg::queue_id, remove},
+        {"requeue", Arg::queue_id, requeue},
+        {"explain", Arg::queue_id, explain},
+    };
+    return t;
+  }
+
+ private:
+  static seemail::LearntStore learnt_store(const Gateway& g) {
+    return {g.config_.spool_path / "certificates"};
+  }
+  static std::string joined(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+    return out;
+  }
+  static std::string done(std::string_view verb, const std::string& id, const Result<void>& r) {
+    return r ? fmt::format("ok {}d {}", verb, id) : "error: " + r.error().message;
+  }
+};
+
+std::string Gateway::admin_command(const std::string& line) {
+  std::istringstream in(line);
+  Words words;
+  for (std::string w; in >> w;) words.push_back(w);
+  const std::string verb = words.empty() ? "" : words[0];
+  const std::string arg = words.size() > 1 ? words[1] : "";
+  const auto& table = AdminVerbs::table();
+  const auto row = std::find_if(table.begin(), table.end(),
+                                [&](const AdminVerbs::Row& r) { return r.verb == verb; });
+  if (row == table.end()) {
+    std::string verbs;
+    for (const auto& r : table) verbs += fmt::format("{}{}", verbs.empty() ? "" : ", ", r.verb);
+    return "error: unknown command '" + verb + "' (" + verbs + ")";
+  }
+  using Arg = AdminVerbs::Arg;
+  if (row->arg == Arg::domain && !is_domain(arg)) return "error: " + verb + " needs a mail domain";
+  if (row->arg == Arg::queue_id && arg.empty()) return "error: " + verb + " needs a queue ID";
+  if (row->arg == Arg::queue_id && !spool::is_queue_id(arg))
+    return "error: '" + arg + "' is not a queue ID";
+  return row->handler(*this, words);
 }
 
 // OPS-5 through the process that holds the PIN. Every change drops the live HSM handle so the

@@ -81,6 +81,57 @@ std::string certificate_domain(X509* cert) {
   return "";
 }
 
+// IN-1: the facts the domain layer gives — encrypted, and the signer's state judged against the
+// snapshot, naming apart from dates. The sender the recipient will see is the inner message's
+// (RFC 3183 §3: the domain signature covers it); the outer From is only a copy.
+void judge_domain_layer(const cms::Unprotected& u, const TrustState& trust, std::time_t now,
+                        policy::InboundFacts& facts, std::vector<std::string>& explanation) {
+  facts.was_encrypted = u.was_encrypted;
+  if (auto inner_from = first_address(header_value(u.message, "From")); !inner_from.empty())
+    facts.from = inner_from;
+  if (!u.was_signed) return;
+  if (!u.signature_valid || !u.signer) {
+    facts.signer = policy::SignerState::bad_signature;
+    return;
+  }
+  std::vector<X509*> chain;
+  for (const auto& c : u.certificates) chain.push_back(c.get());
+  const std::string sender_domain =
+      smtp::domain_of(facts.from.empty() ? facts.envelope_sender : facts.from);
+  auto v = trust.check(u.signer.get(), chain, sender_domain, now);
+  facts.signer = signer_state(v.state);
+  facts.signer_naming = v.naming;
+  facts.signer_domain = certificate_domain(u.signer.get());
+  explanation.push_back(
+      fmt::format("signer {}: {} {}", facts.signer_domain, x509::state_name(v.state), v.detail));
+}
+
+// Warnings reach the recipient three ways: a header for filters, a Subject tag for the message
+// list, and a first text part above the content for the reader. A peer's X-SEEMAIL-Warning is
+// never trusted: it goes first.
+std::string with_warnings(const std::string& message,
+                          const std::vector<policy::RaisedWarning>& warnings,
+                          const std::string& sender, std::vector<std::string>& explanation) {
+  std::string delivered = remove_headers(message, "X-SEEMAIL-Warning");
+  if (warnings.empty()) return delivered;
+  std::string fields;
+  for (const auto& w : warnings)
+    fields += fmt::format("X-SEEMAIL-Warning: {}; {}\r\n", policy::severity_name(w.severity),
+                          policy::warning_headline(w.warning));
+  const bool hard = warnings.front().severity == policy::Severity::hard;
+  // 001's 2B promises "a copy of the original email will be attached": it is, whole.
+  const bool attach = std::any_of(warnings.begin(), warnings.end(), [](const auto& w) {
+    return w.warning == policy::InboundWarning::unverified_sender_2b;
+  });
+  for (const auto& w : warnings)
+    explanation.push_back(fmt::format("warning {} {} ({})", policy::severity_name(w.severity),
+                                      policy::warning_headline(w.warning), w.detail));
+  return wrap_with_warning(
+      tag_subject(prepend_headers(delivered, fields), hard ? "[HARD WARNING]" : "[SOFT WARNING]"),
+      warning_text(warnings, sender),
+      attach ? std::optional<std::string_view>(delivered) : std::nullopt);
+}
+
 }  // namespace
 
 bool is_smime(std::string_view message) {
@@ -355,27 +406,7 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
     } else {
       unwrapped = std::move(*u);
       message = unwrapped->message;
-      facts.was_encrypted = unwrapped->was_encrypted;
-      // The sender the recipient will see is the inner message's (RFC 3183 §3: the domain
-      // signature covers it); the outer From is only a copy.
-      if (auto inner_from = first_address(header_value(message, "From")); !inner_from.empty())
-        facts.from = inner_from;
-      const std::string sender_domain =
-          smtp::domain_of(facts.from.empty() ? facts.envelope_sender : facts.from);
-      if (unwrapped->was_signed) {
-        if (!unwrapped->signature_valid || !unwrapped->signer) {
-          facts.signer = policy::SignerState::bad_signature;
-        } else {
-          std::vector<X509*> chain;
-          for (const auto& c : unwrapped->certificates) chain.push_back(c.get());
-          auto v = trust.check(unwrapped->signer.get(), chain, sender_domain, now);
-          facts.signer = signer_state(v.state);
-          facts.signer_naming = v.naming;  // IN-1: apart from the dates
-          facts.signer_domain = certificate_domain(unwrapped->signer.get());
-          out.explanation.push_back(fmt::format("signer {}: {} {}", facts.signer_domain,
-                                                x509::state_name(v.state), v.detail));
-        }
-      }
+      judge_domain_layer(*unwrapped, trust, now, facts, out.explanation);
     }
   }
   // The decrypted content is what the recipient reads, so it is what IN-6 judges; a message that
@@ -389,28 +420,9 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
   if (undecryptable) plan.warnings.insert(plan.warnings.begin(), *undecryptable);
   const MessageFacts mf = facts_of(record, message, out.classification, where_found(scan));
 
-  // Warnings reach the recipient three ways: a header for filters, a Subject tag for the
-  // message list, and a first text part above the content for the reader.
-  std::string delivered = remove_headers(message, "X-SEEMAIL-Warning");  // never trust a peer's
-  if (!plan.warnings.empty()) {
-    std::string fields;
-    for (const auto& w : plan.warnings)
-      fields += fmt::format("X-SEEMAIL-Warning: {}; {}\r\n", policy::severity_name(w.severity),
-                            policy::warning_headline(w.warning));
-    const bool hard = plan.warnings.front().severity == policy::Severity::hard;
-    // 001's 2B promises "a copy of the original email will be attached": it is, whole.
-    const bool attach = std::any_of(plan.warnings.begin(), plan.warnings.end(), [](const auto& w) {
-      return w.warning == policy::InboundWarning::unverified_sender_2b;
-    });
-    const std::string original_copy = attach ? delivered : std::string();
-    delivered = wrap_with_warning(
-        tag_subject(prepend_headers(delivered, fields), hard ? "[HARD WARNING]" : "[SOFT WARNING]"),
-        warning_text(plan.warnings, facts.from.empty() ? facts.envelope_sender : facts.from),
-        attach ? std::optional<std::string_view>(original_copy) : std::nullopt);
-    for (const auto& w : plan.warnings)
-      out.explanation.push_back(fmt::format("warning {} {} ({})", policy::severity_name(w.severity),
-                                            policy::warning_headline(w.warning), w.detail));
-  }
+  std::string delivered =
+      with_warnings(message, plan.warnings, facts.from.empty() ? facts.envelope_sender : facts.from,
+                    out.explanation);
   auto content = std::make_shared<const std::string>(std::move(delivered));
   const std::string reply_to = facts.from.empty() ? facts.envelope_sender : facts.from;
   const bool auto_submitted = [&] {

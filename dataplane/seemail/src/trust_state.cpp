@@ -106,6 +106,92 @@ void add_learnt(TrustState& s, const LearntStore& learnt, std::time_t now) {
   }
 }
 
+// A classification level by name ("restricted", ...) under `key`, when the snapshot sets one.
+Result<void> read_level(const toml::table& t, const char* key, scan::Classification& out) {
+  auto v = t[key].value<std::string>();
+  if (!v) return {};
+  auto level = scan::classification_from_name(*v);
+  if (!level) return fail(Errc::config, fmt::format("{}: unknown level '{}'", key, *v));
+  out = *level;
+  return {};
+}
+
+// The entries of the array of tables `list`, each with its `key` field in lower case; an entry
+// without one is an error.
+Result<std::vector<std::pair<std::string, const toml::table*>>> entries(const toml::table& t,
+                                                                        const char* list,
+                                                                        const char* key,
+                                                                        std::string_view missing) {
+  std::vector<std::pair<std::string, const toml::table*>> out;
+  const auto* array = t[list].as_array();
+  if (!array) return out;
+  for (const auto& node : *array) {
+    const auto* e = node.as_table();
+    auto value = e ? (*e)[key].value<std::string>() : std::nullopt;
+    if (!value || value->empty()) return fail(Errc::config, std::string(missing));
+    out.emplace_back(ascii_lower(*value), e);
+  }
+  return out;
+}
+
+// A listed peer's certificate, S/MIME capabilities and seegw-control's OCSP answer.
+Result<void> read_peer(const toml::table& e, const std::string& key, const fs::path& base,
+                       TrustState& s, std::map<std::string, std::string>& ocsp) {
+  if (auto cert = e["certificate"].value<std::string>()) {
+    auto c = load_one(base, *cert);
+    if (!c) return std::unexpected(c.error());
+    s.certificates[key] = std::move(*c);
+  }
+  if (auto* caps = e["capabilities"].as_array()) {
+    auto& out = s.capabilities[key];
+    for (auto& c : *caps)
+      if (auto v = c.value<std::string>()) out.push_back(*v);
+  }
+  if (auto o = e["ocsp"].value<std::string>()) {
+    if (*o != "good" && *o != "revoked")
+      return fail(Errc::config, fmt::format("{}: ocsp must be good or revoked", key));
+    ocsp[key] = *o;
+  }
+  return {};
+}
+
+// The SEEMAIL list ([[agency]]), the VENDOR list ([[vendor]], DIR-1: not agencies) and the
+// TRUSTED list ([[trusted]]), each entry with its certificate.
+Result<void> read_peer_lists(const toml::table& t, const fs::path& base, TrustState& s,
+                             std::map<std::string, std::string>& ocsp) {
+  auto& p = s.policy;
+  auto agencies = entries(t, "agency", "domain", "[[agency]] needs a domain");
+  if (!agencies) return std::unexpected(agencies.error());
+  for (const auto& [d, e] : *agencies) {
+    policy::Agency a;
+    a.name = (*e)["name"].value_or(d);
+    const std::string community = (*e)["community"].value_or(std::string("standard"));
+    if (community == "restricted")
+      a.community = policy::Community::restricted;
+    else if (community != "standard")
+      return fail(Errc::config,
+                  fmt::format("agency {}: community must be standard or restricted, not '{}'", d,
+                              community));
+    p.seemail[d] = a;
+    if (auto ok = read_peer(*e, d, base, s, ocsp); !ok) return ok;
+  }
+  auto vendors = entries(t, "vendor", "domain", "[[vendor]] needs a domain");
+  if (!vendors) return std::unexpected(vendors.error());
+  for (const auto& [d, e] : *vendors) {
+    if (p.seemail.contains(d))
+      return fail(Errc::config, fmt::format("{} is on both the SEEMAIL and the VENDOR list", d));
+    p.vendors[d] = (*e)["name"].value_or(d);
+    if (auto ok = read_peer(*e, d, base, s, ocsp); !ok) return ok;
+  }
+  auto trusted = entries(t, "trusted", "match", "[[trusted]] needs match = \"domain or address\"");
+  if (!trusted) return std::unexpected(trusted.error());
+  for (const auto& [m, e] : *trusted) {
+    p.trusted.insert(m);
+    if (auto ok = read_peer(*e, m, base, s, ocsp); !ok) return ok;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::shared_ptr<const TrustState> empty_trust_state(const std::string& our_domain,
@@ -154,17 +240,9 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
     struct stat st {};
     s->generated = ::stat(file.c_str(), &st) == 0 ? st.st_mtime : now;
   }
-  if (auto v = t["uninspectable_as"].value<std::string>()) {
-    auto level = scan::classification_from_name(*v);
-    if (!level) return fail(Errc::config, fmt::format("uninspectable_as: unknown level '{}'", *v));
-    p.uninspectable_as = *level;
-  }
-  if (auto v = t["individual_smime_as"].value<std::string>()) {
-    auto level = scan::classification_from_name(*v);
-    if (!level)
-      return fail(Errc::config, fmt::format("individual_smime_as: unknown level '{}'", *v));
-    p.individual_smime_as = *level;
-  }
+  for (auto [key, level] : {std::pair{"uninspectable_as", &p.uninspectable_as},
+                            std::pair{"individual_smime_as", &p.individual_smime_as}})
+    if (auto ok = read_level(t, key, *level); !ok) return std::unexpected(ok.error());
   if (auto v = t["encrypt_when_possible"].value<bool>()) p.encrypt_when_possible = *v;
   if (auto v = t["sign_when_possible"].value<bool>()) p.sign_when_possible = *v;
   if (auto v = t["auto_approve_certificates"].value<bool>()) p.auto_approve_certificates = *v;
@@ -188,67 +266,7 @@ Result<std::shared_ptr<const TrustState>> load_trust_state(
     p.trusted_listservs.insert(ascii_lower(a));
 
   std::map<std::string, std::string> ocsp;  // domain → good | revoked, from seegw-control
-  auto peer = [&](const toml::table& e, const std::string& key) -> Result<void> {
-    if (auto cert = e["certificate"].value<std::string>()) {
-      auto c = load_one(base, *cert);
-      if (!c) return std::unexpected(c.error());
-      s->certificates[key] = std::move(*c);
-    }
-    if (auto* caps = e["capabilities"].as_array()) {
-      auto& out = s->capabilities[key];
-      for (auto& c : *caps)
-        if (auto v = c.value<std::string>()) out.push_back(*v);
-    }
-    if (auto o = e["ocsp"].value<std::string>()) {
-      if (*o != "good" && *o != "revoked")
-        return fail(Errc::config, fmt::format("{}: ocsp must be good or revoked", key));
-      ocsp[key] = *o;
-    }
-    return {};
-  };
-  if (auto* agencies = t["agency"].as_array()) {
-    for (auto& node : *agencies) {
-      auto* e = node.as_table();
-      auto domain = e ? (*e)["domain"].value<std::string>() : std::nullopt;
-      if (!domain || domain->empty()) return fail(Errc::config, "[[agency]] needs a domain");
-      const std::string d = ascii_lower(*domain);
-      policy::Agency a;
-      a.name = (*e)["name"].value_or(d);
-      const std::string community = (*e)["community"].value_or(std::string("standard"));
-      if (community == "restricted")
-        a.community = policy::Community::restricted;
-      else if (community != "standard")
-        return fail(Errc::config, fmt::format("agency {}: community must be standard or "
-                                              "restricted, not '{}'",
-                                              d, community));
-      p.seemail[d] = a;
-      if (auto ok = peer(*e, d); !ok) return std::unexpected(ok.error());
-    }
-  }
-  // DIR-1: the VENDOR list — known, with a domain certificate, but not SEEMail agencies.
-  if (auto* vendors = t["vendor"].as_array()) {
-    for (auto& node : *vendors) {
-      auto* e = node.as_table();
-      auto domain = e ? (*e)["domain"].value<std::string>() : std::nullopt;
-      if (!domain || domain->empty()) return fail(Errc::config, "[[vendor]] needs a domain");
-      const std::string d = ascii_lower(*domain);
-      if (p.seemail.contains(d))
-        return fail(Errc::config, fmt::format("{} is on both the SEEMAIL and the VENDOR list", d));
-      p.vendors[d] = (*e)["name"].value_or(d);
-      if (auto ok = peer(*e, d); !ok) return std::unexpected(ok.error());
-    }
-  }
-  if (auto* trusted = t["trusted"].as_array()) {
-    for (auto& node : *trusted) {
-      auto* e = node.as_table();
-      auto match = e ? (*e)["match"].value<std::string>() : std::nullopt;
-      if (!match || match->empty())
-        return fail(Errc::config, "[[trusted]] needs match = \"domain or address\"");
-      const std::string m = ascii_lower(*match);
-      p.trusted.insert(m);
-      if (auto ok = peer(*e, m); !ok) return std::unexpected(ok.error());
-    }
-  }
+  if (auto ok = read_peer_lists(t, base, *s, ocsp); !ok) return std::unexpected(ok.error());
   if (!problem.empty()) return fail(Errc::config, fmt::format("{}: {}", file.string(), problem));
 
   // Each peer certificate's state now (OUT-5), against this snapshot's roots and CRLs — and the

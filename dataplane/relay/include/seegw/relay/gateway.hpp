@@ -57,9 +57,10 @@ class Gateway {
   void tell_administrator(const std::string& subject, const std::string& text);
   bool probe_hsm();
   Result<seemail::SigningKeys> signing_keys();
-  // The admin socket's commands (gateway_admin.cpp).
+  // The admin socket's commands (gateway_admin.cpp): one handler per verb in AdminVerbs' table.
   std::string admin_command(const std::string& command);
   std::string key_command(const std::vector<std::string>& words);
+  friend struct AdminVerbs;
 
   // The HSM session with our key and certificate; replaced whole when the token comes back.
   struct HsmHandle {
