@@ -12,6 +12,7 @@
 #include <mutex>
 #include <span>
 
+#include "module_users.hpp"
 #include "seegw/pkcs11/hsm.hpp"
 
 namespace seegw::pkcs11 {
@@ -25,12 +26,18 @@ struct Hsm::Impl {
   std::map<std::string, EVP_PKEY*, std::less<>> keys;
   std::string pin;  // kept for logging in again after the token returns; wiped on destruction
 
+  std::string module_path;
+  bool counted = false;  // in ModuleUsers, from a successful load on
+
   ~Impl() {
     OPENSSL_cleanse(pin.data(), pin.size());
     for (auto& [label, key] : keys) EVP_PKEY_free(key);
-    if (slots) PKCS11_release_all_slots(ctx, slots, nslots);
+    // Releasing the slots closes the slot's sessions and unloading finalizes the module, for the
+    // whole process: only the last user of the module does either (ModuleUsers).
+    const bool last = counted && ModuleUsers::leave(module_path);
+    if (slots && last) PKCS11_release_all_slots(ctx, slots, nslots);
     if (ctx) {
-      PKCS11_CTX_unload(ctx);
+      if (last) PKCS11_CTX_unload(ctx);
       PKCS11_CTX_free(ctx);
     }
   }
@@ -45,6 +52,9 @@ Result<std::unique_ptr<Hsm>> Hsm::open(const HsmConfig& config) {
   i.ctx = PKCS11_CTX_new();
   if (!i.ctx || PKCS11_CTX_load(i.ctx, config.module_path.c_str()) != 0)
     return fail(Errc::config, "cannot load PKCS#11 module " + config.module_path);
+  ModuleUsers::enter(config.module_path);
+  i.module_path = config.module_path;
+  i.counted = true;
   if (PKCS11_enumerate_slots(i.ctx, &i.slots, &i.nslots) != 0)
     return fail(Errc::unavailable, "cannot list HSM slots");
   for (unsigned s = 0; s < i.nslots; ++s) {

@@ -1,6 +1,6 @@
 // Raw PKCS#11 (the p11-kit header) for key management: generation with explicit attributes,
-// certificate import and destruction. Every return value is checked; the module is unloaded on
-// every path.
+// certificate import and destruction. Every return value is checked; the module is closed on
+// every path (finalized by its last user in the process: ModuleUsers).
 #include <dlfcn.h>
 #include <fmt/format.h>
 #include <openssl/objects.h>
@@ -8,9 +8,12 @@
 #include <p11-kit/pkcs11.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 
+#include "module_users.hpp"
 #include "seegw/common/file.hpp"
 #include "seegw/pkcs11/hsm.hpp"
 
@@ -29,6 +32,18 @@ std::string trimmed_label(const unsigned char* label, std::size_t n) {
   std::string s(reinterpret_cast<const char*>(label), n);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
   return s;
+}
+
+CK_DATE ck_date(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  const std::string text =
+      fmt::format("{:04}{:02}{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  CK_DATE d;
+  std::memcpy(d.year, text.data(), 4);
+  std::memcpy(d.month, text.data() + 4, 2);
+  std::memcpy(d.day, text.data() + 6, 2);
+  return d;
 }
 
 }  // namespace
@@ -53,13 +68,18 @@ struct TokenSession::Impl {
   CK_FUNCTION_LIST_PTR f = nullptr;
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
   bool initialized = false;
+  std::string module_path;
+  bool counted = false;  // in ModuleUsers, from C_Initialize on
 
   ~Impl() {
+    // The login and the library state are the process's (the key that signs mail uses them
+    // too): only the module's last user logs out and finalizes.
+    const bool last = counted && ModuleUsers::leave(module_path);
     if (f && session != CK_INVALID_HANDLE) {
-      f->C_Logout(session);
+      if (last) f->C_Logout(session);
       f->C_CloseSession(session);
     }
-    if (f && initialized) f->C_Finalize(nullptr);
+    if (f && (last || (!counted && initialized))) f->C_Finalize(nullptr);
     if (module) dlclose(module);
   }
 
@@ -102,6 +122,9 @@ Result<std::unique_ptr<TokenSession>> TokenSession::open(const HsmConfig& config
   CK_RV rv = i.f->C_Initialize(nullptr);
   if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) return ck_fail("C_Initialize", rv);
   i.initialized = rv == CKR_OK;
+  ModuleUsers::enter(config.module_path);
+  i.module_path = config.module_path;
+  i.counted = true;
   CK_ULONG count = 0;
   if ((rv = i.f->C_GetSlotList(CK_TRUE, nullptr, &count)) != CKR_OK)
     return ck_fail("C_GetSlotList", rv);
@@ -141,9 +164,14 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
   static const CK_BYTE p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
   const bool ec = type == KeyType::ec_p256 || type == KeyType::ec_p384;
   CK_MECHANISM mech{ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  // §2.3: a key pair is renewed after four years; its start date is how the gateway knows.
+  const CK_DATE today = ck_date(std::time(nullptr));
   std::vector<CK_ATTRIBUTE> pub = {
-      {CKA_TOKEN, &yes, sizeof yes},   {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
-      {CKA_ID, id.data(), id.size()},  {CKA_VERIFY, &yes, sizeof yes},
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+      {CKA_ID, id.data(), id.size()},
+      {CKA_VERIFY, &yes, sizeof yes},
+      {CKA_START_DATE, const_cast<CK_DATE*>(&today), sizeof today},
       {CKA_ENCRYPT, &yes, sizeof yes},
   };
   if (ec) {
@@ -162,6 +190,7 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
       {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
       {CKA_ID, id.data(), id.size()},
       {CKA_SIGN, &yes, sizeof yes},
+      {CKA_START_DATE, const_cast<CK_DATE*>(&today), sizeof today},
   };
   if (!ec) priv.push_back({CKA_DECRYPT, &yes, sizeof yes});
   if (ec) priv.push_back({CKA_DERIVE, &yes, sizeof yes});
@@ -170,6 +199,29 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
                                     priv.size(), &hpub, &hpriv);
   if (rv != CKR_OK) return ck_fail("C_GenerateKeyPair", rv);
   return {};
+}
+
+Result<std::optional<std::time_t>> TokenSession::key_created(std::string_view label) {
+  auto& i = *impl_;
+  // The public half's date: it is the pair's, and SoftHSM2 cannot read it back from a private
+  // (encrypted) object.
+  CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY;
+  auto keys = i.find(&pub_class, label);
+  if (!keys) return std::unexpected(keys.error());
+  if (keys->empty()) return std::optional<std::time_t>();
+  CK_DATE d{};
+  CK_ATTRIBUTE a{CKA_START_DATE, &d, sizeof d};
+  if (CK_RV rv = i.f->C_GetAttributeValue(i.session, keys->front(), &a, 1);
+      rv != CKR_OK || a.ulValueLen != sizeof d)
+    return std::optional<std::time_t>();  // none recorded (a key made elsewhere)
+  std::tm tm{};
+  const std::string text(reinterpret_cast<const char*>(&d), sizeof d);
+  if (std::sscanf(text.c_str(), "%4d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 ||
+      tm.tm_year < 1970)
+    return std::optional<std::time_t>();
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::optional<std::time_t>(timegm(&tm));
 }
 
 Result<void> TokenSession::import_certificate(std::string_view label, X509* cert) {

@@ -6,7 +6,9 @@
 
 #include <openssl/evp.h>
 
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,9 @@ class TokenSession {
   // A key pair generated inside the token: CKA_SENSITIVE, not CKA_EXTRACTABLE, private.
   Result<void> generate_key_pair(std::string_view label, KeyType type);
   Result<void> import_certificate(std::string_view label, X509* cert);
+  // §2.3: when the key pair was made (its public key's CKA_START_DATE, set by generate_key_pair);
+  // none for a key made elsewhere without one.
+  Result<std::optional<std::time_t>> key_created(std::string_view label);
   // Compromise recovery (OPS-5): destroys every object with the label (keys and certificate).
   Result<std::size_t> destroy_objects(std::string_view label);
   Result<std::vector<KeyInfo>> private_keys();
