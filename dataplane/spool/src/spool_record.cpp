@@ -72,6 +72,9 @@ std::string encode_header(const SpoolRecord& r) {
                      enc(r.reason), enc(e.client_address), e.client_port, e.client_internal ? 1 : 0,
                      enc(e.helo), e.esmtp ? 1 : 0, e.tls ? 1 : 0, enc(e.tls_protocol),
                      enc(e.tls_cipher), smtp::body_type_name(e.body_type), enc(e.mail_from));
+  // Written only when set, so the files of earlier versions read the same.
+  if (r.awaits_certificate) out += "awaits-certificate 1\n";
+  if (r.secured_by_gateway) out += "secured-by-gateway 1\n";
   for (const auto& rcpt : r.recipients)
     out += fmt::format("rcpt {} {}\n", enc(rcpt.address), enc(rcpt.last_error));
   out += fmt::format("size {}\n\n", r.content ? r.content->size() : 0);
@@ -112,6 +115,10 @@ Result<SpoolRecord> decode(std::string_view file) {
       auto v = dec(f[1]);
       ok = v.has_value();
       if (ok) r.reason = *v;
+    } else if (key == "awaits-certificate" && need(1)) {
+      r.awaits_certificate = f[1] == "1";
+    } else if (key == "secured-by-gateway" && need(1)) {
+      r.secured_by_gateway = f[1] == "1";
     } else if (key == "client" && need(3)) {
       auto a = dec(f[1]);
       ok = a && parse_int(f[2], e.client_port);

@@ -72,6 +72,25 @@ TEST_F(SpoolTest, StoredRecordRoundTripsExactly) {
   }
 }
 
+// The two marks the gateway puts on its own records survive a write and a read; a record without
+// them (as every earlier version wrote) reads as neither.
+TEST_F(SpoolTest, GatewayMarksRoundTripAndDefaultToUnset) {
+  auto spool = Spool::open(root_, SyncMode::group);
+  ASSERT_TRUE(spool) << spool.error().message;
+  auto plain = record(**spool);
+  auto marked = record(**spool);
+  marked.awaits_certificate = true;
+  marked.secured_by_gateway = true;
+  ASSERT_TRUE((*spool)->write(Queue::hold, plain));
+  ASSERT_TRUE((*spool)->write(Queue::hold, marked));
+  auto a = (*spool)->load(Queue::hold, plain.id);
+  auto b = (*spool)->load(Queue::hold, marked.id);
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(a->awaits_certificate || a->secured_by_gateway);
+  EXPECT_TRUE(b->awaits_certificate && b->secured_by_gateway);
+  EXPECT_EQ(encode_header(plain).find("secured-by-gateway"), std::string::npos);
+}
+
 TEST_F(SpoolTest, RemovedFilesAreReusedAndCutToTheNewMessage) {
   auto spool = Spool::open(root_, SyncMode::group);
   ASSERT_TRUE(spool) << spool.error().message;

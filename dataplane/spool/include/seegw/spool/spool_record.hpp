@@ -33,7 +33,14 @@ struct SpoolRecord {
   std::int64_t next_attempt = 0;  // unix seconds; 0 = now
   std::uint32_t attempts = 0;
   bool delay_notified = false;
-  std::string reason;       // why it is held / deferred, for people
+  std::string reason;  // why it is held / deferred, for people
+  // Held only until its recipients' domains have a usable domain certificate (OUT-5, §2.8): a
+  // new snapshot or a learnt certificate releases it by itself.
+  bool awaits_certificate = false;
+  // Built and secured by the gateway itself (a signed certificate request, an answer encrypted to
+  // the requester's certificate): the outbound stage sends it as it is. Only the gateway writes
+  // spool files, and nothing a client sends can set this.
+  bool secured_by_gateway = false;
   smtp::Envelope envelope;  // rcpt_to is not used here: see recipients
   std::vector<PendingRecipient> recipients;
   std::shared_ptr<const std::string> content;
