@@ -56,6 +56,7 @@ def setup():
     gw = Gateway(w, name="gw-a", internal_sink=C["inside"], outbound_sink=C["internet"], env=env,
                  extra=f'[[route]]\ndomains = ["agency-c.govt.nz"]\nnext_hop = "127.0.0.1:{C["to_c"].port}"\n'
                        f'[policy]\nsnapshot = "{C["snapshot"]}"\n'
+                       f'[control]\nsocket = "{C["socket"]}"\n'
                        f'[hsm]\ntoken = "agency-a.govt.nz"\npin_file = "{token}/user.pin"\nkey_label = "dca"\n'
                        'check_interval = 1\n')
     C["gw"] = gw
@@ -172,19 +173,28 @@ def test_the_first_sync_lists_agencies_and_waits_for_approval():
     check(all(len(l) <= 80 for l in out.splitlines()), "status fits 80 columns:\n" + out)
 
 
-def test_a_held_message_is_released_from_the_console_after_approval():
-    """OUT-5/OUT-8 from the operator's chair: mail to C waits (no certificate approved yet); the
-    administrator approves the directory's certificate; the operator releases the message from
-    the shell, reached by tab completion and `?`; it leaves encrypted to C."""
+def test_a_held_message_is_discovered_at_once_and_released_by_the_approval():
+    """OUT-5/OUT-8 and §2.8 from the operator's chair: mail to C waits (no certificate approved
+    yet), and the data plane has seegw-control look for C's certificate at once — not at the next
+    sync (refresh_interval is an hour here); the directory has it, so no e-mail request goes. The
+    operator finds the held message in the shell (tab completion, `?`); the administrator approves
+    the certificate; the message leaves by itself, encrypted to C."""
     c = setup()
     import smtplib
+    audit_before = open(os.path.join(C["state"], "audit.log")).read() if os.path.exists(
+        os.path.join(C["state"], "audit.log")) else ""
     with smtplib.SMTP("127.0.0.1", c["gw"].port, timeout=30) as s:
         s.sendmail("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"],
                    b"From: alice@agency-a.govt.nz\r\nSubject: waits for C\r\n\r\n[RESTRICTED] plan\r\n")
     wait_for(lambda: len(held_ids()) == 1, what="the held message")
     qid = held_ids()[0]
-    rc, out = cli("certificate", "approve", "agency-c.govt.nz")
-    check(rc == 0 and "approved" in out and "snapshot version" in out, out)
+    wait_for(lambda: "seegw-control looked for the certificate of agency-c.govt.nz" in c["gw"].log_text(),
+             what="the data plane asking seegw-control")
+    check("waiting for approval" in c["gw"].log_text(), c["gw"].log_text()[-2000:])
+    check("certificate request to <domain-certificate-request@" not in c["gw"].log_text(),
+          "the directory had it: no e-mail request")
+    rc, out = cli("show", "certificates")
+    check(rc == 0 and re.search(r"agency-c\.govt\.nz\s+directory\s+awaiting approval", out), out)
 
     t = Terminal()
     try:
@@ -204,8 +214,8 @@ def test_a_held_message_is_released_from_the_console_after_approval():
         t.send("\t")                        # a second tab lists them
         t.expect(r"release\s+requeue")
         t.send("\x15")                      # ^U: start again
-        t.send(f"queue release {qid}\r")
-        t.expect(rf"released {qid}")
+        t.send("certificate approve agency-c.govt.nz\r")
+        t.expect(r"approved")
         t.prompt()
         t.send("queue frobnicate\r")
         t.expect(r"% 'queue frobnicate' is not a command; after 'queue' comes one of: delete, explain")
@@ -215,7 +225,10 @@ def test_a_held_message_is_released_from_the_console_after_approval():
     wait_for(lambda: any(b"carol@agency-c.govt.nz" in m for m in c["to_c"].messages()), what="delivery to C")
     sent = [m for m in c["to_c"].messages() if b"carol@agency-c.govt.nz" in m][0]
     check(b"application/pkcs7-mime" in sent and b"[RESTRICTED]" not in sent, "left A encrypted")
+    check("released from hold by itself" in c["gw"].log_text(), "no operator released it")
     check(held_ids() == [], "the hold queue is empty")
+    audit = open(os.path.join(C["state"], "audit.log")).read()[len(audit_before):]
+    check("certificate discover agency-c.govt.nz" in audit, "the data plane's request is audited")
 
 
 def test_roles_come_from_the_kernel_and_refusals_are_audited():
@@ -395,10 +408,20 @@ def test_directory_outage_keeps_the_snapshot_and_recovers():
             t.expect(r"the last good data stays in use")
             t.send("show status\r")
             t.expect(r"UNREACHABLE since")
+            # DIR-2 fallback: with the directory away, discovery sends the signed e-mail request.
+            t.send("certificate discover agency-c.govt.nz\r")
+            t.expect(r"the directory cannot be asked")
+            t.expect(r"signed certificate request to <domain-certificate-request@agency-c.govt.nz> sent")
             t.send("exit\r")
         finally:
             t.close()
         check("agency-c.govt.nz" in open(C["snapshot"]).read(), "the agencies stay in the snapshot")
+        wait_for(lambda: any(b"domain-certificate-request@agency-c.govt.nz" in m.split(b"\r\n", 1)[0]
+                             for m in C["to_c"].messages()), what="the request at C")
+        request = [m for m in C["to_c"].messages()
+                   if b"domain-certificate-request@agency-c.govt.nz" in m.split(b"\r\n", 1)[0]][-1]
+        check(b"multipart/signed" in request and
+              b"Subject: domain-confidentiality-authority@agency-c.govt.nz" in request, request[:600])
     finally:
         td.start_slapd()
     t = Terminal()
@@ -413,6 +436,59 @@ def test_directory_outage_keeps_the_snapshot_and_recovers():
     finally:
         t.close()
     check(before.count("[[agency]]") == open(C["snapshot"]).read().count("[[agency]]"), "same agencies")
+
+
+def published_certificate():
+    """The DER value of userCertificate;binary in our directory entry (§2.15)."""
+    s = td.setup()
+    r = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", f"ldap://127.0.0.1:{s['port']}", "-b",
+                        "cn=dca-a,ou=certificates,c=NZ", "-s", "base", "userCertificate;binary"],
+                       capture_output=True, text=True, check=True)
+    value = "".join(l.strip() for l in r.stdout.split("userCertificate;binary::", 1)[1].splitlines()
+                    if l.startswith(" ") or ":" not in l)
+    import base64
+    return base64.b64decode(value)
+
+
+def test_a_key_change_over_is_guided_and_the_new_certificate_published():
+    """§2.3, §2.8, §2.15, OPS-5 (issue 13 items 8 and 19): `key rollover` makes the new key pair
+    in the token and prints its CSR while the old key still signs; the CA issues the certificate;
+    `key switch` installs it, signs with the new key from then on (kept across a restart of the
+    data plane), keeps the old one for decrypting mail in transit, and publishes the new
+    certificate to the directory without being asked. A certificate that is not valid for us is
+    refused and changes nothing."""
+    c = setup()
+    s = td.setup()
+    rc, out = cli("key", "rollover", "dca-2028", "domain-confidentiality-authority@agency-a.govt.nz")
+    check(rc == 0 and "BEGIN CERTIFICATE REQUEST" in out and "key switch dca-2028 FILE" in out, out)
+    rc, keys = cli("key", "list")
+    check(re.search(r"dca\s+RSA\s+in use", keys) and re.search(r"dca-2028\s+RSA\s+-", keys), keys)
+    csr, cert, ext = (c["w"].sub(n) for n in ("dca-2028.csr", "dca-2028.pem", "dca-2028.ext"))
+    with open(csr, "w") as f:
+        f.write(out[out.index("-----BEGIN"):out.index("-----END CERTIFICATE REQUEST-----") + 35] + "\n")
+    with open(ext, "w") as f:
+        f.write("keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "subjectAltName=email:domain-confidentiality-authority@agency-a.govt.nz\n")
+    ca = os.path.join(s["pki"], "agency-a")
+    subprocess.run(["openssl", "ca", "-batch", "-config", os.path.join(ca, "ca.cnf"), "-cert", os.path.join(ca, "ca.pem"),
+                    "-keyfile", os.path.join(ca, "ca.key"), "-in", csr, "-out", cert, "-extfile", ext, "-notext",
+                    "-days", "365"], check=True, capture_output=True)
+    rc, out = cli("key", "switch", "dca-2028", os.path.join(c["token"], "dca.pem"))
+    check(rc != 0 and "not for key dca-2028" in out, out)
+    rc, out = cli("key", "switch", "dca-2028", cert)
+    check(rc == 0 and "dca-2028 signs from now on" in out and "dca still decrypts" in out and
+          "published to cn=dca-a,ou=certificates,c=NZ" in out, out)
+    new_der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], capture_output=True, check=True).stdout
+    check(published_certificate() == new_der, "the directory holds the new certificate")
+    rc, keys = cli("key", "list")
+    check(re.search(r"dca-2028\s+RSA\s+in use", keys) and re.search(r"dca\s+RSA\s+-", keys), keys)
+    with open(os.path.join(c["gw"].spool, "certificates", "current-key")) as f:
+        check(f.read().strip() == "dca-2028", "the choice outlives a restart")
+    wait_for(lambda: "gateway      operational" in cli("show", "status")[1], what="operational with the new key")
+    # Back to the first key, so the tests after this one see the gateway they expect.
+    rc, out = cli("key", "switch", "dca", os.path.join(c["token"], "dca.pem"))
+    check(rc == 0 and "dca signs from now on" in out, out)
+    wait_for(lambda: "gateway      operational" in cli("show", "status")[1], what="operational again")
 
 
 def test_the_audit_chain_is_verified_and_tampering_is_caught():
@@ -466,7 +542,7 @@ if __name__ == "__main__":
     run_tests([
         test_the_first_sync_lists_agencies_and_waits_for_approval,
         test_our_certificate_is_published_to_the_directory,
-        test_a_held_message_is_released_from_the_console_after_approval,
+        test_a_held_message_is_discovered_at_once_and_released_by_the_approval,
         test_roles_come_from_the_kernel_and_refusals_are_audited,
         test_trusted_list_changes_reach_the_snapshot,
         test_monitor_log_follows_events_live,
@@ -474,5 +550,6 @@ if __name__ == "__main__":
         test_ping_and_explain_from_the_console,
         test_certificates_and_configuration_from_the_console,
         test_directory_outage_keeps_the_snapshot_and_recovers,
+        test_a_key_change_over_is_guided_and_the_new_certificate_published,
         test_the_audit_chain_is_verified_and_tampering_is_caught,
     ])

@@ -136,7 +136,7 @@ class Agency:
         return out
 
 
-def write_snapshot(agency, agencies, crl_overrides=None, version=1, extra=""):
+def write_snapshot(agency, agencies, crl_overrides=None, version=1, extra="", without_certificate=()):
     pki = W["pki"]
     crls = [os.path.join(pki, a.domain.split(".")[0], "crl.pem") for a in agencies]
     for i, a in enumerate(agencies):
@@ -149,7 +149,8 @@ def write_snapshot(agency, agencies, crl_overrides=None, version=1, extra=""):
         f.write('trusted_servers = ["127.0.0.2/32"]\n' + extra)
         for a in agencies:
             f.write(f'[[agency]]\ndomain = "{a.domain}"\nname = "Agency {a.letter.upper()}"\n'
-                    f'community = "{a.community}"\ncertificate = "{a.token}/dca.pem"\n'
+                    f'community = "{a.community}"\n' +
+                    ("" if a.domain in without_certificate else f'certificate = "{a.token}/dca.pem"\n') +
                     f'capabilities = ["{AES256_CBC}"]\n')
     os.replace(agency.snapshot + ".tmp", agency.snapshot)
 
@@ -726,6 +727,78 @@ def test_12b_a_vendor_gets_secure_unclassified_mail_and_never_classified_mail():
     check(internet.count() == before + 1, "only the unclassified message reached the vendor")
 
 
+def test_15_a_missing_certificate_is_asked_for_by_signed_mail_and_the_held_mail_follows():
+    """§2.8 auto-discovery and its e-mail fallback, both ends bootstrapping (issue 13 items 15, 16):
+    A knows no certificate for C and C none for A (no directory here: seegw-control is not
+    running). A [RESTRICTED] message from A to C is held (OUT-5) and A at once sends C a signed
+    request for domain-confidentiality-authority@agency-c.govt.nz. C answers it although it holds
+    no certificate for A — signed, and encrypted to the certificate that signed the request — and
+    learns A's certificate from the request; A learns C's from the answer, and the held message
+    leaves by itself, encrypted. Nothing crosses the wire in clear."""
+    s = world()
+    a, c, proxy = s["a"], s["c"], s["proxy"]
+    for x, other in ((a, c), (c, a)):
+        learnt = os.path.join(x.gw.spool, "certificates", "learnt", other.domain + ".pem")
+        if os.path.exists(learnt):
+            os.remove(learnt)
+        write_snapshot(x, s["agencies"], version=20, without_certificate=(other.domain,))
+        rc, out = x.gw.admin("reload")
+        check(rc == 0 and "version 20" in out, out)
+    wire_before, log_a, log_c = len(proxy.wire()), len(a.gw.log_text()), len(c.gw.log_text())
+    try:
+        a.submit("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"],
+                 b"From: alice@agency-a.govt.nz\r\nTo: carol@agency-c.govt.nz\r\nSubject: bootstrap\r\n\r\n"
+                 b"[RESTRICTED] waited for a certificate\r\n")
+        wait_for(lambda: "certificate request to <domain-certificate-request@agency-c.govt.nz>" in a.gw.log_text()[log_a:],
+                 what="A's signed certificate request")
+        check("to=<carol@agency-c.govt.nz> action=hold rule=OUT-5" in a.gw.log_text()[log_a:],
+              "the message was held first")
+        wait_for(lambda: any(b"waited for a certificate" in m for m in c.mail_to("carol@agency-c.govt.nz")),
+                 timeout=60, what="the held message at C")
+        wire = proxy.wire()[wire_before:]
+        check(b"Subject: domain-confidentiality-authority@agency-c.govt.nz" in wire and b"multipart/signed" in wire,
+              "the request went to C signed, naming the wanted address")
+        check(b"waited for a certificate" not in wire and b"RESTRICTED" not in wire.upper(), "never in clear")
+        check(re.search(r"answer to <domain-certificate-request@agency-a.govt.nz> signed and encrypted to the "
+                        r"certificate that signed the request", c.gw.log_text()[log_c:]), c.gw.log_text()[-3000:])
+        check(os.path.exists(os.path.join(c.gw.spool, "certificates", "learnt", "agency-a.govt.nz.pem")),
+              "C learnt A's certificate from the request")
+        check(os.path.exists(os.path.join(a.gw.spool, "certificates", "learnt", "agency-c.govt.nz.pem")),
+              "A learnt C's certificate from the answer")
+        check("released from hold by itself" in a.gw.log_text()[log_a:], "released without the administrator")
+        rc, held = a.gw.admin("queue", "held")
+        check(rc == 0 and "carol@agency-c.govt.nz" not in held, held)
+        check(not a.mail_to("domain-certificate-request@agency-a.govt.nz") and
+              not c.mail_to("domain-certificate-request@agency-c.govt.nz"),
+              "requests and answers are consumed by the gateways, never delivered to a user")
+    finally:
+        for x in (a, c):
+            write_snapshot(x, s["agencies"], version=21)
+            x.gw.admin("reload")
+
+
+def test_15b_a_ping_from_a_trusted_ca_signer_not_on_the_lists_is_answered_encrypted_to_it():
+    """§2.14 (issue 13 item 17): a partner on neither list, whose domain certificate a trusted CA
+    issued, pings A. A holds no certificate for it, so the reply is encrypted to the certificate
+    that signed the ping — on the wire to the Internet it is S/MIME, and only the partner's key
+    opens it."""
+    s, pki = world(), W["pki"]
+    a = s["a"]
+    cert, key = issue(pki, "agency-b", "partner", "domain-confidentiality-authority@partner.example.nz")
+    ping = signed_message(cert, key, "ops@partner.example.nz", "ping", b"ping\r\n", to="seemail-ping@agency-a.govt.nz")
+    a.from_outside("ops@partner.example.nz", ["seemail-ping@agency-a.govt.nz"], ping)
+    wait_for(lambda: any(b"ops@partner.example.nz" in m.split(b"\r\n", 1)[0] for m in s["internet"].messages()),
+             what="the ping reply to the partner")
+    reply = [m for m in s["internet"].messages() if b"ops@partner.example.nz" in m.split(b"\r\n", 1)[0]][-1]
+    check(b"application/pkcs7-mime" in reply and b"seemail-ping reply" not in reply, "encrypted in transit")
+    path = os.path.join(W["w"].path, "partner-reply.eml")
+    with open(path, "wb") as f:
+        f.write(reply.split(b"\r\n", 1)[1])
+    openssl("cms", "-decrypt", "-in", path, "-recip", cert, "-inkey", key, "-out", path + ".signed")
+    text = openssl("cms", "-verify", "-in", path + ".signed", "-CAfile", os.path.join(pki, "agency-a", "ca.pem")).stdout
+    check(b"seemail-ping reply from agency-a.govt.nz" in text, text[:400])
+
+
 def test_14_gateways_stop_cleanly_with_nothing_left_behind():
     """Every gateway stops on SIGTERM with status 0; sanitizer builds (CI runs this file against
     the ASan+UBSan build too) report nothing."""
@@ -771,6 +844,8 @@ if __name__ == "__main__":
             test_12_no_current_policy_suspends_b_and_a_s_mail_waits_for_it,
             test_12b_a_vendor_gets_secure_unclassified_mail_and_never_classified_mail,
             test_13_new_certificates_and_capabilities_are_learnt_from_mail,
+            test_15_a_missing_certificate_is_asked_for_by_signed_mail_and_the_held_mail_follows,
+            test_15b_a_ping_from_a_trusted_ca_signer_not_on_the_lists_is_answered_encrypted_to_it,
             test_14_gateways_stop_cleanly_with_nothing_left_behind,
         ])
     finally:

@@ -102,11 +102,33 @@ def test_bad_pin_file_is_a_clear_fault():
         gw.stop(); w.remove()
 
 
+def age_key(token, label, start):
+    """Sets the key pair's CKA_START_DATE (when it was made; on the public half, which SoftHSM2 can
+    read back) as an independent PKCS#11 consumer (PyKCS11) would: 'YYYYMMDD'. Returns the old."""
+    script = r"""
+import PyKCS11, sys
+lib = PyKCS11.PyKCS11Lib(); lib.load("/usr/lib/softhsm/libsofthsm2.so")
+slot = [s for s in lib.getSlotList(tokenPresent=True)
+        if lib.getTokenInfo(s).label.strip() == "agency-a.govt.nz"][0]
+session = lib.openSession(slot, PyKCS11.CKF_SERIAL_SESSION | PyKCS11.CKF_RW_SESSION)
+session.login(open(sys.argv[1]).read().split()[0])
+for o in session.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PUBLIC_KEY), (PyKCS11.CKA_LABEL, sys.argv[2])]):
+    print(bytes(session.getAttributeValue(o, [PyKCS11.CKA_START_DATE], allAsBinary=True)[0]).decode())
+    session.setAttributeValue(o, [(PyKCS11.CKA_START_DATE, list(sys.argv[3].encode()))])
+"""
+    r = subprocess.run(["/usr/bin/python3", "-c", script, os.path.join(token, "user.pin"), label, start],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf")))
+    check(r.returncode == 0, r.stderr)
+    return r.stdout.strip()
+
+
 def test_own_certificate_is_validated_like_a_peers():
     """§2.9, OPS-1: our own certificate must chain to our trusted roots (and be in date, not
     revoked, named for our domain) or nothing is signed with it: 4xx, the reason in the log and
     in status; a snapshot that trusts its CA makes the gateway operational by itself. A
-    certificate that expires within 30 days is reported to the administrator (DIR-4)."""
+    certificate that expires within 30 days and a key pair made more than four years ago (§2.3,
+    its PKCS#11 start date) are reported to the administrator (DIR-4)."""
     w = Workdir("own-cert")
     token, pki = os.path.join(w.path, "token"), os.path.join(w.path, "pki")
     subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
@@ -114,6 +136,8 @@ def test_own_certificate_is_validated_like_a_peers():
                     os.path.join(BUILD, "crypto-hsm", "seegw-hsm"), "rsa:2048", "20"],
                    check=True, stdout=subprocess.DEVNULL)
     env = dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf"))
+    made = age_key(token, "dca", "20200101")
+    check(made == time.strftime("%Y%m%d", time.gmtime()), f"key generation records the day: {made!r}")
     snapshot = os.path.join(w.path, "policy.toml")
     write_policy(snapshot, f'version = 1\ntrusted_roots = ["{pki}/untrusted/ca.pem"]\n')
     local = Sink(w, "internal")
@@ -129,9 +153,11 @@ def test_own_certificate_is_validated_like_a_peers():
                                f'crls = ["{pki}/agency-a/crl.pem"]\n')
         wait_for(lambda: banner(gw.port).startswith(b"220 "), timeout=20, what="operational: its CA is trusted")
         rc, status = gw.admin("status")
-        check("own certificate: valid (valid); the certificate expires within 30 days" in status, status)
+        check("own certificate: valid (valid);" in status and "the certificate expires within 30 days" in status
+              and "the key pair is more than four years old" in status, status)
         wait_for(lambda: any(b"own certificate needs attention" in m and b"expires within 30 days" in m
-                             for m in local.messages()), what="the administrator told")
+                             and b"more than four years old" in m for m in local.messages()),
+                 what="the administrator told")
         check(local.messages()[0].split(b"\r\n", 1)[0].endswith(b"-> postmaster@agency-a.govt.nz"),
               local.messages()[0][:200])
         time.sleep(2)

@@ -64,6 +64,14 @@ const std::vector<CommandSpec>& table() {
        {{"LABEL", label}, {"CERTIFICATE-FILE", file}},
        D,
        "install the key's issued certificate"},
+      {{"key", "rollover"},
+       {{"LABEL", label}, {"EMAIL", email}, {"TYPE", key_type, true}},
+       D,
+       "change-over 1: new key pair, CSR"},
+      {{"key", "switch"},
+       {{"LABEL", label}, {"CERTIFICATE-FILE", file}},
+       D,
+       "change-over 2: sign with it, publish"},
       {{"key", "retire"}, {{"LABEL", label}}, D, "destroy a key pair (compromise)"},
       {{"ping"}, {{"DOMAIN", domain}}, O, "send a seemail-ping to an agency"},
       {{"config", "show"}, {}, A, "the configuration in use (no secrets)"},
@@ -103,10 +111,7 @@ bool arg_ok(const ArgSpec& spec, const std::string& v, std::string& why) {
       return false;
     }
     case label:
-      if (!v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-          }))
-        return true;
+      if (is_key_label(v)) return true;
       why = "is not a key label (letters, digits, - _ .)";
       return false;
     case key_type:

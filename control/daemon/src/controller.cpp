@@ -407,6 +407,128 @@ void Controller::schedule() {
   }
 }
 
+void Controller::discover_certificate(const std::string& domain, Reply& reply,
+                                      const Progress& progress) {
+  const auto agencies = stored_agencies(store_);
+  const bool listed = std::any_of(agencies.begin(), agencies.end(),
+                                  [&](const StoredAgency& a) { return a.domain == domain; });
+  progress(0, 2, "connecting to " + config_.directory.uri);
+  auto dir = directory::Directory::connect(config_.directory);
+  auto found = dir ? discover(**dir, config_, domain)
+                   : Result<std::vector<Verdict>>(std::unexpected(dir.error()));
+  progress(2, 2, "done");
+  if (!found && !listed) return reply.error(found.error().message);
+  if (!found || found->empty()) {
+    const std::string why = found ? "the directory holds no certificate for " + domain
+                                  : "the directory cannot be asked: " + found.error().message;
+    return reply.answer(true, listed ? request_by_mail(domain, why) : why);
+  }
+  Json data = Json::array();
+  std::string text;
+  for (const auto& v : *found) {
+    data.push_back({{"subject", x509::subject_text(v.certificate.get())},
+                    {"state", x509::state_name(v.validation.state)},
+                    {"detail", v.validation.detail},
+                    {"warnings", v.validation.warnings}});
+    text += fmt::format("{}: {}{}{}\n", x509::subject_text(v.certificate.get()),
+                        x509::state_name(v.validation.state),
+                        v.validation.detail.empty() ? "" : " - ", v.validation.detail);
+    for (const auto& w : v.validation.warnings) text += "  warning: " + w + "\n";
+  }
+  const auto& best = found->front();
+  if (!listed)
+    return reply.answer(
+        true, text + "nothing changed: " + domain + " is not on the SEEMAIL or VENDOR list\n",
+        data);
+  if (best.validation.state != x509::CertificateState::valid)
+    return reply.answer(
+        true, text + request_by_mail(domain, "no valid certificate in the directory") + "\n", data);
+  const std::string pem = x509::to_pem(best.certificate.get());
+  if (auto in_use = x509::load_certificate_file((store_.discovered() / (domain + ".pem")).string());
+      in_use && X509_cmp(in_use->get(), best.certificate.get()) == 0)
+    return reply.answer(true, text + "already in use: nothing changed", data);
+  if (!config_.auto_approve) {
+    if (auto w = write_file_atomically(store_.pending() / (domain + ".pem"), pem); !w)
+      return reply.error(w.error().message);
+    return reply.answer(true, text + "waiting for approval: certificate approve " + domain, data);
+  }
+  if (auto w = write_file_atomically(store_.discovered() / (domain + ".pem"), pem); !w)
+    return reply.error(w.error().message);
+  auto composed = recompose(progress);
+  text += composed ? fmt::format("in use from snapshot version {}; {}", composed->version,
+                                 tell_dataplane())
+                   : composed.error().message;
+  return reply.answer(true, text, data);
+}
+
+std::string Controller::request_by_mail(const std::string& domain, const std::string& why) {
+  auto r = dataplane("request-certificate " + domain);
+  if (!r) {
+    log::warning("control: {}; the signed e-mail request was not sent: {}", why, r.error().message);
+    return why + "; the signed e-mail request was not sent: " + r.error().message;
+  }
+  log::notice("control: {}; {}", why, r->substr(3, r->find('\n') - 3));
+  return why + "; " + r->substr(3, r->find('\n') - 3);
+}
+
+Result<std::string> Controller::publish_own_certificate() {
+  // §2.15: our current certificate, as the data plane (which holds the HSM) has it, into the
+  // directory entry the configuration names, with the configured bind credentials.
+  if (config_.directory.publish_dn.empty())
+    return fail(Errc::config, "no [directory] publish_dn is configured");
+  auto dp = dataplane("own-certificate");
+  if (!dp) return std::unexpected(dp.error());
+  auto certs = x509::load_certificates(dp->substr(dp->find('\n') + 1));
+  if (!certs || certs->empty()) return fail(Errc::protocol, "the data plane gave no certificate");
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(certs->front().get(), &der);
+  if (n <= 0) return fail(Errc::corrupt, "our certificate cannot be encoded");
+  const std::string bytes(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
+  OPENSSL_free(der);
+  auto dir = directory::Directory::connect(config_.directory);
+  if (!dir) return std::unexpected(dir.error());
+  if (auto p = (*dir)->publish_certificate(config_.directory.publish_dn, bytes); !p)
+    return std::unexpected(p.error());
+  log::notice("control: certificate {} published to {}", x509::subject_text(certs->front().get()),
+              config_.directory.publish_dn);
+  return fmt::format("{} published to {}", x509::subject_text(certs->front().get()),
+                     config_.directory.publish_dn);
+}
+
+void Controller::rollover_key(const std::vector<std::string>& args, Reply& reply) {
+  const std::string& label = args[0];
+  auto made = dataplane("key generate " + label + " " + (args.size() > 2 ? args[2] : "rsa:2048"));
+  if (!made) return reply.error(made.error().message);
+  auto csr = dataplane("key csr " + label + " " + args[1]);
+  if (!csr) return reply.error("the key pair is made, its CSR is not: " + csr.error().message);
+  reply.answer(true, fmt::format("Step 1 of 2: key pair {} generated inside the token; the key in "
+                                 "use still signs.\n"
+                                 "Send this request to the agency's CA:\n\n{}\n"
+                                 "Step 2, with the issued certificate: key switch {} FILE\n",
+                                 label, csr->substr(csr->find('\n') + 1), label));
+}
+
+void Controller::switch_key(const std::vector<std::string>& args, Reply& reply) {
+  const std::string& label = args[0];
+  auto installed = dataplane("key install " + label + " " + base64(args[1]));
+  if (!installed) return reply.error(installed.error().message);
+  auto switched = dataplane("key switch " + label);
+  if (!switched)
+    return reply.error("the certificate is installed; the key in use is unchanged: " +
+                       switched.error().message);
+  std::string text = switched->substr(3, switched->find('\n') - 3) + "\n";
+  // §2.15: the directory keeps our current certificate, so peers find the new one at once.
+  if (config_.directory.publish_dn.empty()) {
+    text += "not published: no [directory] publish_dn is configured\n";
+  } else if (auto published = publish_own_certificate(); published) {
+    text += *published + "\n";
+  } else {
+    log::warning("control: the new certificate was not published: {}", published.error().message);
+    text += "NOT published (" + published.error().message + "): certificate publish\n";
+  }
+  reply.answer(true, text);
+}
+
 void Controller::monitor_log(Reply& reply) {
   std::uint64_t own = 0, theirs = 0;
   for (const auto& e : log::events_after(0)) own = e.seq;
@@ -728,56 +850,8 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
     if (!a && !b) return reply.error(match + " is not on the TRUSTED list");
     return changed(match + " removed from the TRUSTED list");
   }
-  if (name == "certificate discover") {
-    const std::string domain = ascii_lower(args[0]);
-    progress(0, 2, "connecting to " + config_.directory.uri);
-    auto dir = directory::Directory::connect(config_.directory);
-    if (!dir) return reply.error(dir.error().message);
-    progress(1, 2, "searching for " + domain);
-    auto found = discover(**dir, config_, domain);
-    if (!found) return reply.error(found.error().message);
-    progress(2, 2, "done");
-    if (found->empty())
-      return reply.answer(true, "the directory holds no certificate for " + domain);
-    Json data = Json::array();
-    std::string text;
-    for (const auto& v : *found) {
-      data.push_back({{"subject", x509::subject_text(v.certificate.get())},
-                      {"state", x509::state_name(v.validation.state)},
-                      {"detail", v.validation.detail},
-                      {"warnings", v.validation.warnings}});
-      text += fmt::format("{}: {}{}{}\n", x509::subject_text(v.certificate.get()),
-                          x509::state_name(v.validation.state),
-                          v.validation.detail.empty() ? "" : " - ", v.validation.detail);
-      for (const auto& w : v.validation.warnings) text += "  warning: " + w + "\n";
-    }
-    const auto& best = found->front();
-    const auto agencies = stored_agencies(store_);
-    const bool listed = std::any_of(agencies.begin(), agencies.end(),
-                                    [&](const StoredAgency& a) { return a.domain == domain; });
-    if (best.validation.state != x509::CertificateState::valid || !listed) {
-      text += listed ? "nothing changed: no valid certificate\n"
-                     : "nothing changed: " + domain + " is not on the SEEMAIL or VENDOR list\n";
-      return reply.answer(true, text, data);
-    }
-    const std::string pem = x509::to_pem(best.certificate.get());
-    if (auto in_use =
-            x509::load_certificate_file((store_.discovered() / (domain + ".pem")).string());
-        in_use && X509_cmp(in_use->get(), best.certificate.get()) == 0)
-      return reply.answer(true, text + "already in use: nothing changed", data);
-    if (!config_.auto_approve) {
-      if (auto w = write_file_atomically(store_.pending() / (domain + ".pem"), pem); !w)
-        return reply.error(w.error().message);
-      return reply.answer(true, text + "waiting for approval: certificate approve " + domain, data);
-    }
-    if (auto w = write_file_atomically(store_.discovered() / (domain + ".pem"), pem); !w)
-      return reply.error(w.error().message);
-    auto composed = recompose(progress);
-    text += composed ? fmt::format("in use from snapshot version {}; {}", composed->version,
-                                   tell_dataplane())
-                     : composed.error().message;
-    return reply.answer(true, text, data);
-  }
+  if (name == "certificate discover")
+    return discover_certificate(ascii_lower(args[0]), reply, progress);
   if (name == "certificate approve") {
     const std::string domain = ascii_lower(args[0]);
     const fs::path waiting = store_.pending() / (domain + ".pem");
@@ -815,28 +889,9 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
                                no_cdp.empty() ? "" : "\nwarning: " + no_cdp));
   }
   if (name == "certificate publish") {
-    // §2.15: our current certificate, as the data plane (which holds the HSM) has it, into the
-    // directory entry the configuration names, with the configured bind credentials.
-    if (config_.directory.publish_dn.empty())
-      return reply.error("no [directory] publish_dn is configured");
-    auto dp = dataplane("own-certificate");
-    if (!dp) return reply.error(dp.error().message);
-    auto certs = x509::load_certificates(dp->substr(dp->find('\n') + 1));
-    if (!certs || certs->empty()) return reply.error("the data plane gave no certificate");
-    unsigned char* der = nullptr;
-    const int n = i2d_X509(certs->front().get(), &der);
-    if (n <= 0) return reply.error("our certificate cannot be encoded");
-    const std::string bytes(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
-    OPENSSL_free(der);
-    auto dir = directory::Directory::connect(config_.directory);
-    if (!dir) return reply.error(dir.error().message);
-    if (auto p = (*dir)->publish_certificate(config_.directory.publish_dn, bytes); !p)
-      return reply.error(p.error().message);
-    log::notice("control: certificate {} published to {}", x509::subject_text(certs->front().get()),
-                config_.directory.publish_dn);
-    return reply.answer(
-        true, fmt::format("{} published to {}\n", x509::subject_text(certs->front().get()),
-                          config_.directory.publish_dn));
+    auto published = publish_own_certificate();
+    if (!published) return reply.error(published.error().message);
+    return reply.answer(true, *published + "\n");
   }
   if (name == "certificate export") {
     auto r = dataplane("export " + ascii_lower(args[0]));
@@ -864,6 +919,8 @@ void Controller::run(const std::vector<std::string>& argv, Reply& reply) {
   if (name == "key csr")
     return forward("key csr " + args[0] + " " + args[1] + (args.size() > 2 ? " " + args[2] : ""));
   if (name == "key install") return forward("key install " + args[0] + " " + base64(args[1]));
+  if (name == "key rollover") return rollover_key(args, reply);
+  if (name == "key switch") return switch_key(args, reply);
   if (name == "key retire") return forward("key retire " + args[0]);
   if (name == "ping") return forward("ping " + ascii_lower(args[0]));
   if (name == "config show") return reply.answer(true, describe(config_));

@@ -214,6 +214,10 @@ Result<Config> parse(std::string_view text) {
   c.admin_socket =
       path_text.empty() ? c.spool_path / "admin.sock" : std::filesystem::path(path_text);
   if (c.notice_window.count() == 0) c.notice_window = std::chrono::seconds(1);
+  path_text.clear();
+  str(t["control"]["socket"], path_text);
+  c.control_socket = path_text;
+  secs(t["control"]["certificate_request_interval"], c.certificate_request_interval);
   c.approved_ciphers = strings(t["smime"]["ciphers"]);
   c.approved_digests = strings(t["smime"]["digests"]);
   str(t["hsm"]["module"], c.hsm.module);

@@ -55,6 +55,12 @@ const PeerCertificate& certificate_of(const PolicySnapshot& s, const std::string
 
 }  // namespace
 
+bool certificate_usable(const PolicySnapshot& s, const std::string& domain) {
+  const PeerCertificate& cert = certificate_of(s, domain);
+  return cert.state == CertState::valid || cert.state == CertState::status_unknown ||
+         cert.renewal_found;
+}
+
 std::string_view cert_state_name(CertState c) {
   switch (c) {
     case CertState::valid:
@@ -245,8 +251,7 @@ DeliveryPlan decide_outbound(const PolicySnapshot& s, const OutboundFacts& f) {
     } else {
       const PeerCertificate& cert = certificate_of(s, r.domain);
       const bool must_secure = r.kind == Kind::member || (r.kind == Kind::trusted && classified);
-      const bool usable = cert.state == CertState::valid ||
-                          cert.state == CertState::status_unknown || cert.renewal_found;
+      const bool usable = certificate_usable(s, r.domain);
       if (must_secure) {
         if (usable) {
           d = {r.address, Action::sign_and_encrypt, r.kind == Kind::member ? "OUT-1" : "OUT-2",
@@ -396,6 +401,10 @@ InboundPlan decide_inbound(const PolicySnapshot& s, const InboundFacts& f) {
   const bool own = local_domain(s, domain);
 
   const bool deliver_any = answer_requests(f, ours, plan);
+  // IN-4, §2.8: a signed certificate request or answer teaches its signer's certificate too —
+  // how two gateways that hold none of each other's bootstrap.
+  plan.learn_certificate =
+      f.signer == SignerState::valid && f.signer_naming.empty() && (agency || trusted_sender);
   if (!deliver_any) return plan;
 
   const bool downgrade =

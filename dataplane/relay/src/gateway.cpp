@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <openssl/x509v3.h>
 
@@ -12,6 +13,8 @@
 
 #include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
+#include "seegw/common/text.hpp"
+#include "seegw/common/unix_socket.hpp"
 #include "seegw/seemail/message_edit.hpp"
 #include "worker.hpp"
 
@@ -86,6 +89,16 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   gw->config_ = std::move(config);
   const auto& c = gw->config_;
 
+  gw->key_label_ = c.hsm.key_label;
+  if (auto switched = read_file(c.spool_path / "certificates" / "current-key")) {
+    // A `key switch` outlives a restart; a file that names no label is ignored, loudly.
+    std::string label(trim_view(*switched));
+    if (is_key_label(label))
+      gw->key_label_ = std::move(label);
+    else
+      log::error("hsm: {} names no key label; signing with [hsm] key_label {}",
+                 (c.spool_path / "certificates" / "current-key").string(), c.hsm.key_label);
+  }
   auto matcher = scan::Matcher::create();
   if (!matcher) return std::unexpected(matcher.error());
   gw->matcher_ = *matcher;
@@ -179,7 +192,18 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       return std::unexpected(listening.error());
   }
   gw->queue_->set_operational([g = gw.get()] { return g->operational(); });
+  gw->seeker_ = std::make_unique<CertificateSeeker>(
+      c.certificate_request_interval,
+      [g = gw.get()](const std::string& domain) { g->seek_certificate(domain); });
+  gw->queue_->set_certificate_events(
+      {[g = gw.get()](const std::string& domain) { g->seeker_->want(domain); },
+       [g = gw.get()] { g->request_reload(); }});
   gw->queue_->start();
+  {
+    // Mail held for a certificate before a restart goes if the snapshot now has it.
+    std::lock_guard reloading(gw->reload_mutex_);
+    gw->release_for_new_certificates(gw->trust());
+  }
   for (auto& w : gw->workers_) gw->threads_.emplace_back([w = w.get()] { w->run(); });
   gw->health_ = std::thread([g = gw.get()] { g->watch_health(); });
   auto admin =
@@ -244,7 +268,8 @@ std::vector<x509::Certificate> issuer_chain(X509* cert, const std::vector<X509*>
 
 }  // namespace
 
-bool Gateway::own_certificate_usable(X509* certificate, std::string& why) {
+bool Gateway::own_certificate_usable(X509* certificate, std::optional<std::time_t> key_created,
+                                     std::string& why) {
   auto trust = this->trust();
   std::vector<X509*> candidates;
   for (const auto& c : configured_chain_) candidates.push_back(c.get());
@@ -253,7 +278,8 @@ bool Gateway::own_certificate_usable(X509* certificate, std::string& why) {
       std::make_shared<const std::vector<x509::Certificate>>(issuer_chain(certificate, candidates));
   std::vector<X509*> intermediates;
   for (const auto& c : configured_chain_) intermediates.push_back(c.get());
-  const auto v = trust->check(certificate, intermediates, config_.domain, std::time(nullptr));
+  const auto v =
+      trust->check(certificate, intermediates, config_.domain, std::time(nullptr), key_created);
   {
     std::lock_guard lock(hsm_mutex_);
     own_chain_ = chain;
@@ -267,7 +293,7 @@ bool Gateway::own_certificate_usable(X509* certificate, std::string& why) {
       tell_administrator(
           "SEEMail: the gateway's own certificate needs attention",
           fmt::format("The SEEMail gateway's own certificate ({}):\n{}\n\nRenew it "
-                      "in time: key rollover, then key install (docs/operations.md).\n",
+                      "in time: key rollover, then key switch (docs/operations.md).\n",
                       x509::subject_text(certificate), warnings));
     own_warnings_told_ = warnings;
   }
@@ -335,17 +361,23 @@ bool Gateway::hsm_usable(std::string& why) {
     }
     auto fresh = std::make_shared<HsmHandle>();
     fresh->hsm = std::move(*opened);
-    auto key = fresh->hsm->private_key(config_.hsm.key_label);
-    auto cert = fresh->hsm->certificate(config_.hsm.key_label);
+    fresh->label = key_label();
+    auto key = fresh->hsm->private_key(fresh->label);
+    auto cert = fresh->hsm->certificate(fresh->label);
     if (!key || !cert) {
       why = "HSM: " + (!key ? key.error().message : cert.error().message);
       return false;
     }
     fresh->key = *key;
     fresh->certificate = std::move(*cert);
+    // Read once per opening of the token, not at every check.
+    if (auto session = pkcs11::TokenSession::open(
+            {config_.hsm.module, config_.hsm.token, config_.hsm.pin_file})) {
+      if (auto created = (*session)->key_created(fresh->label)) fresh->key_created = *created;
+    }
     if (auto labels = fresh->hsm->certificate_labels()) {
       for (const auto& label : *labels) {
-        if (label == config_.hsm.key_label) continue;
+        if (label == fresh->label) continue;
         auto earlier_key = fresh->hsm->private_key(label);
         auto earlier_cert = fresh->hsm->certificate(label);
         if (earlier_key && earlier_cert)
@@ -356,13 +388,18 @@ bool Gateway::hsm_usable(std::string& why) {
     std::lock_guard lock(hsm_mutex_);
     hsm_ = fresh;
   }
-  if (auto ok = handle->hsm->check(config_.hsm.key_label); !ok) {
+  if (auto ok = handle->hsm->check(handle->label); !ok) {
     why = "HSM: " + ok.error().message;
     std::lock_guard lock(hsm_mutex_);
     if (hsm_ == handle) hsm_.reset();  // open it afresh next time; users keep theirs alive
     return false;
   }
-  return own_certificate_usable(handle->certificate.get(), why);
+  return own_certificate_usable(handle->certificate.get(), handle->key_created, why);
+}
+
+std::string Gateway::key_label() {
+  std::lock_guard lock(hsm_mutex_);
+  return key_label_;
 }
 
 Result<seemail::SigningKeys> Gateway::signing_keys() {
@@ -423,17 +460,98 @@ Result<void> Gateway::reload_policy() {
   log::info("policy: snapshot version {} loaded: {} agencies, {} trusted, {} certificates{}",
             (*loaded)->policy.version, (*loaded)->policy.seemail.size(),
             (*loaded)->policy.trusted.size(), (*loaded)->certificates.size(), states);
-  std::lock_guard lock(trust_mutex_);
-  trust_ = std::move(*loaded);
+  {
+    std::lock_guard lock(trust_mutex_);
+    trust_ = *loaded;
+  }
+  release_for_new_certificates(std::move(*loaded));
   return {};
+}
+
+void Gateway::release_for_new_certificates(std::shared_ptr<const seemail::TrustState> trust) {
+  std::set<std::string> usable;
+  for (const auto& [domain, cert] : trust->policy.certificates)
+    if (policy::certificate_usable(trust->policy, domain) && trust->certificate_for(domain))
+      usable.insert(domain);
+  // Only a domain that gained a certificate can release anything: the hold queue is read then,
+  // not at every reload. Before the queue exists (start-up) the first look comes after it starts.
+  const bool gained = std::any_of(usable.begin(), usable.end(),
+                                  [&](const std::string& d) { return !usable_domains_.count(d); });
+  if (!queue_) return;
+  for (const auto& d : usable)
+    if (!usable_domains_.count(d)) seeker_->found(d);
+  usable_domains_ = usable;
+  if (!gained) return;
+  queue_->release_awaiting(
+      [usable = std::move(usable)](const std::string& domain) { return usable.count(domain) > 0; });
+}
+
+void Gateway::request_reload() {
+  {
+    std::lock_guard lock(health_mutex_);
+    reload_requested_ = true;
+  }
+  health_wake_.notify_all();
+}
+
+void Gateway::seek_certificate(const std::string& domain) {
+  if (!config_.control_socket.empty()) {
+    auto asked = ask_control_to_discover(domain);
+    if (asked) {
+      log::notice("certificate: seegw-control looked for the certificate of {}: {}", domain,
+                  *asked);
+      return;
+    }
+    log::warning(
+        "certificate: seegw-control did not look for the certificate of {} ({}); asking "
+        "by signed mail",
+        domain, asked.error().message);
+  }
+  auto sent = send_certificate_request(domain);
+  if (sent)
+    log::notice("certificate: {}", *sent);
+  else
+    log::error("certificate: no request for the certificate of {}: {}", domain,
+               sent.error().message);
+}
+
+// seegw-control's console protocol: one JSON request line; JSON answer lines, the last with "ok".
+Result<std::string> Gateway::ask_control_to_discover(const std::string& domain) {
+  const nlohmann::json request{{"argv", {"certificate", "discover", domain}}};
+  auto reply =
+      unix_request(config_.control_socket, request.dump() + "\n", std::chrono::seconds(30));
+  if (!reply) return std::unexpected(reply.error());
+  std::string last;
+  for (std::size_t start = 0, end; start < reply->size(); start = end + 1) {
+    end = reply->find('\n', start);
+    if (end == std::string::npos) end = reply->size();
+    if (end > start) last = reply->substr(start, end - start);
+  }
+  const auto answer = nlohmann::json::parse(last, nullptr, false);
+  if (answer.is_discarded() || !answer.is_object() || !answer.contains("ok"))
+    return fail(Errc::protocol, "seegw-control gave no answer");
+  const std::string text = answer.value("text", "");
+  if (!answer.value("ok", false)) return fail(Errc::unavailable, text);
+  return text;
+}
+
+Result<std::string> Gateway::send_certificate_request(const std::string& domain) {
+  auto request = processor_->certificate_request(domain, std::time(nullptr));
+  if (!request) return std::unexpected(request.error());
+  const std::string what = request->what;
+  queue_->inject(std::move(*request), "-");
+  return "signed " + what + " sent; the certificate that answers it is learnt from the answer";
 }
 
 void Gateway::watch_health() {
   const auto interval = config_.hsm.check_interval;  // spool, policy and HSM alike
   while (true) {
+    bool requested;
     {
       std::unique_lock lock(health_mutex_);
-      if (health_wake_.wait_for(lock, interval, [&] { return health_stop_; })) return;
+      health_wake_.wait_for(lock, interval, [&] { return health_stop_ || reload_requested_; });
+      if (health_stop_) return;
+      requested = std::exchange(reload_requested_, false);
     }
     // The snapshot is re-read when its file changes, and now and then anyway: certificate
     // states change with the clock (expiry, CRL nextUpdate).
@@ -443,7 +561,7 @@ void Gateway::watch_health() {
       bool due;
       {
         std::lock_guard reloading(reload_mutex_);
-        due = (!ec && mtime != policy_mtime_) ||
+        due = requested || (!ec && mtime != policy_mtime_) ||
               std::chrono::steady_clock::now() - policy_loaded_ >= config_.policy_reload_interval;
       }
       if (due) (void)reload_policy();
@@ -473,6 +591,7 @@ void Gateway::stop() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   if (queue_) queue_->stop();  // absent when start-up failed before it was made
+  seeker_.reset();             // after the pipeline, which tells it of wanted certificates
   spool_.reset();  // joins the writer: its callbacks only post to loops that still exist
 }
 

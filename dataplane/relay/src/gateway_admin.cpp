@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <sstream>
 
+#include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
+#include "seegw/common/text.hpp"
 #include "seegw/relay/gateway.hpp"
 #include "seegw/seemail/message_edit.hpp"
 #include "seegw/x509/validation.hpp"
@@ -173,9 +175,18 @@ struct AdminVerbs {
   }
 
   static std::string own_certificate(Gateway& g, const Words&) {  // §2.15: for the directory
-    std::lock_guard lock(g.hsm_mutex_);
-    if (!g.hsm_ || !g.hsm_->certificate) return "error: the HSM and our certificate are not open";
-    return "ok\n" + x509::to_pem(g.hsm_->certificate.get());
+    {
+      std::lock_guard lock(g.hsm_mutex_);
+      if (g.hsm_ && g.hsm_->certificate && g.hsm_->label == g.key_label_)
+        return "ok\n" + x509::to_pem(g.hsm_->certificate.get());
+    }
+    // Right after a key switch, before the next health check opens the token again.
+    if (!g.config_.hsm.configured()) return "error: no HSM is configured ([hsm] token)";
+    auto token = g.token_access();
+    if (!token) return "error: " + token.error().message;
+    auto cert = token->hsm().certificate(g.key_label());
+    if (!cert) return "error: " + cert.error().message;
+    return "ok\n" + x509::to_pem(cert->get());
   }
 
   static std::string export_certificate(Gateway& g, const Words& words) {
@@ -205,6 +216,13 @@ struct AdminVerbs {
         c.domain, c.hostname);
     g.queue_->inject(std::move(m), "console");
     return "ok seemail-ping sent to seemail-ping@" + domain + "; the answer goes to " + from;
+  }
+
+  // DIR-2 fallback (§2.8): the signed e-mail request, sent at seegw-control's word when its
+  // directory holds no certificate for the domain.
+  static std::string request_certificate(Gateway& g, const Words& words) {
+    auto sent = g.send_certificate_request(ascii_lower(words[1]));
+    return sent ? "ok " + *sent : "error: " + sent.error().message;
   }
 
   static std::string release(Gateway& g, const Words& w) {
@@ -241,6 +259,7 @@ struct AdminVerbs {
         {"own-certificate", Arg::none, own_certificate},
         {"export", Arg::domain, export_certificate},
         {"ping", Arg::domain, ping},
+        {"request-certificate", Arg::domain, request_certificate},
         {"release", Arg::queue_id, release},
         {"delete", Arg::queue_id, remove},
         {"requeue", Arg::queue_id, requeue},
@@ -301,9 +320,9 @@ std::string Gateway::key_command(const std::vector<std::string>& words) {
   };
   if (sub == "csr") {
     if (words.size() < 4) return "error: key csr needs a label and an address";
-    auto opened = pkcs11::Hsm::open(hsm);
-    if (!opened) return "error: " + opened.error().message;
-    auto key = (*opened)->private_key(label);
+    auto token = token_access();
+    if (!token) return "error: " + token.error().message;
+    auto key = token->hsm().private_key(label);
     if (!key) return "error: " + key.error().message;
     std::string cn = "domain-confidentiality-authority";
     if (words.size() > 4) {
@@ -315,17 +334,20 @@ std::string Gateway::key_command(const std::vector<std::string>& words) {
     log::notice("hsm: certificate request made for key {}", label);
     return "ok\n" + *csr;
   }
+  if (sub == "switch") return switch_key(label);
+  if (sub == "install") return install_certificate(label, words.size() == 4 ? words[3] : "");
   auto session = pkcs11::TokenSession::open(hsm);
   if (!session) return "error: " + session.error().message;
   if (sub == "list") {
+    const std::string in_use = key_label();
     auto keys = (*session)->private_keys();
     if (!keys) return "error: " + keys.error().message;
     std::string out = "ok\n";
     for (const auto& k : *keys)
-      out += fmt::format(
-          "{}\t{}\t{}\t{}\n", k.label, k.type, k.label == config_.hsm.key_label ? "in use" : "-",
-          k.sensitive && !k.extractable && !k.value_readable ? "cannot leave the token"
-                                                             : "EXTRACTABLE");
+      out +=
+          fmt::format("{}\t{}\t{}\t{}\n", k.label, k.type, k.label == in_use ? "in use" : "-",
+                      k.sensitive && !k.extractable && !k.value_readable ? "cannot leave the token"
+                                                                         : "EXTRACTABLE");
     return out;
   }
   if (sub == "generate") {
@@ -340,48 +362,106 @@ std::string Gateway::key_command(const std::vector<std::string>& words) {
     log::notice("hsm: key pair {} generated", label);
     return "ok key pair " + label + " generated inside the token";
   }
-  if (sub == "install") {
-    if (words.size() != 4) return "error: key install needs a label and a certificate";
-    auto pem = base64_decode(words[3]);
-    if (!pem) return "error: " + pem.error().message;
-    auto certs = x509::load_certificates(*pem);
-    if (!certs || certs->empty()) return "error: that is not a certificate";
-    // The certificate must belong to the key, or every signature would fail verification.
-    auto opened = pkcs11::Hsm::open(hsm);
-    if (!opened) return "error: " + opened.error().message;
-    auto key = (*opened)->private_key(label);
-    if (!key) return "error: " + key.error().message;
-    if (X509_check_private_key(certs->front().get(), *key) != 1)
-      return "error: the certificate is not for key " + label;
-    // §2.9: a certificate we may not sign with is refused now, not found at the next check.
-    std::vector<X509*> intermediates;
-    for (const auto& c : configured_chain_) intermediates.push_back(c.get());
-    const auto v =
-        trust()->check(certs->front().get(), intermediates, config_.domain, std::time(nullptr));
-    if (v.state != x509::CertificateState::valid &&
-        v.state != x509::CertificateState::status_unknown)
-      return fmt::format("error: the certificate is not valid for {}: {} ({})", config_.domain,
-                         x509::state_name(v.state), v.detail);
-    if (auto i = (*session)->import_certificate(label, certs->front().get()); !i)
-      return "error: " + i.error().message;
-    drop_handle();
-    log::notice("hsm: certificate {} installed for key {}",
-                x509::subject_text(certs->front().get()), label);
-    return "ok certificate installed for " + label;
-  }
   if (sub == "retire") {
     auto n = (*session)->destroy_objects(label);
     if (!n) return "error: " + n.error().message;
     if (*n == 0) return "error: no key labelled " + label;
     drop_handle();
     log::warning("hsm: key {} retired ({} objects destroyed){}", label, *n,
-                 label == config_.hsm.key_label ? "; secure mail waits until a new key and "
-                                                  "certificate are installed"
-                                                : "");
+                 label == key_label() ? "; secure mail waits until a new key and "
+                                        "certificate are installed"
+                                      : "");
     return fmt::format("ok key {} retired ({} objects destroyed)", label, *n);
   }
   return "error: key list|generate LABEL [TYPE]|csr LABEL ADDRESS [NAME]|install LABEL "
-         "BASE64-PEM|retire LABEL";
+         "BASE64-PEM|switch LABEL|retire LABEL";
+}
+
+// The key commands read keys and certificates through the live libp11 context when there is
+// one: a second context, opening its session, closes every session of the slot (libp11 resets
+// the slot's pool) — the signing key's and a TokenSession's among them.
+Result<Gateway::TokenAccess> Gateway::token_access() {
+  TokenAccess access;
+  {
+    std::lock_guard lock(hsm_mutex_);
+    access.live = hsm_;
+  }
+  if (access.live) return access;
+  auto opened = pkcs11::Hsm::open({config_.hsm.module, config_.hsm.token, config_.hsm.pin_file});
+  if (!opened) return std::unexpected(opened.error());
+  access.own = std::move(*opened);
+  return access;
+}
+
+// Called from key_command (health_check_mutex_ held). Every check that reads the token comes
+// before the TokenSession that writes the certificate (see token_access).
+std::string Gateway::install_certificate(const std::string& label, const std::string& base64) {
+  if (base64.empty()) return "error: key install needs a label and a certificate";
+  auto pem = base64_decode(base64);
+  if (!pem) return "error: " + pem.error().message;
+  auto certs = x509::load_certificates(*pem);
+  if (!certs || certs->empty()) return "error: that is not a certificate";
+  {
+    // The certificate must belong to the key, or every signature would fail verification.
+    auto token = token_access();
+    if (!token) return "error: " + token.error().message;
+    auto key = token->hsm().private_key(label);
+    if (!key) return "error: " + key.error().message;
+    if (X509_check_private_key(certs->front().get(), *key) != 1)
+      return "error: the certificate is not for key " + label;
+  }
+  if (auto refused = refuse_own_certificate(certs->front().get()); !refused.empty()) return refused;
+  auto session =
+      pkcs11::TokenSession::open({config_.hsm.module, config_.hsm.token, config_.hsm.pin_file});
+  if (!session) return "error: " + session.error().message;
+  if (auto i = (*session)->import_certificate(label, certs->front().get()); !i)
+    return "error: " + i.error().message;
+  {
+    std::lock_guard lock(hsm_mutex_);
+    hsm_.reset();  // the next health check opens the token afresh, with the certificate
+  }
+  log::notice("hsm: certificate {} installed for key {}", x509::subject_text(certs->front().get()),
+              label);
+  return "ok certificate installed for " + label;
+}
+
+// §2.9: a certificate we may not sign with is refused now, not found at the next check.
+std::string Gateway::refuse_own_certificate(X509* certificate) {
+  std::vector<X509*> intermediates;
+  for (const auto& c : configured_chain_) intermediates.push_back(c.get());
+  const auto v = trust()->check(certificate, intermediates, config_.domain, std::time(nullptr));
+  if (v.state == x509::CertificateState::valid || v.state == x509::CertificateState::status_unknown)
+    return "";
+  return fmt::format("error: the certificate is not valid for {}: {} ({})", config_.domain,
+                     x509::state_name(v.state), v.detail);
+}
+
+// Called from key_command (health_check_mutex_ held): the key must be in the token with a
+// certificate we may sign with, and the choice is on disk before it is used.
+std::string Gateway::switch_key(const std::string& label) {
+  auto token = token_access();
+  if (!token) return "error: " + token.error().message;
+  if (auto key = token->hsm().private_key(label); !key) return "error: " + key.error().message;
+  auto cert = token->hsm().certificate(label);
+  if (!cert) return "error: key " + label + " has no certificate yet: key install it first";
+  if (auto refused = refuse_own_certificate(cert->get()); !refused.empty()) return refused;
+  const auto file = config_.spool_path / "certificates" / "current-key";
+  std::error_code ec;
+  std::filesystem::create_directories(file.parent_path(), ec);
+  if (auto w = write_file_atomically(file, label + "\n"); !w)
+    return "error: the choice could not be kept in " + file.string() + ": " + w.error().message;
+  std::string previous;
+  {
+    std::lock_guard lock(hsm_mutex_);
+    previous = std::exchange(key_label_, label);
+    hsm_.reset();  // the next health check opens the token with the new key
+  }
+  log::notice("hsm: key {} signs from now on ({}); {} still decrypts until it is retired", label,
+              x509::subject_text(cert->get()), previous);
+  if (previous == label) return "ok key " + label + " already signs";
+  return fmt::format(
+      "ok key {} signs from now on; {} still decrypts mail in transit until 'key retire {}'", label,
+      previous, previous);
 }
 
 }  // namespace seegw::relay

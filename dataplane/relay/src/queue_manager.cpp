@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <future>
 
 #include "seegw/common/log.hpp"
+#include "seegw/common/text.hpp"
 #include "seegw/policy/policy.hpp"
 #include "seegw/relay/dsn.hpp"
 #include "seegw/scan/inspector.hpp"
+#include "seegw/smtp/address.hpp"
 
 namespace seegw::relay {
 
@@ -228,6 +231,8 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
           break;
         case seemail::Disposition::hold:
           attempt->held.emplace_back(i, o.reason);
+          attempt->held_awaits_certificate =
+              attempt->held_awaits_certificate && o.awaits_certificate;
           attempt->results[i] = {rcpt, kFinishedByPolicy, o.reason};
           attempt->policy_end[i] = PolicyEnd::held;
           break;
@@ -237,6 +242,8 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
       }
     }
     remember(rec.id, std::move(outcome.explanation));
+    for (const auto& domain : outcome.certificates_wanted) certificate_events_.wanted(domain);
+    if (outcome.certificate_learnt) certificate_events_.learnt();
     if (!outcome.generated.empty())
       post([this, id = rec.id, generated = std::move(outcome.generated)]() mutable {
         for (auto& g : generated) spool_generated(std::move(g), id);
@@ -261,7 +268,7 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
   std::size_t blocked = 0, answered = 0;
   // Held recipients are finished only once the hold queue has them; if it cannot be written they
   // stay queued like a temporary failure (nothing is lost).
-  if (!attempt->held.empty() && !hold(record, attempt->held)) {
+  if (!attempt->held.empty() && !hold(record, attempt->held, attempt->held_awaits_certificate)) {
     for (const auto& [i, reason] : attempt->held) {
       attempt->results[i] = {record.recipients[i].address, 451, "4.3.0 not held: " + reason};
       attempt->policy_end[i] = PolicyEnd::none;
@@ -383,8 +390,10 @@ bool QueueManager::send_notice(const spool::SpoolRecord& original,
 // retired (a crash in between holds the message twice at worst, never loses it). When every
 // recipient is held the message keeps its ID; otherwise the held part gets a new one.
 bool QueueManager::hold(const spool::SpoolRecord& record,
-                        const std::vector<std::pair<std::size_t, std::string>>& held) {
+                        const std::vector<std::pair<std::size_t, std::string>>& held,
+                        bool awaits_certificate) {
   spool::SpoolRecord h = record;
+  h.awaits_certificate = awaits_certificate;
   h.recipients.clear();
   for (const auto& [i, reason] : held)
     h.recipients.push_back({record.recipients[i].address, reason});
@@ -414,6 +423,7 @@ void QueueManager::spool_generated(seemail::GeneratedMessage message, const spoo
   r.envelope.helo = config_.hostname;
   // Notices use the null reverse-path: they can never cause a bounce loop.
   r.envelope.mail_from = message.envelope_sender;
+  r.secured_by_gateway = message.secured_by_gateway;
   for (auto& to : message.recipients) r.recipients.push_back({to, ""});
   r.content = std::make_shared<const std::string>(std::move(message.content));
   if (auto written = spool_.write(spool::Queue::incoming, r); !written) {
@@ -477,17 +487,40 @@ Result<void> QueueManager::release(const spool::QueueId& id) {
   return on_manager_thread<Result<void>>([this, id]() -> Result<void> {
     auto record = spool_.load(spool::Queue::hold, id);
     if (!record) return fail(Errc::not_found, fmt::format("{} is not in the hold queue", id));
-    record->reason.clear();
-    for (auto& r : record->recipients) r.last_error.clear();
-    if (auto w = spool_.write(spool::Queue::incoming, *record); !w) return w;
-    if (auto removed = spool_.remove(spool::Queue::hold, id); !removed) return removed;
-    log::notice("queue: {} released from hold by the administrator", id);
-    {
-      std::lock_guard lock(mutex_);
-      ++in_flight_;
+    return release_from_hold(std::move(*record), "by the administrator");
+  });
+}
+
+Result<void> QueueManager::release_from_hold(spool::SpoolRecord record, std::string_view why) {
+  const spool::QueueId id = record.id;
+  record.reason.clear();
+  record.awaits_certificate = false;
+  for (auto& r : record.recipients) r.last_error.clear();
+  if (auto w = spool_.write(spool::Queue::incoming, record); !w) return w;
+  if (auto removed = spool_.remove(spool::Queue::hold, id); !removed) return removed;
+  log::notice("queue: {} released from hold {}", id, why);
+  {
+    std::lock_guard lock(mutex_);
+    ++in_flight_;
+  }
+  activate(spool::Queue::incoming, std::move(record));
+  return {};
+}
+
+void QueueManager::release_awaiting(std::function<bool(const std::string& domain)> usable) {
+  post([this, usable = std::move(usable)] {
+    for (const auto& id : spool_.list(spool::Queue::hold).value_or(std::vector<spool::QueueId>{})) {
+      auto record = spool_.load(spool::Queue::hold, id);
+      if (!record || !record->awaits_certificate) continue;
+      const bool ready = std::all_of(
+          record->recipients.begin(), record->recipients.end(),
+          [&](const auto& r) { return usable(ascii_lower(smtp::domain_of(r.address))); });
+      if (!ready) continue;
+      if (auto released = release_from_hold(std::move(*record),
+                                            "by itself: the certificate it waited for is here");
+          !released)
+        log::error("queue: {} stays held: {}", id, released.error().message);
     }
-    activate(spool::Queue::incoming, std::move(*record));
-    return {};
   });
 }
 

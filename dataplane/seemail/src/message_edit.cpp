@@ -211,7 +211,7 @@ std::string compose(const ComposedMessage& m, std::string_view hostname, std::ti
   out += fmt::format("Message-ID: <{}.{:x}.{}@{}>\r\n", now, rng(), serial.fetch_add(1), hostname);
   if (!m.in_reply_to.empty())
     out += fmt::format("In-Reply-To: {0}\r\nReferences: {0}\r\n", m.in_reply_to);
-  out += "Auto-Submitted: auto-replied\r\n";  // RFC 3834: no auto-replies to this
+  if (!m.auto_submitted.empty()) out += fmt::format("Auto-Submitted: {}\r\n", m.auto_submitted);
   for (const auto& h : m.extra_headers) out += h + "\r\n";
   out += "MIME-Version: 1.0\r\n";
   const std::string text = crlf(m.text);

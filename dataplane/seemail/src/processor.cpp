@@ -150,6 +150,14 @@ Processor::Processor(Settings settings, const scan::Matcher& matcher, KeySource 
 
 Outcome Processor::process(const spool::SpoolRecord& record, const scan::ScanReport& scan,
                            const TrustState& trust, std::time_t now) {
+  if (record.secured_by_gateway) {
+    // Signed (and encrypted) by this stage when it was made; securing it again would hold a
+    // certificate request for want of the very certificate it asks for.
+    Outcome out;
+    out.recipients.assign(record.recipients.size(), {Disposition::deliver, record.content, ""});
+    out.explanation.push_back("secured by the gateway when it was made: sent as it is");
+    return out;
+  }
   return policy::direction_of(trust.policy, record.envelope.client_internal) ==
                  policy::Direction::outbound
              ? outbound(record, scan, trust, now)
@@ -240,6 +248,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
         break;
       case Action::hold:
         o = {Disposition::hold, nullptr, fmt::format("{}: {}", d.rule, d.reason)};
+        o.awaits_certificate = d.rule == "OUT-5";
         break;
       case Action::answer_ping:
         o = {Disposition::answered, nullptr, "seemail-ping answered"};
@@ -309,6 +318,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
         X509* cert = trust.certificate_for(domain);
         if (!cert) {
           set_all(idx, Disposition::hold, "OUT-5: no certificate for " + domain + " in the store");
+          for (auto i : idx) out.recipients[i].awaits_certificate = true;
           continue;
         }
         cms::Protection p;
@@ -335,6 +345,14 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
     }
   }
 
+  // §2.8: a recipient waiting for a certificate has it looked for now, not at the next sync.
+  for (std::size_t i = 0; i < out.recipients.size(); ++i) {
+    if (!out.recipients[i].awaits_certificate) continue;
+    auto domain = ascii_lower(smtp::domain_of(record.recipients[i].address));
+    if (std::find(out.certificates_wanted.begin(), out.certificates_wanted.end(), domain) ==
+        out.certificates_wanted.end())
+      out.certificates_wanted.push_back(std::move(domain));
+  }
   // OUT-8: every hold tells the sender and the administrator why, the holds decided here (no
   // certificate in the store, the HSM or CMS failing for good) as well as the policy's.
   std::vector<policy::Notice> notices = plan.notices;
@@ -424,11 +442,6 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
       with_warnings(message, plan.warnings, facts.from.empty() ? facts.envelope_sender : facts.from,
                     out.explanation);
   auto content = std::make_shared<const std::string>(std::move(delivered));
-  const std::string reply_to = facts.from.empty() ? facts.envelope_sender : facts.from;
-  const bool auto_submitted = [&] {
-    auto v = ascii_lower(header_value(message, "Auto-Submitted"));
-    return !v.empty() && v != "no";
-  }();
   for (std::size_t i = 0; i < plan.recipients.size(); ++i) {
     const auto& d = plan.recipients[i];
     auto& o = out.recipients[i];
@@ -447,18 +460,7 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
         break;
       case InboundAction::answer_ping:
       case InboundAction::answer_certificate_request:
-        if (policy::is_postmaster_or_daemon(reply_to) || auto_submitted) {
-          o = {Disposition::answered, nullptr, "from a daemon or auto-submitted: not answered"};
-          break;
-        }
-        if (d.action == InboundAction::answer_ping) {
-          o = {Disposition::answered, nullptr, "seemail-ping answered"};
-          out.generated.push_back(ping_answer(record, reply_to, trust, now));
-        } else {
-          o = {Disposition::answered, nullptr, "certificate request answered"};
-          out.generated.push_back(
-              certificate_answer(reply_to, first_address(header_value(message, "Subject")), now));
-        }
+        answer_request(d, record, message, unwrapped, facts, trust, o, out, now);
         break;
     }
   }
@@ -467,6 +469,104 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
   if (plan.learn_certificate && unwrapped)
     learn(trust, *unwrapped, facts.signer_domain, out, mf, now);
   return out;
+}
+
+// OPS-3, DIR-2: a ping or certificate request the policy found answerable. Never to a daemon or
+// to an automatic message (RFC 3834): answers carry Auto-Submitted, so two gateways never answer
+// each other's answers. A certificate request comes from another gateway's
+// domain-certificate-request@ and is answered only when it asks for one of our addresses.
+void Processor::answer_request(const policy::InboundRecipient& d, const spool::SpoolRecord& record,
+                               std::string_view message,
+                               const std::optional<cms::Unprotected>& request,
+                               const policy::InboundFacts& facts, const TrustState& trust,
+                               RecipientOutcome& o, Outcome& out, std::time_t now) {
+  const bool ping = d.action == InboundAction::answer_ping;
+  const std::string reply_to = facts.from.empty() ? facts.envelope_sender : facts.from;
+  const auto auto_submitted = ascii_lower(header_value(message, "Auto-Submitted"));
+  const bool from_peer_gateway =
+      !ping && ascii_lower(reply_to).starts_with("domain-certificate-request@");
+  if ((policy::is_postmaster_or_daemon(reply_to) && !from_peer_gateway) ||
+      (!auto_submitted.empty() && auto_submitted != "no")) {
+    o = {Disposition::answered, nullptr, "from a daemon or auto-submitted: not answered"};
+    return;
+  }
+  GeneratedMessage answer;
+  if (ping) {
+    o = {Disposition::answered, nullptr, "seemail-ping answered"};
+    answer = ping_answer(record, reply_to, trust, now);
+  } else {
+    const std::string wanted = first_address(header_value(message, "Subject"));
+    if (!iequals(smtp::domain_of(wanted), settings_.domain)) {
+      o = {Disposition::answered, nullptr,
+           "certificate request for \"" + wanted + "\", not one of ours: not answered"};
+      return;
+    }
+    o = {Disposition::answered, nullptr, "certificate request answered"};
+    answer = certificate_answer(reply_to, wanted, now);
+  }
+  secure_answer(answer, request, facts, trust, out.explanation);
+  out.generated.push_back(std::move(answer));
+}
+
+// §2.8 bootstrap, §2.14: an answer to a domain whose certificate we cannot use yet (none in the
+// store) is secured here, to the certificate that signed the request when that one chains to a
+// trusted root and names the sender; the outbound stage would only hold it. Every other answer is
+// secured by the outbound stage like all mail to its domain.
+void Processor::secure_answer(GeneratedMessage& answer,
+                              const std::optional<cms::Unprotected>& request,
+                              const policy::InboundFacts& facts, const TrustState& trust,
+                              std::vector<std::string>& explanation) {
+  const std::string domain = ascii_lower(smtp::domain_of(answer.recipients.front()));
+  if (policy::certificate_usable(trust.policy, domain) && trust.certificate_for(domain)) return;
+  const bool trusted_signer = facts.signer == policy::SignerState::valid ||
+                              facts.signer == policy::SignerState::status_unknown;
+  if (!request || !request->signer || !trusted_signer || !facts.signer_naming.empty()) return;
+  auto keys = keys_();
+  if (!keys) {
+    explanation.push_back("answer left to the outbound stage: " + keys.error().message);
+    return;
+  }
+  cms::Protection p;
+  p.cipher = cms::choose_cipher(request->capabilities, settings_.approved);
+  p.digest = std::string(
+      cms::digest_name(cms::choose_digest(request->capabilities, settings_.approved_digests)));
+  p.advertised_digests = settings_.approved_digests;
+  auto secured = cms::protect(answer.content, {keys->key, keys->certificate, keys->chain},
+                              {request->signer.get()}, p);
+  if (!secured) {
+    explanation.push_back("answer left to the outbound stage: " + secured.error().message);
+    return;
+  }
+  answer.content = std::move(*secured);
+  answer.secured_by_gateway = true;
+  explanation.push_back(fmt::format(
+      "answer to <{}> signed and encrypted to the certificate that signed the request ({}): no "
+      "usable certificate for {} in the store",
+      answer.recipients.front(), x509::subject_text(request->signer.get()), domain));
+}
+
+Result<GeneratedMessage> Processor::certificate_request(const std::string& domain,
+                                                        std::time_t now) {
+  ComposedMessage m;
+  m.from = "SEEMail gateway <domain-certificate-request@" + settings_.domain + ">";
+  m.to = "domain-certificate-request@" + domain;
+  m.subject = "domain-confidentiality-authority@" + domain;
+  m.auto_submitted.clear();  // it asks for an answer
+  m.text = fmt::format(
+      "The SEEMail gateway of {} asks for the domain certificate of {}: please answer with it\n"
+      "attached (.cer or .p7c). This request is signed with our domain certificate.\n",
+      settings_.domain, domain);
+  auto keys = keys_();
+  if (!keys) return std::unexpected(keys.error());
+  cms::Protection p;
+  p.advertised_digests = settings_.approved_digests;
+  auto signed_message = cms::sign(compose(m, settings_.hostname, now),
+                                  {keys->key, keys->certificate, keys->chain}, p);
+  if (!signed_message) return std::unexpected(signed_message.error());
+  GeneratedMessage g{
+      {m.to}, std::move(*signed_message), "certificate request to <" + m.to + ">", ""};
+  g.secured_by_gateway = true;
+  return g;
 }
 
 // IN-4: a new domain certificate of a peer is kept (used at once or awaiting approval), and the
@@ -502,6 +602,7 @@ void Processor::learn(const TrustState& trust, const cms::Unprotected& u, const 
                file.string());
     return;
   }
+  out.certificate_learnt = approve;
   log::notice("seemail: learnt a new domain certificate for {} ({}): {}", domain,
               approve ? "in use from the next snapshot" : "waiting for approval",
               x509::subject_text(u.signer.get()));

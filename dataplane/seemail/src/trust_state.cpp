@@ -38,7 +38,8 @@ policy::CertState to_cert_state(x509::CertificateState state) {
 }
 
 x509::Validation TrustState::check(X509* certificate, const std::vector<X509*>& intermediates,
-                                   std::string_view sender_domain, std::time_t now) const {
+                                   std::string_view sender_domain, std::time_t now,
+                                   std::optional<std::time_t> key_created) const {
   x509::ValidationInput in;
   in.certificate = certificate;
   in.intermediates = intermediates;
@@ -47,6 +48,7 @@ x509::Validation TrustState::check(X509* certificate, const std::vector<X509*>& 
   in.now = now;
   in.sender_domain = std::string(sender_domain);
   in.role = x509::Role::either;
+  in.key_created = key_created;
   return x509::validate(in);
 }
 

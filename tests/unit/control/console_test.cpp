@@ -106,7 +106,7 @@ TEST(ConsoleHelp, ListsWhatContinuesTheLineAndFits80Columns) {
   EXPECT_EQ(all.size(), commands().size());
   for (const auto& l : all) EXPECT_LE(l.size(), 80u) << l;
   auto key = help_lines({"key"});
-  EXPECT_EQ(key.size(), 5u);
+  EXPECT_EQ(key.size(), 7u);
   auto inside = help_lines({"queue", "release"});
   ASSERT_EQ(inside.size(), 1u);
   EXPECT_NE(inside[0].find("queue release ID"), std::string::npos);

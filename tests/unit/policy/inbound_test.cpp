@@ -187,6 +187,25 @@ TEST(Inbound, PingAndCertificateRequestsComeBeforeAnyRule) {  // OPS-3, DIR-2
   EXPECT_EQ(decide_inbound(snapshot(), f).recipients[0].action, InboundAction::answer_ping);
 }
 
+// §2.8 bootstrap (issue 13 item 16): a signed certificate request from an agency we hold no
+// certificate for teaches its signer's certificate; an untrusted, misnamed or unlisted signer's
+// does not.
+TEST(Inbound, ACertificateRequestTeachesTheRequestersCertificate) {
+  auto f = facts("domain-certificate-request@agency-c.govt.nz", SignerState::valid);
+  f.recipients = {"domain-certificate-request@agency-a.govt.nz"};
+  auto p = decide_inbound(snapshot(), f);
+  ASSERT_EQ(p.recipients[0].action, InboundAction::answer_certificate_request);
+  EXPECT_TRUE(p.learn_certificate);
+  f.signer = SignerState::unknown_ca;
+  EXPECT_FALSE(decide_inbound(snapshot(), f).learn_certificate);
+  f.signer = SignerState::valid;
+  f.signer_naming = "no address of the certificate covers the domain agency-c.govt.nz";
+  EXPECT_FALSE(decide_inbound(snapshot(), f).learn_certificate);
+  f.signer_naming.clear();
+  f.from = f.envelope_sender = "domain-certificate-request@partner-not-listed.co.nz";
+  EXPECT_FALSE(decide_inbound(snapshot(), f).learn_certificate);
+}
+
 // OPS-2: each rule alone — the From header, then the envelope sender — keeps the administrator's
 // notices away from mail a postmaster or daemon sent (the other address is an ordinary one).
 TEST(Inbound, NoNoticesWhenTheFromHeaderIsAPostmasterOrDaemon) {

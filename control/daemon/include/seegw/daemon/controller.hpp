@@ -42,6 +42,17 @@ class Controller {
   Result<std::string> dataplane(const std::string& line);
   void run(const std::vector<std::string>& argv, Reply& reply);
   void monitor_log(Reply& reply);
+  // `certificate discover`, asked by an operator or by the data plane for held mail (§2.8): the
+  // directory first; when it holds no certificate for a listed domain or cannot be reached, the
+  // data plane sends the signed e-mail request (DIR-2 fallback).
+  void discover_certificate(const std::string& domain, Reply& reply, const Progress& progress);
+  std::string request_by_mail(const std::string& domain, const std::string& why);
+  // §2.15: the data plane's current certificate into [directory] publish_dn.
+  Result<std::string> publish_own_certificate();
+  // §2.3 change-over in two steps (a CA issues the certificate in between): rollover makes the
+  // key pair and its CSR; switch installs the certificate, signs with the new key and publishes.
+  void rollover_key(const std::vector<std::string>& args, Reply& reply);
+  void switch_key(const std::vector<std::string>& args, Reply& reply);
 
   ControlConfig config_;
   ControlStore store_;

@@ -2,6 +2,8 @@
 // purpose, since mail syntax is ASCII and the C locale functions are not.
 #pragma once
 
+#include <algorithm>
+#include <cctype>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,16 @@ inline bool iequals(std::string_view a, std::string_view b) {
 }
 
 // `text` without the blanks (space, tab) and line ends around it: a header name or value.
+// An HSM key pair's label as the console and the data plane accept it: 1–64 letters, digits,
+// '-', '_' or '.'.
+inline bool is_key_label(std::string_view label) {
+  return !label.empty() && label.size() <= 64 &&
+         std::all_of(label.begin(), label.end(), [](char ch) {
+           return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                  ch == '.';
+         });
+}
+
 inline std::string_view trim_view(std::string_view text) {
   auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (!text.empty() && blank(text.front())) text.remove_prefix(1);

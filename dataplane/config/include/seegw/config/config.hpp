@@ -121,6 +121,12 @@ struct Config {
   std::size_t notice_limit = 5;                        // OPS-2: per address and reason per window
   std::chrono::seconds notice_window{3600};
   std::filesystem::path admin_socket;  // "" = <spool>/admin.sock
+  // §2.8 auto-discovery: held mail that waits for a domain certificate has seegw-control look it
+  // up at once (its [control] socket: LDAP, then the signed e-mail request). Without one, or when
+  // it does not answer, the data plane sends the e-mail request itself. One request per domain
+  // per certificate_request_interval.
+  std::filesystem::path control_socket;  // [control] socket; "" = none
+  std::chrono::seconds certificate_request_interval{900};
 
   PollModeSettings dpdk;
 

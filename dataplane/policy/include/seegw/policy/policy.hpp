@@ -134,6 +134,9 @@ DeliveryPlan decide_outbound(const PolicySnapshot& snapshot, const OutboundFacts
 scan::Classification judged_level(const PolicySnapshot& snapshot, const OutboundFacts& facts);
 
 std::string_view action_name(Action a);
+// OUT-1, OUT-5: can mail to `domain` (lower case) be secured with the certificate the snapshot
+// holds for it — valid, its revocation status unknown, or replaced by discovery?
+bool certificate_usable(const PolicySnapshot& snapshot, const std::string& domain);
 
 // ---- inbound -------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ struct Attempt {
   std::vector<smtp::RecipientResult> results;             // parallel to record.recipients
   std::vector<PolicyEnd> policy_end;                      // parallel to record.recipients
   std::vector<std::pair<std::size_t, std::string>> held;  // recipients to hold, with the reason
+  bool held_awaits_certificate = true;  // every held recipient waits only for a certificate
   std::atomic<std::size_t> jobs_left{0};
   std::function<void(std::shared_ptr<Attempt>)> on_done;
 };

@@ -64,6 +64,13 @@ class QueueManager {
   void start();
   // OPS-1: while this says no, messages stay where they are on disk and nothing is sent.
   void set_operational(std::function<bool()> operational) { operational_ = std::move(operational); }
+  // §2.8: the pipeline tells of a certificate held mail waits for (a domain) and of one learnt
+  // from mail (IN-4). Called on the pipeline's threads; set before start().
+  struct CertificateEvents {
+    std::function<void(const std::string& domain)> wanted = [](const std::string&) {};
+    std::function<void()> learnt = [] {};
+  };
+  void set_certificate_events(CertificateEvents events) { certificate_events_ = std::move(events); }
   void stop();
   // A message is on stable storage in incoming/ (thread-safe).
   void accepted(spool::SpoolRecord record);
@@ -77,6 +84,10 @@ class QueueManager {
   std::vector<HeldMessage> held();
   Result<void> release(const spool::QueueId& id);
   Result<void> remove_held(const spool::QueueId& id);
+  // §2.8 "Success: pass message through": every message held only for want of certificates
+  // whose recipients' domains are now `usable` goes through the pipeline again (thread-safe;
+  // runs on the manager's thread later).
+  void release_awaiting(std::function<bool(const std::string& domain)> usable);
   // Retries a deferred message now.
   Result<void> requeue(const spool::QueueId& id);
   std::vector<WaitingMessage> waiting();
@@ -103,7 +114,9 @@ class QueueManager {
                    const std::vector<smtp::RecipientResult>& recipients, bool failed);
   void retire(const spool::QueueId& id);
   bool hold(const spool::SpoolRecord& record,
-            const std::vector<std::pair<std::size_t, std::string>>& held);
+            const std::vector<std::pair<std::size_t, std::string>>& held, bool awaits_certificate);
+  // Hold → incoming → the pipeline, on the manager's thread.
+  Result<void> release_from_hold(spool::SpoolRecord record, std::string_view why);
   void spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about);
   void remember(const spool::QueueId& id, std::vector<std::string> lines);
   // Runs `work` on the manager's thread and waits for it.
@@ -119,6 +132,7 @@ class QueueManager {
   TrustSource trust_;
   Dispatch dispatch_;
   std::function<bool()> operational_ = [] { return true; };
+  CertificateEvents certificate_events_;
   tbb::task_group pipeline_;
 
   std::mutex mutex_;

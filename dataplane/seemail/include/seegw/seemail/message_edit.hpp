@@ -45,6 +45,9 @@ struct ComposedMessage {
   std::vector<Attachment> attachments;
   std::vector<std::string> extra_headers;  // "Name: value" each
   std::string in_reply_to;                 // a Message-ID, or ""
+  // RFC 3834: nobody auto-answers the gateway's notices and answers. A request that wants an
+  // answer (a certificate request) leaves the field out ("").
+  std::string auto_submitted = "auto-replied";
 };
 std::string compose(const ComposedMessage& m, std::string_view hostname, std::time_t now);
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,8 @@ struct RecipientOutcome {
   Disposition disposition = Disposition::deliver;
   std::shared_ptr<const std::string> content;
   std::string reason;
+  // A hold that lasts only until the recipient's domain has a usable certificate (OUT-5, §2.8).
+  bool awaits_certificate = false;
 };
 
 // A message the gateway itself sends (notice, answer): spooled as if an internal client had
@@ -71,8 +74,9 @@ struct RecipientOutcome {
 struct GeneratedMessage {
   std::vector<std::string> recipients;
   std::string content;
-  std::string what;             // for the log
-  std::string envelope_sender;  // "" (the null reverse-path) for notices and answers
+  std::string what;                 // for the log
+  std::string envelope_sender;      // "" (the null reverse-path) for notices and answers
+  bool secured_by_gateway = false;  // signed (and encrypted) here: sent as it is
 };
 
 struct Outcome {
@@ -80,6 +84,9 @@ struct Outcome {
   std::vector<GeneratedMessage> generated;
   std::vector<std::string> explanation;  // one line per decision, for the log and `explain`
   std::string classification;            // the level the policy judged
+  // §2.8 "auto-discover": domains whose certificate some recipient waits for, to be looked up now.
+  std::vector<std::string> certificates_wanted;
+  bool certificate_learnt = false;  // a new certificate is in use from the next reload (IN-4)
 };
 
 class Processor {
@@ -90,6 +97,10 @@ class Processor {
                   const TrustState& trust, std::time_t now);
   // OPS-2: summaries of the notices held back in windows that have ended.
   std::vector<GeneratedMessage> due_summaries(std::time_t now);
+  // DIR-2 fallback (004 1.1.13): the signed request for `domain`'s certificate, from and to
+  // domain-certificate-request@, whose Subject is the wanted address. Errc::unavailable while the
+  // HSM cannot sign, Errc::config without one.
+  Result<GeneratedMessage> certificate_request(const std::string& domain, std::time_t now);
 
  private:
   Outcome outbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
@@ -106,6 +117,13 @@ class Processor {
                                const TrustState& trust, std::time_t now);
   GeneratedMessage certificate_answer(const std::string& to, const std::string& wanted,
                                       std::time_t now);
+  void answer_request(const policy::InboundRecipient& decision, const spool::SpoolRecord& record,
+                      std::string_view message, const std::optional<cms::Unprotected>& request,
+                      const policy::InboundFacts& facts, const TrustState& trust,
+                      RecipientOutcome& outcome, Outcome& out, std::time_t now);
+  void secure_answer(GeneratedMessage& answer, const std::optional<cms::Unprotected>& request,
+                     const policy::InboundFacts& facts, const TrustState& trust,
+                     std::vector<std::string>& explanation);
 
   Settings settings_;
   const scan::Matcher& matcher_;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,10 @@ struct TrustState {
   std::time_t generated = 0;
 
   // IN-1 / OUT-5: the state of a certificate now, against this snapshot's roots and CRLs.
+  // `key_created`: when our own key pair was made, for the 4-year key-age warning (§2.3).
   x509::Validation check(X509* certificate, const std::vector<X509*>& intermediates,
-                         std::string_view sender_domain, std::time_t now) const;
+                         std::string_view sender_domain, std::time_t now,
+                         std::optional<std::time_t> key_created = std::nullopt) const;
   X509* certificate_for(std::string_view domain) const;
 };
 
