@@ -6,6 +6,7 @@ three seegw-dataplane instances on loopback, each with its own SoftHSM2 token (k
 spool, policy snapshot and internal mail sink, plus one "Internet" sink for everyone else. Users
 submit on each gateway's submission port; gateways talk to each other on their MX ports. The hop
 from A to C runs through a recording proxy so the test can read exactly what went over the wire."""
+import base64
 import os
 import re
 import shutil
@@ -799,6 +800,74 @@ def test_15b_a_ping_from_a_trusted_ca_signer_not_on_the_lists_is_answered_encryp
     check(b"seemail-ping reply from agency-a.govt.nz" in text, text[:400])
 
 
+def admin_line(gw, line):
+    """One line to the data plane's admin socket, as seegw-control sends it: the answer."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(os.path.join(gw.spool, "admin.sock"))
+        sock.sendall(line.encode() + b"\n")
+        return sock.makefile("rb").read().decode()
+
+
+def test_16_a_key_change_over_loses_no_mail_in_transit_and_refuses_a_bad_certificate():
+    """§2.3, §2.8, §2.9, OPS-5 (issue 13 items 7 and 8) end to end. B changes its key pair: the new
+    one is made in B's token, its certificate issued by B's CA. A certificate for it that is not
+    valid (expired) is refused and B keeps signing with the key it has. After the switch, A — which
+    still holds B's old certificate — encrypts to the old one, and B opens it with its earlier
+    key: no mail in transit is lost. B's first message signed with the new key teaches A the new
+    certificate (IN-4)."""
+    s, pki = world(), W["pki"]
+    a, b = s["a"], s["b"]
+    w = W["w"].path
+    out = admin_line(b.gw, "key generate dca-2028")
+    check(out.startswith("ok"), out)
+    out = admin_line(b.gw, "key csr dca-2028 domain-confidentiality-authority@agency-b.govt.nz")
+    check(out.startswith("ok\n-----BEGIN CERTIFICATE REQUEST"), out)
+    csr, ext = os.path.join(w, "b-2028.csr"), os.path.join(w, "b-2028.ext")
+    with open(csr, "w") as f:
+        f.write(out[3:])
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+                "subjectAltName=email:domain-confidentiality-authority@agency-b.govt.nz\n")
+    d = os.path.join(pki, "agency-b")
+    ca = ["ca", "-batch", "-config", os.path.join(d, "ca.cnf"), "-cert", os.path.join(d, "ca.pem"),
+          "-keyfile", os.path.join(d, "ca.key"), "-in", csr, "-extfile", ext, "-notext"]
+    expired, good = os.path.join(w, "b-2028-expired.pem"), os.path.join(w, "b-2028.pem")
+    openssl(*ca, "-out", expired, "-startdate", "20200101000000Z", "-enddate", "20210101000000Z")
+    openssl(*ca, "-out", good, "-days", "365")
+    b64 = lambda p: base64.b64encode(open(p, "rb").read()).decode()  # noqa: E731
+    out = admin_line(b.gw, "key install dca-2028 " + b64(expired))
+    check(out.startswith("error: the certificate is not valid for agency-b.govt.nz: expired"), out)
+    out = admin_line(b.gw, "key install dca-2028 " + b64(good))
+    check(out.startswith("ok certificate installed"), out)
+    out = admin_line(b.gw, "key switch dca-2028")
+    check(out.startswith("ok key dca-2028 signs from now on; dca still decrypts"), out)
+    wait_for(lambda: "operational: yes" in b.gw.admin("status")[1], what="B operational with its new key")
+    try:
+        # In transit: A still encrypts to B's old certificate (its snapshot has not changed).
+        a.submit("alice@agency-a.govt.nz", ["bert@agency-b.govt.nz"],
+                 b"From: alice@agency-a.govt.nz\r\nSubject: in transit\r\n\r\nsent during the change-over\r\n")
+        wait_for(lambda: any(b"sent during the change-over" in m for m in b.mail_to("bert@agency-b.govt.nz")),
+                 what="the mail to the old certificate opened at B")
+        got = [m for m in b.mail_to("bert@agency-b.govt.nz") if b"sent during the change-over" in m][-1]
+        check(b"X-SEEMAIL-Warning" not in got and b"application/pkcs7-mime" not in got, got[:800])
+        # B's new signature teaches A the new certificate.
+        b.submit("bert@agency-b.govt.nz", ["alice@agency-a.govt.nz"],
+                 b"From: bert@agency-b.govt.nz\r\nSubject: new key\r\n\r\nsigned with the new key\r\n")
+        learnt = os.path.join(a.gw.spool, "certificates", "learnt", "agency-b.govt.nz.pem")
+        wait_for(lambda: os.path.exists(learnt), what="A learning B's new certificate")
+        check(openssl("x509", "-in", learnt, "-noout", "-fingerprint").stdout ==
+              openssl("x509", "-in", good, "-noout", "-fingerprint").stdout, "it is the new one")
+        got = [m for m in a.mail_to("alice@agency-a.govt.nz") if b"signed with the new key" in m]
+        check(got and b"X-SEEMAIL-Warning" not in got[-1], got[-1][:800] if got else "not delivered")
+    finally:
+        out = admin_line(b.gw, "key switch dca")
+        check(out.startswith("ok key dca signs from now on"), out)
+        learnt = os.path.join(a.gw.spool, "certificates", "learnt", "agency-b.govt.nz.pem")
+        if os.path.exists(learnt):
+            os.remove(learnt)
+        wait_for(lambda: "operational: yes" in b.gw.admin("status")[1], what="B operational again")
+
+
 def test_14_gateways_stop_cleanly_with_nothing_left_behind():
     """Every gateway stops on SIGTERM with status 0; sanitizer builds (CI runs this file against
     the ASan+UBSan build too) report nothing."""
@@ -846,6 +915,7 @@ if __name__ == "__main__":
             test_13_new_certificates_and_capabilities_are_learnt_from_mail,
             test_15_a_missing_certificate_is_asked_for_by_signed_mail_and_the_held_mail_follows,
             test_15b_a_ping_from_a_trusted_ca_signer_not_on_the_lists_is_answered_encrypted_to_it,
+            test_16_a_key_change_over_loses_no_mail_in_transit_and_refuses_a_bad_certificate,
             test_14_gateways_stop_cleanly_with_nothing_left_behind,
         ])
     finally:

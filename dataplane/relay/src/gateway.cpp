@@ -29,6 +29,19 @@
 namespace seegw::relay {
 
 namespace {
+// The key pair that signs: [hsm] key_label until a `key switch`, which the spool keeps. A file
+// that names no label is ignored, loudly.
+std::string signing_key_label(const config::Config& c) {
+  const auto file = c.spool_path / "certificates" / "current-key";
+  auto switched = read_file(file);
+  if (!switched) return c.hsm.key_label;
+  std::string label(trim_view(*switched));
+  if (is_key_label(label)) return label;
+  log::error("hsm: {} names no key label; signing with [hsm] key_label {}", file.string(),
+             c.hsm.key_label);
+  return c.hsm.key_label;
+}
+
 // One limiter for the process; kept outside Gateway's header to keep that header narrow.
 std::unique_ptr<ConnectionLimiter> g_limiter;
 
@@ -89,16 +102,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   gw->config_ = std::move(config);
   const auto& c = gw->config_;
 
-  gw->key_label_ = c.hsm.key_label;
-  if (auto switched = read_file(c.spool_path / "certificates" / "current-key")) {
-    // A `key switch` outlives a restart; a file that names no label is ignored, loudly.
-    std::string label(trim_view(*switched));
-    if (is_key_label(label))
-      gw->key_label_ = std::move(label);
-    else
-      log::error("hsm: {} names no key label; signing with [hsm] key_label {}",
-                 (c.spool_path / "certificates" / "current-key").string(), c.hsm.key_label);
-  }
+  gw->key_label_ = signing_key_label(c);
   auto matcher = scan::Matcher::create();
   if (!matcher) return std::unexpected(matcher.error());
   gw->matcher_ = *matcher;
@@ -192,18 +196,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       return std::unexpected(listening.error());
   }
   gw->queue_->set_operational([g = gw.get()] { return g->operational(); });
-  gw->seeker_ = std::make_unique<CertificateSeeker>(
-      c.certificate_request_interval,
-      [g = gw.get()](const std::string& domain) { g->seek_certificate(domain); });
-  gw->queue_->set_certificate_events(
-      {[g = gw.get()](const std::string& domain) { g->seeker_->want(domain); },
-       [g = gw.get()] { g->request_reload(); }});
-  gw->queue_->start();
-  {
-    // Mail held for a certificate before a restart goes if the snapshot now has it.
-    std::lock_guard reloading(gw->reload_mutex_);
-    gw->release_for_new_certificates(gw->trust());
-  }
+  gw->start_queue();
   for (auto& w : gw->workers_) gw->threads_.emplace_back([w = w.get()] { w->run(); });
   gw->health_ = std::thread([g = gw.get()] { g->watch_health(); });
   auto admin =
@@ -219,6 +212,20 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
                              : "I/O loops",
               c.spool_path.string());
   return gw;
+}
+
+// The queue manager starts with §2.8's seeker wired in: held mail that wants a certificate asks
+// for it, and one learnt from mail has the snapshot re-read.
+void Gateway::start_queue() {
+  seeker_ = std::make_unique<CertificateSeeker>(
+      config_.certificate_request_interval,
+      [this](const std::string& domain) { seek_certificate(domain); });
+  queue_->set_certificate_events(
+      {[this](const std::string& domain) { seeker_->want(domain); }, [this] { request_reload(); }});
+  queue_->start();
+  // Mail held for a certificate before a restart goes if the snapshot now has it.
+  std::lock_guard reloading(reload_mutex_);
+  release_for_new_certificates(trust());
 }
 
 void Gateway::dispatch(DeliveryJob job) {

@@ -47,6 +47,7 @@ class Gateway {
  private:
   Gateway() = default;
   void dispatch(DeliveryJob job);
+  void start_queue();
   void watch_health();
   // Spool, policy and HSM, in that order; `why` names the first fault.
   bool check_health(std::string& why);
