@@ -32,10 +32,9 @@ struct Hsm::Impl {
   ~Impl() {
     OPENSSL_cleanse(pin.data(), pin.size());
     for (auto& [label, key] : keys) EVP_PKEY_free(key);
-    // Releasing the slots closes the slot's sessions and unloading finalizes the module, for the
-    // whole process: only the last user of the module does either (ModuleUsers).
+    // Unloading finalizes the module for the whole process: only its last user does (ModuleUsers).
     const bool last = counted && ModuleUsers::leave(module_path);
-    if (slots && last) PKCS11_release_all_slots(ctx, slots, nslots);
+    if (slots) PKCS11_release_all_slots(ctx, slots, nslots);
     if (ctx) {
       if (last) PKCS11_CTX_unload(ctx);
       PKCS11_CTX_free(ctx);
