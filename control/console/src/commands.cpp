@@ -175,11 +175,13 @@ std::string_view role_name(Role role) {
 
 std::span<const CommandSpec> commands() { return table(); }
 
-std::string ParsedCommand::name() const {
+std::string CommandSpec::name() const {
   std::string s;
-  for (auto w : spec->words) s += (s.empty() ? "" : " ") + std::string(w);
+  for (auto w : words) s += (s.empty() ? "" : " ") + std::string(w);
   return s;
 }
+
+std::string ParsedCommand::name() const { return spec->name(); }
 
 Result<std::vector<std::string>> split_words(std::string_view line) {
   std::vector<std::string> out;

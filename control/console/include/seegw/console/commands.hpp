@@ -39,7 +39,8 @@ struct CommandSpec {
   std::vector<ArgSpec> args;
   Role role;
   std::string_view help;
-  bool streams = false;  // the answer is a stream (monitor log) or has a progress bar
+  bool streams = false;      // the answer is a stream (monitor log) or has a progress bar
+  std::string name() const;  // "show queue"
 };
 
 std::span<const CommandSpec> commands();

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,19 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
+  // A console command as its handler gets it.
+  struct Call {
+    std::string name;  // "show queue"
+    const std::vector<std::string>& args;
+    Progress progress;
+  };
+  using Handler = void (Controller::*)(const Call& call, Reply& reply);
+  // Every console command's handler (console::commands() names them all).
+  static const std::map<std::string, Handler>& handlers();
+  // What the handler table and console::commands() disagree on ("" when nothing): checked at
+  // start, so a command without a handler (or the reverse) stops the daemon with the names.
+  static std::string command_table_mismatch();
+
  private:
   Controller() = default;
   void handle(int fd);
@@ -41,6 +55,45 @@ class Controller {
   std::string tell_dataplane();
   Result<std::string> dataplane(const std::string& line);
   void run(const std::vector<std::string>& argv, Reply& reply);
+  // A data plane command whose "ok" answer is the console's answer.
+  void forward(const std::string& line, Reply& reply);
+  // A change made: compose a new snapshot and tell the data plane; the answer says both.
+  void changed(const std::string& what, Reply& reply, const Progress& progress);
+
+  // One handler per console command, by kind: show_commands.cpp, change_commands.cpp,
+  // key_commands.cpp, queue_commands.cpp. A handler serving several commands reads call.name.
+  void cmd_show_status(const Call& call, Reply& reply);
+  void cmd_show_stats(const Call& call, Reply& reply);
+  void cmd_show_queue(const Call& call, Reply& reply);
+  void cmd_show_certificates(const Call& call, Reply& reply);
+  void cmd_show_agencies(const Call& call, Reply& reply);
+  void cmd_show_trusted(const Call& call, Reply& reply);
+  void cmd_show_crl(const Call& call, Reply& reply);
+  void cmd_show_log(const Call& call, Reply& reply);
+  void cmd_monitor_log(const Call& call, Reply& reply);
+  void cmd_queue_explain(const Call& call, Reply& reply);
+  void cmd_queue_change(const Call& call, Reply& reply);
+  void cmd_trusted_add(const Call& call, Reply& reply);
+  void cmd_trusted_remove(const Call& call, Reply& reply);
+  void cmd_certificate_discover(const Call& call, Reply& reply);
+  void cmd_certificate_approve(const Call& call, Reply& reply);
+  void cmd_certificate_import(const Call& call, Reply& reply);
+  void cmd_certificate_publish(const Call& call, Reply& reply);
+  void cmd_certificate_export(const Call& call, Reply& reply);
+  void cmd_key_list(const Call& call, Reply& reply);
+  void cmd_key_generate(const Call& call, Reply& reply);
+  void cmd_key_csr(const Call& call, Reply& reply);
+  void cmd_key_install(const Call& call, Reply& reply);
+  void cmd_key_rollover(const Call& call, Reply& reply);
+  void cmd_key_switch(const Call& call, Reply& reply);
+  void cmd_key_retire(const Call& call, Reply& reply);
+  void cmd_ping(const Call& call, Reply& reply);
+  void cmd_config_show(const Call& call, Reply& reply);
+  void cmd_config_check(const Call& call, Reply& reply);
+  void cmd_config_reload(const Call& call, Reply& reply);
+  void cmd_directory_sync(const Call& call, Reply& reply);
+  void cmd_audit_show(const Call& call, Reply& reply);
+  void cmd_audit_verify(const Call& call, Reply& reply);
   void monitor_log(Reply& reply);
   // `certificate discover`, asked by an operator or by the data plane for held mail (§2.8): the
   // directory first; when it holds no certificate for a listed domain or cannot be reached, the
@@ -49,10 +102,6 @@ class Controller {
   std::string request_by_mail(const std::string& domain, const std::string& why);
   // §2.15: the data plane's current certificate into [directory] publish_dn.
   Result<std::string> publish_own_certificate();
-  // §2.3 change-over in two steps (a CA issues the certificate in between): rollover makes the
-  // key pair and its CSR; switch installs the certificate, signs with the new key and publishes.
-  void rollover_key(const std::vector<std::string>& args, Reply& reply);
-  void switch_key(const std::vector<std::string>& args, Reply& reply);
 
   ControlConfig config_;
   ControlStore store_;

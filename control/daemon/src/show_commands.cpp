@@ -1,0 +1,341 @@
+// What the console shows: status, statistics, queue and hold queue, certificates, agencies, the
+// TRUSTED list, CRLs, the log (once or followed), the audit log and the configuration. Readers
+// only: nothing here changes state.
+#include <fmt/format.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "console_text.hpp"
+#include "reply.hpp"
+#include "seegw/common/file.hpp"
+#include "seegw/common/log.hpp"
+#include "seegw/common/text.hpp"
+#include "seegw/daemon/controller.hpp"
+#include "seegw/directory/directory.hpp"
+#include "seegw/x509/certificate.hpp"
+#include "seegw/x509/validation.hpp"
+
+namespace seegw::daemon {
+namespace fs = std::filesystem;
+
+void Controller::cmd_show_status(const Call&, Reply& reply) {
+  Json data;
+  std::string text;
+  auto dp = dataplane("status");
+  std::map<std::string, std::string> stats;
+  if (dp)
+    for (const auto& l : split(*dp, '\n'))
+      if (auto colon = l.find(": "); colon != std::string::npos)
+        stats[l.substr(0, colon)] = l.substr(colon + 2);
+  data["dataplane"] = dp ? Json(stats) : Json{{"error", dp.error().message}};
+  const std::string operational =
+      !dp ? "UNKNOWN: " + dp.error().message
+      : stats["operational"] == "yes"
+          ? "operational"
+          : "NOT OPERATIONAL: mail waits (4xx): " +
+                (stats["fault"].empty() ? std::string("the HSM, spool or policy is not ready")
+                                        : stats["fault"]);
+  std::lock_guard lock(state_mutex_);
+  std::size_t pending = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(store_.pending(), ec))
+    pending += e.path().extension() == ".pem";
+  data["control"] = {{"directory", config_.directory.uri},
+                     {"directory_ok", last_error_.empty() && last_success_ != 0},
+                     {"last_error", last_error_},
+                     {"last_attempt", last_attempt_},
+                     {"last_success", last_success_},
+                     {"next_sync", next_sync_},
+                     {"failures", failures_},
+                     {"snapshot_version", version_},
+                     {"snapshot", config_.snapshot_file().string()},
+                     {"pending_certificates", pending},
+                     {"dataplane_told", last_dataplane_}};
+  text += fmt::format("gateway      {}\n", operational);
+  if (dp)
+    text += fmt::format("             version {}, {} in flight, {} held\n", stats["version"],
+                        stats["in flight"], stats["held"]);
+  text += fmt::format("directory    {}\n", config_.directory.uri);
+  if (!last_error_.empty())
+    text += fmt::format(
+        "             UNREACHABLE since {} ({} failures): {}\n"
+        "             last good sync {}; next try {}\n",
+        when(last_attempt_), failures_, last_error_, when(last_success_), when(next_sync_));
+  else
+    text +=
+        fmt::format("             last sync {}; next {}\n", when(last_success_), when(next_sync_));
+  // "version N (A agencies, V vendors)" from the data plane; the same version is said once.
+  const std::string dp_snapshot = stats["policy snapshot"];
+  const std::string ours = fmt::format("version {} ", version_);
+  text += fmt::format(
+      "snapshot     version {} ({})\n", version_,
+      !dp ? "data plane unknown"
+      : dp_snapshot.starts_with(ours)
+          ? "data plane: the same, " +
+                dp_snapshot.substr(ours.size() + 1, dp_snapshot.size() - ours.size() - 2)
+          : "data plane has " + dp_snapshot);
+  if (pending)
+    text += fmt::format("approval     {} certificates wait: show certificates\n", pending);
+  return reply.answer(true, text, data);
+}
+
+void Controller::cmd_show_stats(const Call&, Reply& reply) {
+  auto dp = dataplane("status");
+  if (!dp) return reply.error(dp.error().message);
+  Json data = Json::object();
+  std::string text;
+  for (const auto& l : split(*dp, '\n'))
+    if (auto colon = l.find(": "); colon != std::string::npos) {
+      data[l.substr(0, colon)] = l.substr(colon + 2);
+      text += fmt::format("{:<18} {}\n", l.substr(0, colon), l.substr(colon + 2));
+    }
+  return reply.answer(true, text, data);
+}
+
+void Controller::cmd_show_queue(const Call& call, Reply& reply) {
+  auto dp = dataplane(call.name == "show queue" ? "queue" : "held");
+  if (!dp) return reply.error(dp.error().message);
+  // Two lines a message: the reason or the last error is what an operator reads, whole.
+  Json data = Json::array();
+  std::string text;
+  for (const auto& r : rows_of(*dp)) {
+    if (call.name == "show queue" && r.size() >= 7) {
+      const std::int64_t next = std::stoll(r[3]);
+      data.push_back({{"id", r[0]},
+                      {"state", r[1]},
+                      {"arrival", std::stoll(r[2])},
+                      {"next_attempt", next},
+                      {"sender", r[4]},
+                      {"recipients", split(r[5], ',')},
+                      {"last_error", r[6]}});
+      text +=
+          wrap(fmt::format(
+                   "{}  {:<8} age {:<5} {}  {} -> {}", r[0], r[1], age(std::stoll(r[2])),
+                   next ? (next <= now() ? "retry now" : "retry in " + span_of(next - now())) : "",
+                   r[4], r[5]),
+               4);
+      if (!r[6].empty()) text += wrap("    last error: " + r[6], 4);
+    } else if (call.name == "show held" && r.size() >= 5) {
+      data.push_back({{"id", r[0]},
+                      {"arrival", std::stoll(r[1])},
+                      {"sender", r[2]},
+                      {"recipients", split(r[3], ',')},
+                      {"reason", r[4]}});
+      text +=
+          wrap(fmt::format("{}  held {:<5} {} -> {}", r[0], age(std::stoll(r[1])), r[2], r[3]), 4);
+      text += wrap("    " + r[4], 4);
+    }
+  }
+  if (data.empty()) text = call.name == "show queue" ? "the queue is empty\n" : "nothing is held\n";
+  return reply.answer(true, text, data);
+}
+
+void Controller::cmd_show_certificates(const Call&, Reply& reply) {
+  Json data = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  if (auto dp = dataplane("certificates")) {
+    for (const auto& r : rows_of(*dp)) {
+      if (r.size() < 5) continue;
+      data.push_back({{"domain", r[0]},
+                      {"source", r[1]},
+                      {"state", r[2]},
+                      {"subject", r[3]},
+                      {"not_after", r[4]}});
+      rows.push_back({r[0], r[1], r[2], r[4], r[3]});
+    }
+  } else {
+    return reply.error(dp.error().message);
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(store_.pending(), ec)) {
+    if (e.path().extension() != ".pem") continue;
+    auto cert = x509::load_certificate_file(e.path().string());
+    if (!cert) continue;
+    const std::string d = e.path().stem().string();
+    const std::string expires = asn1_time(X509_get0_notAfter(cert->get())).substr(0, 10);
+    data.push_back({{"domain", d},
+                    {"source", "directory"},
+                    {"state", "awaiting approval"},
+                    {"subject", x509::subject_text(cert->get())},
+                    {"not_after", expires}});
+    rows.push_back({d, "directory", "awaiting approval", expires, x509::subject_text(cert->get())});
+  }
+  return reply.answer(
+      true,
+      render_table({"DOMAIN", "SOURCE", "STATE", "EXPIRES", "SUBJECT"}, rows, {22, 9, 17, 10}),
+      data);
+}
+
+void Controller::cmd_show_agencies(const Call&, Reply& reply) {
+  Json data = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : stored_agencies(store_)) {
+    data.push_back(
+        {{"domain", a.domain}, {"list", a.list}, {"community", a.community}, {"name", a.name}});
+    rows.push_back({a.domain, a.list, a.community, a.name});
+  }
+  std::lock_guard lock(state_mutex_);
+  std::string text = render_table({"DOMAIN", "LIST", "COMMUNITY", "NAME"}, rows, {30, 7, 10});
+  text += fmt::format("(from the directory at {})\n", when(last_success_));
+  return reply.answer(true, text, data);
+}
+
+void Controller::cmd_show_trusted(const Call&, Reply& reply) {
+  Json data = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(store_.trusted(), ec)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::string subject = "-";
+    if (f.extension() == ".pem")
+      if (auto cert = x509::load_certificate_file(f.string()))
+        subject = x509::subject_text(cert->get());
+    data.push_back({{"match", f.stem().string()}, {"certificate", subject}});
+    rows.push_back({f.stem().string(), subject});
+  }
+  return reply.answer(true, render_table({"MATCH", "CERTIFICATE"}, rows, {32}), data);
+}
+
+void Controller::cmd_show_crl(const Call&, Reply& reply) {
+  Json data = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(config_.crl_cache_dir(), ec)) {
+    if (e.path().extension() != ".crl") continue;
+    auto crl = x509::load_crl_file(e.path().string());
+    if (!crl) continue;
+    char issuer[256];
+    X509_NAME_oneline(X509_CRL_get_issuer(crl->get()), issuer, sizeof issuer);
+    const auto* revoked = X509_CRL_get_REVOKED(crl->get());
+    const int n = revoked ? sk_X509_REVOKED_num(revoked) : 0;
+    const std::string this_update = asn1_time(X509_CRL_get0_lastUpdate(crl->get()));
+    const std::string next_update = asn1_time(X509_CRL_get0_nextUpdate(crl->get()));
+    data.push_back({{"issuer", issuer},
+                    {"this_update", this_update},
+                    {"next_update", next_update},
+                    {"revoked", n},
+                    {"file", e.path().string()}});
+    rows.push_back({this_update, next_update, std::to_string(n), issuer});
+  }
+  return reply.answer(
+      true, render_table({"THIS UPDATE", "NEXT UPDATE", "REVOKED", "ISSUER"}, rows, {17, 17, 7}),
+      data);
+}
+
+void Controller::cmd_show_log(const Call& call, Reply& reply) {
+  const auto& args = call.args;
+  const std::size_t count = args.empty() ? 50 : std::stoul(args[0]);
+  std::vector<std::tuple<std::int64_t, std::string, std::string, std::string>> events;
+  for (const auto& e : log::events_after(0))
+    events.emplace_back(e.time_ms, std::string(log::level_name(e.level)), e.program, e.text);
+  std::string note;
+  if (auto dp = dataplane("log 0")) {
+    for (const auto& r : rows_of(*dp))
+      if (r.size() >= 5) events.emplace_back(std::stoll(r[1]), r[2], r[3], r[4]);
+  } else {
+    note = "(the data plane's events are missing: " + dp.error().message + ")\n";
+  }
+  std::sort(events.begin(), events.end());
+  if (events.size() > count)
+    events.erase(events.begin(), events.end() - static_cast<std::ptrdiff_t>(count));
+  Json data = Json::array();
+  std::string text;
+  for (const auto& [t, level, program, what] : events) {
+    data.push_back({{"time", t / 1000}, {"level", level}, {"program", program}, {"text", what}});
+    text += wrap(fmt::format("{} {:<7} {}: {}", when(t / 1000), level, program, what), 4);
+  }
+  if (events.empty()) text = "no faults, alerts or intrusions since start\n";
+  return reply.answer(true, note + text, data);
+}
+
+void Controller::cmd_monitor_log(const Call&, Reply& reply) {
+  monitor_log(reply);
+  return reply.answer(true, "");
+}
+
+void Controller::cmd_audit_show(const Call& call, Reply& reply) {
+  const auto& args = call.args;
+  auto entries =
+      audit::read_audit_log(config_.audit_file(), args.empty() ? 20 : std::stoul(args[0]));
+  if (!entries) return reply.error(entries.error().message);
+  Json data = Json::array();
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : *entries) {
+    data.push_back({{"seq", e.seq},
+                    {"time", e.time},
+                    {"uid", e.uid},
+                    {"user", e.user},
+                    {"role", e.role},
+                    {"command", e.command},
+                    {"outcome", e.outcome},
+                    {"hash", e.hash}});
+    rows.push_back({std::to_string(e.seq), when(e.time), e.user, e.command + " -> " + e.outcome});
+  }
+  return reply.answer(
+      true, render_table({"SEQ", "TIME", "USER", "COMMAND -> OUTCOME"}, rows, {5, 20, 10}), data);
+}
+
+void Controller::cmd_audit_verify(const Call&, Reply& reply) {
+  auto v = audit::verify_audit_log(config_.audit_file());
+  Json data{{"intact", v.intact},
+            {"records", v.records},
+            {"problem", v.problem},
+            {"bad_line", v.bad_line}};
+  if (!v.intact) {
+    log::error("audit: {} failed verification: {}", config_.audit_file().string(), v.problem);
+    return reply.answer(
+        false, fmt::format("TAMPERED: {} ({} records verified before it)", v.problem, v.records),
+        data);
+  }
+  return reply.answer(
+      true, fmt::format("audit log intact: {} records, hash chain and head agree", v.records),
+      data);
+}
+
+void Controller::cmd_config_show(const Call&, Reply& reply) {
+  return reply.answer(true, describe(config_));
+}
+
+void Controller::monitor_log(Reply& reply) {
+  std::uint64_t own = 0, theirs = 0;
+  for (const auto& e : log::events_after(0)) own = e.seq;
+  if (auto r = dataplane("log 0"))
+    for (const auto& row : rows_of(*r))
+      theirs = std::max<std::uint64_t>(theirs, std::stoull(row[0]));
+  reply.send(Json{{"event",
+                   {{"time", now()},
+                    {"level", "notice"},
+                    {"program", "seegw-control"},
+                    {"text", "monitoring; interrupt to stop"}}}});
+  while (!stopping_ && !reply.gone()) {
+    for (const auto& e : log::events_after(own)) {
+      own = e.seq;
+      if (!reply.send(Json{{"event",
+                            {{"time", e.time_ms / 1000},
+                             {"level", log::level_name(e.level)},
+                             {"program", e.program},
+                             {"text", e.text}}}}))
+        return;
+    }
+    if (auto r = dataplane("log " + std::to_string(theirs))) {
+      for (const auto& row : rows_of(*r)) {
+        if (row.size() < 5) continue;
+        theirs = std::stoull(row[0]);
+        if (!reply.send(Json{{"event",
+                              {{"time", std::stoll(row[1]) / 1000},
+                               {"level", row[2]},
+                               {"program", row[3]},
+                               {"text", row[4]}}}}))
+          return;
+      }
+    }
+    log::wait_for_event(own, std::chrono::seconds(1));
+  }
+}
+
+}  // namespace seegw::daemon
