@@ -88,158 +88,188 @@ Route Config::route_for(std::string_view d) const {
   return Route{{}, outbound_host, relay_tls};
 }
 
-Result<Config> parse(std::string_view text) {
-  auto parsed = parse_toml(text, "config");
-  if (!parsed) return std::unexpected(parsed.error());
-  toml::table& t = *parsed;
-  Config c;
-  std::string problem;
-  auto str = [&](toml::node_view<toml::node> n, std::string& out) {
+namespace {
+
+// Reads typed values out of the parsed file; the first wrong type is kept as the problem, so
+// every section reads on and one clear error comes out at the end.
+class Reader {
+ public:
+  void str(toml::node_view<const toml::node> n, std::string& out) {
     if (!n) return;
     if (auto v = n.value<std::string>())
       out = *v;
     else
       problem = fmt::format("{} must be a string", n.node()->source().begin.line);
-  };
-  auto secs = [&](toml::node_view<toml::node> n, std::chrono::seconds& out) {
+  }
+  void secs(toml::node_view<const toml::node> n, std::chrono::seconds& out) {
     if (!n) return;
     if (auto v = n.value<int64_t>(); v && *v >= 0)
       out = std::chrono::seconds(*v);
     else
       problem = "durations are whole seconds >= 0";
-  };
-  auto count = [&](toml::node_view<toml::node> n, std::size_t& out) {
+  }
+  void count(toml::node_view<const toml::node> n, std::size_t& out) {
     if (!n) return;
     if (auto v = n.value<int64_t>(); v && *v > 0)
       out = static_cast<std::size_t>(*v);
     else
       problem = "limits are whole numbers > 0";
-  };
-  auto strings = [&](toml::node_view<toml::node> n) {
+  }
+  std::vector<std::string> strings(toml::node_view<const toml::node> n) {
     std::vector<std::string> out;
     if (auto* arr = n.as_array())
       for (auto& e : *arr)
         if (auto v = e.value<std::string>()) out.push_back(*v);
     return out;
-  };
+  }
+  std::string problem;
+};
 
-  str(t["gateway"]["hostname"], c.hostname);
-  str(t["gateway"]["domain"], c.domain);
+// [gateway]: who we are and which networks are ours.
+Result<void> read_gateway(const toml::table& t, Reader& r, Config& c) {
+  r.str(t["gateway"]["hostname"], c.hostname);
+  r.str(t["gateway"]["domain"], c.domain);
   c.domain = ascii_lower(c.domain);
-  for (auto& d : strings(t["gateway"]["local_domains"])) c.local_domains.push_back(ascii_lower(d));
+  for (auto& d : r.strings(t["gateway"]["local_domains"]))
+    c.local_domains.push_back(ascii_lower(d));
   if (c.local_domains.empty()) c.local_domains.push_back(c.domain);
-  auto nets = strings(t["gateway"]["internal_networks"]);
+  auto nets = r.strings(t["gateway"]["internal_networks"]);
   if (!t["gateway"]["internal_networks"]) nets = {"127.0.0.0/8", "::1/128"};
   for (auto& n : nets) {
     auto net = Network::parse(n);
     if (!net) return std::unexpected(net.error());
     c.internal_networks.push_back(*net);
   }
+  return {};
+}
 
+// [smtp]: listeners, session limits and TLS.
+Result<void> read_smtp(const toml::table& t, Reader& r, Config& c) {
   if (t["smtp"]["listen"]) {
     c.listen.clear();
-    for (auto& l : strings(t["smtp"]["listen"])) {
+    for (auto& l : r.strings(t["smtp"]["listen"])) {
       auto hp = parse_host_port(l, 25);
       if (!hp) return std::unexpected(hp.error());
       c.listen.push_back(*hp);
     }
   }
-  for (auto& l : strings(t["smtp"]["submission"])) {
+  for (auto& l : r.strings(t["smtp"]["submission"])) {
     auto hp = parse_host_port(l, 587);
     if (!hp) return std::unexpected(hp.error());
     c.submission.push_back(*hp);
   }
   if (auto v = t["smtp"]["io_threads"].value<int64_t>()) c.io_threads = static_cast<unsigned>(*v);
-  count(t["smtp"]["max_message_bytes"], c.limits.max_message_bytes);
-  count(t["smtp"]["max_recipients"], c.limits.max_recipients);
-  count(t["smtp"]["max_command_line"], c.limits.max_command_line);
-  count(t["smtp"]["max_data_line"], c.limits.max_data_line);
-  count(t["smtp"]["max_errors"], c.limits.max_errors);
-  count(t["smtp"]["max_commands_without_mail"], c.limits.max_commands_without_mail);
-  count(t["smtp"]["max_connections"], c.max_connections);
-  count(t["smtp"]["max_connections_per_client"], c.max_connections_per_client);
-  secs(t["smtp"]["command_timeout"], c.limits.command_timeout);
-  secs(t["smtp"]["data_timeout"], c.limits.data_timeout);
-  str(t["smtp"]["tls_cert"], c.tls_cert_file);
-  str(t["smtp"]["tls_key"], c.tls_key_file);
+  r.count(t["smtp"]["max_message_bytes"], c.limits.max_message_bytes);
+  r.count(t["smtp"]["max_recipients"], c.limits.max_recipients);
+  r.count(t["smtp"]["max_command_line"], c.limits.max_command_line);
+  r.count(t["smtp"]["max_data_line"], c.limits.max_data_line);
+  r.count(t["smtp"]["max_errors"], c.limits.max_errors);
+  r.count(t["smtp"]["max_commands_without_mail"], c.limits.max_commands_without_mail);
+  r.count(t["smtp"]["max_connections"], c.max_connections);
+  r.count(t["smtp"]["max_connections_per_client"], c.max_connections_per_client);
+  r.secs(t["smtp"]["command_timeout"], c.limits.command_timeout);
+  r.secs(t["smtp"]["data_timeout"], c.limits.data_timeout);
+  r.str(t["smtp"]["tls_cert"], c.tls_cert_file);
+  r.str(t["smtp"]["tls_key"], c.tls_key_file);
   if (c.tls_cert_file.empty() != c.tls_key_file.empty())
     return fail(Errc::config, "smtp.tls_cert and smtp.tls_key go together");
+  return {};
+}
 
+// [spool]
+Result<void> read_spool(const toml::table& t, Reader& r, Config& c) {
   std::string spool_path = c.spool_path, sync = "group";
-  str(t["spool"]["path"], spool_path);
+  r.str(t["spool"]["path"], spool_path);
   c.spool_path = spool_path;
-  str(t["spool"]["sync"], sync);
+  r.str(t["spool"]["sync"], sync);
   if (sync == "group")
     c.sync_mode = spool::SyncMode::group;
   else if (sync == "per_file")
     c.sync_mode = spool::SyncMode::per_file;
   else
     return fail(Errc::config, "spool.sync must be group or per_file");
-  secs(t["spool"]["keep_done"], c.keep_done);
+  r.secs(t["spool"]["keep_done"], c.keep_done);
+  return {};
+}
 
+// [relay]: the next hops and delivery attempts.
+Result<void> read_relay(const toml::table& t, Reader& r, Config& c) {
   for (auto [key, target] : {std::pair{"internal_host", &c.internal_host},
                              std::pair{"outbound_host", &c.outbound_host}}) {
     std::string text;
-    str(t["relay"][key], text);
+    r.str(t["relay"][key], text);
     if (text.empty()) continue;
     auto hp = parse_host_port(text, 25);
     if (!hp) return std::unexpected(hp.error());
     *target = *hp;
   }
   std::string tls = "opportunistic";
-  str(t["relay"]["tls"], tls);
+  r.str(t["relay"]["tls"], tls);
   auto policy = parse_tls(tls);
   if (!policy) return std::unexpected(policy.error());
   c.relay_tls = *policy;
-  str(t["relay"]["tls_ca_file"], c.relay_tls_ca_file);
-  secs(t["relay"]["connect_timeout"], c.connect_timeout);
-  secs(t["relay"]["timeout"], c.relay_timeout);
-  secs(t["relay"]["retry_base"], c.retry_base);
-  secs(t["relay"]["retry_max"], c.retry_max);
-  secs(t["relay"]["delay_warning"], c.delay_warning);
-  secs(t["relay"]["max_queue_lifetime"], c.max_queue_lifetime);
-  secs(t["relay"]["queue_scan_interval"], c.queue_scan_interval);
-  count(t["relay"]["max_connections_per_destination"], c.max_connections_per_destination);
-  count(t["relay"]["max_messages_per_connection"], c.max_messages_per_connection);
+  r.str(t["relay"]["tls_ca_file"], c.relay_tls_ca_file);
+  r.secs(t["relay"]["connect_timeout"], c.connect_timeout);
+  r.secs(t["relay"]["timeout"], c.relay_timeout);
+  r.secs(t["relay"]["retry_base"], c.retry_base);
+  r.secs(t["relay"]["retry_max"], c.retry_max);
+  r.secs(t["relay"]["delay_warning"], c.delay_warning);
+  r.secs(t["relay"]["max_queue_lifetime"], c.max_queue_lifetime);
+  r.secs(t["relay"]["queue_scan_interval"], c.queue_scan_interval);
+  r.count(t["relay"]["max_connections_per_destination"], c.max_connections_per_destination);
+  r.count(t["relay"]["max_messages_per_connection"], c.max_messages_per_connection);
+  return {};
+}
 
+// [policy], [admin], [control] and [smime].
+Result<void> read_policy(const toml::table& t, Reader& r, Config& c) {
   std::string path_text = c.policy_snapshot.string();
-  str(t["policy"]["snapshot"], path_text);
+  r.str(t["policy"]["snapshot"], path_text);
   c.policy_snapshot = path_text;
-  secs(t["policy"]["reload_interval"], c.policy_reload_interval);
-  secs(t["policy"]["max_age"], c.policy_max_age);
-  count(t["policy"]["notice_limit"], c.notice_limit);
-  secs(t["policy"]["notice_window"], c.notice_window);
+  r.secs(t["policy"]["reload_interval"], c.policy_reload_interval);
+  r.secs(t["policy"]["max_age"], c.policy_max_age);
+  r.count(t["policy"]["notice_limit"], c.notice_limit);
+  r.secs(t["policy"]["notice_window"], c.notice_window);
   path_text.clear();
-  str(t["admin"]["socket"], path_text);
+  r.str(t["admin"]["socket"], path_text);
   c.admin_socket =
       path_text.empty() ? c.spool_path / "admin.sock" : std::filesystem::path(path_text);
   if (c.notice_window.count() == 0) c.notice_window = std::chrono::seconds(1);
   path_text.clear();
-  str(t["control"]["socket"], path_text);
+  r.str(t["control"]["socket"], path_text);
   c.control_socket = path_text;
-  secs(t["control"]["certificate_request_interval"], c.certificate_request_interval);
-  c.approved_ciphers = strings(t["smime"]["ciphers"]);
-  c.approved_digests = strings(t["smime"]["digests"]);
-  str(t["hsm"]["module"], c.hsm.module);
-  str(t["hsm"]["token"], c.hsm.token);
-  str(t["hsm"]["pin_file"], c.hsm.pin_file);
-  str(t["hsm"]["key_label"], c.hsm.key_label);
-  path_text.clear();
-  str(t["hsm"]["chain_file"], path_text);
-  c.hsm.chain_file = path_text;
-  secs(t["hsm"]["check_interval"], c.hsm.check_interval);
+  r.secs(t["control"]["certificate_request_interval"], c.certificate_request_interval);
+  c.approved_ciphers = r.strings(t["smime"]["ciphers"]);
+  c.approved_digests = r.strings(t["smime"]["digests"]);
+  return {};
+}
+
+// [hsm]
+Result<void> read_hsm(const toml::table& t, Reader& r, Config& c) {
+  r.str(t["hsm"]["module"], c.hsm.module);
+  r.str(t["hsm"]["token"], c.hsm.token);
+  r.str(t["hsm"]["pin_file"], c.hsm.pin_file);
+  r.str(t["hsm"]["key_label"], c.hsm.key_label);
+  std::string chain_file;
+  r.str(t["hsm"]["chain_file"], chain_file);
+  c.hsm.chain_file = chain_file;
+  r.secs(t["hsm"]["check_interval"], c.hsm.check_interval);
   if (c.hsm.configured() && c.hsm.pin_file.empty())
     return fail(Errc::config, "hsm.token needs hsm.pin_file (a file only its owner can read)");
   if (c.hsm.check_interval.count() == 0) c.hsm.check_interval = std::chrono::seconds(1);
+  return {};
+}
 
+// [dpdk]: the poll-mode data plane (checked only when the section is there).
+Result<void> read_dpdk(const toml::table& t, Reader& r, Config& c) {
   if (auto d = t["dpdk"]) {
     c.dpdk.enabled = d["enabled"].value_or(false);
-    c.dpdk.eal_args = strings(d["eal_args"]);
+    c.dpdk.eal_args = r.strings(d["eal_args"]);
     if (auto v = d["port"].value<int64_t>(); v && *v >= 0 && *v < 1024)
       c.dpdk.port = static_cast<std::uint16_t>(*v);
-    str(d["address"], c.dpdk.address);
-    str(d["gateway"], c.dpdk.gateway);
-    str(d["mac"], c.dpdk.mac);
+    r.str(d["address"], c.dpdk.address);
+    r.str(d["gateway"], c.dpdk.gateway);
+    r.str(d["mac"], c.dpdk.mac);
     c.dpdk.checksum_offload = d["checksum_offload"].value_or(true);
     if (auto v = d["mbufs"].value<int64_t>(); v && *v >= 1024)
       c.dpdk.mbufs = static_cast<std::uint32_t>(*v);
@@ -279,30 +309,49 @@ Result<Config> parse(std::string_view text) {
                   "dpdk.address needs the stack's address with its prefix, "
                   "e.g. \"198.18.0.2/24\"");
   }
+  return {};
+}
 
+// [[route]]: explicit next hops per domain (they inherit relay.tls).
+Result<void> read_routes(const toml::table& t, Reader& r, Config& c) {
   if (auto* routes = t["route"].as_array()) {
     for (auto& node : *routes) {
       auto* rt = node.as_table();
       if (!rt) return fail(Errc::config, "[[route]] entries must be tables");
-      Route r;
-      for (auto& d : strings(toml::node_view<toml::node>(rt->get("domains"))))
-        r.domains.push_back(ascii_lower(d));
+      Route route;
+      for (auto& d : r.strings(toml::node_view<const toml::node>(rt->get("domains"))))
+        route.domains.push_back(ascii_lower(d));
       auto hop = rt->get("next_hop") ? rt->get("next_hop")->value<std::string>() : std::nullopt;
-      if (r.domains.empty() || !hop)
+      if (route.domains.empty() || !hop)
         return fail(Errc::config, "[[route]] needs domains and next_hop");
       auto hp = parse_host_port(*hop, 25);
       if (!hp) return std::unexpected(hp.error());
-      r.next_hop = *hp;
-      r.tls = c.relay_tls;
+      route.next_hop = *hp;
+      route.tls = c.relay_tls;
       if (auto* tv = rt->get("tls")) {
         auto p = parse_tls(tv->value<std::string>().value_or(""));
         if (!p) return std::unexpected(p.error());
-        r.tls = *p;
+        route.tls = *p;
       }
-      c.routes.push_back(std::move(r));
+      c.routes.push_back(std::move(route));
     }
   }
-  if (!problem.empty()) return fail(Errc::config, problem);
+  return {};
+}
+
+}  // namespace
+
+Result<Config> parse(std::string_view text) {
+  auto parsed = parse_toml(text, "config");
+  if (!parsed) return std::unexpected(parsed.error());
+  const toml::table& t = *parsed;
+  Config c;
+  Reader r;
+  // In this order: routes inherit [relay] tls, [admin] socket defaults to the spool's.
+  for (auto section : {read_gateway, read_smtp, read_spool, read_relay, read_policy, read_hsm,
+                       read_dpdk, read_routes})
+    if (auto read = section(t, r, c); !read) return std::unexpected(read.error());
+  if (!r.problem.empty()) return fail(Errc::config, r.problem);
   return c;
 }
 

@@ -33,6 +33,16 @@ internal_host = "10.1.1.1:25"
 outbound_host = "192.0.2.25"
 tls = "required"
 retry_base = 5
+[policy]
+snapshot = "/etc/seegw/policy.toml"
+max_age = 86400
+[control]
+socket = "/run/seegw/control.sock"
+certificate_request_interval = 600
+[hsm]
+token = "agency-a.govt.nz"
+pin_file = "/etc/seegw/pin"
+chain_file = "/etc/seegw/chain.pem"
 [[route]]
 domains = ["agency-c.govt.nz"]
 next_hop = "192.0.2.30:2600"
@@ -40,6 +50,11 @@ tls = "none"
 )");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->domain, "agency-a.govt.nz");
+  EXPECT_EQ(c->policy_max_age, std::chrono::seconds(86400));
+  EXPECT_EQ(c->admin_socket, "/var/spool/seegw/admin.sock");
+  EXPECT_EQ(c->control_socket, "/run/seegw/control.sock");
+  EXPECT_EQ(c->certificate_request_interval, std::chrono::seconds(600));
+  EXPECT_EQ(c->hsm.chain_file, "/etc/seegw/chain.pem");
   EXPECT_TRUE(c->is_local_domain("mail.agency-a.govt.nz"));
   EXPECT_FALSE(c->is_local_domain("agency-a.govt.nz.evil.org"));
   EXPECT_TRUE(c->is_internal("10.200.3.4"));
