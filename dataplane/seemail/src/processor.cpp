@@ -264,87 +264,8 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
     }
   }
 
-  if (!clear_signed.empty()) {
-    // OUT-4's signature is a courtesy to non-members: without an HSM at all the mail goes
-    // unsigned (it is unclassified); with one that is down right now, it waits.
-    auto keys = keys_();
-    std::shared_ptr<const std::string> content_for;
-    std::string why;
-    if (keys) {
-      cms::Protection p;
-      auto signed_message = cms::sign(content, {keys->key, keys->certificate, keys->chain}, p);
-      if (signed_message)
-        content_for = std::make_shared<const std::string>(std::move(*signed_message));
-      else
-        why = signed_message.error().message;
-    } else {
-      why = keys.error().message;
-    }
-    const bool transient = !content_for && (!keys ? keys.error().code == Errc::unavailable : true);
-    for (auto i : clear_signed) {
-      if (content_for)
-        out.recipients[i] = {Disposition::deliver, content_for, ""};
-      else if (transient)
-        out.recipients[i] = {Disposition::defer, nullptr, "cannot sign now: " + why};
-      else
-        out.recipients[i] = {Disposition::deliver, record.content, ""};
-    }
-    out.explanation.push_back(content_for ? std::string("clear-signed for non-members")
-                                          : "not signed: " + why);
-  }
-
-  if (!secure.empty()) {
-    auto keys = keys_();
-    auto set_all = [&](const std::vector<std::size_t>& idx, Disposition disp, std::string why) {
-      for (auto i : idx) out.recipients[i] = {disp, nullptr, why};
-    };
-    if (!keys) {
-      // Fail closed: without the HSM nothing secure leaves; it waits (or is held if none).
-      const bool transient = keys.error().code == Errc::unavailable;
-      for (auto& [domain, idx] : secure)
-        set_all(
-            idx, transient ? Disposition::defer : Disposition::hold,
-            (transient ? "HSM unavailable: " : "cannot sign and encrypt: ") + keys.error().message);
-    } else {
-      // OUT-7: the version and classification label travel inside the signature.
-      std::string inner =
-          remove_headers(remove_headers(content, "X-SEEMAIL-Version"), "X-SEEMAIL-Classification");
-      std::string fields = "X-SEEMAIL-Version: 2.0\r\n";
-      if (level != scan::Classification::none)
-        fields += fmt::format("X-SEEMAIL-Classification: {}\r\n", out.classification);
-      inner = prepend_headers(inner, fields);
-      cms::Signer signer{keys->key, keys->certificate, keys->chain};
-      for (auto& [domain, idx] : secure) {
-        X509* cert = trust.certificate_for(domain);
-        if (!cert) {
-          set_all(idx, Disposition::hold, "OUT-5: no certificate for " + domain + " in the store");
-          for (auto i : idx) out.recipients[i].awaits_certificate = true;
-          continue;
-        }
-        cms::Protection p;
-        const auto caps = capabilities_of(trust, domain);
-        p.cipher = cms::choose_cipher(caps, settings_.approved);
-        p.digest =
-            std::string(cms::digest_name(cms::choose_digest(caps, settings_.approved_digests)));
-        p.advertised_digests = settings_.approved_digests;
-        if (level != scan::Classification::none)
-          p.label =
-              cms::SecurityLabel{"2.16.554.101.8.1.1", static_cast<int>(level), out.classification};
-        auto protected_message = cms::protect(inner, signer, {cert}, p);
-        if (!protected_message) {
-          const bool transient = protected_message.error().code == Errc::unavailable;
-          set_all(idx, transient ? Disposition::defer : Disposition::hold,
-                  "cannot sign and encrypt: " + protected_message.error().message);
-          continue;
-        }
-        auto shared = std::make_shared<const std::string>(std::move(*protected_message));
-        for (auto i : idx) out.recipients[i] = {Disposition::deliver, shared, ""};
-        out.explanation.push_back(fmt::format("{}: signed ({}) and encrypted with {}", domain,
-                                              p.digest, cms::cipher_name(p.cipher)));
-      }
-    }
-  }
-
+  if (!clear_signed.empty()) clear_sign(record, clear_signed, out);
+  if (!secure.empty()) secure_per_domain(record, secure, level, trust, out);
   // §2.8: a recipient waiting for a certificate has it looked for now, not at the next sync.
   for (std::size_t i = 0; i < out.recipients.size(); ++i) {
     if (!out.recipients[i].awaits_certificate) continue;
@@ -370,6 +291,95 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
   for (const auto& n : notices)
     notify(out, n, n.to == policy::Party::sender ? facts.sender : postmaster, mf, now);
   return out;
+}
+
+// OUT-4's signature is a courtesy to non-members: without an HSM at all the mail goes unsigned
+// (it is unclassified); with one that is down right now, it waits.
+void Processor::clear_sign(const spool::SpoolRecord& record,
+                           const std::vector<std::size_t>& clear_signed, Outcome& out) {
+  const std::string& content = *record.content;
+  auto keys = keys_();
+  std::shared_ptr<const std::string> content_for;
+  std::string why;
+  if (keys) {
+    cms::Protection p;
+    auto signed_message = cms::sign(content, {keys->key, keys->certificate, keys->chain}, p);
+    if (signed_message)
+      content_for = std::make_shared<const std::string>(std::move(*signed_message));
+    else
+      why = signed_message.error().message;
+  } else {
+    why = keys.error().message;
+  }
+  const bool transient = !content_for && (!keys ? keys.error().code == Errc::unavailable : true);
+  for (auto i : clear_signed) {
+    if (content_for)
+      out.recipients[i] = {Disposition::deliver, content_for, ""};
+    else if (transient)
+      out.recipients[i] = {Disposition::defer, nullptr, "cannot sign now: " + why};
+    else
+      out.recipients[i] = {Disposition::deliver, record.content, ""};
+  }
+  out.explanation.push_back(content_for ? std::string("clear-signed for non-members")
+                                        : "not signed: " + why);
+}
+
+// OUT-1, OUT-2, OUT-4, OUT-7: one secured copy per receiving domain, to its certificate, with
+// the cipher and digest its capabilities allow and the classification label inside.
+void Processor::secure_per_domain(const spool::SpoolRecord& record,
+                                  const std::map<std::string, std::vector<std::size_t>>& secure,
+                                  scan::Classification level, const TrustState& trust,
+                                  Outcome& out) {
+  const std::string& content = *record.content;
+  auto keys = keys_();
+  auto set_all = [&](const std::vector<std::size_t>& idx, Disposition disp, std::string why) {
+    for (auto i : idx) out.recipients[i] = {disp, nullptr, why};
+  };
+  if (!keys) {
+    // Fail closed: without the HSM nothing secure leaves; it waits (or is held if none).
+    const bool transient = keys.error().code == Errc::unavailable;
+    for (auto& [domain, idx] : secure)
+      set_all(
+          idx, transient ? Disposition::defer : Disposition::hold,
+          (transient ? "HSM unavailable: " : "cannot sign and encrypt: ") + keys.error().message);
+  } else {
+    // OUT-7: the version and classification label travel inside the signature.
+    std::string inner =
+        remove_headers(remove_headers(content, "X-SEEMAIL-Version"), "X-SEEMAIL-Classification");
+    std::string fields = "X-SEEMAIL-Version: 2.0\r\n";
+    if (level != scan::Classification::none)
+      fields += fmt::format("X-SEEMAIL-Classification: {}\r\n", out.classification);
+    inner = prepend_headers(inner, fields);
+    cms::Signer signer{keys->key, keys->certificate, keys->chain};
+    for (auto& [domain, idx] : secure) {
+      X509* cert = trust.certificate_for(domain);
+      if (!cert) {
+        set_all(idx, Disposition::hold, "OUT-5: no certificate for " + domain + " in the store");
+        for (auto i : idx) out.recipients[i].awaits_certificate = true;
+        continue;
+      }
+      cms::Protection p;
+      const auto caps = capabilities_of(trust, domain);
+      p.cipher = cms::choose_cipher(caps, settings_.approved);
+      p.digest =
+          std::string(cms::digest_name(cms::choose_digest(caps, settings_.approved_digests)));
+      p.advertised_digests = settings_.approved_digests;
+      if (level != scan::Classification::none)
+        p.label =
+            cms::SecurityLabel{"2.16.554.101.8.1.1", static_cast<int>(level), out.classification};
+      auto protected_message = cms::protect(inner, signer, {cert}, p);
+      if (!protected_message) {
+        const bool transient = protected_message.error().code == Errc::unavailable;
+        set_all(idx, transient ? Disposition::defer : Disposition::hold,
+                "cannot sign and encrypt: " + protected_message.error().message);
+        continue;
+      }
+      auto shared = std::make_shared<const std::string>(std::move(*protected_message));
+      for (auto i : idx) out.recipients[i] = {Disposition::deliver, shared, ""};
+      out.explanation.push_back(fmt::format("{}: signed ({}) and encrypted with {}", domain,
+                                            p.digest, cms::cipher_name(p.cipher)));
+    }
+  }
 }
 
 // ---- inbound -------------------------------------------------------------------------------

@@ -263,8 +263,10 @@ void follow_rss(PollModeBackend::Port& m, const rte_eth_dev_info& info, netstack
 
 }  // namespace
 
-Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
-    const config::PollModeSettings& settings) {
+namespace {
+
+// The EAL, with the calling thread's CPU affinity given back (see below).
+Result<void> start_eal(const config::PollModeSettings& settings) {
   if (g_eal_started.exchange(true))
     return fail(Errc::config, "the DPDK EAL is already running in this process");
   std::vector<std::string> args{"seegw-dataplane"};
@@ -282,6 +284,95 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
   if (eal < 0)
     return fail(Errc::config, fmt::format("DPDK EAL: {} (eal_args: {})", rte_strerror(rte_errno),
                                           fmt::join(settings.eal_args, " ")));
+  return {};
+}
+
+// The port's offloads, RSS, MTU and one rx/tx queue pair per lane.
+Result<void> configure_port(PollModeBackend::Port& m, const rte_eth_dev_info& info,
+                            std::uint16_t queues) {
+  rte_eth_conf conf{};
+  conf.rxmode.mtu = m.settings.mtu;
+  // Checksums where the port offers them both ways for IPv4 and TCP; software otherwise.
+  constexpr std::uint64_t rx_sums = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+  constexpr std::uint64_t tx_sums = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+  m.rx_checksum = m.settings.checksum_offload && (info.rx_offload_capa & rx_sums) == rx_sums;
+  m.tx_checksum = m.settings.checksum_offload && (info.tx_offload_capa & tx_sums) == tx_sums;
+  if (m.rx_checksum) conf.rxmode.offloads |= rx_sums;
+  if (m.tx_checksum) conf.txmode.offloads |= tx_sums;
+  // Several queues: the port hashes IPv4/TCP flows over them where it can (a NIC's RSS); an
+  // AF_PACKET vdev spreads by the kernel's flow hash on its own.
+  const std::uint64_t rss_hf =
+      (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP) & info.flow_type_rss_offloads;
+  if (queues > 1 && (rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP)) {
+    m.rss = true;
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+  }
+  if (m.settings.mtu > info.max_mtu || m.settings.mtu + 18u > info.max_rx_pktlen)
+    return fail(
+        Errc::config,
+        fmt::format("DPDK port {} ({}): MTU {} is more than it carries ({})", m.id, m.driver,
+                    m.settings.mtu, std::min<unsigned>(info.max_mtu, info.max_rx_pktlen - 18)));
+  if (int rc = rte_eth_dev_configure(m.id, queues, queues, &conf); rc != 0)
+    return fail(Errc::config, fmt::format("DPDK port {} configure: {}", m.id, rte_strerror(-rc)));
+  const int socket = rte_eth_dev_socket_id(m.id);
+  std::uint16_t rxd = kRxDescriptors, txd = kTxDescriptors;
+  rte_eth_dev_adjust_nb_rx_tx_desc(m.id, &rxd, &txd);
+  for (std::uint16_t q = 0; q < queues; ++q) {
+    if (int rc =
+            rte_eth_rx_queue_setup(m.id, q, rxd, static_cast<unsigned>(socket), nullptr, m.pool);
+        rc != 0)
+      return fail(Errc::config, fmt::format("DPDK rx queue {}: {}", q, rte_strerror(-rc)));
+    if (int rc = rte_eth_tx_queue_setup(m.id, q, txd, static_cast<unsigned>(socket), nullptr);
+        rc != 0)
+      return fail(Errc::config, fmt::format("DPDK tx queue {}: {}", q, rte_strerror(-rc)));
+  }
+  return {};
+}
+
+// One lane per queue pair: its own stack, and (with several) the rings other lanes hand it
+// frames through, and its fault injectors when faults are configured (tests only).
+Result<void> make_lanes(PollModeBackend::Port& m, const netstack::StackConfig& sc,
+                        std::uint16_t queues) {
+  const int socket = rte_eth_dev_socket_id(m.id);
+  m.steering = netstack::FlowSteering(
+      queues, std::random_device{}() * 0x9e3779b97f4a7c15ull ^ std::random_device{}());
+  for (unsigned i = 0; i < queues; ++i) {
+    auto lane = std::make_unique<PollModeBackend::Lane>(m, i);
+    netstack::StackConfig lane_config = sc;
+    if (queues > 1) {
+      lane_config.owns_flow = [steering = &m.steering, i](netstack::Ipv4 ip, std::uint16_t port,
+                                                          std::uint16_t local) {
+        return steering->lane_of(ip, port, local) == i;
+      };
+      // Rings of mbuf pointers: any lane puts, only the owner takes.
+      lane->inbox =
+          rte_ring_create(fmt::format("seegw_in{}", i).c_str(), 1024, socket, RING_F_SC_DEQ);
+      lane->arp_inbox =
+          rte_ring_create(fmt::format("seegw_arp{}", i).c_str(), 64, socket, RING_F_SC_DEQ);
+      if (!lane->inbox || !lane->arp_inbox)
+        return fail(Errc::config,
+                    fmt::format("DPDK ring for lane {}: {}", i, rte_strerror(rte_errno)));
+    }
+    lane->stack = std::make_unique<netstack::Stack>(lane_config);
+    if (m.settings.faults.any()) {
+      netstack::FaultRates r{m.settings.faults.drop, m.settings.faults.duplicate,
+                             m.settings.faults.reorder, m.settings.faults.delay.count(),
+                             m.settings.faults.seed + 2 * i};
+      lane->rx_faults = std::make_unique<netstack::FaultInjector>(r);
+      r.seed += 1;
+      lane->tx_faults = std::make_unique<netstack::FaultInjector>(r);
+    }
+    m.lanes.push_back(std::move(lane));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
+    const config::PollModeSettings& settings) {
+  if (auto eal = start_eal(settings); !eal) return std::unexpected(eal.error());
   std::unique_ptr<PollModeBackend> b(new PollModeBackend());
   b->port_ = std::make_unique<Port>();
   auto& m = *b->port_;
@@ -312,75 +403,11 @@ Result<std::unique_ptr<PollModeBackend>> PollModeBackend::start(
                             "(an AF_PACKET vdev takes qpairs={}, a TAP queues={})",
                             m.id, m.driver, std::min(info.max_rx_queues, info.max_tx_queues),
                             queues, queues, queues));
-  rte_eth_conf conf{};
-  conf.rxmode.mtu = settings.mtu;
-  // Checksums where the port offers them both ways for IPv4 and TCP; software otherwise.
-  constexpr std::uint64_t rx_sums = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
-  constexpr std::uint64_t tx_sums = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
-  m.rx_checksum = settings.checksum_offload && (info.rx_offload_capa & rx_sums) == rx_sums;
-  m.tx_checksum = settings.checksum_offload && (info.tx_offload_capa & tx_sums) == tx_sums;
-  if (m.rx_checksum) conf.rxmode.offloads |= rx_sums;
-  if (m.tx_checksum) conf.txmode.offloads |= tx_sums;
-  // Several queues: the port hashes IPv4/TCP flows over them where it can (a NIC's RSS); an
-  // AF_PACKET vdev spreads by the kernel's flow hash on its own.
-  const std::uint64_t rss_hf =
-      (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP) & info.flow_type_rss_offloads;
-  if (queues > 1 && (rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP)) {
-    m.rss = true;
-    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
-  }
-  if (settings.mtu > info.max_mtu || settings.mtu + 18u > info.max_rx_pktlen)
-    return fail(
-        Errc::config,
-        fmt::format("DPDK port {} ({}): MTU {} is more than it carries ({})", m.id, m.driver,
-                    settings.mtu, std::min<unsigned>(info.max_mtu, info.max_rx_pktlen - 18)));
-  if (int rc = rte_eth_dev_configure(m.id, queues, queues, &conf); rc != 0)
-    return fail(Errc::config, fmt::format("DPDK port {} configure: {}", m.id, rte_strerror(-rc)));
-  const int socket = rte_eth_dev_socket_id(m.id);
-  std::uint16_t rxd = kRxDescriptors, txd = kTxDescriptors;
-  rte_eth_dev_adjust_nb_rx_tx_desc(m.id, &rxd, &txd);
-  for (std::uint16_t q = 0; q < queues; ++q) {
-    if (int rc =
-            rte_eth_rx_queue_setup(m.id, q, rxd, static_cast<unsigned>(socket), nullptr, m.pool);
-        rc != 0)
-      return fail(Errc::config, fmt::format("DPDK rx queue {}: {}", q, rte_strerror(-rc)));
-    if (int rc = rte_eth_tx_queue_setup(m.id, q, txd, static_cast<unsigned>(socket), nullptr);
-        rc != 0)
-      return fail(Errc::config, fmt::format("DPDK tx queue {}: {}", q, rte_strerror(-rc)));
-  }
+  if (auto configured = configure_port(m, info, queues); !configured)
+    return std::unexpected(configured.error());
   auto sc = stack_config(settings, info, m.id, m.tx_checksum);
   if (!sc) return std::unexpected(sc.error());
-  m.steering = netstack::FlowSteering(
-      queues, std::random_device{}() * 0x9e3779b97f4a7c15ull ^ std::random_device{}());
-  for (unsigned i = 0; i < queues; ++i) {
-    auto lane = std::make_unique<Lane>(m, i);
-    netstack::StackConfig lane_config = *sc;
-    if (queues > 1) {
-      lane_config.owns_flow = [steering = &m.steering, i](netstack::Ipv4 ip, std::uint16_t port,
-                                                          std::uint16_t local) {
-        return steering->lane_of(ip, port, local) == i;
-      };
-      // Rings of mbuf pointers: any lane puts, only the owner takes.
-      lane->inbox =
-          rte_ring_create(fmt::format("seegw_in{}", i).c_str(), 1024, socket, RING_F_SC_DEQ);
-      lane->arp_inbox =
-          rte_ring_create(fmt::format("seegw_arp{}", i).c_str(), 64, socket, RING_F_SC_DEQ);
-      if (!lane->inbox || !lane->arp_inbox)
-        return fail(Errc::config,
-                    fmt::format("DPDK ring for lane {}: {}", i, rte_strerror(rte_errno)));
-    }
-    lane->stack = std::make_unique<netstack::Stack>(lane_config);
-    if (settings.faults.any()) {
-      netstack::FaultRates r{settings.faults.drop, settings.faults.duplicate,
-                             settings.faults.reorder, settings.faults.delay.count(),
-                             settings.faults.seed + 2 * i};
-      lane->rx_faults = std::make_unique<netstack::FaultInjector>(r);
-      r.seed += 1;
-      lane->tx_faults = std::make_unique<netstack::FaultInjector>(r);
-    }
-    m.lanes.push_back(std::move(lane));
-  }
+  if (auto lanes = make_lanes(m, *sc, queues); !lanes) return std::unexpected(lanes.error());
   if (int rc = rte_eth_dev_start(m.id); rc != 0)
     return fail(Errc::config, fmt::format("DPDK port start: {}", rte_strerror(-rc)));
   rte_eth_promiscuous_enable(m.id);

@@ -107,6 +107,11 @@ class Processor {
                    const TrustState& trust, std::time_t now);
   Outcome inbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
                   const TrustState& trust, std::time_t now);
+  void clear_sign(const spool::SpoolRecord& record, const std::vector<std::size_t>& clear_signed,
+                  Outcome& out);
+  void secure_per_domain(const spool::SpoolRecord& record,
+                         const std::map<std::string, std::vector<std::size_t>>& secure,
+                         scan::Classification level, const TrustState& trust, Outcome& out);
   // Rate-limited through the limiter; none to postmasters and daemons, none when `about` is one.
   void notify(Outcome& out, const policy::Notice& notice, const std::string& to,
               const struct MessageFacts& facts, std::time_t now);
