@@ -10,6 +10,7 @@
 
 #include <filesystem>
 
+#include "seegw/common/admin_protocol.hpp"
 #include "seegw/common/file.hpp"
 #include "seegw/common/unix_socket.hpp"
 #include "seegw/config/config.hpp"
@@ -155,7 +156,9 @@ int admin_command(const std::filesystem::path& socket, const std::string& comman
     std::string rest = reply->substr(
         reply->find('\n') == std::string::npos ? reply->size() : reply->find('\n') + 1);
     std::string first = reply->substr(0, reply->find('\n'));
-    if (first.size() > 3) std::printf("%s\n", first.substr(3).c_str());
+    // A table's first line only names the protocol version (seegw/common/admin_protocol.hpp).
+    if (first.size() > 3 && first != seegw::admin::kRowsHeader)
+      std::printf("%s\n", first.substr(3).c_str());
     std::fputs(rest.c_str(), stdout);
     return 0;
   }

@@ -85,15 +85,6 @@ std::vector<std::string> split(const std::string& line, char sep) {
   return out;
 }
 
-// The rows of a data plane reply after its "ok" line.
-std::vector<std::vector<std::string>> rows_of(const std::string& reply) {
-  std::vector<std::vector<std::string>> out;
-  auto lines = split(reply, '\n');
-  for (std::size_t i = 1; i < lines.size(); ++i)
-    if (!lines[i].empty()) out.push_back(split(lines[i], '\t'));
-  return out;
-}
-
 std::string base64(std::string_view in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),

@@ -1,5 +1,5 @@
 // What the console's command handlers share: times and spans for people, an 80-column table and
-// word wrap, and the rows of a data plane answer (tab-separated, after its "ok" line).
+// word wrap. The data plane's tables are read with seegw/common/admin_protocol.hpp.
 #pragma once
 
 #include <openssl/asn1.h>
@@ -24,7 +24,6 @@ std::string render_table(const std::vector<std::string>& heads,
 // Words wrapped to 80 columns; lines after the first start with `indent` spaces.
 std::string wrap(const std::string& text, std::size_t indent);
 std::vector<std::string> split(const std::string& line, char sep);
-std::vector<std::vector<std::string>> rows_of(const std::string& reply);
 std::string base64(std::string_view in);
 std::string asn1_time(const ASN1_TIME* t);
 

@@ -9,6 +9,7 @@
 
 #include "console_text.hpp"
 #include "reply.hpp"
+#include "seegw/common/admin_protocol.hpp"
 #include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
@@ -23,12 +24,14 @@ namespace fs = std::filesystem;
 void Controller::cmd_key_list(const Call&, Reply& reply) {
   auto dp = dataplane("key list");
   if (!dp) return reply.error(dp.error().message);
+  auto keys = admin::decode_keys(*dp);
+  if (!keys) return reply.error(keys.error().message);
   Json data = Json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& r : rows_of(*dp)) {
-    if (r.size() < 4) continue;
-    data.push_back({{"label", r[0]}, {"type", r[1]}, {"use", r[2]}, {"protection", r[3]}});
-    rows.push_back(r);
+  for (const auto& k : *keys) {
+    data.push_back(
+        {{"label", k.label}, {"type", k.type}, {"use", k.use}, {"protection", k.protection}});
+    rows.push_back({k.label, k.type, k.use, k.protection});
   }
   return reply.answer(true, render_table({"LABEL", "TYPE", "USE", "PROTECTION"}, rows, {24, 9, 7}),
                       data);

@@ -2,6 +2,7 @@
 // TRUSTED list, CRLs, the log (once or followed), the audit log and the configuration. Readers
 // only: nothing here changes state.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "console_text.hpp"
 #include "reply.hpp"
+#include "seegw/common/admin_protocol.hpp"
 #include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
@@ -96,58 +98,68 @@ void Controller::cmd_show_stats(const Call&, Reply& reply) {
 }
 
 void Controller::cmd_show_queue(const Call& call, Reply& reply) {
-  auto dp = dataplane(call.name == "show queue" ? "queue" : "held");
+  const bool held = call.name == "show held";
+  auto dp = dataplane(held ? "held" : "queue");
   if (!dp) return reply.error(dp.error().message);
   // Two lines a message: the reason or the last error is what an operator reads, whole.
   Json data = Json::array();
   std::string text;
-  for (const auto& r : rows_of(*dp)) {
-    if (call.name == "show queue" && r.size() >= 7) {
-      const std::int64_t next = std::stoll(r[3]);
-      data.push_back({{"id", r[0]},
-                      {"state", r[1]},
-                      {"arrival", std::stoll(r[2])},
+  auto envelope = [](const std::string& sender, const std::vector<std::string>& recipients) {
+    return fmt::format("<{}> -> {}", sender, fmt::join(recipients, ","));
+  };
+  if (held) {
+    auto rows = admin::decode_held(*dp);
+    if (!rows) return reply.error(rows.error().message);
+    for (const auto& r : *rows) {
+      data.push_back({{"id", r.id},
+                      {"arrival", r.arrival},
+                      {"sender", r.sender},
+                      {"recipients", r.recipients},
+                      {"reason", r.reason}});
+      text += wrap(
+          fmt::format("{}  held {:<5} {}", r.id, age(r.arrival), envelope(r.sender, r.recipients)),
+          4);
+      text += wrap("    " + r.reason, 4);
+    }
+  } else {
+    auto rows = admin::decode_queue(*dp);
+    if (!rows) return reply.error(rows.error().message);
+    for (const auto& r : *rows) {
+      const std::int64_t next = r.next_attempt;
+      data.push_back({{"id", r.id},
+                      {"state", r.state},
+                      {"arrival", r.arrival},
                       {"next_attempt", next},
-                      {"sender", r[4]},
-                      {"recipients", split(r[5], ',')},
-                      {"last_error", r[6]}});
+                      {"sender", r.sender},
+                      {"recipients", r.recipients},
+                      {"last_error", r.last_error}});
       text +=
           wrap(fmt::format(
-                   "{}  {:<8} age {:<5} {}  {} -> {}", r[0], r[1], age(std::stoll(r[2])),
+                   "{}  {:<8} age {:<5} {}  {}", r.id, r.state, age(r.arrival),
                    next ? (next <= now() ? "retry now" : "retry in " + span_of(next - now())) : "",
-                   r[4], r[5]),
+                   envelope(r.sender, r.recipients)),
                4);
-      if (!r[6].empty()) text += wrap("    last error: " + r[6], 4);
-    } else if (call.name == "show held" && r.size() >= 5) {
-      data.push_back({{"id", r[0]},
-                      {"arrival", std::stoll(r[1])},
-                      {"sender", r[2]},
-                      {"recipients", split(r[3], ',')},
-                      {"reason", r[4]}});
-      text +=
-          wrap(fmt::format("{}  held {:<5} {} -> {}", r[0], age(std::stoll(r[1])), r[2], r[3]), 4);
-      text += wrap("    " + r[4], 4);
+      if (!r.last_error.empty()) text += wrap("    last error: " + r.last_error, 4);
     }
   }
-  if (data.empty()) text = call.name == "show queue" ? "the queue is empty\n" : "nothing is held\n";
+  if (data.empty()) text = held ? "nothing is held\n" : "the queue is empty\n";
   return reply.answer(true, text, data);
 }
 
 void Controller::cmd_show_certificates(const Call&, Reply& reply) {
   Json data = Json::array();
   std::vector<std::vector<std::string>> rows;
-  if (auto dp = dataplane("certificates")) {
-    for (const auto& r : rows_of(*dp)) {
-      if (r.size() < 5) continue;
-      data.push_back({{"domain", r[0]},
-                      {"source", r[1]},
-                      {"state", r[2]},
-                      {"subject", r[3]},
-                      {"not_after", r[4]}});
-      rows.push_back({r[0], r[1], r[2], r[4], r[3]});
-    }
-  } else {
-    return reply.error(dp.error().message);
+  auto dp = dataplane("certificates");
+  if (!dp) return reply.error(dp.error().message);
+  auto held = admin::decode_certificates(*dp);
+  if (!held) return reply.error(held.error().message);
+  for (const auto& r : *held) {
+    data.push_back({{"domain", r.domain},
+                    {"source", r.source},
+                    {"state", r.state},
+                    {"subject", r.subject},
+                    {"not_after", r.not_after}});
+    rows.push_back({r.domain, r.source, r.state, r.not_after, r.subject});
   }
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(store_.pending(), ec)) {
@@ -227,6 +239,12 @@ void Controller::cmd_show_crl(const Call&, Reply& reply) {
       data);
 }
 
+Result<std::vector<admin::LogRow>> Controller::their_log(std::uint64_t after) {
+  auto answer = dataplane("log " + std::to_string(after));
+  if (!answer) return std::unexpected(answer.error());
+  return admin::decode_log(*answer);
+}
+
 void Controller::cmd_show_log(const Call& call, Reply& reply) {
   const auto& args = call.args;
   const std::size_t count = args.empty() ? 50 : std::stoul(args[0]);
@@ -234,12 +252,11 @@ void Controller::cmd_show_log(const Call& call, Reply& reply) {
   for (const auto& e : log::events_after(0))
     events.emplace_back(e.time_ms, std::string(log::level_name(e.level)), e.program, e.text);
   std::string note;
-  if (auto dp = dataplane("log 0")) {
-    for (const auto& r : rows_of(*dp))
-      if (r.size() >= 5) events.emplace_back(std::stoll(r[1]), r[2], r[3], r[4]);
-  } else {
-    note = "(the data plane's events are missing: " + dp.error().message + ")\n";
-  }
+  auto theirs = their_log(0);
+  if (theirs)
+    for (const auto& r : *theirs) events.emplace_back(r.time_ms, r.level, r.program, r.text);
+  else
+    note = "(the data plane's events are missing: " + theirs.error().message + ")\n";
   std::sort(events.begin(), events.end());
   if (events.size() > count)
     events.erase(events.begin(), events.end() - static_cast<std::ptrdiff_t>(count));
@@ -304,9 +321,8 @@ void Controller::cmd_config_show(const Call&, Reply& reply) {
 void Controller::monitor_log(Reply& reply) {
   std::uint64_t own = 0, theirs = 0;
   for (const auto& e : log::events_after(0)) own = e.seq;
-  if (auto r = dataplane("log 0"))
-    for (const auto& row : rows_of(*r))
-      theirs = std::max<std::uint64_t>(theirs, std::stoull(row[0]));
+  if (auto rows = their_log(0))
+    for (const auto& row : *rows) theirs = std::max(theirs, row.seq);
   reply.send(Json{{"event",
                    {{"time", now()},
                     {"level", "notice"},
@@ -322,15 +338,14 @@ void Controller::monitor_log(Reply& reply) {
                              {"text", e.text}}}}))
         return;
     }
-    if (auto r = dataplane("log " + std::to_string(theirs))) {
-      for (const auto& row : rows_of(*r)) {
-        if (row.size() < 5) continue;
-        theirs = std::stoull(row[0]);
+    if (auto rows = their_log(theirs)) {
+      for (const auto& row : *rows) {
+        theirs = row.seq;
         if (!reply.send(Json{{"event",
-                              {{"time", std::stoll(row[1]) / 1000},
-                               {"level", row[2]},
-                               {"program", row[3]},
-                               {"text", row[4]}}}}))
+                              {{"time", row.time_ms / 1000},
+                               {"level", row.level},
+                               {"program", row.program},
+                               {"text", row.text}}}}))
           return;
       }
     }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "seegw/common/admin_protocol.hpp"
 #include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
@@ -21,13 +22,6 @@ namespace seegw::relay {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Values in a row must not break it.
-std::string cell(std::string_view s) {
-  std::string out;
-  for (char c : s) out.push_back(c == '\t' || c == '\n' || c == '\r' ? ' ' : c);
-  return out;
-}
 
 std::string not_after(const X509* cert) {
   std::tm tm{};
@@ -85,28 +79,27 @@ struct AdminVerbs {
   }
 
   static std::string held(Gateway& g, const Words&) {
-    std::string out = "ok\n";
+    std::string out = rows_header();
     for (const auto& h : g.queue_->held())
-      out += fmt::format("{}\t{}\t<{}>\t{}\t{}\n", h.id, h.arrival, cell(h.sender),
-                         cell(joined(h.recipients)), cell(h.reason));
+      out += admin::encode(admin::HeldRow{h.id, h.arrival, h.sender, h.recipients, h.reason});
     return out;
   }
 
   static std::string queue(Gateway& g, const Words&) {
-    std::string out = "ok\n";
+    std::string out = rows_header();
     for (const auto& w : g.queue_->waiting())
-      out += fmt::format("{}\t{}\t{}\t{}\t<{}>\t{}\t{}\n", w.id, w.state, w.arrival, w.next_attempt,
-                         cell(w.sender), cell(joined(w.recipients)), cell(w.last_error));
+      out += admin::encode(admin::QueueRow{w.id, w.state, w.arrival, w.next_attempt, w.sender,
+                                           w.recipients, w.last_error});
     return out;
   }
 
   static std::string log_events(Gateway&, const Words& words) {
     std::uint64_t after = 0;
     if (words.size() > 1) std::istringstream(words[1]) >> after;
-    std::string out = "ok\n";
+    std::string out = rows_header();
     for (const auto& e : log::events_after(after))
-      out += fmt::format("{}\t{}\t{}\t{}\t{}\n", e.seq, e.time_ms, log::level_name(e.level),
-                         cell(e.program), cell(e.text));
+      out += admin::encode(admin::LogRow{e.seq, e.time_ms, std::string(log::level_name(e.level)),
+                                         e.program, e.text});
     return out;
   }
 
@@ -136,7 +129,7 @@ struct AdminVerbs {
 
   static std::string certificates(Gateway& g, const Words&) {
     const auto learnt = learnt_store(g);
-    std::string out = "ok\n";
+    std::string out = rows_header();
     auto t = g.trust();
     for (const auto& [domain, cert] : t->certificates) {
       auto st = t->policy.certificates.find(domain);
@@ -145,16 +138,18 @@ struct AdminVerbs {
                                     : std::string(policy::cert_state_name(st->second.state));
       std::error_code ec;
       const bool was_learnt = fs::exists(learnt.learnt() / (domain + ".pem"), ec);
-      out += fmt::format("{}\t{}\t{}\t{}\t{}\n", domain, was_learnt ? "learnt" : "snapshot", state,
-                         cell(x509::subject_text(cert.get())), not_after(cert.get()));
+      out += admin::encode(admin::CertificateRow{domain, was_learnt ? "learnt" : "snapshot", state,
+                                                 x509::subject_text(cert.get()),
+                                                 not_after(cert.get())});
     }
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(learnt.pending(), ec)) {
       if (e.path().extension() != ".pem") continue;
       auto cert = x509::load_certificate_file(e.path().string());
       if (!cert) continue;
-      out += fmt::format("{}\tpending\tawaiting approval\t{}\t{}\n", e.path().stem().string(),
-                         cell(x509::subject_text(cert->get())), not_after(cert->get()));
+      out += admin::encode(
+          admin::CertificateRow{e.path().stem().string(), "pending", "awaiting approval",
+                                x509::subject_text(cert->get()), not_after(cert->get())});
     }
     return out;
   }
@@ -269,13 +264,9 @@ struct AdminVerbs {
   }
 
  private:
+  static std::string rows_header() { return std::string(admin::kRowsHeader) + "\n"; }
   static seemail::LearntStore learnt_store(const Gateway& g) {
     return {g.config_.spool_path / "certificates"};
-  }
-  static std::string joined(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
-    return out;
   }
   static std::string done(std::string_view verb, const std::string& id, const Result<void>& r) {
     return r ? fmt::format("ok {}d {}", verb, id) : "error: " + r.error().message;
@@ -342,12 +333,13 @@ std::string Gateway::key_command(const std::vector<std::string>& words) {
     const std::string in_use = key_label();
     auto keys = (*session)->private_keys();
     if (!keys) return "error: " + keys.error().message;
-    std::string out = "ok\n";
+    std::string out(admin::kRowsHeader);
+    out += "\n";
     for (const auto& k : *keys)
-      out +=
-          fmt::format("{}\t{}\t{}\t{}\n", k.label, k.type, k.label == in_use ? "in use" : "-",
-                      k.sensitive && !k.extractable && !k.value_readable ? "cannot leave the token"
-                                                                         : "EXTRACTABLE");
+      out += admin::encode(admin::KeyRow{k.label, k.type, k.label == in_use ? "in use" : "-",
+                                         k.sensitive && !k.extractable && !k.value_readable
+                                             ? "cannot leave the token"
+                                             : "EXTRACTABLE"});
     return out;
   }
   if (sub == "generate") {

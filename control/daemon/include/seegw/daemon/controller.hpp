@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "seegw/audit/audit_log.hpp"
+#include "seegw/common/admin_protocol.hpp"
 #include "seegw/common/unix_socket.hpp"
 #include "seegw/daemon/control_config.hpp"
 #include "seegw/daemon/snapshot.hpp"
@@ -95,6 +96,8 @@ class Controller {
   void cmd_audit_show(const Call& call, Reply& reply);
   void cmd_audit_verify(const Call& call, Reply& reply);
   void monitor_log(Reply& reply);
+  // The data plane's events after `after` (seegw/common/admin_protocol.hpp).
+  Result<std::vector<admin::LogRow>> their_log(std::uint64_t after);
   // `certificate discover`, asked by an operator or by the data plane for held mail (§2.8): the
   // directory first; when it holds no certificate for a listed domain or cannot be reached, the
   // data plane sends the signed e-mail request (DIR-2 fallback).
