@@ -15,6 +15,7 @@
 #include "seegw/common/text.hpp"
 #include "seegw/daemon/controller.hpp"
 #include "seegw/directory/directory.hpp"
+#include "seegw/mime/codec.hpp"
 #include "seegw/x509/certificate.hpp"
 #include "seegw/x509/validation.hpp"
 
@@ -50,7 +51,7 @@ void Controller::cmd_key_csr(const Call& call, Reply& reply) {
 
 void Controller::cmd_key_install(const Call& call, Reply& reply) {
   const auto& args = call.args;
-  return forward("key install " + args[0] + " " + base64(args[1]), reply);
+  return forward("key install " + args[0] + " " + mime::encode_base64_line(args[1]), reply);
 }
 
 void Controller::cmd_key_retire(const Call& call, Reply& reply) {
@@ -75,7 +76,7 @@ void Controller::cmd_key_rollover(const Call& call, Reply& reply) {
 void Controller::cmd_key_switch(const Call& call, Reply& reply) {
   const auto& args = call.args;
   const std::string& label = args[0];
-  auto installed = dataplane("key install " + label + " " + base64(args[1]));
+  auto installed = dataplane("key install " + label + " " + mime::encode_base64_line(args[1]));
   if (!installed) return reply.error(installed.error().message);
   auto switched = dataplane("key switch " + label);
   if (!switched)

@@ -156,6 +156,12 @@ std::string encode_base64(std::string_view in, std::size_t line_length) {
   return out;
 }
 
+std::string encode_base64_line(std::string_view bytes) {
+  std::string out = encode_base64(bytes, bytes.size() / 3 * 4 + 4);
+  if (out.ends_with("\r\n")) out.resize(out.size() - 2);
+  return out;
+}
+
 std::string decode_quoted_printable(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -2,7 +2,6 @@
 // holds the spool, the live policy snapshot and the HSM PIN. seegw-control calls these on behalf
 // of the console after it has checked the caller's role; replies are "ok ..." or "error: ...",
 // then tab-separated rows.
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -14,8 +13,10 @@
 #include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
+#include "seegw/mime/codec.hpp"
 #include "seegw/relay/gateway.hpp"
 #include "seegw/seemail/message_edit.hpp"
+#include "seegw/smtp/received_header.hpp"
 #include "seegw/x509/validation.hpp"
 
 namespace seegw::relay {
@@ -27,19 +28,6 @@ std::string not_after(const X509* cert) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return "?";
   return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-}
-
-Result<std::string> base64_decode(std::string_view in) {
-  if (in.empty() || in.size() % 4 != 0) return fail(Errc::parse, "the certificate is not base64");
-  std::string out(in.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) return fail(Errc::parse, "the certificate is not base64");
-  std::size_t len = static_cast<std::size_t>(n);
-  for (auto it = in.rbegin(); it != in.rend() && *it == '='; ++it) --len;  // padding
-  out.resize(len);
-  return out;
 }
 
 bool is_domain(std::string_view d) {
@@ -207,7 +195,7 @@ struct AdminVerbs {
         "From: <{}>\r\nTo: <seemail-ping@{}>\r\nSubject: seemail-ping\r\nDate: {}\r\n"
         "Message-ID: <ping.{}.{}@{}>\r\nMIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=us-ascii\r\n\r\nseemail-ping from {}\r\n",
-        from, domain, seemail::rfc5322_date(std::time(nullptr)), std::time(nullptr), ::getpid(),
+        from, domain, smtp::rfc5322_date(std::time(nullptr)), std::time(nullptr), ::getpid(),
         c.domain, c.hostname);
     g.queue_->inject(std::move(m), "console");
     return "ok seemail-ping sent to seemail-ping@" + domain + "; the answer goes to " + from;
@@ -389,9 +377,9 @@ Result<Gateway::TokenAccess> Gateway::token_access() {
 // before the TokenSession that writes the certificate (see token_access).
 std::string Gateway::install_certificate(const std::string& label, const std::string& base64) {
   if (base64.empty()) return "error: key install needs a label and a certificate";
-  auto pem = base64_decode(base64);
-  if (!pem) return "error: " + pem.error().message;
-  auto certs = x509::load_certificates(*pem);
+  // The PEM text travels base64-encoded on the admin line; what decodes to no certificate is
+  // refused below, whatever it was.
+  auto certs = x509::load_certificates(mime::decode_base64(base64));
   if (!certs || certs->empty()) return "error: that is not a certificate";
   {
     // The certificate must belong to the key, or every signature would fail verification.

@@ -8,6 +8,7 @@
 
 #include "seegw/common/text.hpp"
 #include "seegw/mime/codec.hpp"
+#include "seegw/smtp/received_header.hpp"
 
 namespace seegw::seemail {
 namespace {
@@ -194,20 +195,12 @@ std::string wrap_with_warning(std::string_view m, std::string_view warning_text,
   return out;
 }
 
-std::string rfc5322_date(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
-}
-
 std::string compose(const ComposedMessage& m, std::string_view hostname, std::time_t now) {
   static std::atomic<std::uint64_t> serial{0};
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string out;
   out += fmt::format("From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\n", m.from, m.to,
-                     encoded_word(m.subject), rfc5322_date(now));
+                     encoded_word(m.subject), smtp::rfc5322_date(now));
   out += fmt::format("Message-ID: <{}.{:x}.{}@{}>\r\n", now, rng(), serial.fetch_add(1), hostname);
   if (!m.in_reply_to.empty())
     out += fmt::format("In-Reply-To: {0}\r\nReferences: {0}\r\n", m.in_reply_to);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "seegw/seemail/message_edit.hpp"
+#include "seegw/smtp/received_header.hpp"
 
 namespace seegw::seemail {
 namespace {
@@ -233,7 +234,7 @@ ComposedMessage summary_message(const policy::NoticeLimiter::Summary& s,
       "this kind to you and held back {} more since {}.\n"
       "Kind: {}\n"
       "The gateway's log has every one of them (seegw explain ID shows a message's decision).\n",
-      s.suppressed, rfc5322_date(s.since), policy::notice_kind_name(s.kind));
+      s.suppressed, smtp::rfc5322_date(s.since), policy::notice_kind_name(s.kind));
   return m;
 }
 

@@ -20,7 +20,10 @@ std::string sanitized(std::string_view text) {
 }  // namespace
 
 std::string rfc5322_date(std::chrono::system_clock::time_point when) {
-  std::time_t t = std::chrono::system_clock::to_time_t(when);
+  return rfc5322_date(std::chrono::system_clock::to_time_t(when));
+}
+
+std::string rfc5322_date(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];

@@ -121,3 +121,20 @@ TEST(Message, BareLfMessagesParse) {
 
 }  // namespace
 }  // namespace seegw::mime
+
+namespace seegw::mime {
+namespace {
+
+// The admin socket carries a certificate file as one base64 token on its command line.
+TEST(Base64, OneLineHasNoLineEndAndRoundTrips) {
+  std::string bytes;
+  for (int i = 0; i < 1000; ++i) bytes.push_back(static_cast<char>(i * 7));
+  const std::string line = encode_base64_line(bytes);
+  EXPECT_EQ(line.find_first_of("\r\n"), std::string::npos);
+  EXPECT_EQ(line.size(), (bytes.size() + 2) / 3 * 4);
+  EXPECT_EQ(decode_base64(line), bytes);
+  EXPECT_EQ(encode_base64_line(""), "");
+}
+
+}  // namespace
+}  // namespace seegw::mime

@@ -51,7 +51,4 @@ struct ComposedMessage {
 };
 std::string compose(const ComposedMessage& m, std::string_view hostname, std::time_t now);
 
-// "Mon, 23 Nov 2026 01:02:03 +0000"
-std::string rfc5322_date(std::time_t t);
-
 }  // namespace seegw::seemail

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -14,5 +15,7 @@ std::string received_header(const Envelope& envelope, std::string_view our_hostn
 
 // RFC 5322 §3.3 date-time in UTC, e.g. "Sun, 22 Nov 2026 20:41:14 +0000".
 std::string rfc5322_date(std::chrono::system_clock::time_point when);
+// The same for a time_t; the one date format of every header the gateway writes.
+std::string rfc5322_date(std::time_t when);
 
 }  // namespace seegw::smtp
