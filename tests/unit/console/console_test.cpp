@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "seegw/console/commands.hpp"
-#include "seegw/daemon/peer.hpp"
 
 namespace seegw::console {
 namespace {
@@ -122,20 +121,6 @@ TEST(ConsoleRoles, ChangesNeedMoreThanLooking) {
     }
   }
   EXPECT_EQ(parse_command(words("queue release 0123456789ABCD"))->spec->role, Role::operator_);
-}
-
-TEST(ConsoleRoles, TheCallersGroupsDecide) {
-  daemon::RoleGroups g{{100}, {200}, {300}};
-  daemon::PeerCredentials root{1, 0, 0, {}, "root"};
-  EXPECT_EQ(daemon::role_of(root, g), Role::admin);
-  daemon::PeerCredentials p{1, 1000, 1000, {5, 300}, "alice"};
-  EXPECT_EQ(daemon::role_of(p, g), Role::auditor);
-  p.groups.push_back(200);
-  EXPECT_EQ(daemon::role_of(p, g), Role::operator_);
-  p.gid = 100;  // the primary group counts too
-  EXPECT_EQ(daemon::role_of(p, g), Role::admin);
-  daemon::PeerCredentials nobody{1, 65534, 65534, {}, "nobody"};
-  EXPECT_EQ(daemon::role_of(nobody, g), Role::none);
 }
 
 }  // namespace
