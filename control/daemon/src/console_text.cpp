@@ -76,15 +76,6 @@ std::string wrap(const std::string& text, std::size_t indent) {
   return out + line + "\n";
 }
 
-std::vector<std::string> split(const std::string& line, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (std::size_t at; (at = line.find(sep, start)) != std::string::npos; start = at + 1)
-    out.push_back(line.substr(start, at - start));
-  out.push_back(line.substr(start));
-  return out;
-}
-
 std::string asn1_time(const ASN1_TIME* t) {
   std::tm tm{};
   if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return "?";

@@ -23,7 +23,6 @@ std::string render_table(const std::vector<std::string>& heads,
                          const std::vector<std::size_t>& widths);
 // Words wrapped to 80 columns; lines after the first start with `indent` spaces.
 std::string wrap(const std::string& text, std::size_t indent);
-std::vector<std::string> split(const std::string& line, char sep);
 std::string asn1_time(const ASN1_TIME* t);
 
 }  // namespace seegw::daemon

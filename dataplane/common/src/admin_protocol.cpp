@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "seegw/common/text.hpp"
+
 namespace seegw::admin {
 namespace {
 
@@ -17,15 +19,6 @@ std::string cell(std::string_view s) {
 std::string list(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : ",") + cell(i);
-  return out;
-}
-
-std::vector<std::string> split(std::string_view line, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (std::size_t at; (at = line.find(sep, start)) != std::string_view::npos; start = at + 1)
-    out.emplace_back(line.substr(start, at - start));
-  out.emplace_back(line.substr(start));
   return out;
 }
 

@@ -486,7 +486,7 @@ void Gateway::release_for_new_certificates(std::shared_ptr<const seemail::TrustS
                                   [&](const std::string& d) { return !usable_domains_.count(d); });
   if (!queue_) return;
   for (const auto& d : usable)
-    if (!usable_domains_.count(d)) seeker_->found(d);
+    if (!usable_domains_.count(d) && seeker_) seeker_->found(d);
   usable_domains_ = usable;
   if (!gained) return;
   queue_->release_awaiting(
@@ -523,10 +523,12 @@ void Gateway::seek_certificate(const std::string& domain) {
 }
 
 // seegw-control's console protocol: one JSON request line; JSON answer lines, the last with "ok".
+// Ten seconds at most: a directory slower than that is asked again by mail, and a stopping
+// gateway does not wait longer for the lookup under way.
 Result<std::string> Gateway::ask_control_to_discover(const std::string& domain) {
   const nlohmann::json request{{"argv", {"certificate", "discover", domain}}};
   auto reply =
-      unix_request(config_.control_socket, request.dump() + "\n", std::chrono::seconds(30));
+      unix_request(config_.control_socket, request.dump() + "\n", std::chrono::seconds(10));
   if (!reply) return std::unexpected(reply.error());
   std::string last;
   for (std::size_t start = 0, end; start < reply->size(); start = end + 1) {

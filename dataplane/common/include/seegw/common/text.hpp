@@ -6,6 +6,7 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace seegw {
 
@@ -28,6 +29,16 @@ inline bool iequals(std::string_view a, std::string_view b) {
 }
 
 // `text` without the blanks (space, tab) and line ends around it: a header name or value.
+// The pieces of `text` between separators (n separators give n + 1 pieces, empty ones kept).
+inline std::vector<std::string> split(std::string_view text, char separator) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t at; (at = text.find(separator, start)) != std::string_view::npos; start = at + 1)
+    out.emplace_back(text.substr(start, at - start));
+  out.emplace_back(text.substr(start));
+  return out;
+}
+
 // An HSM key pair's label as the console and the data plane accept it: 1–64 letters, digits,
 // '-', '_' or '.'.
 inline bool is_key_label(std::string_view label) {
