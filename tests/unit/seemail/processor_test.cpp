@@ -1,0 +1,163 @@
+// The SEEMail stage (seemail::Processor) on its own, with real certificates and keys from the
+// test PKI: agency A's key is read from a file here where the gateway's lives in the HSM (the
+// stage only ever sees an EVP_PKEY; the HSM path is the e2e's). Rules OUT-5 and §2.8: mail that
+// waits for a certificate asks for it; the gateway's own secured messages are sent as they are;
+// a certificate request from an agency we hold no certificate for is answered encrypted to the
+// certificate that signed it, and that certificate is learnt.
+#include "seegw/seemail/processor.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "seegw/scan/inspector.hpp"
+
+namespace seegw::seemail {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string pki() {
+  const char* dir = std::getenv("SEEGW_TEST_PKI");
+  return dir ? dir : SEEGW_TEST_PKI_DIR;
+}
+
+struct KeyFile {
+  explicit KeyFile(const std::string& path) {
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+      key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+      std::fclose(f);
+    }
+  }
+  ~KeyFile() { EVP_PKEY_free(key); }
+  EVP_PKEY* key = nullptr;
+};
+
+class Stage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("seegw-stage-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    auto m = scan::Matcher::create();
+    ASSERT_TRUE(m) << m.error().message;
+    matcher_ = *m;
+    own_cert_ = *x509::load_certificate_file(pki() + "/certs/agency-a-dca.pem");
+    Settings s;
+    s.hostname = "gw.agency-a.govt.nz";
+    s.domain = "agency-a.govt.nz";
+    s.learnt = {dir_ / "certificates"};
+    processor_ = std::make_unique<Processor>(
+        s, *matcher_,
+        [this]() -> Result<SigningKeys> {
+          return SigningKeys{nullptr, own_key_.key, own_cert_.get(), {}, {}};
+        },
+        [] { return true; });
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A snapshot that trusts agency C's CA and lists C, without a certificate for it.
+  std::shared_ptr<const TrustState> trust_without_c() {
+    const fs::path file = dir_ / "policy.toml";
+    std::ofstream(file) << "version = 1\ntrusted_roots = [\"" << pki() << "/agency-c/ca.pem\", \""
+                        << pki() << "/agency-a/ca.pem\"]\ncrls = [\"" << pki()
+                        << "/agency-c/crl.pem\"]\n[[agency]]\ndomain = \"agency-c.govt.nz\"\n"
+                        << "community = \"restricted\"\n";
+    auto t = load_trust_state(file, "agency-a.govt.nz", {"agency-a.govt.nz"},
+                              {dir_ / "certificates"}, std::time(nullptr));
+    EXPECT_TRUE(t) << t.error().message;
+    return *t;
+  }
+
+  spool::SpoolRecord record(bool internal, std::string from, std::string to, std::string content) {
+    spool::SpoolRecord r;
+    r.id = "0661C3A8828C08";
+    r.envelope.client_internal = internal;
+    r.envelope.client_address = internal ? "127.0.0.1" : "192.0.2.3";
+    r.envelope.mail_from = std::move(from);
+    r.recipients.push_back({std::move(to), ""});
+    r.content = std::make_shared<const std::string>(std::move(content));
+    return r;
+  }
+
+  Outcome process(const spool::SpoolRecord& r, const TrustState& trust) {
+    return processor_->process(r, scan::inspect_message(*r.content, *matcher_), trust,
+                               std::time(nullptr));
+  }
+
+  fs::path dir_;
+  std::shared_ptr<const scan::Matcher> matcher_;
+  KeyFile own_key_{pki() + "/certs/agency-a-dca.key"};
+  x509::Certificate own_cert_;
+  std::unique_ptr<Processor> processor_;
+};
+
+TEST_F(Stage, MailForAnAgencyWithoutACertificateIsHeldAndItsCertificateWanted) {
+  auto trust = trust_without_c();
+  auto out = process(record(true, "alice@agency-a.govt.nz", "carol@agency-c.govt.nz",
+                            "From: alice@agency-a.govt.nz\r\nSubject: x\r\n\r\n[RESTRICTED] y\r\n"),
+                     *trust);
+  ASSERT_EQ(out.recipients.size(), 1u);
+  EXPECT_EQ(out.recipients[0].disposition, Disposition::hold);
+  EXPECT_TRUE(out.recipients[0].awaits_certificate);
+  EXPECT_EQ(out.certificates_wanted, std::vector<std::string>{"agency-c.govt.nz"});
+}
+
+TEST_F(Stage, AMessageTheGatewaySecuredItselfLeavesAsItIs) {
+  auto trust = trust_without_c();
+  auto r = record(true, "", "domain-certificate-request@agency-c.govt.nz",
+                  "Subject: domain-confidentiality-authority@agency-c.govt.nz\r\n\r\nplease\r\n");
+  r.secured_by_gateway = true;
+  auto out = process(r, *trust);
+  ASSERT_EQ(out.recipients.size(), 1u);
+  EXPECT_EQ(out.recipients[0].disposition, Disposition::deliver);
+  EXPECT_EQ(*out.recipients[0].content, *r.content);
+  r.secured_by_gateway = false;  // the same message as a client would send it: held (OUT-1)
+  EXPECT_EQ(process(r, *trust).recipients[0].disposition, Disposition::hold);
+}
+
+TEST_F(Stage, ACertificateRequestFromAnUnknownAgencyIsAnsweredEncryptedToItsSigner) {
+  auto trust = trust_without_c();
+  KeyFile c_key(pki() + "/certs/agency-c-dca.key");
+  auto c_cert = x509::load_certificate_file(pki() + "/certs/agency-c-dca.pem");
+  ASSERT_TRUE(c_key.key && c_cert);
+  auto request = [&](const std::string& wanted) {
+    auto signed_request = cms::sign(
+        "From: domain-certificate-request@agency-c.govt.nz\r\n"
+        "To: domain-certificate-request@agency-a.govt.nz\r\nSubject: " +
+            wanted + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nplease\r\n",
+        {c_key.key, c_cert->get(), {}}, {});
+    EXPECT_TRUE(signed_request);
+    return record(false, "", "domain-certificate-request@agency-a.govt.nz", *signed_request);
+  };
+  auto out = process(request("domain-confidentiality-authority@agency-a.govt.nz"), *trust);
+  // The answer, and the administrator's notice of the certificate learnt.
+  auto answer_it = std::find_if(out.generated.begin(), out.generated.end(), [](const auto& g) {
+    return g.recipients == std::vector<std::string>{"domain-certificate-request@agency-c.govt.nz"};
+  });
+  ASSERT_NE(answer_it, out.generated.end());
+  const auto& answer = *answer_it;
+  EXPECT_TRUE(answer.secured_by_gateway);
+  EXPECT_NE(answer.content.find("application/pkcs7-mime"), std::string::npos);
+  auto opened = cms::unprotect(answer.content, c_key.key, c_cert->get(), {own_cert_.get()});
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_TRUE(opened->was_encrypted && opened->signature_valid);
+  EXPECT_NE(opened->message.find("domain-confidentiality-authority@agency-a.govt.nz.cer"),
+            std::string::npos);
+  EXPECT_TRUE(out.certificate_learnt);
+  EXPECT_TRUE(fs::exists(dir_ / "certificates" / "learnt" / "agency-c.govt.nz.pem"));
+  // A request for another domain's certificate is consumed, not answered.
+  auto other = process(request("domain-confidentiality-authority@agency-b.govt.nz"), *trust);
+  EXPECT_EQ(other.recipients[0].disposition, Disposition::answered);
+  for (const auto& g : other.generated)
+    EXPECT_NE(g.recipients[0], "domain-certificate-request@agency-c.govt.nz");
+}
+
+}  // namespace
+}  // namespace seegw::seemail
