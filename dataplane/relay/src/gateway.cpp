@@ -228,9 +228,12 @@ void Gateway::start_queue() {
   release_for_new_certificates(trust());
 }
 
+// A next hop's connections live on one loop: one pool per destination, so connections are
+// reused across all its jobs (not split N ways) and max_connections_per_destination holds for
+// the gateway, not for each loop.
 void Gateway::dispatch(DeliveryJob job) {
-  static std::atomic<std::size_t> next{0};
-  workers_[next.fetch_add(1, std::memory_order_relaxed) % workers_.size()]->deliver(std::move(job));
+  const std::size_t owner = std::hash<std::string>{}(destination_key(job.route)) % workers_.size();
+  workers_[owner]->deliver(std::move(job));
 }
 
 bool Gateway::check_health(std::string& why) {

@@ -405,11 +405,13 @@ void Worker::forget(InboundSession* session) {
   loop_.post([this, session] { sessions_.erase(session); });
 }
 
+std::string destination_key(const config::Route& route) {
+  return route.next_hop.text() + "/" + std::to_string(static_cast<int>(route.tls));
+}
+
 void Worker::deliver(DeliveryJob job) {
   loop_.post([this, job = std::move(job)]() mutable {
-    std::string key =
-        job.route.next_hop.text() + "/" + std::to_string(static_cast<int>(job.route.tls));
-    auto& dest = destinations_[key];
+    auto& dest = destinations_[destination_key(job.route)];
     if (!dest) dest = std::make_unique<Destination>(*this, job.route);
     dest->submit(std::move(job));
   });

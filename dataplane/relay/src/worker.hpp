@@ -123,6 +123,9 @@ class Destination {
   std::vector<std::unique_ptr<OutboundConnection>> graveyard_;
 };
 
+// A next hop as the loops key their connection pools: address and TLS policy.
+std::string destination_key(const config::Route& route);
+
 class Worker {
  public:
   explicit Worker(Shared shared);
