@@ -216,8 +216,9 @@ std::string Controller::request_by_mail(const std::string& domain, const std::st
     log::warning("control: {}; the signed e-mail request was not sent: {}", why, r.error().message);
     return why + "; the signed e-mail request was not sent: " + r.error().message;
   }
-  log::notice("control: {}; {}", why, r->substr(3, r->find('\n') - 3));
-  return why + "; " + r->substr(3, r->find('\n') - 3);
+  const std::string sent = r->substr(3, r->find('\n') - 3);  // after "ok "
+  log::notice("control: {}; {}", why, sent);
+  return why + "; " + sent;
 }
 
 Result<std::string> Controller::publish_own_certificate() {

@@ -247,8 +247,9 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
                          policy::warning_name(plan.warning))};
         break;
       case Action::hold:
+        // The policy holds only for want of a usable certificate (OUT-5).
         o = {Disposition::hold, nullptr, fmt::format("{}: {}", d.rule, d.reason)};
-        o.awaits_certificate = d.rule == "OUT-5";
+        o.awaits_certificate = true;
         break;
       case Action::answer_ping:
         o = {Disposition::answered, nullptr, "seemail-ping answered"};

@@ -7,7 +7,6 @@
 #include "seegw/seemail/processor.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/pem.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../cms/test_identity.hpp"
 #include "seegw/scan/inspector.hpp"
 
 namespace seegw::seemail {
@@ -22,21 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string pki() {
-  const char* dir = std::getenv("SEEGW_TEST_PKI");
-  return dir ? dir : SEEGW_TEST_PKI_DIR;
-}
-
-struct KeyFile {
-  explicit KeyFile(const std::string& path) {
-    if (FILE* f = std::fopen(path.c_str(), "r")) {
-      key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
-      std::fclose(f);
-    }
-  }
-  ~KeyFile() { EVP_PKEY_free(key); }
-  EVP_PKEY* key = nullptr;
-};
+// The test PKI's directory (tools/make-test-pki, made at test time).
+const std::string kPki = SEEGW_TEST_PKI_DIR;
 
 class Stage : public ::testing::Test {
  protected:
@@ -48,7 +35,7 @@ class Stage : public ::testing::Test {
     auto m = scan::Matcher::create();
     ASSERT_TRUE(m) << m.error().message;
     matcher_ = *m;
-    own_cert_ = *x509::load_certificate_file(pki() + "/certs/agency-a-dca.pem");
+    ASSERT_TRUE(own_.usable());
     Settings s;
     s.hostname = "gw.agency-a.govt.nz";
     s.domain = "agency-a.govt.nz";
@@ -56,7 +43,7 @@ class Stage : public ::testing::Test {
     processor_ = std::make_unique<Processor>(
         s, *matcher_,
         [this]() -> Result<SigningKeys> {
-          return SigningKeys{nullptr, own_key_.key, own_cert_.get(), {}, {}};
+          return SigningKeys{nullptr, own_.key.get(), own_.cert.get(), {}, {}};
         },
         [] { return true; });
   }
@@ -65,8 +52,8 @@ class Stage : public ::testing::Test {
   // A snapshot that trusts agency C's CA and lists C, without a certificate for it.
   std::shared_ptr<const TrustState> trust_without_c() {
     const fs::path file = dir_ / "policy.toml";
-    std::ofstream(file) << "version = 1\ntrusted_roots = [\"" << pki() << "/agency-c/ca.pem\", \""
-                        << pki() << "/agency-a/ca.pem\"]\ncrls = [\"" << pki()
+    std::ofstream(file) << "version = 1\ntrusted_roots = [\"" << kPki << "/agency-c/ca.pem\", \""
+                        << kPki << "/agency-a/ca.pem\"]\ncrls = [\"" << kPki
                         << "/agency-c/crl.pem\"]\n[[agency]]\ndomain = \"agency-c.govt.nz\"\n"
                         << "community = \"restricted\"\n";
     auto t = load_trust_state(file, "agency-a.govt.nz", {"agency-a.govt.nz"},
@@ -93,8 +80,8 @@ class Stage : public ::testing::Test {
 
   fs::path dir_;
   std::shared_ptr<const scan::Matcher> matcher_;
-  KeyFile own_key_{pki() + "/certs/agency-a-dca.key"};
-  x509::Certificate own_cert_;
+  // Agency A's key from a file where the gateway's lives in the HSM.
+  cms::test_pki::Identity own_ = cms::test_pki::identity("agency-a-dca");
   std::unique_ptr<Processor> processor_;
 };
 
@@ -124,15 +111,14 @@ TEST_F(Stage, AMessageTheGatewaySecuredItselfLeavesAsItIs) {
 
 TEST_F(Stage, ACertificateRequestFromAnUnknownAgencyIsAnsweredEncryptedToItsSigner) {
   auto trust = trust_without_c();
-  KeyFile c_key(pki() + "/certs/agency-c-dca.key");
-  auto c_cert = x509::load_certificate_file(pki() + "/certs/agency-c-dca.pem");
-  ASSERT_TRUE(c_key.key && c_cert);
+  const auto c = cms::test_pki::identity("agency-c-dca");
+  ASSERT_TRUE(c.usable());
   auto request = [&](const std::string& wanted) {
     auto signed_request = cms::sign(
         "From: domain-certificate-request@agency-c.govt.nz\r\n"
         "To: domain-certificate-request@agency-a.govt.nz\r\nSubject: " +
             wanted + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nplease\r\n",
-        {c_key.key, c_cert->get(), {}}, {});
+        c.signer(), {});
     EXPECT_TRUE(signed_request);
     return record(false, "", "domain-certificate-request@agency-a.govt.nz", *signed_request);
   };
@@ -145,7 +131,7 @@ TEST_F(Stage, ACertificateRequestFromAnUnknownAgencyIsAnsweredEncryptedToItsSign
   const auto& answer = *answer_it;
   EXPECT_TRUE(answer.secured_by_gateway);
   EXPECT_NE(answer.content.find("application/pkcs7-mime"), std::string::npos);
-  auto opened = cms::unprotect(answer.content, c_key.key, c_cert->get(), {own_cert_.get()});
+  auto opened = cms::unprotect(answer.content, c.key.get(), c.cert.get(), {own_.cert.get()});
   ASSERT_TRUE(opened) << opened.error().message;
   EXPECT_TRUE(opened->was_encrypted && opened->signature_valid);
   EXPECT_NE(opened->message.find("domain-confidentiality-authority@agency-a.govt.nz.cer"),
