@@ -12,8 +12,8 @@
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
 #include "seegw/policy/policy.hpp"
-#include "seegw/relay/dsn.hpp"
 #include "seegw/scan/inspector.hpp"
+#include "seegw/seemail/internal_messages.hpp"
 #include "seegw/smtp/address.hpp"
 
 namespace seegw::relay {
@@ -28,23 +28,23 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
   std::size_t blocked = 0, answered = 0;
   // Held recipients are finished only once the hold queue has them; if it cannot be written they
   // stay queued like a temporary failure (nothing is lost).
-  if (!attempt->held.empty() && !hold(record, attempt->held, attempt->held_awaits_certificate)) {
-    for (const auto& [i, reason] : attempt->held) {
-      attempt->results[i] = {record.recipients[i].address, 451, "4.3.0 not held: " + reason};
-      attempt->policy_end[i] = PolicyEnd::none;
+  auto& dispositions = attempt->dispositions;
+  if (!hold(record, attempt->results, dispositions)) {
+    for (std::size_t i = 0; i < dispositions.size(); ++i) {
+      if (!seemail::is_hold(dispositions[i])) continue;
+      auto& r = attempt->results[i];
+      r = {r.rcpt, 451, "4.3.0 not held: " + r.reply};
+      dispositions[i] = seemail::Disposition::defer;
     }
   }
   for (std::size_t i = 0; i < attempt->results.size(); ++i) {
     const auto& r = attempt->results[i];
-    const PolicyEnd end = attempt->policy_end[i];
-    if (end != PolicyEnd::none) {
-      if (end == PolicyEnd::blocked) ++blocked;
-      if (end == PolicyEnd::answered) ++answered;
+    const auto d = i < dispositions.size() ? dispositions[i] : seemail::Disposition::deliver;
+    if (d != seemail::Disposition::deliver && d != seemail::Disposition::defer) {
+      if (d == seemail::Disposition::blocked) ++blocked;
+      if (d == seemail::Disposition::answered) ++answered;
       log::info("queue: {} to=<{}> status={} ({})", record.id, r.rcpt,
-                end == PolicyEnd::held      ? "held"
-                : end == PolicyEnd::blocked ? "blocked"
-                                            : "answered",
-                r.reply);
+                seemail::is_hold(d) ? "held" : seemail::disposition_name(d), r.reply);
     } else if (r.code / 100 == 2) {
       ++delivered;
       log::info("queue: {} to=<{}> status=sent ({} {})", record.id, r.rcpt, r.code, r.reply);
@@ -120,45 +120,38 @@ bool QueueManager::send_notice(const spool::SpoolRecord& original,
                 original.id, original.envelope.mail_from, failed ? "bounce" : "delay");
     return true;
   }
-  NoticeContext context{config_.hostname, config_.domain, Clock::now(),
-                        Clock::from_time_t(original.arrival) + config_.max_queue_lifetime};
-  spool::SpoolRecord notice;
-  notice.id = spool_.ids().next();
-  notice.arrival = spool::unix_now();
-  notice.envelope.client_address = "127.0.0.1";
-  notice.envelope.client_internal = true;
-  notice.envelope.helo = config_.hostname;
-  notice.envelope.mail_from = "";
-  notice.recipients.push_back({original.envelope.mail_from, ""});
-  notice.content = std::make_shared<const std::string>(delivery_notice(
-      original, recipients, failed ? NoticeKind::failed : NoticeKind::delayed, context));
-  if (auto written = spool_.write(spool::Queue::incoming, notice); !written) {
-    log::error("queue: notice for {} not stored: {}", original.id, written.error().message);
-    return false;
-  }
-  log::info("queue: {} {} notice {} to <{}>", original.id, failed ? "bounce" : "delay", notice.id,
-            original.envelope.mail_from);
-  {
-    std::lock_guard lock(mutex_);
-    ++in_flight_;
-  }
-  activate(spool::Queue::incoming, std::move(notice));
-  return true;
+  seemail::DeliveryNoticeContext context{
+      config_.hostname, config_.domain, Clock::now(),
+      Clock::from_time_t(original.arrival) + config_.max_queue_lifetime};
+  seemail::GeneratedMessage notice;
+  notice.recipients = {original.envelope.mail_from};
+  notice.what =
+      fmt::format("{} notice to <{}>", failed ? "bounce" : "delay", original.envelope.mail_from);
+  notice.content = seemail::delivery_notice(
+      original, recipients,
+      failed ? seemail::DeliveryNoticeKind::failed : seemail::DeliveryNoticeKind::delayed, context);
+  return spool_generated(std::move(notice), original.id);
 }
 
 // OUT-8: the held recipients go to the hold queue with the reason, before the active copy is
 // retired (a crash in between holds the message twice at worst, never loses it). When every
 // recipient is held the message keeps its ID; otherwise the held part gets a new one.
 bool QueueManager::hold(const spool::SpoolRecord& record,
-                        const std::vector<std::pair<std::size_t, std::string>>& held,
-                        bool awaits_certificate) {
+                        const std::vector<smtp::RecipientResult>& results,
+                        const std::vector<seemail::Disposition>& dispositions) {
   spool::SpoolRecord h = record;
-  h.awaits_certificate = awaits_certificate;
   h.recipients.clear();
-  for (const auto& [i, reason] : held)
-    h.recipients.push_back({record.recipients[i].address, reason});
-  if (held.size() != record.recipients.size()) h.id = spool_.ids().next();
-  h.reason = held.front().second;
+  // Released by itself only when every held recipient waits for nothing but a certificate.
+  h.awaits_certificate = true;
+  for (std::size_t i = 0; i < dispositions.size(); ++i) {
+    if (!seemail::is_hold(dispositions[i])) continue;
+    h.recipients.push_back({record.recipients[i].address, results[i].reply});
+    h.awaits_certificate =
+        h.awaits_certificate && dispositions[i] == seemail::Disposition::hold_for_certificate;
+  }
+  if (h.recipients.empty()) return true;
+  if (h.recipients.size() != record.recipients.size()) h.id = spool_.ids().next();
+  h.reason = h.recipients.front().last_error;
   h.next_attempt = 0;
   if (auto written = spool_.write(spool::Queue::hold, h); !written) {
     // The active copy stays; the next scan or recovery decides again.
@@ -174,12 +167,14 @@ bool QueueManager::hold(const spool::SpoolRecord& record,
   return true;
 }
 
-void QueueManager::spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about) {
+// Every message the gateway writes (seemail/internal_messages.hpp) is stored here, then sent like
+// mail from an internal client: the outbound rules apply to it.
+bool QueueManager::spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about) {
   spool::SpoolRecord r;
   r.id = spool_.ids().next();
   r.arrival = spool::unix_now();
   r.envelope.client_address = "127.0.0.1";
-  r.envelope.client_internal = true;  // our own message: the outbound rules apply to it
+  r.envelope.client_internal = true;
   r.envelope.helo = config_.hostname;
   // Notices use the null reverse-path: they can never cause a bounce loop.
   r.envelope.mail_from = message.envelope_sender;
@@ -188,7 +183,7 @@ void QueueManager::spool_generated(seemail::GeneratedMessage message, const spoo
   r.content = std::make_shared<const std::string>(std::move(message.content));
   if (auto written = spool_.write(spool::Queue::incoming, r); !written) {
     log::error("queue: {} for {} not stored: {}", message.what, about, written.error().message);
-    return;
+    return false;
   }
   log::info("queue: {} {} as {}", about, message.what, r.id);
   {
@@ -197,6 +192,7 @@ void QueueManager::spool_generated(seemail::GeneratedMessage message, const spoo
     ++stats_.generated;
   }
   activate(spool::Queue::incoming, std::move(r));
+  return true;
 }
 
 }  // namespace seegw::relay

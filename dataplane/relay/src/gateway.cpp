@@ -15,7 +15,8 @@
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
 #include "seegw/common/unix_socket.hpp"
-#include "seegw/seemail/message_edit.hpp"
+#include "seegw/keys/key_service.hpp"
+#include "seegw/seemail/internal_messages.hpp"
 #include "worker.hpp"
 
 #ifdef SEEGW_HAVE_DPDK
@@ -29,19 +30,6 @@
 namespace seegw::relay {
 
 namespace {
-// The key pair that signs: [hsm] key_label until a `key switch`, which the spool keeps. A file
-// that names no label is ignored, loudly.
-std::string signing_key_label(const config::Config& c) {
-  const auto file = c.spool_path / "certificates" / "current-key";
-  auto switched = read_file(file);
-  if (!switched) return c.hsm.key_label;
-  std::string label(trim_view(*switched));
-  if (is_key_label(label)) return label;
-  log::error("hsm: {} names no key label; signing with [hsm] key_label {}", file.string(),
-             c.hsm.key_label);
-  return c.hsm.key_label;
-}
-
 // One limiter for the process; kept outside Gateway's header to keep that header narrow.
 std::unique_ptr<ConnectionLimiter> g_limiter;
 
@@ -64,7 +52,7 @@ Result<void> approved_list(const std::vector<std::string>& names, FromName from_
 // The SEEMail stage's settings from the configuration. OUT-6, §2.4: the approved algorithms are
 // checked now — an unknown name is a clear error, never a gateway signing with something nobody
 // approved.
-Result<seemail::Settings> processor_settings(const config::Config& c) {
+Result<seemail::Settings> stage_settings(const config::Config& c) {
   seemail::Settings settings;
   settings.hostname = c.hostname;
   settings.domain = c.domain;
@@ -102,7 +90,17 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   gw->config_ = std::move(config);
   const auto& c = gw->config_;
 
-  gw->key_label_ = signing_key_label(c);
+  gw->keys_ = std::make_unique<keys::KeyService>(
+      keys::KeySettings{{c.hsm.module, c.hsm.token, c.hsm.pin_file},
+                        c.hsm.key_label,
+                        c.spool_path / "certificates" / "current-key"});
+  gw->trust_ =
+      std::make_unique<seemail::TrustSource>(seemail::TrustSettings{c.policy_snapshot,
+                                                                    c.domain,
+                                                                    c.local_domains,
+                                                                    {c.spool_path / "certificates"},
+                                                                    c.policy_reload_interval,
+                                                                    c.policy_max_age});
   auto matcher = scan::Matcher::create();
   if (!matcher) return std::unexpected(matcher.error());
   gw->matcher_ = *matcher;
@@ -124,7 +122,6 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   // OPS-1: no policy, no mail. A missing or bad snapshot is a fault the health check reports
   // (4xx, nothing sent, the reason logged and in `status`) until a good one arrives — never a
   // gateway running on rules nobody wrote, never a failed start.
-  gw->trust_ = seemail::empty_trust_state(c.domain, c.local_domains);
   (void)gw->reload_policy();
   auto chain = chain_file_certificates(c.hsm.chain_file);
   if (!chain) return std::unexpected(chain.error());
@@ -135,13 +132,11 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
     if (!gw->operational_)
       log::error("not operational: {}; SMTP answers 4xx until it is fixed", why);
   }
-  auto settings = processor_settings(c);
+  auto settings = stage_settings(c);
   if (!settings) return std::unexpected(settings.error());
-  gw->processor_ = std::make_unique<seemail::Processor>(
-      std::move(*settings), **matcher, [g = gw.get()] { return g->signing_keys(); },
-      [g = gw.get()] { return g->probe_hsm(); });
+  gw->stage_ = std::make_unique<seemail::Stage>(std::move(*settings), **matcher, *gw->keys_);
   gw->queue_ = std::make_unique<QueueManager>(
-      c, *gw->spool_, *gw->matcher_, *gw->processor_, [g = gw.get()] { return g->trust(); },
+      c, *gw->spool_, *gw->stage_, *gw->trust_,
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
   g_limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client);
 
@@ -224,8 +219,8 @@ void Gateway::start_queue() {
       {[this](const std::string& domain) { seeker_->want(domain); }, [this] { request_reload(); }});
   queue_->start();
   // Mail held for a certificate before a restart goes if the snapshot now has it.
-  std::lock_guard reloading(reload_mutex_);
-  release_for_new_certificates(trust());
+  const auto usable = trust_->usable_domains();
+  release_for_new_certificates({usable.begin(), usable.end()});
 }
 
 // A next hop's connections live on one loop: one pool per destination, so connections are
@@ -244,8 +239,9 @@ bool Gateway::check_health(std::string& why) {
       why = "the spool is not writable";
       return false;
     }
-    return policy_usable(why) && hsm_usable(why);
+    return trust_->usable(why) && hsm_usable(why);
   }();
+  keys_->allow_signing(ok);
   fault_ = ok ? "" : why;
   return ok;
 }
@@ -284,16 +280,11 @@ bool Gateway::own_certificate_usable(X509* certificate, std::optional<std::time_
   std::vector<X509*> candidates;
   for (const auto& c : configured_chain_) candidates.push_back(c.get());
   for (const auto& r : trust->roots) candidates.push_back(r.get());
-  auto chain =
-      std::make_shared<const std::vector<x509::Certificate>>(issuer_chain(certificate, candidates));
+  keys_->set_chain(issuer_chain(certificate, candidates));
   std::vector<X509*> intermediates;
   for (const auto& c : configured_chain_) intermediates.push_back(c.get());
   const auto v =
       trust->check(certificate, intermediates, config_.domain, std::time(nullptr), key_created);
-  {
-    std::lock_guard lock(hsm_mutex_);
-    own_chain_ = chain;
-  }
   std::string warnings;
   for (const auto& w : v.warnings) warnings += (warnings.empty() ? "" : "; ") + w;
   own_certificate_ = fmt::format("{} ({}){}", x509::state_name(v.state), v.detail,
@@ -316,184 +307,47 @@ bool Gateway::own_certificate_usable(X509* certificate, std::optional<std::time_
 }
 
 void Gateway::tell_administrator(const std::string& subject, const std::string& text) {
-  seemail::ComposedMessage m;
-  m.from = "SEEMail gateway <postmaster@" + config_.domain + ">";
-  m.to = "postmaster@" + config_.domain;
-  m.subject = subject;
-  m.text = text;
-  queue_->inject({{m.to},
-                  seemail::compose(m, config_.hostname, std::time(nullptr)),
-                  "notice to <" + m.to + ">: " + subject,
-                  ""},
+  queue_->inject(seemail::administrator_alert({config_.hostname, config_.domain}, subject, text,
+                                              std::time(nullptr)),
                  "-");
 }
 
-bool Gateway::probe_hsm() {
-  std::lock_guard checking(health_check_mutex_);
-  std::string why;
-  return hsm_usable(why);
-}
-
-bool Gateway::policy_usable(std::string& why) {
-  std::lock_guard reloading(reload_mutex_);
-  if (config_.policy_snapshot.empty()) {
-    why = "no policy snapshot is configured ([policy] snapshot)";
-    return false;
-  }
-  if (!policy_good_) {
-    why = "no valid policy snapshot: " + policy_error_;
-    return false;
-  }
-  const auto max_age = config_.policy_max_age.count();
-  const std::time_t generated = trust()->generated, now = std::time(nullptr);
-  if (max_age > 0 && now - generated > max_age) {
-    why = fmt::format(
-        "the policy snapshot {} was written {} s ago, more than [policy] max_age ({} s): is "
-        "seegw-control running?",
-        config_.policy_snapshot.string(), now - generated, max_age);
-    return false;
-  }
-  return true;
-}
-
 bool Gateway::hsm_usable(std::string& why) {
-  if (!config_.hsm.configured()) return true;
-  std::shared_ptr<HsmHandle> handle;
-  {
-    std::lock_guard lock(hsm_mutex_);
-    handle = hsm_;
-  }
-  if (!handle) {
-    auto opened = pkcs11::Hsm::open({config_.hsm.module, config_.hsm.token, config_.hsm.pin_file});
-    if (!opened) {
-      why = "HSM: " + opened.error().message;
-      return false;
-    }
-    auto fresh = std::make_shared<HsmHandle>();
-    fresh->hsm = std::move(*opened);
-    fresh->label = key_label();
-    auto key = fresh->hsm->private_key(fresh->label);
-    auto cert = fresh->hsm->certificate(fresh->label);
-    if (!key || !cert) {
-      why = "HSM: " + (!key ? key.error().message : cert.error().message);
-      return false;
-    }
-    fresh->key = *key;
-    fresh->certificate = std::move(*cert);
-    // Read once per opening of the token, not at every check.
-    if (auto session = pkcs11::TokenSession::open(
-            {config_.hsm.module, config_.hsm.token, config_.hsm.pin_file})) {
-      if (auto created = (*session)->key_created(fresh->label)) fresh->key_created = *created;
-    }
-    if (auto labels = fresh->hsm->certificate_labels()) {
-      for (const auto& label : *labels) {
-        if (label == fresh->label) continue;
-        auto earlier_key = fresh->hsm->private_key(label);
-        auto earlier_cert = fresh->hsm->certificate(label);
-        if (earlier_key && earlier_cert)
-          fresh->earlier.emplace_back(*earlier_key, std::move(*earlier_cert));
-      }
-    }
-    handle = fresh;
-    std::lock_guard lock(hsm_mutex_);
-    hsm_ = fresh;
-  }
-  if (auto ok = handle->hsm->check(handle->label); !ok) {
-    why = "HSM: " + ok.error().message;
-    std::lock_guard lock(hsm_mutex_);
-    if (hsm_ == handle) hsm_.reset();  // open it afresh next time; users keep theirs alive
+  if (!keys_->configured()) return true;
+  auto in_use = keys_->check();
+  if (!in_use) {
+    why = in_use.error().message;
     return false;
   }
-  return own_certificate_usable(handle->certificate.get(), handle->key_created, why);
+  return own_certificate_usable(in_use->certificate, in_use->created, why);
 }
 
-std::string Gateway::key_label() {
-  std::lock_guard lock(hsm_mutex_);
-  return key_label_;
-}
-
-Result<seemail::SigningKeys> Gateway::signing_keys() {
-  if (!config_.hsm.configured())
-    return fail(Errc::config, "no HSM is configured ([hsm] token): the gateway cannot sign");
-  std::shared_ptr<HsmHandle> handle;
-  std::shared_ptr<const std::vector<x509::Certificate>> chain;
-  {
-    std::lock_guard lock(hsm_mutex_);
-    handle = hsm_;
-    chain = own_chain_;
-  }
-  if (!handle || !operational_.load()) return fail(Errc::unavailable, "the HSM is not available");
-  // OUT-7: every signature carries the issuer chain; the owner keeps both alive while in use.
-  struct InUse {
-    std::shared_ptr<HsmHandle> handle;
-    std::shared_ptr<const std::vector<x509::Certificate>> chain;
-  };
-  auto in_use = std::make_shared<const InUse>(InUse{handle, chain});
-  seemail::SigningKeys keys{in_use, handle->key, handle->certificate.get(), {}};
-  if (chain)
-    for (const auto& c : *chain) keys.chain.push_back(c.get());
-  for (const auto& [key, cert] : handle->earlier) keys.earlier.push_back({key, cert.get()});
-  return keys;
-}
-
-std::shared_ptr<const seemail::TrustState> Gateway::trust() {
-  std::lock_guard lock(trust_mutex_);
-  return trust_;
+// §2.9: a certificate we may not sign with is refused now, not found at the next check.
+std::string Gateway::refuse_own_certificate(X509* certificate) {
+  std::vector<X509*> intermediates;
+  for (const auto& c : configured_chain_) intermediates.push_back(c.get());
+  const auto v = trust()->check(certificate, intermediates, config_.domain, std::time(nullptr));
+  if (v.state == x509::CertificateState::valid || v.state == x509::CertificateState::status_unknown)
+    return "";
+  return fmt::format("the certificate is not valid for {}: {} ({})", config_.domain,
+                     x509::state_name(v.state), v.detail);
 }
 
 Result<void> Gateway::reload_policy() {
-  if (config_.policy_snapshot.empty())
-    return fail(Errc::config, "no policy snapshot is configured ([policy] snapshot)");
-  std::lock_guard reloading(reload_mutex_);
-  std::error_code ec;
-  auto mtime = std::filesystem::last_write_time(config_.policy_snapshot, ec);
-  auto loaded =
-      seemail::load_trust_state(config_.policy_snapshot, config_.domain, config_.local_domains,
-                                {config_.spool_path / "certificates"}, std::time(nullptr));
-  policy_loaded_ = std::chrono::steady_clock::now();
-  policy_mtime_ = mtime;
-  if (!loaded) {
-    if (policy_good_)
-      log::error("policy: {} not loaded, keeping the last good snapshot: {}",
-                 config_.policy_snapshot.string(), loaded.error().message);
-    else if (policy_error_ != loaded.error().message)
-      log::error("policy: {} not loaded: {}", config_.policy_snapshot.string(),
-                 loaded.error().message);
-    if (!policy_good_) policy_error_ = loaded.error().message;
-    return std::unexpected(loaded.error());
-  }
-  policy_good_ = true;
-  policy_error_.clear();
-  std::string states;
-  for (const auto& [domain, cert] : (*loaded)->policy.certificates)
-    states += fmt::format(" {}={}", domain, static_cast<int>(cert.state));
-  log::info("policy: snapshot version {} loaded: {} agencies, {} trusted, {} certificates{}",
-            (*loaded)->policy.version, (*loaded)->policy.seemail.size(),
-            (*loaded)->policy.trusted.size(), (*loaded)->certificates.size(), states);
-  {
-    std::lock_guard lock(trust_mutex_);
-    trust_ = *loaded;
-  }
-  release_for_new_certificates(std::move(*loaded));
+  auto gained = trust_->reload();
+  if (!gained) return std::unexpected(gained.error());
+  release_for_new_certificates(*gained);
   return {};
 }
 
-void Gateway::release_for_new_certificates(std::shared_ptr<const seemail::TrustState> trust) {
-  std::set<std::string> usable;
-  for (const auto& [domain, cert] : trust->policy.certificates)
-    if (policy::certificate_usable(trust->policy, domain) && trust->certificate_for(domain))
-      usable.insert(domain);
-  // Only a domain that gained a certificate can release anything: the hold queue is read then,
-  // not at every reload. Before the queue exists (start-up) the first look comes after it starts.
-  const bool gained = std::any_of(usable.begin(), usable.end(),
-                                  [&](const std::string& d) { return !usable_domains_.count(d); });
-  if (!queue_) return;
-  for (const auto& d : usable)
-    if (!usable_domains_.count(d) && seeker_) seeker_->found(d);
-  usable_domains_ = usable;
-  if (!gained) return;
+// Before the queue exists (start-up) the first look comes after it starts.
+void Gateway::release_for_new_certificates(const std::vector<std::string>& gained) {
+  if (!queue_ || gained.empty()) return;
+  for (const auto& d : gained)
+    if (seeker_) seeker_->found(d);
+  const auto usable = trust_->usable_domains();
   queue_->release_awaiting(
-      [usable = std::move(usable)](const std::string& domain) { return usable.count(domain) > 0; });
+      [usable](const std::string& domain) { return usable.count(domain) > 0; });
 }
 
 void Gateway::request_reload() {
@@ -548,7 +402,7 @@ Result<std::string> Gateway::ask_control_to_discover(const std::string& domain) 
 }
 
 Result<std::string> Gateway::send_certificate_request(const std::string& domain) {
-  auto request = processor_->certificate_request(domain, std::time(nullptr));
+  auto request = stage_->certificate_request(domain, std::time(nullptr));
   if (!request) return std::unexpected(request.error());
   const std::string what = request->what;
   queue_->inject(std::move(*request), "-");
@@ -567,17 +421,7 @@ void Gateway::watch_health() {
     }
     // The snapshot is re-read when its file changes, and now and then anyway: certificate
     // states change with the clock (expiry, CRL nextUpdate).
-    if (!config_.policy_snapshot.empty()) {
-      std::error_code ec;
-      auto mtime = std::filesystem::last_write_time(config_.policy_snapshot, ec);
-      bool due;
-      {
-        std::lock_guard reloading(reload_mutex_);
-        due = requested || (!ec && mtime != policy_mtime_) ||
-              std::chrono::steady_clock::now() - policy_loaded_ >= config_.policy_reload_interval;
-      }
-      if (due) (void)reload_policy();
-    }
+    if (requested || trust_->reload_due()) (void)reload_policy();
     std::string why;
     const bool ok = check_health(why);
     if (ok != operational_.exchange(ok)) {

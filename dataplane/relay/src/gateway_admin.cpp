@@ -2,21 +2,17 @@
 // holds the spool, the live policy snapshot and the HSM PIN. seegw-control calls these on behalf
 // of the console after it has checked the caller's role; replies are "ok ..." or "error: ...",
 // then tab-separated rows.
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <sstream>
 
 #include "seegw/common/admin_protocol.hpp"
-#include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
-#include "seegw/mime/codec.hpp"
+#include "seegw/keys/key_service.hpp"
 #include "seegw/relay/gateway.hpp"
-#include "seegw/seemail/message_edit.hpp"
-#include "seegw/smtp/received_header.hpp"
+#include "seegw/seemail/internal_messages.hpp"
 #include "seegw/x509/validation.hpp"
 
 namespace seegw::relay {
@@ -91,7 +87,10 @@ struct AdminVerbs {
     return out;
   }
 
-  static std::string key(Gateway& g, const Words& words) { return g.key_command(words); }
+  // OPS-5 through the process that holds the PIN.
+  static std::string key(Gateway& g, const Words& words) {
+    return g.keys_->command(words, [&g](X509* c) { return g.refuse_own_certificate(c); });
+  }
 
   static std::string stack(Gateway& g, const Words&) {
     if (g.plane_) return "ok\n" + g.plane_->statistics();
@@ -107,8 +106,7 @@ struct AdminVerbs {
   static std::string check(Gateway& g, const Words&) {
     const auto& c = g.config_;
     if (c.policy_snapshot.empty()) return "ok no policy snapshot is configured";
-    auto loaded = seemail::load_trust_state(c.policy_snapshot, c.domain, c.local_domains,
-                                            learnt_store(g), std::time(nullptr));
+    auto loaded = g.trust_->read();
     if (!loaded) return "error: " + loaded.error().message;
     return fmt::format("ok {} is valid: version {}, {} agencies, {} certificates",
                        c.policy_snapshot.string(), (*loaded)->policy.version,
@@ -158,18 +156,8 @@ struct AdminVerbs {
   }
 
   static std::string own_certificate(Gateway& g, const Words&) {  // §2.15: for the directory
-    {
-      std::lock_guard lock(g.hsm_mutex_);
-      if (g.hsm_ && g.hsm_->certificate && g.hsm_->label == g.key_label_)
-        return "ok\n" + x509::to_pem(g.hsm_->certificate.get());
-    }
-    // Right after a key switch, before the next health check opens the token again.
-    if (!g.config_.hsm.configured()) return "error: no HSM is configured ([hsm] token)";
-    auto token = g.token_access();
-    if (!token) return "error: " + token.error().message;
-    auto cert = token->hsm().certificate(g.key_label());
-    if (!cert) return "error: " + cert.error().message;
-    return "ok\n" + x509::to_pem(cert->get());
+    auto pem = g.keys_->certificate_pem();
+    return pem ? "ok\n" + *pem : "error: " + pem.error().message;
   }
 
   static std::string export_certificate(Gateway& g, const Words& words) {
@@ -181,24 +169,14 @@ struct AdminVerbs {
     return "error: no certificate is known for " + domain;
   }
 
-  // OPS-3's request: an ordinary message to the agency's ping address, from our postmaster (the
-  // answer comes back there); the outbound rules sign and encrypt it like any other.
+  // OPS-3's request; the answer comes back to our postmaster.
   static std::string ping(Gateway& g, const Words& words) {
     const std::string& domain = words[1];
     const auto& c = g.config_;
-    const std::string from = "postmaster@" + c.domain;
-    seemail::GeneratedMessage m;
-    m.recipients = {"seemail-ping@" + domain};
-    m.envelope_sender = from;
-    m.what = "seemail-ping to " + domain;
-    m.content = fmt::format(
-        "From: <{}>\r\nTo: <seemail-ping@{}>\r\nSubject: seemail-ping\r\nDate: {}\r\n"
-        "Message-ID: <ping.{}.{}@{}>\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=us-ascii\r\n\r\nseemail-ping from {}\r\n",
-        from, domain, smtp::rfc5322_date(std::time(nullptr)), std::time(nullptr), ::getpid(),
-        c.domain, c.hostname);
-    g.queue_->inject(std::move(m), "console");
-    return "ok seemail-ping sent to seemail-ping@" + domain + "; the answer goes to " + from;
+    g.queue_->inject(seemail::ping_request({c.hostname, c.domain}, domain, std::time(nullptr)),
+                     "console");
+    return "ok seemail-ping sent to seemail-ping@" + domain + "; the answer goes to postmaster@" +
+           c.domain;
   }
 
   // DIR-2 fallback (§2.8): the signed e-mail request, sent at seegw-control's word when its
@@ -281,167 +259,6 @@ std::string Gateway::admin_command(const std::string& line) {
   if (row->arg == Arg::queue_id && !spool::is_queue_id(arg))
     return "error: '" + arg + "' is not a queue ID";
   return row->handler(*this, words);
-}
-
-// OPS-5 through the process that holds the PIN. Every change drops the live HSM handle so the
-// health check opens the token afresh: a retired key stops secure mail at once (fail closed),
-// an installed certificate is used from the next check on.
-std::string Gateway::key_command(const std::vector<std::string>& words) {
-  if (!config_.hsm.configured()) return "error: no HSM is configured ([hsm] token)";
-  const std::string sub = words.size() > 1 ? words[1] : "";
-  const std::string label = words.size() > 2 ? words[2] : "";
-  if (sub != "list" && label.empty()) return "error: key " + sub + " needs a label";
-  const pkcs11::HsmConfig hsm{config_.hsm.module, config_.hsm.token, config_.hsm.pin_file};
-  std::lock_guard serial(health_check_mutex_);
-  auto drop_handle = [&] {
-    std::lock_guard lock(hsm_mutex_);
-    hsm_.reset();
-  };
-  if (sub == "csr") {
-    if (words.size() < 4) return "error: key csr needs a label and an address";
-    auto token = token_access();
-    if (!token) return "error: " + token.error().message;
-    auto key = token->hsm().private_key(label);
-    if (!key) return "error: " + key.error().message;
-    std::string cn = "domain-confidentiality-authority";
-    if (words.size() > 4) {
-      cn.clear();
-      for (std::size_t i = 4; i < words.size(); ++i) cn += (cn.empty() ? "" : " ") + words[i];
-    }
-    auto csr = pkcs11::make_csr(*key, cn, {words[3]});
-    if (!csr) return "error: " + csr.error().message;
-    log::notice("hsm: certificate request made for key {}", label);
-    return "ok\n" + *csr;
-  }
-  if (sub == "switch") return switch_key(label);
-  if (sub == "install") return install_certificate(label, words.size() == 4 ? words[3] : "");
-  auto session = pkcs11::TokenSession::open(hsm);
-  if (!session) return "error: " + session.error().message;
-  if (sub == "list") {
-    const std::string in_use = key_label();
-    auto keys = (*session)->private_keys();
-    if (!keys) return "error: " + keys.error().message;
-    std::string out(admin::kRowsHeader);
-    out += "\n";
-    for (const auto& k : *keys)
-      out += admin::encode(admin::KeyRow{k.label, k.type, k.label == in_use ? "in use" : "-",
-                                         k.sensitive && !k.extractable && !k.value_readable
-                                             ? "cannot leave the token"
-                                             : "EXTRACTABLE"});
-    return out;
-  }
-  if (sub == "generate") {
-    auto type = pkcs11::parse_key_type(words.size() > 3 ? words[3] : "rsa:2048");
-    if (!type) return "error: " + type.error().message;
-    auto existing = (*session)->private_keys();
-    if (existing)
-      for (const auto& k : *existing)
-        if (k.label == label) return "error: a key labelled " + label + " exists; retire it first";
-    if (auto g = (*session)->generate_key_pair(label, *type); !g)
-      return "error: " + g.error().message;
-    log::notice("hsm: key pair {} generated", label);
-    return "ok key pair " + label + " generated inside the token";
-  }
-  if (sub == "retire") {
-    auto n = (*session)->destroy_objects(label);
-    if (!n) return "error: " + n.error().message;
-    if (*n == 0) return "error: no key labelled " + label;
-    drop_handle();
-    log::warning("hsm: key {} retired ({} objects destroyed){}", label, *n,
-                 label == key_label() ? "; secure mail waits until a new key and "
-                                        "certificate are installed"
-                                      : "");
-    return fmt::format("ok key {} retired ({} objects destroyed)", label, *n);
-  }
-  return "error: key list|generate LABEL [TYPE]|csr LABEL ADDRESS [NAME]|install LABEL "
-         "BASE64-PEM|switch LABEL|retire LABEL";
-}
-
-// The key commands read keys and certificates through the live libp11 context when there is
-// one: a second context, opening its session, closes every session of the slot (libp11 resets
-// the slot's pool) — the signing key's and a TokenSession's among them.
-Result<Gateway::TokenAccess> Gateway::token_access() {
-  TokenAccess access;
-  {
-    std::lock_guard lock(hsm_mutex_);
-    access.live = hsm_;
-  }
-  if (access.live) return access;
-  auto opened = pkcs11::Hsm::open({config_.hsm.module, config_.hsm.token, config_.hsm.pin_file});
-  if (!opened) return std::unexpected(opened.error());
-  access.own = std::move(*opened);
-  return access;
-}
-
-// Called from key_command (health_check_mutex_ held). Every check that reads the token comes
-// before the TokenSession that writes the certificate (see token_access).
-std::string Gateway::install_certificate(const std::string& label, const std::string& base64) {
-  if (base64.empty()) return "error: key install needs a label and a certificate";
-  // The PEM text travels base64-encoded on the admin line; what decodes to no certificate is
-  // refused below, whatever it was.
-  auto certs = x509::load_certificates(mime::decode_base64(base64));
-  if (!certs || certs->empty()) return "error: that is not a certificate";
-  {
-    // The certificate must belong to the key, or every signature would fail verification.
-    auto token = token_access();
-    if (!token) return "error: " + token.error().message;
-    auto key = token->hsm().private_key(label);
-    if (!key) return "error: " + key.error().message;
-    if (X509_check_private_key(certs->front().get(), *key) != 1)
-      return "error: the certificate is not for key " + label;
-  }
-  if (auto refused = refuse_own_certificate(certs->front().get()); !refused.empty()) return refused;
-  auto session =
-      pkcs11::TokenSession::open({config_.hsm.module, config_.hsm.token, config_.hsm.pin_file});
-  if (!session) return "error: " + session.error().message;
-  if (auto i = (*session)->import_certificate(label, certs->front().get()); !i)
-    return "error: " + i.error().message;
-  {
-    std::lock_guard lock(hsm_mutex_);
-    hsm_.reset();  // the next health check opens the token afresh, with the certificate
-  }
-  log::notice("hsm: certificate {} installed for key {}", x509::subject_text(certs->front().get()),
-              label);
-  return "ok certificate installed for " + label;
-}
-
-// §2.9: a certificate we may not sign with is refused now, not found at the next check.
-std::string Gateway::refuse_own_certificate(X509* certificate) {
-  std::vector<X509*> intermediates;
-  for (const auto& c : configured_chain_) intermediates.push_back(c.get());
-  const auto v = trust()->check(certificate, intermediates, config_.domain, std::time(nullptr));
-  if (v.state == x509::CertificateState::valid || v.state == x509::CertificateState::status_unknown)
-    return "";
-  return fmt::format("error: the certificate is not valid for {}: {} ({})", config_.domain,
-                     x509::state_name(v.state), v.detail);
-}
-
-// Called from key_command (health_check_mutex_ held): the key must be in the token with a
-// certificate we may sign with, and the choice is on disk before it is used.
-std::string Gateway::switch_key(const std::string& label) {
-  auto token = token_access();
-  if (!token) return "error: " + token.error().message;
-  if (auto key = token->hsm().private_key(label); !key) return "error: " + key.error().message;
-  auto cert = token->hsm().certificate(label);
-  if (!cert) return "error: key " + label + " has no certificate yet: key install it first";
-  if (auto refused = refuse_own_certificate(cert->get()); !refused.empty()) return refused;
-  const auto file = config_.spool_path / "certificates" / "current-key";
-  std::error_code ec;
-  std::filesystem::create_directories(file.parent_path(), ec);
-  if (auto w = write_file_atomically(file, label + "\n"); !w)
-    return "error: the choice could not be kept in " + file.string() + ": " + w.error().message;
-  std::string previous;
-  {
-    std::lock_guard lock(hsm_mutex_);
-    previous = std::exchange(key_label_, label);
-    hsm_.reset();  // the next health check opens the token with the new key
-  }
-  log::notice("hsm: key {} signs from now on ({}); {} still decrypts until it is retired", label,
-              x509::subject_text(cert->get()), previous);
-  if (previous == label) return "ok key " + label + " already signs";
-  return fmt::format(
-      "ok key {} signs from now on; {} still decrypts mail in transit until 'key retire {}'", label,
-      previous, previous);
 }
 
 }  // namespace seegw::relay

@@ -12,7 +12,6 @@
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
 #include "seegw/policy/policy.hpp"
-#include "seegw/relay/dsn.hpp"
 #include "seegw/scan/inspector.hpp"
 #include "seegw/smtp/address.hpp"
 

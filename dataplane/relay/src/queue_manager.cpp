@@ -8,20 +8,16 @@
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
 #include "seegw/policy/policy.hpp"
-#include "seegw/relay/dsn.hpp"
-#include "seegw/scan/inspector.hpp"
 #include "seegw/smtp/address.hpp"
 
 namespace seegw::relay {
 
-QueueManager::QueueManager(const config::Config& config, spool::Spool& spool,
-                           const scan::Matcher& matcher, seemail::Processor& processor,
-                           TrustSource trust, Dispatch dispatch)
+QueueManager::QueueManager(const config::Config& config, spool::Spool& spool, seemail::Stage& stage,
+                           const seemail::TrustSource& trust, Dispatch dispatch)
     : config_(config),
       spool_(spool),
-      matcher_(matcher),
-      processor_(processor),
-      trust_(std::move(trust)),
+      stage_(stage),
+      trust_(trust),
       dispatch_(std::move(dispatch)) {}
 
 QueueManager::~QueueManager() { stop(); }
@@ -132,7 +128,7 @@ void QueueManager::run() {
 }
 
 void QueueManager::schedule_due() {
-  for (auto& summary : processor_.due_summaries(spool::unix_now()))
+  for (auto& summary : stage_.due_summaries(spool::unix_now()))
     spool_generated(std::move(summary), "-");
   if (!suspended_.empty() && operational_()) {
     auto resumed = std::exchange(suspended_, {});
@@ -189,63 +185,37 @@ void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
   start_attempt(std::move(record));
 }
 
-// The per-message task chain on the TBB pool: scan → SEEMail (decide, transform) → plan (route)
-// → dispatch to the I/O loops.
+// The per-message task chain on the TBB pool: the SEEMail stage (scan, decide, transform) → plan
+// (route) → dispatch to the I/O loops.
 void QueueManager::start_attempt(spool::SpoolRecord record) {
   auto attempt = std::make_shared<Attempt>();
   attempt->record = std::move(record);
   attempt->results.resize(attempt->record.recipients.size());
-  attempt->policy_end.resize(attempt->record.recipients.size(), PolicyEnd::none);
   attempt->on_done = [this](std::shared_ptr<Attempt> a) {
     post([this, a = std::move(a)] { finished(a); });
   };
   pipeline_.run([this, attempt] {
-    attempt->scan = scan::inspect_message(*attempt->record.content, matcher_);
-    const auto& report = attempt->scan;
-    if (report.classification != scan::Classification::none || !report.uninspectable.empty()) {
-      log::info("scan: {} classification={} hits={} uninspectable={}{}", attempt->record.id,
-                scan::classification_name(report.classification), report.hits.size(),
-                report.uninspectable.size(),
-                report.hits.empty() ? std::string()
-                                    : fmt::format(" first=\"{}\" in {}", report.hits[0].text,
-                                                  report.hits[0].where));
-    }
     auto& rec = attempt->record;
-    auto outcome = processor_.process(rec, report, *trust_(), spool::unix_now());
-    for (const auto& line : outcome.explanation)
+    auto plan = stage_.run(rec, *trust_.current(), spool::unix_now());
+    for (const auto& line : plan.explanation)
       log::info("policy: {} from=<{}> {}", rec.id, rec.envelope.mail_from, line);
     std::vector<std::shared_ptr<const std::string>> content(rec.recipients.size());
-    for (std::size_t i = 0; i < outcome.recipients.size() && i < content.size(); ++i) {
-      auto& o = outcome.recipients[i];
-      const std::string& rcpt = rec.recipients[i].address;
-      switch (o.disposition) {
-        case seemail::Disposition::deliver:
-          content[i] = o.content;
-          break;
-        case seemail::Disposition::blocked:
-        case seemail::Disposition::answered:
-          attempt->results[i] = {rcpt, kFinishedByPolicy, o.reason};
-          attempt->policy_end[i] = o.disposition == seemail::Disposition::blocked
-                                       ? PolicyEnd::blocked
-                                       : PolicyEnd::answered;
-          break;
-        case seemail::Disposition::hold:
-          attempt->held.emplace_back(i, o.reason);
-          attempt->held_awaits_certificate =
-              attempt->held_awaits_certificate && o.awaits_certificate;
-          attempt->results[i] = {rcpt, kFinishedByPolicy, o.reason};
-          attempt->policy_end[i] = PolicyEnd::held;
-          break;
-        case seemail::Disposition::defer:
-          attempt->results[i] = {rcpt, 451, "4.3.0 " + o.reason};
-          break;
-      }
+    attempt->dispositions.assign(rec.recipients.size(), seemail::Disposition::defer);
+    for (std::size_t i = 0; i < plan.recipients.size() && i < content.size(); ++i) {
+      auto& p = plan.recipients[i];
+      attempt->dispositions[i] = p.disposition;
+      if (p.disposition == seemail::Disposition::deliver)
+        content[i] = std::move(p.content);
+      else if (p.disposition == seemail::Disposition::defer)
+        attempt->results[i] = {rec.recipients[i].address, 451, "4.3.0 " + p.reason};
+      else
+        attempt->results[i] = {rec.recipients[i].address, kFinishedByPolicy, p.reason};
     }
-    remember(rec.id, std::move(outcome.explanation));
-    for (const auto& domain : outcome.certificates_wanted) certificate_events_.wanted(domain);
-    if (outcome.certificate_learnt) certificate_events_.learnt();
-    if (!outcome.generated.empty())
-      post([this, id = rec.id, generated = std::move(outcome.generated)]() mutable {
+    remember(rec.id, std::move(plan.explanation));
+    for (const auto& domain : plan.certificates_wanted) certificate_events_.wanted(domain);
+    if (plan.certificate_learnt) certificate_events_.learnt();
+    if (!plan.generated.empty())
+      post([this, id = rec.id, generated = std::move(plan.generated)]() mutable {
         for (auto& g : generated) spool_generated(std::move(g), id);
       });
     auto jobs = plan_jobs(attempt, config_, content);

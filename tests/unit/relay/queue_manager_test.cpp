@@ -40,16 +40,13 @@ class QueueManagerTest : public ::testing::Test {
     s.hostname = config_.hostname;
     s.domain = config_.domain;
     s.learnt = {config_.spool_path / "certificates"};
-    processor_ = std::make_unique<seemail::Processor>(
-        s, *matcher_,
-        []() -> Result<seemail::SigningKeys> { return fail(Errc::config, "no HSM here"); },
-        [] { return true; });
+    stage_ = std::make_unique<seemail::Stage>(s, *matcher_, keys_);
     std::ofstream(root_ / "policy.toml") << "version = 1\n";
-    trust_ = *seemail::load_trust_state(root_ / "policy.toml", config_.domain,
-                                        config_.local_domains, s.learnt, std::time(nullptr));
-    queue_ = std::make_unique<QueueManager>(
-        config_, *spool_, *matcher_, *processor_, [this] { return trust_; },
-        [this](DeliveryJob job) {
+    trust_ = std::make_unique<seemail::TrustSource>(seemail::TrustSettings{
+        root_ / "policy.toml", config_.domain, config_.local_domains, s.learnt});
+    ASSERT_TRUE(trust_->reload());
+    queue_ =
+        std::make_unique<QueueManager>(config_, *spool_, *stage_, *trust_, [this](DeliveryJob job) {
           std::lock_guard lock(mutex_);
           for (auto i : job.recipients)
             dispatched_.push_back(job.attempt->record.recipients[i].address);
@@ -104,8 +101,9 @@ class QueueManagerTest : public ::testing::Test {
   config::Config config_;
   std::unique_ptr<spool::Spool> spool_;
   std::shared_ptr<const scan::Matcher> matcher_;
-  std::unique_ptr<seemail::Processor> processor_;
-  std::shared_ptr<const seemail::TrustState> trust_;
+  keys::KeyService keys_{{}};  // no HSM: nothing here is signed
+  std::unique_ptr<seemail::Stage> stage_;
+  std::unique_ptr<seemail::TrustSource> trust_;
   std::unique_ptr<QueueManager> queue_;
   std::mutex mutex_;
   std::vector<std::string> dispatched_;

@@ -8,24 +8,23 @@
 #include <vector>
 
 #include "seegw/config/config.hpp"
-#include "seegw/scan/classification.hpp"
+#include "seegw/seemail/stage.hpp"
 #include "seegw/smtp/client_session.hpp"
 #include "seegw/spool/spool_record.hpp"
 
 namespace seegw::relay {
 
 // A result code for recipients the SEEMail stage finished without sending (blocked with the
-// sender warned, held, a ping answered): neither delivered nor bounced. `policy_end` says which.
+// sender warned, held, a ping answered): neither delivered nor bounced. Their disposition says
+// which.
 inline constexpr int kFinishedByPolicy = 0;
-enum class PolicyEnd { none, blocked, held, answered };
 
 struct Attempt {
   spool::SpoolRecord record;
-  scan::ScanReport scan;                                  // what the scan stage found (TRG-1..4)
-  std::vector<smtp::RecipientResult> results;             // parallel to record.recipients
-  std::vector<PolicyEnd> policy_end;                      // parallel to record.recipients
-  std::vector<std::pair<std::size_t, std::string>> held;  // recipients to hold, with the reason
-  bool held_awaits_certificate = true;  // every held recipient waits only for a certificate
+  std::vector<smtp::RecipientResult> results;  // parallel to record.recipients
+  // The SEEMail stage's word on each recipient (parallel to record.recipients); a held one whose
+  // hold cannot be written becomes `defer`.
+  std::vector<seemail::Disposition> dispositions;
   std::atomic<std::size_t> jobs_left{0};
   std::function<void(std::shared_ptr<Attempt>)> on_done;
 };

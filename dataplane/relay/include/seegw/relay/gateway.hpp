@@ -6,18 +6,20 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
 #include "seegw/config/config.hpp"
 #include "seegw/io/transport.hpp"
-#include "seegw/pkcs11/hsm.hpp"
 #include "seegw/relay/admin_socket.hpp"
 #include "seegw/relay/certificate_seeker.hpp"
 #include "seegw/relay/queue_manager.hpp"
-#include "seegw/seemail/processor.hpp"
-#include "seegw/seemail/trust_state.hpp"
+#include "seegw/seemail/stage.hpp"
+#include "seegw/seemail/trust_source.hpp"
+
+namespace seegw::keys {
+class KeyService;
+}
 
 namespace seegw::relay {
 
@@ -39,7 +41,7 @@ class Gateway {
   // What the last health check found of our own certificate ("" without an HSM).
   std::string own_certificate();
   QueueManager& queue() { return *queue_; }
-  std::shared_ptr<const seemail::TrustState> trust();
+  std::shared_ptr<const seemail::TrustState> trust() { return trust_->current(); }
   // Re-reads the policy snapshot; the last good one stays when the new one is bad (until it is
   // older than [policy] max_age).
   Result<void> reload_policy();
@@ -51,13 +53,14 @@ class Gateway {
   void watch_health();
   // Spool, policy and HSM, in that order; `why` names the first fault.
   bool check_health(std::string& why);
-  bool policy_usable(std::string& why);
   bool hsm_usable(std::string& why);  // health_check_mutex_ held
   // §2.9, OUT-7: our certificate validated as a peer's against the snapshot in use (chain to our
   // roots, dates, revocation, RFC 3183 naming, key usage), its issuer chain renewed, and its
   // warnings (expiry within 30 days, validity over 13 months) told to the administrator once.
   bool own_certificate_usable(X509* certificate, std::optional<std::time_t> key_created,
                               std::string& why);  // health_check_mutex_ held
+  // `key install`'s and `key switch`'s refusal of a certificate we may not sign with (§2.9), or "".
+  std::string refuse_own_certificate(X509* certificate);
   void tell_administrator(const std::string& subject, const std::string& text);
   // §2.8 auto-discovery, on the seeker's thread: seegw-control's directory first (when there is
   // one), else — or when it cannot be asked — the signed e-mail request.
@@ -65,72 +68,31 @@ class Gateway {
   Result<std::string> ask_control_to_discover(const std::string& domain);
   // The signed request to domain-certificate-request@domain, spooled as secured by the gateway.
   Result<std::string> send_certificate_request(const std::string& domain);
-  // A reload brought a usable certificate for a domain that had none: held mail waiting for it
-  // goes again (reload_mutex_ held).
-  void release_for_new_certificates(std::shared_ptr<const seemail::TrustState> trust);
+  // Domains gained a usable certificate: held mail waiting for them goes again.
+  void release_for_new_certificates(const std::vector<std::string>& gained);
   void request_reload();  // the health thread re-reads the snapshot and the learnt store
-  bool probe_hsm();
-  Result<seemail::SigningKeys> signing_keys();
   // The admin socket's commands (gateway_admin.cpp): one handler per verb in AdminVerbs' table.
   std::string admin_command(const std::string& command);
-  std::string key_command(const std::vector<std::string>& words);
-  struct HsmHandle;
-  // The token for reading, through the live session when there is one (see gateway_admin.cpp).
-  struct TokenAccess {
-    std::shared_ptr<HsmHandle> live;
-    std::unique_ptr<pkcs11::Hsm> own;
-    pkcs11::Hsm& hsm() { return live ? *live->hsm : *own; }
-  };
-  Result<TokenAccess> token_access();
-  std::string install_certificate(const std::string& label, const std::string& base64);
-  // `key install`'s and `key switch`'s refusal of a certificate we may not sign with (§2.9), or "".
-  std::string refuse_own_certificate(X509* certificate);
-  // §2.3 change-over: LABEL's key signs from now on (kept across restarts in the spool's
-  // certificates/current-key); the one before still decrypts until it is retired.
-  std::string switch_key(const std::string& label);
-  // The label of the key pair that signs: [hsm] key_label until a `key switch`.
-  std::string key_label();
   friend struct AdminVerbs;
-
-  // The HSM session with our key and certificate; replaced whole when the token comes back.
-  struct HsmHandle {
-    std::unique_ptr<pkcs11::Hsm> hsm;
-    std::string label;                       // of the key pair that signs
-    std::optional<std::time_t> key_created;  // its CKA_START_DATE, when the token has one
-    EVP_PKEY* key = nullptr;
-    x509::Certificate certificate;
-    // Every other key pair in the token with a certificate: it still decrypts until retired.
-    std::vector<std::pair<EVP_PKEY*, x509::Certificate>> earlier;
-  };
 
   config::Config config_;
   std::shared_ptr<const scan::Matcher> matcher_;
   std::unique_ptr<spool::Spool> spool_;
+  std::unique_ptr<keys::KeyService> keys_;
+  std::unique_ptr<seemail::TrustSource> trust_;
+  std::unique_ptr<seemail::Stage> stage_;
   std::unique_ptr<QueueManager> queue_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<int> listening_fds_;  // one socket per address, shared by the loops
   bool stopped_ = false;
 
-  std::mutex health_check_mutex_;  // one check at a time (health thread, the pipeline's probe)
-  std::mutex hsm_mutex_;           // guards hsm_ (the pointer, not the session: libp11 locks that)
-  std::shared_ptr<HsmHandle> hsm_;
-  std::string key_label_;                                            // hsm_mutex_
-  std::shared_ptr<const std::vector<x509::Certificate>> own_chain_;  // hsm_mutex_
-  std::vector<x509::Certificate> configured_chain_;                  // [hsm] chain_file
-  std::string own_certificate_;    // what the last check said of it (health_check_mutex_)
-  std::string own_warnings_told_;  // the warnings last sent to the administrator (same)
+  std::mutex health_check_mutex_;                    // one check at a time; guards the four below
+  std::string own_certificate_;                      // what the last check said of it
+  std::string own_warnings_told_;                    // the warnings last sent to the administrator
+  std::string fault_;                                // the last health check's finding
+  std::vector<x509::Certificate> configured_chain_;  // [hsm] chain_file (set at start)
   std::atomic<bool> operational_{true};
-  std::mutex trust_mutex_;
-  std::shared_ptr<const seemail::TrustState> trust_;
-  std::mutex reload_mutex_;  // one reload at a time (health thread, admin socket); guards below
-  std::filesystem::file_time_type policy_mtime_{};
-  std::chrono::steady_clock::time_point policy_loaded_{};
-  bool policy_good_ = false;              // a snapshot was loaded (trust_ is not the placeholder)
-  std::string policy_error_;              // why the last load failed, while none was ever good
-  std::string fault_;                     // the last health check's finding (health_check_mutex_)
-  std::set<std::string> usable_domains_;  // with a usable certificate, as of the last reload
-  std::unique_ptr<seemail::Processor> processor_;
   std::unique_ptr<AdminSocket> admin_;
   std::unique_ptr<io::NetworkPlane> plane_;  // the poll-mode data plane, when enabled
   std::mutex health_mutex_;

@@ -17,8 +17,8 @@
 
 #include "seegw/config/config.hpp"
 #include "seegw/relay/attempt.hpp"
-#include "seegw/scan/matcher.hpp"
-#include "seegw/seemail/processor.hpp"
+#include "seegw/seemail/stage.hpp"
+#include "seegw/seemail/trust_source.hpp"
 #include "seegw/spool/spool.hpp"
 
 namespace seegw::relay {
@@ -54,10 +54,8 @@ class QueueManager {
   // How a planned job reaches an I/O loop (thread-safe).
   using Dispatch = std::function<void(DeliveryJob)>;
 
-  using TrustSource = std::function<std::shared_ptr<const seemail::TrustState>()>;
-
-  QueueManager(const config::Config& config, spool::Spool& spool, const scan::Matcher& matcher,
-               seemail::Processor& processor, TrustSource trust, Dispatch dispatch);
+  QueueManager(const config::Config& config, spool::Spool& spool, seemail::Stage& stage,
+               const seemail::TrustSource& trust, Dispatch dispatch);
   ~QueueManager();
 
   // Recovers every state from the spool and starts the manager's thread.
@@ -113,11 +111,13 @@ class QueueManager {
   bool send_notice(const spool::SpoolRecord& original,
                    const std::vector<smtp::RecipientResult>& recipients, bool failed);
   void retire(const spool::QueueId& id);
-  bool hold(const spool::SpoolRecord& record,
-            const std::vector<std::pair<std::size_t, std::string>>& held, bool awaits_certificate);
+  // True when no recipient is held, or the hold queue has those that are.
+  bool hold(const spool::SpoolRecord& record, const std::vector<smtp::RecipientResult>& results,
+            const std::vector<seemail::Disposition>& dispositions);
   // Hold → incoming → the pipeline, on the manager's thread.
   Result<void> release_from_hold(spool::SpoolRecord record, std::string_view why);
-  void spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about);
+  // False when the message could not be stored.
+  bool spool_generated(seemail::GeneratedMessage message, const spool::QueueId& about);
   void remember(const spool::QueueId& id, std::vector<std::string> lines);
   // Runs `work` on the manager's thread and waits for it.
   template <typename T>
@@ -127,9 +127,8 @@ class QueueManager {
 
   const config::Config& config_;
   spool::Spool& spool_;
-  const scan::Matcher& matcher_;
-  seemail::Processor& processor_;
-  TrustSource trust_;
+  seemail::Stage& stage_;
+  const seemail::TrustSource& trust_;
   Dispatch dispatch_;
   std::function<bool()> operational_ = [] { return true; };
   CertificateEvents certificate_events_;

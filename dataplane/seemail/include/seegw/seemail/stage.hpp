@@ -6,10 +6,7 @@
 // limited). Thread-safe: many messages are processed at once on the TBB pool.
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <ctime>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,26 +15,14 @@
 #include <vector>
 
 #include "seegw/cms/smime.hpp"
+#include "seegw/keys/key_service.hpp"
 #include "seegw/policy/notice_limiter.hpp"
 #include "seegw/scan/matcher.hpp"
+#include "seegw/seemail/internal_messages.hpp"
 #include "seegw/seemail/trust_state.hpp"
 #include "seegw/spool/spool_record.hpp"
 
 namespace seegw::seemail {
-
-// The gateway's own key (in the HSM) and certificate, valid while `owner` is held.
-struct SigningKeys {
-  std::shared_ptr<const void> owner;
-  EVP_PKEY* key = nullptr;
-  X509* certificate = nullptr;
-  std::vector<X509*> chain;
-  std::vector<cms::Decryptor> earlier;  // earlier key pairs that still decrypt (§2.3)
-};
-// Errc::unavailable: the HSM is down right now (try later). Errc::config: there is none.
-using KeySource = std::function<Result<SigningKeys>()>;
-// Is the HSM working right now (one test signature)? Asked only when a decryption failed, to
-// tell "not for our key" (deliver with a warning) from "the token just went away" (retry later).
-using HsmProbe = std::function<bool()>;
 
 struct Settings {
   std::string hostname;
@@ -53,48 +38,44 @@ struct Settings {
   policy::NoticeLimiter::Limits notice_limits;
 };
 
+// What becomes of one recipient: one value, whatever decided it (the policy, the store, the HSM).
 enum class Disposition {
-  deliver,   // content below goes to the recipient's route
-  hold,      // into the hold queue with `reason` (OUT-5, OUT-8)
-  blocked,   // not delivered by a data-loss rule (OUT-2, OUT-3); the sender was warned
-  answered,  // consumed by the gateway: a ping or certificate request (answered or ignored)
-  defer,     // a temporary failure (HSM down): the queue retries, nothing leaves meanwhile
+  deliver,               // content below goes to the recipient's route
+  hold,                  // into the hold queue with `reason` until the administrator acts (OUT-8)
+  hold_for_certificate,  // held until the recipient's domain has a usable certificate (OUT-5, §2.8)
+  blocked,               // not delivered by a data-loss rule (OUT-2, OUT-3); the sender was warned
+  answered,              // consumed by the gateway: a ping or certificate request (answered or not)
+  defer,  // a temporary failure (HSM down): the queue retries, nothing leaves meanwhile
 };
+inline bool is_hold(Disposition d) {
+  return d == Disposition::hold || d == Disposition::hold_for_certificate;
+}
+std::string_view disposition_name(Disposition d);
 
-struct RecipientOutcome {
+struct RecipientPlan {
   Disposition disposition = Disposition::deliver;
-  std::shared_ptr<const std::string> content;
+  std::shared_ptr<const std::string> content;  // deliver only
   std::string reason;
-  // A hold that lasts only until the recipient's domain has a usable certificate (OUT-5, §2.8).
-  bool awaits_certificate = false;
 };
 
-// A message the gateway itself sends (notice, answer): spooled as if an internal client had
-// submitted it with the null reverse-path, so it never causes a bounce loop.
-struct GeneratedMessage {
-  std::vector<std::string> recipients;
-  std::string content;
-  std::string what;                 // for the log
-  std::string envelope_sender;      // "" (the null reverse-path) for notices and answers
-  bool secured_by_gateway = false;  // signed (and encrypted) here: sent as it is
-};
-
-struct Outcome {
-  std::vector<RecipientOutcome> recipients;  // parallel to the record's recipients
+struct Plan {
+  std::vector<RecipientPlan> recipients;  // parallel to the record's recipients
   std::vector<GeneratedMessage> generated;
   std::vector<std::string> explanation;  // one line per decision, for the log and `explain`
+  scan::ScanReport scan;                 // what the scan found in the message as it arrived
   std::string classification;            // the level the policy judged
   // §2.8 "auto-discover": domains whose certificate some recipient waits for, to be looked up now.
   std::vector<std::string> certificates_wanted;
   bool certificate_learnt = false;  // a new certificate is in use from the next reload (IN-4)
 };
 
-class Processor {
+class Stage {
  public:
-  Processor(Settings settings, const scan::Matcher& matcher, KeySource keys, HsmProbe probe);
+  Stage(Settings settings, const scan::Matcher& matcher, keys::KeyRing& keys);
 
-  Outcome process(const spool::SpoolRecord& record, const scan::ScanReport& scan,
-                  const TrustState& trust, std::time_t now);
+  // The whole stage for one message: the scan (TRG-1..4; again after decryption, IN-6), the
+  // policy's decision, and its plan carried out — one disposition per recipient.
+  Plan run(const spool::SpoolRecord& record, const TrustState& trust, std::time_t now);
   // OPS-2: summaries of the notices held back in windows that have ended.
   std::vector<GeneratedMessage> due_summaries(std::time_t now);
   // DIR-2 fallback (004 1.1.13): the signed request for `domain`'s certificate, from and to
@@ -103,37 +84,36 @@ class Processor {
   Result<GeneratedMessage> certificate_request(const std::string& domain, std::time_t now);
 
  private:
-  Outcome outbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
-                   const TrustState& trust, std::time_t now);
-  Outcome inbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
-                  const TrustState& trust, std::time_t now);
+  Plan outbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
+                const TrustState& trust, std::time_t now);
+  Plan inbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
+               const TrustState& trust, std::time_t now);
   void clear_sign(const spool::SpoolRecord& record, const std::vector<std::size_t>& clear_signed,
-                  Outcome& out);
+                  Plan& out);
   void secure_per_domain(const spool::SpoolRecord& record,
                          const std::map<std::string, std::vector<std::size_t>>& secure,
-                         scan::Classification level, const TrustState& trust, Outcome& out);
+                         scan::Classification level, const TrustState& trust, Plan& out);
   // Rate-limited through the limiter; none to postmasters and daemons, none when `about` is one.
-  void notify(Outcome& out, const policy::Notice& notice, const std::string& to,
+  void notify(Plan& out, const policy::Notice& notice, const std::string& to,
               const struct MessageFacts& facts, std::time_t now);
   std::vector<std::string> capabilities_of(const TrustState& trust, const std::string& domain);
   void learn(const TrustState& trust, const cms::Unprotected& u, const std::string& domain,
-             Outcome& out, const struct MessageFacts& facts, std::time_t now);
+             Plan& out, const struct MessageFacts& facts, std::time_t now);
   GeneratedMessage ping_answer(const spool::SpoolRecord& record, const std::string& to,
                                const TrustState& trust, std::time_t now);
-  GeneratedMessage certificate_answer(const std::string& to, const std::string& wanted,
-                                      std::time_t now);
   void answer_request(const policy::InboundRecipient& decision, const spool::SpoolRecord& record,
                       std::string_view message, const std::optional<cms::Unprotected>& request,
                       const policy::InboundFacts& facts, const TrustState& trust,
-                      RecipientOutcome& outcome, Outcome& out, std::time_t now);
+                      RecipientPlan& outcome, Plan& out, std::time_t now);
   void secure_answer(GeneratedMessage& answer, const std::optional<cms::Unprotected>& request,
                      const policy::InboundFacts& facts, const TrustState& trust,
                      std::vector<std::string>& explanation);
 
+  Sender sender() const { return {settings_.hostname, settings_.domain}; }
+
   Settings settings_;
   const scan::Matcher& matcher_;
-  KeySource keys_;
-  HsmProbe probe_;
+  keys::KeyRing& keys_;
   std::mutex mutex_;  // guards the two below
   policy::NoticeLimiter limiter_;
   std::map<std::string, std::vector<std::string>> learnt_capabilities_;

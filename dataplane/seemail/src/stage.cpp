@@ -1,4 +1,4 @@
-#include "seegw/seemail/processor.hpp"
+#include "seegw/seemail/stage.hpp"
 
 #include <fmt/format.h>
 #include <openssl/x509.h>
@@ -11,7 +11,6 @@
 #include "seegw/common/text.hpp"
 #include "seegw/scan/inspector.hpp"
 #include "seegw/seemail/message_edit.hpp"
-#include "seegw/seemail/notices.hpp"
 #include "seegw/smtp/address.hpp"
 
 namespace seegw::seemail {
@@ -40,15 +39,6 @@ MessageFacts facts_of(const spool::SpoolRecord& r, std::string_view content,
   f.classification = classification;
   f.found_where = where;
   return f;
-}
-
-std::string der_of(X509* cert) {
-  unsigned char* buf = nullptr;
-  int n = i2d_X509(cert, &buf);
-  if (n <= 0) return "";
-  std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
-  OPENSSL_free(buf);
-  return out;
 }
 
 policy::SignerState signer_state(x509::CertificateState s) {
@@ -140,32 +130,57 @@ bool is_smime(std::string_view message) {
          (ct.starts_with("multipart/signed") && ct.find("pkcs7-signature") != std::string::npos);
 }
 
-Processor::Processor(Settings settings, const scan::Matcher& matcher, KeySource keys,
-                     HsmProbe probe)
+std::string_view disposition_name(Disposition d) {
+  switch (d) {
+    case Disposition::deliver:
+      return "deliver";
+    case Disposition::hold:
+      return "held";
+    case Disposition::hold_for_certificate:
+      return "held for a certificate";
+    case Disposition::blocked:
+      return "blocked";
+    case Disposition::answered:
+      return "answered";
+    case Disposition::defer:
+      return "deferred";
+  }
+  return "?";
+}
+
+Stage::Stage(Settings settings, const scan::Matcher& matcher, keys::KeyRing& keys)
     : settings_(std::move(settings)),
       matcher_(matcher),
-      keys_(std::move(keys)),
-      probe_(std::move(probe)),
+      keys_(keys),
       limiter_(settings_.notice_limits) {}
 
-Outcome Processor::process(const spool::SpoolRecord& record, const scan::ScanReport& scan,
-                           const TrustState& trust, std::time_t now) {
+Plan Stage::run(const spool::SpoolRecord& record, const TrustState& trust, std::time_t now) {
   if (record.secured_by_gateway) {
     // Signed (and encrypted) by this stage when it was made; securing it again would hold a
     // certificate request for want of the very certificate it asks for.
-    Outcome out;
+    Plan out;
     out.recipients.assign(record.recipients.size(), {Disposition::deliver, record.content, ""});
     out.explanation.push_back("secured by the gateway when it was made: sent as it is");
     return out;
   }
-  return policy::direction_of(trust.policy, record.envelope.client_internal) ==
-                 policy::Direction::outbound
-             ? outbound(record, scan, trust, now)
-             : inbound(record, scan, trust, now);
+  auto scan = scan::inspect_message(*record.content, matcher_);
+  if (scan.classification != scan::Classification::none || !scan.uninspectable.empty())
+    log::info("scan: {} classification={} hits={} uninspectable={}{}", record.id,
+              scan::classification_name(scan.classification), scan.hits.size(),
+              scan.uninspectable.size(),
+              scan.hits.empty()
+                  ? std::string()
+                  : fmt::format(" first=\"{}\" in {}", scan.hits[0].text, scan.hits[0].where));
+  Plan out = policy::direction_of(trust.policy, record.envelope.client_internal) ==
+                     policy::Direction::outbound
+                 ? outbound(record, scan, trust, now)
+                 : inbound(record, scan, trust, now);
+  out.scan = std::move(scan);
+  return out;
 }
 
-void Processor::notify(Outcome& out, const policy::Notice& notice, const std::string& to,
-                       const MessageFacts& facts, std::time_t now) {
+void Stage::notify(Plan& out, const policy::Notice& notice, const std::string& to,
+                   const MessageFacts& facts, std::time_t now) {
   // OPS-2: no exception messages to or about postmasters and daemons (loops).
   if (policy::is_postmaster_or_daemon(facts.sender) && notice.to == policy::Party::sender) return;
   if (to.empty() || (notice.to == policy::Party::sender && policy::is_postmaster_or_daemon(to)))
@@ -185,7 +200,7 @@ void Processor::notify(Outcome& out, const policy::Notice& notice, const std::st
        fmt::format("notice {} to <{}>", policy::notice_kind_name(notice.kind), to)});
 }
 
-std::vector<GeneratedMessage> Processor::due_summaries(std::time_t now) {
+std::vector<GeneratedMessage> Stage::due_summaries(std::time_t now) {
   std::vector<policy::NoticeLimiter::Summary> due;
   {
     std::lock_guard lock(mutex_);
@@ -200,8 +215,8 @@ std::vector<GeneratedMessage> Processor::due_summaries(std::time_t now) {
   return out;
 }
 
-std::vector<std::string> Processor::capabilities_of(const TrustState& trust,
-                                                    const std::string& domain) {
+std::vector<std::string> Stage::capabilities_of(const TrustState& trust,
+                                                const std::string& domain) {
   {
     std::lock_guard lock(mutex_);
     if (auto it = learnt_capabilities_.find(domain); it != learnt_capabilities_.end())
@@ -213,9 +228,9 @@ std::vector<std::string> Processor::capabilities_of(const TrustState& trust,
 
 // ---- outbound ------------------------------------------------------------------------------
 
-Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
-                            const TrustState& trust, std::time_t now) {
-  Outcome out;
+Plan Stage::outbound(const spool::SpoolRecord& record, const scan::ScanReport& scan,
+                     const TrustState& trust, std::time_t now) {
+  Plan out;
   const std::string& content = *record.content;
   policy::OutboundFacts facts;
   facts.sender = record.envelope.mail_from;
@@ -248,8 +263,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
         break;
       case Action::hold:
         // The policy holds only for want of a usable certificate (OUT-5).
-        o = {Disposition::hold, nullptr, fmt::format("{}: {}", d.rule, d.reason)};
-        o.awaits_certificate = true;
+        o = {Disposition::hold_for_certificate, nullptr, fmt::format("{}: {}", d.rule, d.reason)};
         break;
       case Action::answer_ping:
         o = {Disposition::answered, nullptr, "seemail-ping answered"};
@@ -269,7 +283,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
   if (!secure.empty()) secure_per_domain(record, secure, level, trust, out);
   // §2.8: a recipient waiting for a certificate has it looked for now, not at the next sync.
   for (std::size_t i = 0; i < out.recipients.size(); ++i) {
-    if (!out.recipients[i].awaits_certificate) continue;
+    if (out.recipients[i].disposition != Disposition::hold_for_certificate) continue;
     auto domain = ascii_lower(smtp::domain_of(record.recipients[i].address));
     if (std::find(out.certificates_wanted.begin(), out.certificates_wanted.end(), domain) ==
         out.certificates_wanted.end())
@@ -282,7 +296,7 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
     return n.kind == policy::NoticeKind::held;
   });
   for (std::size_t i = 0; i < out.recipients.size() && !policy_held; ++i) {
-    if (out.recipients[i].disposition != Disposition::hold) continue;
+    if (!is_hold(out.recipients[i].disposition)) continue;
     const std::string why = "message held: " + out.recipients[i].reason;
     notices.push_back({policy::Party::sender, why, policy::NoticeKind::held});
     notices.push_back({policy::Party::sender_admin, why, policy::NoticeKind::held});
@@ -296,10 +310,10 @@ Outcome Processor::outbound(const spool::SpoolRecord& record, const scan::ScanRe
 
 // OUT-4's signature is a courtesy to non-members: without an HSM at all the mail goes unsigned
 // (it is unclassified); with one that is down right now, it waits.
-void Processor::clear_sign(const spool::SpoolRecord& record,
-                           const std::vector<std::size_t>& clear_signed, Outcome& out) {
+void Stage::clear_sign(const spool::SpoolRecord& record,
+                       const std::vector<std::size_t>& clear_signed, Plan& out) {
   const std::string& content = *record.content;
-  auto keys = keys_();
+  auto keys = keys_.signing_keys();
   std::shared_ptr<const std::string> content_for;
   std::string why;
   if (keys) {
@@ -327,12 +341,11 @@ void Processor::clear_sign(const spool::SpoolRecord& record,
 
 // OUT-1, OUT-2, OUT-4, OUT-7: one secured copy per receiving domain, to its certificate, with
 // the cipher and digest its capabilities allow and the classification label inside.
-void Processor::secure_per_domain(const spool::SpoolRecord& record,
-                                  const std::map<std::string, std::vector<std::size_t>>& secure,
-                                  scan::Classification level, const TrustState& trust,
-                                  Outcome& out) {
+void Stage::secure_per_domain(const spool::SpoolRecord& record,
+                              const std::map<std::string, std::vector<std::size_t>>& secure,
+                              scan::Classification level, const TrustState& trust, Plan& out) {
   const std::string& content = *record.content;
-  auto keys = keys_();
+  auto keys = keys_.signing_keys();
   auto set_all = [&](const std::vector<std::size_t>& idx, Disposition disp, std::string why) {
     for (auto i : idx) out.recipients[i] = {disp, nullptr, why};
   };
@@ -355,8 +368,8 @@ void Processor::secure_per_domain(const spool::SpoolRecord& record,
     for (auto& [domain, idx] : secure) {
       X509* cert = trust.certificate_for(domain);
       if (!cert) {
-        set_all(idx, Disposition::hold, "OUT-5: no certificate for " + domain + " in the store");
-        for (auto i : idx) out.recipients[i].awaits_certificate = true;
+        set_all(idx, Disposition::hold_for_certificate,
+                "OUT-5: no certificate for " + domain + " in the store");
         continue;
       }
       cms::Protection p;
@@ -385,9 +398,9 @@ void Processor::secure_per_domain(const spool::SpoolRecord& record,
 
 // ---- inbound -------------------------------------------------------------------------------
 
-Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanReport& arrived,
-                           const TrustState& trust, std::time_t now) {
-  Outcome out;
+Plan Stage::inbound(const spool::SpoolRecord& record, const scan::ScanReport& arrived,
+                    const TrustState& trust, std::time_t now) {
+  Plan out;
   out.recipients.resize(record.recipients.size());
   const std::string& original = *record.content;
   std::string message = original;
@@ -400,7 +413,7 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
   std::optional<policy::RaisedWarning> undecryptable;
 
   if (is_smime(original)) {
-    auto keys = keys_();
+    auto keys = keys_.signing_keys();
     if (!keys && keys.error().code == Errc::unavailable) {
       for (auto& o : out.recipients)
         o = {Disposition::defer, nullptr, "HSM unavailable: " + keys.error().message};
@@ -414,7 +427,7 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
     if (keys) ours.insert(ours.end(), keys->earlier.begin(), keys->earlier.end());
     auto u = cms::unprotect(original, ours, known);
     if (!u) {
-      if (probe_ && !probe_()) {
+      if (!keys_.working()) {
         for (auto& o : out.recipients)
           o = {Disposition::defer, nullptr, "HSM unavailable while decrypting"};
         return out;
@@ -486,11 +499,10 @@ Outcome Processor::inbound(const spool::SpoolRecord& record, const scan::ScanRep
 // to an automatic message (RFC 3834): answers carry Auto-Submitted, so two gateways never answer
 // each other's answers. A certificate request comes from another gateway's
 // domain-certificate-request@ and is answered only when it asks for one of our addresses.
-void Processor::answer_request(const policy::InboundRecipient& d, const spool::SpoolRecord& record,
-                               std::string_view message,
-                               const std::optional<cms::Unprotected>& request,
-                               const policy::InboundFacts& facts, const TrustState& trust,
-                               RecipientOutcome& o, Outcome& out, std::time_t now) {
+void Stage::answer_request(const policy::InboundRecipient& d, const spool::SpoolRecord& record,
+                           std::string_view message, const std::optional<cms::Unprotected>& request,
+                           const policy::InboundFacts& facts, const TrustState& trust,
+                           RecipientPlan& o, Plan& out, std::time_t now) {
   const bool ping = d.action == InboundAction::answer_ping;
   const std::string reply_to = facts.from.empty() ? facts.envelope_sender : facts.from;
   const auto auto_submitted = ascii_lower(header_value(message, "Auto-Submitted"));
@@ -513,7 +525,9 @@ void Processor::answer_request(const policy::InboundRecipient& d, const spool::S
       return;
     }
     o = {Disposition::answered, nullptr, "certificate request answered"};
-    answer = certificate_answer(reply_to, wanted, now);
+    auto keys = keys_.signing_keys();
+    answer =
+        certificate_answer(sender(), reply_to, wanted, keys ? keys->certificate : nullptr, now);
   }
   secure_answer(answer, request, facts, trust, out.explanation);
   out.generated.push_back(std::move(answer));
@@ -523,16 +537,15 @@ void Processor::answer_request(const policy::InboundRecipient& d, const spool::S
 // store) is secured here, to the certificate that signed the request when that one chains to a
 // trusted root and names the sender; the outbound stage would only hold it. Every other answer is
 // secured by the outbound stage like all mail to its domain.
-void Processor::secure_answer(GeneratedMessage& answer,
-                              const std::optional<cms::Unprotected>& request,
-                              const policy::InboundFacts& facts, const TrustState& trust,
-                              std::vector<std::string>& explanation) {
+void Stage::secure_answer(GeneratedMessage& answer, const std::optional<cms::Unprotected>& request,
+                          const policy::InboundFacts& facts, const TrustState& trust,
+                          std::vector<std::string>& explanation) {
   const std::string domain = ascii_lower(smtp::domain_of(answer.recipients.front()));
   if (policy::certificate_usable(trust.policy, domain) && trust.certificate_for(domain)) return;
   const bool trusted_signer = facts.signer == policy::SignerState::valid ||
                               facts.signer == policy::SignerState::status_unknown;
   if (!request || !request->signer || !trusted_signer || !facts.signer_naming.empty()) return;
-  auto keys = keys_();
+  auto keys = keys_.signing_keys();
   if (!keys) {
     explanation.push_back("answer left to the outbound stage: " + keys.error().message);
     return;
@@ -556,18 +569,9 @@ void Processor::secure_answer(GeneratedMessage& answer,
       answer.recipients.front(), x509::subject_text(request->signer.get()), domain));
 }
 
-Result<GeneratedMessage> Processor::certificate_request(const std::string& domain,
-                                                        std::time_t now) {
-  ComposedMessage m;
-  m.from = "SEEMail gateway <domain-certificate-request@" + settings_.domain + ">";
-  m.to = "domain-certificate-request@" + domain;
-  m.subject = "domain-confidentiality-authority@" + domain;
-  m.auto_submitted.clear();  // it asks for an answer
-  m.text = fmt::format(
-      "The SEEMail gateway of {} asks for the domain certificate of {}: please answer with it\n"
-      "attached (.cer or .p7c). This request is signed with our domain certificate.\n",
-      settings_.domain, domain);
-  auto keys = keys_();
+Result<GeneratedMessage> Stage::certificate_request(const std::string& domain, std::time_t now) {
+  const ComposedMessage m = seemail::certificate_request(sender(), domain);
+  auto keys = keys_.signing_keys();
   if (!keys) return std::unexpected(keys.error());
   cms::Protection p;
   p.advertised_digests = settings_.approved_digests;
@@ -582,8 +586,8 @@ Result<GeneratedMessage> Processor::certificate_request(const std::string& domai
 
 // IN-4: a new domain certificate of a peer is kept (used at once or awaiting approval), and the
 // peer's S/MIME capabilities are cached for choosing the cipher next time (OUT-6).
-void Processor::learn(const TrustState& trust, const cms::Unprotected& u, const std::string& domain,
-                      Outcome& out, const MessageFacts& facts, std::time_t now) {
+void Stage::learn(const TrustState& trust, const cms::Unprotected& u, const std::string& domain,
+                  Plan& out, const MessageFacts& facts, std::time_t now) {
   if (domain.empty() || !u.signer) return;
   if (!u.capabilities.empty()) {
     bool changed = false;
@@ -629,48 +633,15 @@ void Processor::learn(const TrustState& trust, const cms::Unprotected& u, const 
       "postmaster@" + settings_.domain, facts, now);
 }
 
-GeneratedMessage Processor::ping_answer(const spool::SpoolRecord& record, const std::string& to,
-                                        const TrustState& trust, std::time_t now) {
-  ComposedMessage m;
-  m.from = "SEEMail ping <seemail-ping@" + settings_.domain + ">";
-  m.to = to;
-  m.subject = "seemail-ping reply from " + settings_.domain;
-  m.in_reply_to = header_value(*record.content, "Message-ID");
-  std::string agencies;
+GeneratedMessage Stage::ping_answer(const spool::SpoolRecord& record, const std::string& to,
+                                    const TrustState& trust, std::time_t now) {
+  PingFacts facts{settings_.software, settings_.version, trust.policy.version, {}};
   for (const auto& [domain, a] : trust.policy.seemail)
-    agencies +=
-        fmt::format("  {} ({}, {} community)\n", domain, a.name,
-                    a.community == policy::Community::restricted ? "Restricted" : "Standard");
-  m.text = fmt::format(
-      "SEEMAIL version: 2.0\n"
-      "Gateway software: {} {}\n"
-      "Gateway: {} for {}\n"
-      "Policy snapshot: version {}\n"
-      "SEEMail agencies known ({}):\n{}",
-      settings_.software, settings_.version, settings_.hostname, settings_.domain,
-      trust.policy.version, trust.policy.seemail.size(), agencies);
-  return {{to}, compose(m, settings_.hostname, now), "seemail-ping reply to <" + to + ">"};
-}
-
-GeneratedMessage Processor::certificate_answer(const std::string& to, const std::string& wanted,
-                                               std::time_t now) {
-  ComposedMessage m;
-  m.from = "SEEMail gateway <domain-certificate-request@" + settings_.domain + ">";
-  m.to = to;
-  m.subject = wanted.empty() ? std::string("certificate request") : wanted;
-  auto keys = keys_();
-  bool found = false;
-  if (keys && keys->certificate) {
-    for (const auto& a : x509::certificate_addresses(keys->certificate))
-      found = found || iequals(a, wanted);
-    if (found)
-      m.attachments.push_back(
-          {ascii_lower(wanted) + ".cer", "application/pkix-cert", der_of(keys->certificate)});
-  }
-  m.text = found ? "The certificate of " + wanted + " is attached (DER, .cer).\n"
-                 : "This gateway has no certificate for \"" + wanted +
-                       "\". Ask for domain-confidentiality-authority@" + settings_.domain + ".\n";
-  return {{to}, compose(m, settings_.hostname, now), "certificate answer to <" + to + ">"};
+    facts.agencies.push_back(
+        fmt::format("{} ({}, {} community)", domain, a.name,
+                    a.community == policy::Community::restricted ? "Restricted" : "Standard"));
+  return seemail::ping_answer(sender(), to, header_value(*record.content, "Message-ID"), facts,
+                              now);
 }
 
 }  // namespace seegw::seemail

@@ -1,6 +1,11 @@
-#include "seegw/seemail/notices.hpp"
+#include "seegw/seemail/internal_messages.hpp"
 
 #include <fmt/format.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include "seegw/common/text.hpp"
+#include "seegw/x509/validation.hpp"
 
 #include "seegw/seemail/message_edit.hpp"
 #include "seegw/smtp/received_header.hpp"
@@ -264,6 +269,95 @@ std::string warning_text(const std::vector<policy::RaisedWarning>& warnings,
   }
   out += fmt::format("Sender: {}\nThe original message follows.\n", sender);
   return out;
+}
+
+GeneratedMessage administrator_alert(const Sender& us, const std::string& subject,
+                                     const std::string& text, std::time_t now) {
+  ComposedMessage m;
+  m.from = "SEEMail gateway <postmaster@" + us.domain + ">";
+  m.to = "postmaster@" + us.domain;
+  m.subject = subject;
+  m.text = text;
+  return {{m.to}, compose(m, us.hostname, now), "notice to <" + m.to + ">: " + subject};
+}
+
+GeneratedMessage ping_request(const Sender& us, const std::string& domain, std::time_t now) {
+  const std::string from = "postmaster@" + us.domain;
+  GeneratedMessage g;
+  g.recipients = {"seemail-ping@" + domain};
+  g.envelope_sender = from;
+  g.what = "seemail-ping to " + domain;
+  g.content = fmt::format(
+      "From: <{}>\r\nTo: <seemail-ping@{}>\r\nSubject: seemail-ping\r\nDate: {}\r\n"
+      "Message-ID: <ping.{}.{}@{}>\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: text/plain; charset=us-ascii\r\n\r\nseemail-ping from {}\r\n",
+      from, domain, smtp::rfc5322_date(now), now, ::getpid(), us.domain, us.hostname);
+  return g;
+}
+
+GeneratedMessage ping_answer(const Sender& us, const std::string& to,
+                             const std::string& in_reply_to, const PingFacts& facts,
+                             std::time_t now) {
+  ComposedMessage m;
+  m.from = "SEEMail ping <seemail-ping@" + us.domain + ">";
+  m.to = to;
+  m.subject = "seemail-ping reply from " + us.domain;
+  m.in_reply_to = in_reply_to;
+  std::string agencies;
+  for (const auto& a : facts.agencies) agencies += "  " + a + "\n";
+  m.text = fmt::format(
+      "SEEMAIL version: 2.0\n"
+      "Gateway software: {} {}\n"
+      "Gateway: {} for {}\n"
+      "Policy snapshot: version {}\n"
+      "SEEMail agencies known ({}):\n{}",
+      facts.software, facts.version, us.hostname, us.domain, facts.snapshot_version,
+      facts.agencies.size(), agencies);
+  return {{to}, compose(m, us.hostname, now), "seemail-ping reply to <" + to + ">"};
+}
+
+ComposedMessage certificate_request(const Sender& us, const std::string& domain) {
+  ComposedMessage m;
+  m.from = "SEEMail gateway <domain-certificate-request@" + us.domain + ">";
+  m.to = "domain-certificate-request@" + domain;
+  m.subject = "domain-confidentiality-authority@" + domain;
+  m.auto_submitted.clear();  // it asks for an answer
+  m.text = fmt::format(
+      "The SEEMail gateway of {} asks for the domain certificate of {}: please answer with it\n"
+      "attached (.cer or .p7c). This request is signed with our domain certificate.\n",
+      us.domain, domain);
+  return m;
+}
+
+namespace {
+std::string der_of(X509* cert) {
+  unsigned char* buf = nullptr;
+  int n = i2d_X509(cert, &buf);
+  if (n <= 0) return "";
+  std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
+  OPENSSL_free(buf);
+  return out;
+}
+}  // namespace
+
+GeneratedMessage certificate_answer(const Sender& us, const std::string& to,
+                                    const std::string& wanted, X509* certificate, std::time_t now) {
+  ComposedMessage m;
+  m.from = "SEEMail gateway <domain-certificate-request@" + us.domain + ">";
+  m.to = to;
+  m.subject = wanted.empty() ? std::string("certificate request") : wanted;
+  bool found = false;
+  if (certificate) {
+    for (const auto& a : x509::certificate_addresses(certificate))
+      found = found || iequals(a, wanted);
+    if (found)
+      m.attachments.push_back(
+          {ascii_lower(wanted) + ".cer", "application/pkix-cert", der_of(certificate)});
+  }
+  m.text = found ? "The certificate of " + wanted + " is attached (DER, .cer).\n"
+                 : "This gateway has no certificate for \"" + wanted +
+                       "\". Ask for domain-confidentiality-authority@" + us.domain + ".\n";
+  return {{to}, compose(m, us.hostname, now), "certificate answer to <" + to + ">"};
 }
 
 }  // namespace seegw::seemail

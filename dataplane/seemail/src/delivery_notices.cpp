@@ -1,10 +1,11 @@
-#include "seegw/relay/dsn.hpp"
+// RFC 3464 delivery status notifications (see internal_messages.hpp).
+#include "seegw/seemail/internal_messages.hpp"
 
 #include <fmt/format.h>
 
 #include "seegw/smtp/received_header.hpp"
 
-namespace seegw::relay {
+namespace seegw::seemail {
 
 std::string enhanced_status(int code, std::string_view reply) {
   // "d.ddd.ddd" at the start of the reply text (RFC 3463).
@@ -22,9 +23,9 @@ std::string enhanced_status(int code, std::string_view reply) {
 }
 
 std::string delivery_notice(const spool::SpoolRecord& original,
-                            const std::vector<smtp::RecipientResult>& recipients, NoticeKind kind,
-                            const NoticeContext& c) {
-  const bool failed = kind == NoticeKind::failed;
+                            const std::vector<smtp::RecipientResult>& recipients,
+                            DeliveryNoticeKind kind, const DeliveryNoticeContext& c) {
+  const bool failed = kind == DeliveryNoticeKind::failed;
   const std::string boundary = fmt::format("{}/{}", original.id, c.hostname);
   std::string m;
   m += fmt::format("From: Mail Delivery System <postmaster@{}>\r\n", c.domain);
@@ -74,4 +75,4 @@ std::string delivery_notice(const spool::SpoolRecord& original,
   return m;
 }
 
-}  // namespace seegw::relay
+}  // namespace seegw::seemail

@@ -1,10 +1,10 @@
-// The SEEMail stage (seemail::Processor) on its own, with real certificates and keys from the
+// The SEEMail stage (seemail::Stage) on its own, with real certificates and keys from the
 // test PKI: agency A's key is read from a file here where the gateway's lives in the HSM (the
 // stage only ever sees an EVP_PKEY; the HSM path is the e2e's). Rules OUT-5 and §2.8: mail that
 // waits for a certificate asks for it; the gateway's own secured messages are sent as they are;
 // a certificate request from an agency we hold no certificate for is answered encrypted to the
 // certificate that signed it, and that certificate is learnt.
-#include "seegw/seemail/processor.hpp"
+#include "seegw/seemail/stage.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -15,7 +15,6 @@
 #include <fstream>
 
 #include "../cms/test_identity.hpp"
-#include "seegw/scan/inspector.hpp"
 
 namespace seegw::seemail {
 namespace {
@@ -25,7 +24,20 @@ namespace fs = std::filesystem;
 // The test PKI's directory (tools/make-test-pki, made at test time).
 const std::string kPki = SEEGW_TEST_PKI_DIR;
 
-class Stage : public ::testing::Test {
+// Agency A's key from a file where the gateway's lives in the HSM: the stage sees only a KeyRing.
+class FileKeys : public keys::KeyRing {
+ public:
+  explicit FileKeys(const cms::test_pki::Identity& own) : own_(own) {}
+  Result<keys::SigningKeys> signing_keys() override {
+    return keys::SigningKeys{nullptr, own_.key.get(), own_.cert.get(), {}, {}};
+  }
+  bool working() override { return true; }
+
+ private:
+  const cms::test_pki::Identity& own_;
+};
+
+class StageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
@@ -40,12 +52,7 @@ class Stage : public ::testing::Test {
     s.hostname = "gw.agency-a.govt.nz";
     s.domain = "agency-a.govt.nz";
     s.learnt = {dir_ / "certificates"};
-    processor_ = std::make_unique<Processor>(
-        s, *matcher_,
-        [this]() -> Result<SigningKeys> {
-          return SigningKeys{nullptr, own_.key.get(), own_.cert.get(), {}, {}};
-        },
-        [] { return true; });
+    stage_ = std::make_unique<Stage>(s, *matcher_, keys_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -73,43 +80,42 @@ class Stage : public ::testing::Test {
     return r;
   }
 
-  Outcome process(const spool::SpoolRecord& r, const TrustState& trust) {
-    return processor_->process(r, scan::inspect_message(*r.content, *matcher_), trust,
-                               std::time(nullptr));
+  Plan run(const spool::SpoolRecord& r, const TrustState& trust) {
+    return stage_->run(r, trust, std::time(nullptr));
   }
 
   fs::path dir_;
   std::shared_ptr<const scan::Matcher> matcher_;
   // Agency A's key from a file where the gateway's lives in the HSM.
   cms::test_pki::Identity own_ = cms::test_pki::identity("agency-a-dca");
-  std::unique_ptr<Processor> processor_;
+  FileKeys keys_{own_};
+  std::unique_ptr<Stage> stage_;
 };
 
-TEST_F(Stage, MailForAnAgencyWithoutACertificateIsHeldAndItsCertificateWanted) {
+TEST_F(StageTest, MailForAnAgencyWithoutACertificateIsHeldAndItsCertificateWanted) {
   auto trust = trust_without_c();
-  auto out = process(record(true, "alice@agency-a.govt.nz", "carol@agency-c.govt.nz",
-                            "From: alice@agency-a.govt.nz\r\nSubject: x\r\n\r\n[RESTRICTED] y\r\n"),
-                     *trust);
+  auto out = run(record(true, "alice@agency-a.govt.nz", "carol@agency-c.govt.nz",
+                        "From: alice@agency-a.govt.nz\r\nSubject: x\r\n\r\n[RESTRICTED] y\r\n"),
+                 *trust);
   ASSERT_EQ(out.recipients.size(), 1u);
-  EXPECT_EQ(out.recipients[0].disposition, Disposition::hold);
-  EXPECT_TRUE(out.recipients[0].awaits_certificate);
+  EXPECT_EQ(out.recipients[0].disposition, Disposition::hold_for_certificate);
   EXPECT_EQ(out.certificates_wanted, std::vector<std::string>{"agency-c.govt.nz"});
 }
 
-TEST_F(Stage, AMessageTheGatewaySecuredItselfLeavesAsItIs) {
+TEST_F(StageTest, AMessageTheGatewaySecuredItselfLeavesAsItIs) {
   auto trust = trust_without_c();
   auto r = record(true, "", "domain-certificate-request@agency-c.govt.nz",
                   "Subject: domain-confidentiality-authority@agency-c.govt.nz\r\n\r\nplease\r\n");
   r.secured_by_gateway = true;
-  auto out = process(r, *trust);
+  auto out = run(r, *trust);
   ASSERT_EQ(out.recipients.size(), 1u);
   EXPECT_EQ(out.recipients[0].disposition, Disposition::deliver);
   EXPECT_EQ(*out.recipients[0].content, *r.content);
   r.secured_by_gateway = false;  // the same message as a client would send it: held (OUT-1)
-  EXPECT_EQ(process(r, *trust).recipients[0].disposition, Disposition::hold);
+  EXPECT_EQ(run(r, *trust).recipients[0].disposition, Disposition::hold_for_certificate);
 }
 
-TEST_F(Stage, ACertificateRequestFromAnUnknownAgencyIsAnsweredEncryptedToItsSigner) {
+TEST_F(StageTest, ACertificateRequestFromAnUnknownAgencyIsAnsweredEncryptedToItsSigner) {
   auto trust = trust_without_c();
   const auto c = cms::test_pki::identity("agency-c-dca");
   ASSERT_TRUE(c.usable());
@@ -122,7 +128,7 @@ TEST_F(Stage, ACertificateRequestFromAnUnknownAgencyIsAnsweredEncryptedToItsSign
     EXPECT_TRUE(signed_request);
     return record(false, "", "domain-certificate-request@agency-a.govt.nz", *signed_request);
   };
-  auto out = process(request("domain-confidentiality-authority@agency-a.govt.nz"), *trust);
+  auto out = run(request("domain-confidentiality-authority@agency-a.govt.nz"), *trust);
   // The answer, and the administrator's notice of the certificate learnt.
   auto answer_it = std::find_if(out.generated.begin(), out.generated.end(), [](const auto& g) {
     return g.recipients == std::vector<std::string>{"domain-certificate-request@agency-c.govt.nz"};
@@ -139,7 +145,7 @@ TEST_F(Stage, ACertificateRequestFromAnUnknownAgencyIsAnsweredEncryptedToItsSign
   EXPECT_TRUE(out.certificate_learnt);
   EXPECT_TRUE(fs::exists(dir_ / "certificates" / "learnt" / "agency-c.govt.nz.pem"));
   // A request for another domain's certificate is consumed, not answered.
-  auto other = process(request("domain-confidentiality-authority@agency-b.govt.nz"), *trust);
+  auto other = run(request("domain-confidentiality-authority@agency-b.govt.nz"), *trust);
   EXPECT_EQ(other.recipients[0].disposition, Disposition::answered);
   for (const auto& g : other.generated)
     EXPECT_NE(g.recipients[0], "domain-certificate-request@agency-c.govt.nz");

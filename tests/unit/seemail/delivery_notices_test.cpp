@@ -1,8 +1,8 @@
-#include "seegw/relay/dsn.hpp"
+#include "seegw/seemail/internal_messages.hpp"
 
 #include <gtest/gtest.h>
 
-namespace seegw::relay {
+namespace seegw::seemail {
 namespace {
 
 spool::SpoolRecord original() {
@@ -16,9 +16,10 @@ spool::SpoolRecord original() {
 }
 
 TEST(Dsn, BounceIsAnRfc3464ReportWithHeadersOnly) {
-  NoticeContext c{"gw.agency-a.govt.nz", "agency-a.govt.nz", std::chrono::system_clock::now(), {}};
+  DeliveryNoticeContext c{
+      "gw.agency-a.govt.nz", "agency-a.govt.nz", std::chrono::system_clock::now(), {}};
   auto m = delivery_notice(original(), {{"x@example.org", 550, "5.1.1 no such user"}},
-                           NoticeKind::failed, c);
+                           DeliveryNoticeKind::failed, c);
   EXPECT_NE(m.find("From: Mail Delivery System <postmaster@agency-a.govt.nz>"), std::string::npos);
   EXPECT_NE(m.find("report-type=delivery-status"), std::string::npos);
   EXPECT_NE(m.find("Final-Recipient: rfc822; x@example.org\r\nAction: failed\r\nStatus: 5.1.1"),
@@ -29,17 +30,17 @@ TEST(Dsn, BounceIsAnRfc3464ReportWithHeadersOnly) {
 }
 
 TEST(Dsn, ExpiredTemporaryFailureIsReportedAsPermanent) {
-  NoticeContext c{"gw", "agency-a.govt.nz", std::chrono::system_clock::now(), {}};
+  DeliveryNoticeContext c{"gw", "agency-a.govt.nz", std::chrono::system_clock::now(), {}};
   auto m = delivery_notice(original(), {{"x@example.org", 451, "4.4.1 connection refused"}},
-                           NoticeKind::failed, c);
+                           DeliveryNoticeKind::failed, c);
   EXPECT_NE(m.find("Status: 5.4.1"), std::string::npos);
 }
 
 TEST(Dsn, DelayNoticeSaysWhenWeGiveUp) {
-  NoticeContext c{"gw", "agency-a.govt.nz", std::chrono::system_clock::now(),
-                  std::chrono::system_clock::from_time_t(1700432000)};
+  DeliveryNoticeContext c{"gw", "agency-a.govt.nz", std::chrono::system_clock::now(),
+                          std::chrono::system_clock::from_time_t(1700432000)};
   auto m = delivery_notice(original(), {{"x@example.org", 451, "4.4.1 connection refused"}},
-                           NoticeKind::delayed, c);
+                           DeliveryNoticeKind::delayed, c);
   EXPECT_NE(m.find("Action: delayed\r\nStatus: 4.4.1"), std::string::npos);
   EXPECT_NE(m.find("Will-Retry-Until: "), std::string::npos);
   EXPECT_NE(m.find("Subject: Delayed Mail"), std::string::npos);
@@ -53,4 +54,4 @@ TEST(Dsn, EnhancedStatusFromReplyOrCode) {
 }
 
 }  // namespace
-}  // namespace seegw::relay
+}  // namespace seegw::seemail

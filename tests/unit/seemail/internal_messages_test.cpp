@@ -2,7 +2,7 @@
 // from 001 and compared, white space aside, with what the gateway writes. Where the gateway's text
 // must differ from 001 the expected text says so in a comment (001's references to its own page
 // layout and to one vendor's support desk).
-#include "seegw/seemail/notices.hpp"
+#include "seegw/seemail/internal_messages.hpp"
 
 #include <gtest/gtest.h>
 
