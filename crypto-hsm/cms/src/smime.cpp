@@ -2,6 +2,7 @@
 
 #include "seegw/common/text.hpp"
 #include "seegw/mime/codec.hpp"
+#include "seegw/mime/header_fields.hpp"
 
 #include <fmt/format.h>
 #include <openssl/cms.h>
@@ -88,24 +89,13 @@ struct Split {
 
 Split split_message(std::string_view m) {
   Split s;
-  std::size_t pos = 0;
-  bool content = false;
-  while (pos < m.size()) {
-    std::size_t nl = m.find('\n', pos);
-    std::size_t end = nl == std::string_view::npos ? m.size() : nl + 1;
-    std::string_view line = m.substr(pos, end - pos);
-    if (line == "\r\n" || line == "\n") {
-      pos = end;
-      break;
-    }
-    if (line.front() != ' ' && line.front() != '\t') {
-      const std::string lower = ascii_lower(line.substr(0, 13));
-      content = lower.starts_with("content-") || lower.starts_with("mime-version:");
-    }
-    (content ? s.content_headers : s.outer).append(line);
-    pos = end;
+  const auto section = mime::header_fields(m);
+  for (const auto& f : section.fields) {
+    const std::string name = ascii_lower(f.name);
+    const bool content = f.has_colon && (name.starts_with("content-") || name == "mime-version");
+    (content ? s.content_headers : s.outer).append(m.substr(f.begin, f.end - f.begin));
   }
-  s.body = std::string(m.substr(std::min(pos, m.size())));
+  s.body = std::string(m.substr(std::min(section.body, m.size())));
   return s;
 }
 
@@ -301,22 +291,9 @@ Cipher choose_cipher(const std::vector<std::string>& peer, const std::vector<Cip
 template <class Keep>
 std::string visible_headers(std::string_view outer, const std::optional<std::string>& subject,
                             Keep keep) {
-  std::string out;
-  bool skipping = false;
-  std::size_t pos = 0;
-  while (pos < outer.size()) {
-    std::size_t nl = outer.find('\n', pos);
-    std::size_t end = nl == std::string_view::npos ? outer.size() : nl + 1;
-    std::string_view line = outer.substr(pos, end - pos);
-    pos = end;
-    if (line.front() == ' ' || line.front() == '\t') {
-      if (!skipping) out.append(line);
-      continue;
-    }
-    const std::string_view name = trim_view(line.substr(0, line.find(':')));
-    skipping = (subject && iequals(name, "subject")) || !keep(name);
-    if (!skipping) out.append(line);
-  }
+  std::string out = mime::kept_headers(outer, [&](std::string_view name) {
+    return !(subject && iequals(name, "subject")) && keep(name);
+  });
   if (subject) out += "Subject: " + *subject + "\r\n";
   return out;
 }

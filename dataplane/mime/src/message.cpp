@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "seegw/mime/codec.hpp"
+#include "seegw/mime/header_fields.hpp"
 
 namespace seegw::mime {
 namespace {
@@ -17,25 +18,17 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Parses the header block into unfolded headers. Lines end with CRLF or a bare LF.
+// The header block as unfolded fields. A line that is not a field (no colon) is tolerated; its
+// text and continuation lines go with the field before it, so nothing in the headers escapes the
+// scanner.
 std::vector<Header> parse_headers(std::string_view block) {
   std::vector<Header> out;
-  std::size_t pos = 0;
-  while (pos < block.size()) {
-    std::size_t nl = block.find('\n', pos);
-    std::string_view line =
-        block.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? block.size() : nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    if ((line.front() == ' ' || line.front() == '\t') && !out.empty()) {
-      out.back().value += line;  // unfold: the line break goes, the white space stays
-      continue;
-    }
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;  // not a header: tolerate
-    out.push_back(
-        {std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1)))});
+  for (const auto& f : header_fields(block).fields) {
+    std::string value = unfolded_value(block, f);
+    if (f.has_colon)
+      out.push_back({std::string(f.name), std::move(value)});
+    else if (!out.empty())
+      out.back().value += " " + value;
   }
   return out;
 }

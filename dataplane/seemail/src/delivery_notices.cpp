@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "seegw/smtp/received_header.hpp"
+#include "seegw/mime/header_fields.hpp"
 
 namespace seegw::seemail {
 
@@ -32,7 +32,7 @@ std::string delivery_notice(const spool::SpoolRecord& original,
   m += fmt::format("To: <{}>\r\n", original.envelope.mail_from);
   m += failed ? "Subject: Undelivered Mail Returned to Sender\r\n"
               : "Subject: Delayed Mail (still being retried)\r\n";
-  m += fmt::format("Date: {}\r\n", smtp::rfc5322_date(c.now));
+  m += fmt::format("Date: {}\r\n", mime::rfc5322_date(c.now));
   m += fmt::format("Message-ID: <{}.{}@{}>\r\n", original.id, failed ? "failed" : "delayed",
                    c.hostname);
   m += "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n";
@@ -50,21 +50,21 @@ std::string delivery_notice(const spool::SpoolRecord& original,
         "Your message could not be delivered yet to one or more recipients.\r\n"
         "It will be retried until {}.\r\n\r\n"
         "This is only a warning: you do not need to send the message again.\r\n\r\n",
-        smtp::rfc5322_date(c.give_up_at));
+        mime::rfc5322_date(c.give_up_at));
   }
   for (const auto& r : recipients)
     m += fmt::format("<{}>: {}\r\n", r.rcpt, r.reply.empty() ? "no reply" : r.reply);
   m += fmt::format("\r\n--{}\r\nContent-Type: message/delivery-status\r\n\r\n", boundary);
   m += fmt::format("Reporting-MTA: dns; {}\r\nX-Seegw-Queue-ID: {}\r\n", c.hostname, original.id);
   m += fmt::format("Arrival-Date: {}\r\n",
-                   smtp::rfc5322_date(std::chrono::system_clock::from_time_t(original.arrival)));
+                   mime::rfc5322_date(std::chrono::system_clock::from_time_t(original.arrival)));
   for (const auto& r : recipients) {
     std::string status = enhanced_status(r.code, r.reply);
     status[0] = failed ? '5' : '4';  // a temporary error that outlived the queue is now final
     m += fmt::format("\r\nFinal-Recipient: rfc822; {}\r\nAction: {}\r\nStatus: {}\r\n", r.rcpt,
                      failed ? "failed" : "delayed", status);
     if (r.code > 0) m += fmt::format("Diagnostic-Code: smtp; {} {}\r\n", r.code, r.reply);
-    if (!failed) m += fmt::format("Will-Retry-Until: {}\r\n", smtp::rfc5322_date(c.give_up_at));
+    if (!failed) m += fmt::format("Will-Retry-Until: {}\r\n", mime::rfc5322_date(c.give_up_at));
   }
   m += fmt::format("\r\n--{}\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary);
   const std::string& content = *original.content;

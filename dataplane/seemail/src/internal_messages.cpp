@@ -7,8 +7,8 @@
 #include "seegw/common/text.hpp"
 #include "seegw/x509/validation.hpp"
 
+#include "seegw/mime/header_fields.hpp"
 #include "seegw/seemail/message_edit.hpp"
-#include "seegw/smtp/received_header.hpp"
 
 namespace seegw::seemail {
 namespace {
@@ -239,7 +239,7 @@ ComposedMessage summary_message(const policy::NoticeLimiter::Summary& s,
       "this kind to you and held back {} more since {}.\n"
       "Kind: {}\n"
       "The gateway's log has every one of them (seegw explain ID shows a message's decision).\n",
-      s.suppressed, smtp::rfc5322_date(s.since), policy::notice_kind_name(s.kind));
+      s.suppressed, mime::rfc5322_date(s.since), policy::notice_kind_name(s.kind));
   return m;
 }
 
@@ -291,7 +291,7 @@ GeneratedMessage ping_request(const Sender& us, const std::string& domain, std::
       "From: <{}>\r\nTo: <seemail-ping@{}>\r\nSubject: seemail-ping\r\nDate: {}\r\n"
       "Message-ID: <ping.{}.{}@{}>\r\nMIME-Version: 1.0\r\n"
       "Content-Type: text/plain; charset=us-ascii\r\n\r\nseemail-ping from {}\r\n",
-      from, domain, smtp::rfc5322_date(now), now, ::getpid(), us.domain, us.hostname);
+      from, domain, mime::rfc5322_date(now), now, ::getpid(), us.domain, us.hostname);
   return g;
 }
 

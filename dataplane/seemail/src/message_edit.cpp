@@ -8,40 +8,10 @@
 
 #include "seegw/common/text.hpp"
 #include "seegw/mime/codec.hpp"
-#include "seegw/smtp/received_header.hpp"
+#include "seegw/mime/header_fields.hpp"
 
 namespace seegw::seemail {
 namespace {
-
-// [begin, end) of each header field (a line and its continuation lines), and the body offset.
-struct Field {
-  std::size_t begin, end;
-  std::string_view name;
-};
-
-std::vector<Field> fields_of(std::string_view m, std::size_t& body) {
-  std::vector<Field> out;
-  std::size_t pos = 0;
-  body = m.size();
-  while (pos < m.size()) {
-    std::size_t nl = m.find('\n', pos);
-    std::size_t end = nl == std::string_view::npos ? m.size() : nl + 1;
-    std::string_view line = m.substr(pos, end - pos);
-    if (line == "\r\n" || line == "\n") {
-      body = end;
-      return out;
-    }
-    if ((line.front() == ' ' || line.front() == '\t') && !out.empty()) {
-      out.back().end = end;
-    } else {
-      auto colon = line.find(':');
-      out.push_back({pos, end, colon == std::string_view::npos ? line : line.substr(0, colon)});
-    }
-    pos = end;
-  }
-  body = m.size();
-  return out;
-}
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -83,20 +53,6 @@ std::string encoded_word(std::string_view text) {
 
 }  // namespace
 
-std::string header_value(std::string_view m, std::string_view name) {
-  std::size_t body;
-  for (const auto& f : fields_of(m, body)) {
-    if (!iequals(trim(f.name), name)) continue;
-    std::string_view raw = m.substr(f.begin, f.end - f.begin);
-    raw.remove_prefix(std::min(raw.size(), raw.find(':') + 1));
-    std::string out;
-    for (char c : raw)
-      if (c != '\r' && c != '\n') out.push_back(c);
-    return trim(out);
-  }
-  return "";
-}
-
 std::string first_address(std::string_view v) {
   auto lt = v.find('<');
   if (lt != std::string_view::npos) {
@@ -114,26 +70,9 @@ std::string prepend_headers(std::string_view m, std::string_view fields) {
   return out;
 }
 
-std::string remove_headers(std::string_view m, std::string_view name) {
-  std::size_t body;
-  auto fields = fields_of(m, body);
-  std::string out;
-  out.reserve(m.size());
-  std::size_t copied = 0;
-  for (const auto& f : fields) {
-    if (iequals(trim(f.name), name)) {
-      out.append(m.substr(copied, f.begin - copied));
-      copied = f.end;
-    }
-  }
-  out.append(m.substr(copied));
-  return out;
-}
-
 std::string tag_subject(std::string_view m, std::string_view tag) {
-  std::size_t body;
-  for (const auto& f : fields_of(m, body)) {
-    if (!iequals(trim(f.name), "subject")) continue;
+  for (const auto& f : mime::header_fields(m).fields) {
+    if (!f.has_colon || !iequals(f.name, "subject")) continue;
     std::size_t value = m.find(':', f.begin) + 1;
     while (value < f.end && (m[value] == ' ' || m[value] == '\t')) ++value;
     return std::string(m.substr(0, value)) + std::string(tag) + " " + std::string(m.substr(value));
@@ -143,22 +82,16 @@ std::string tag_subject(std::string_view m, std::string_view tag) {
 
 std::string wrap_with_warning(std::string_view m, std::string_view warning_text,
                               std::optional<std::string_view> attach_original) {
-  std::size_t body;
-  auto fields = fields_of(m, body);
-  std::string top, content;
-  for (const auto& f : fields) {
-    auto text = m.substr(f.begin, f.end - f.begin);
-    (is_content_field(trim(f.name)) ? content : top).append(text);
-  }
+  const auto section = mime::header_fields(m);
+  const std::size_t body = section.body;
+  std::string top, part_fields;
   // The original part keeps its own content fields (minus MIME-Version), or gets the default.
-  std::string part_fields;
-  {
-    std::size_t b2;
-    std::string c = content;
-    c += "\r\n";
-    for (const auto& f : fields_of(c, b2))
-      if (!iequals(trim(f.name), "mime-version"))
-        part_fields.append(c.substr(f.begin, f.end - f.begin));
+  for (const auto& f : section.fields) {
+    auto text = m.substr(f.begin, f.end - f.begin);
+    if (!is_content_field(f.name))
+      top.append(text);
+    else if (!iequals(f.name, "mime-version"))
+      part_fields.append(text);
   }
   if (part_fields.empty()) part_fields = "Content-Type: text/plain; charset=us-ascii\r\n";
   if (!part_fields.ends_with("\n")) part_fields += "\r\n";
@@ -200,7 +133,7 @@ std::string compose(const ComposedMessage& m, std::string_view hostname, std::ti
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string out;
   out += fmt::format("From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\n", m.from, m.to,
-                     encoded_word(m.subject), smtp::rfc5322_date(now));
+                     encoded_word(m.subject), mime::rfc5322_date(now));
   out += fmt::format("Message-ID: <{}.{:x}.{}@{}>\r\n", now, rng(), serial.fetch_add(1), hostname);
   if (!m.in_reply_to.empty())
     out += fmt::format("In-Reply-To: {0}\r\nReferences: {0}\r\n", m.in_reply_to);

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
+#include "seegw/mime/header_fields.hpp"
 
 namespace seegw::smtp {
 namespace {
@@ -19,18 +19,6 @@ std::string sanitized(std::string_view text) {
 
 }  // namespace
 
-std::string rfc5322_date(std::chrono::system_clock::time_point when) {
-  return rfc5322_date(std::chrono::system_clock::to_time_t(when));
-}
-
-std::string rfc5322_date(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
-}
-
 std::string received_header(const Envelope& envelope, std::string_view our_hostname,
                             std::string_view queue_id, std::chrono::system_clock::time_point when) {
   std::string with = envelope.esmtp ? "ESMTP" : "SMTP";
@@ -43,7 +31,7 @@ std::string received_header(const Envelope& envelope, std::string_view our_hostn
   if (envelope.rcpt_to.size() == 1) for_clause = fmt::format("\r\n\tfor <{}>", envelope.rcpt_to[0]);
   return fmt::format("Received: from {} ([{}]){}\r\n\tby {} (seegw) with {} id {}{}; {}\r\n",
                      sanitized(envelope.helo), envelope.client_address, tls, our_hostname, with,
-                     queue_id, for_clause, rfc5322_date(when));
+                     queue_id, for_clause, mime::rfc5322_date(when));
 }
 
 }  // namespace seegw::smtp

@@ -9,17 +9,18 @@
 #include <string_view>
 #include <vector>
 
+#include "seegw/mime/header_fields.hpp"
+
 namespace seegw::seemail {
 
-// The first field of that name, unfolded, or "" (case-insensitive name).
-std::string header_value(std::string_view message, std::string_view name);
+// Reading and removing fields is mime's header toolkit, the one every module uses.
+using mime::header_value;
+using mime::remove_headers;
 // The addr-spec of a From/To style value: "Name <a@b>" → "a@b"; "" when there is none.
 std::string first_address(std::string_view value);
 
 // Header fields ("Name: value\r\n" each) added at the top of the header section.
 std::string prepend_headers(std::string_view message, std::string_view fields);
-// Every field of that name removed (with its continuation lines).
-std::string remove_headers(std::string_view message, std::string_view name);
 // The Subject with `tag` in front (a Subject is added when there is none).
 std::string tag_subject(std::string_view message, std::string_view tag);
 
