@@ -90,17 +90,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   gw->config_ = std::move(config);
   const auto& c = gw->config_;
 
-  gw->keys_ = std::make_unique<keys::KeyService>(
-      keys::KeySettings{{c.hsm.module, c.hsm.token, c.hsm.pin_file},
-                        c.hsm.key_label,
-                        c.spool_path / "certificates" / "current-key"});
-  gw->trust_ =
-      std::make_unique<seemail::TrustSource>(seemail::TrustSettings{c.policy_snapshot,
-                                                                    c.domain,
-                                                                    c.local_domains,
-                                                                    {c.spool_path / "certificates"},
-                                                                    c.policy_reload_interval,
-                                                                    c.policy_max_age});
+  gw->make_key_and_trust_owners();
   auto matcher = scan::Matcher::create();
   if (!matcher) return std::unexpected(matcher.error());
   gw->matcher_ = *matcher;
@@ -207,6 +197,22 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
                              : "I/O loops",
               c.spool_path.string());
   return gw;
+}
+
+// The HSM keys and the policy snapshot, each with its one owner; the SEEMail stage gets both.
+void Gateway::make_key_and_trust_owners() {
+  const auto& c = config_;
+  keys_ = std::make_unique<keys::KeyService>(
+      keys::KeySettings{{c.hsm.module, c.hsm.token, c.hsm.pin_file},
+                        c.hsm.key_label,
+                        c.spool_path / "certificates" / "current-key"});
+  trust_ =
+      std::make_unique<seemail::TrustSource>(seemail::TrustSettings{c.policy_snapshot,
+                                                                    c.domain,
+                                                                    c.local_domains,
+                                                                    {c.spool_path / "certificates"},
+                                                                    c.policy_reload_interval,
+                                                                    c.policy_max_age});
 }
 
 // The queue manager starts with §2.8's seeker wired in: held mail that wants a certificate asks

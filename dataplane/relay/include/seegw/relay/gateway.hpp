@@ -48,6 +48,7 @@ class Gateway {
 
  private:
   Gateway() = default;
+  void make_key_and_trust_owners();
   void dispatch(DeliveryJob job);
   void start_queue();
   void watch_health();
