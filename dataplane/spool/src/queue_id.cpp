@@ -9,11 +9,17 @@ namespace seegw::spool {
 
 constexpr std::size_t kIdLength = 14;
 
+namespace {
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+constexpr std::uint64_t kDayUs = 86'400'000'000ULL;
+}  // namespace
+
 QueueId QueueIdSource::next() {
-  const auto now =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+  const auto now = now_us();
   std::uint64_t last = last_.load(std::memory_order_relaxed);
   std::uint64_t id;
   do {
@@ -22,13 +28,15 @@ QueueId QueueIdSource::next() {
   return fmt::format("{:014X}", id);
 }
 
-void QueueIdSource::advance_past(std::string_view existing) {
-  if (!is_queue_id(existing)) return;
+bool QueueIdSource::advance_past(std::string_view existing) {
+  if (!is_queue_id(existing)) return false;
   std::uint64_t value = 0;
   std::from_chars(existing.data(), existing.data() + existing.size(), value, 16);
+  if (value > now_us() + kDayUs) return false;
   std::uint64_t last = last_.load();
   while (last < value && !last_.compare_exchange_weak(last, value)) {
   }
+  return true;
 }
 
 bool is_queue_id(std::string_view name) {

@@ -128,6 +128,14 @@ Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& root, Sy
         ::unlinkat(spool->free_fd_, ent->d_name, 0);
         continue;
       }
+      // A pool file with content (a crash mid-write, or a spool from before files were emptied
+      // when finished) is emptied now or not kept.
+      struct stat st {};
+      if (::fstatat(spool->free_fd_, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+          !S_ISREG(st.st_mode) || (st.st_size > 0 && !empty_file(spool->free_fd_, ent->d_name))) {
+        ::unlinkat(spool->free_fd_, ent->d_name, 0);
+        continue;
+      }
       spool->free_names_.emplace_back(name);
     }
     ::closedir(d);
@@ -139,10 +147,18 @@ Result<std::unique_ptr<Spool>> Spool::open(const std::filesystem::path& root, Sy
   // Probe that the spool is writable now rather than at the first message (OPS-1 fails closed).
   if (::faccessat(spool->dir_fds_[0], ".", W_OK, 0) != 0)
     return fail_errno("spool incoming/ is not writable");
+  // The sequence continues past the newest ID in use. What is in corrupt/ is not in use, and an
+  // ID from the far future (a stray file, a clock that was wrong) would push new IDs out of their
+  // format: neither seeds it.
   for (Queue q : kQueues) {
+    if (q == Queue::corrupt) continue;
     auto ids = spool->list(q);
     if (!ids) return std::unexpected(ids.error());
-    if (!ids->empty()) spool->ids_.advance_past(ids->back());
+    for (auto id = ids->rbegin(); id != ids->rend(); ++id) {
+      if (spool->ids_.advance_past(*id)) break;
+      log::warning("spool: {}/{} names a time in the future; new queue IDs do not follow it",
+                   queue_name(q), *id);
+    }
   }
   spool->writer_ = std::thread([s = spool.get()] { s->writer_loop(); });
   return spool;
@@ -157,6 +173,16 @@ Spool::~Spool() {
   if (writer_.joinable()) writer_.join();
   for (int fd : dir_fds_) ::close(fd);
   if (free_fd_ >= 0) ::close(free_fd_);
+}
+
+// 004 §2.4: a finished or failed record's text must not stay readable in the pool (data
+// remanence on a classified-mail gateway); emptying the file also gives its blocks back.
+bool Spool::empty_file(int dir, const std::string& name) {
+  const int fd = ::openat(dir, name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  const bool emptied = ::ftruncate(fd, 0) == 0;
+  ::close(fd);
+  return emptied;
 }
 
 int Spool::open_blank(std::string& name) {
@@ -175,6 +201,10 @@ int Spool::open_blank(std::string& name) {
 }
 
 void Spool::give_back(std::string name) {
+  if (!empty_file(free_fd_, name)) {
+    ::unlinkat(free_fd_, name.c_str(), 0);
+    return;
+  }
   std::lock_guard lock(free_mutex_);
   free_names_.push_back(std::move(name));
 }
@@ -202,7 +232,8 @@ bool Spool::recycle_or_unlink(int dir, const std::string& name) {
     std::lock_guard lock(free_mutex_);
     if (free_names_.size() < kMaxFree) target = "f" + std::to_string(free_serial_++);
   }
-  if (!target.empty() && ::renameat(dir, name.c_str(), free_fd_, target.c_str()) == 0) {
+  if (!target.empty() && empty_file(dir, name) &&
+      ::renameat(dir, name.c_str(), free_fd_, target.c_str()) == 0) {
     std::lock_guard lock(free_mutex_);
     free_names_.push_back(std::move(target));
     return true;
@@ -254,6 +285,10 @@ void Spool::commit(std::vector<Job>& batch) {
   std::vector<std::string> blanks(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& r = batch[i].record;
+    if (!is_queue_id(r.id)) {  // it could never be read back: never acknowledged
+      results[i] = fail(Errc::corrupt, fmt::format("'{}' is not a queue ID: not stored", r.id));
+      continue;
+    }
     Fd fd(open_blank(blanks[i]));
     if (!fd) {
       results[i] = fail_errno("create spool file");
@@ -300,6 +335,8 @@ Result<void> Spool::fill(int fd, const SpoolRecord& record) {
 }
 
 Result<void> Spool::write(Queue queue, const SpoolRecord& record) {
+  if (!is_queue_id(record.id))
+    return fail(Errc::corrupt, fmt::format("'{}' is not a queue ID: not stored", record.id));
   const int dir = dir_fds_[static_cast<int>(queue)];
   std::string blank;
   Fd fd(open_blank(blank));

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -213,6 +216,65 @@ TEST_F(SpoolTest, CorruptFilesAreDetectedAndQuarantined) {
   }
 }
 
+// 004 §2.4 (issue 15 item 2): what was delivered is not readable on disk afterwards, and the
+// pool of reusable files holds no bytes.
+bool any_file_contains(const fs::path& root, const std::string& text) {
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(SpoolTest, AFinishedMessageLeavesNoReadableTraceAndThePoolHoldsNoBytes) {
+  const std::string secret = "RESTRICTED budget figures 1234567";
+  {
+    auto spool = Spool::open(root_, SyncMode::group);
+    ASSERT_TRUE(spool) << spool.error().message;
+    std::vector<QueueId> ids;
+    for (int i = 0; i < 5; ++i) {
+      auto r = record(**spool, "Subject: x\r\n\r\n" + secret + "\r\n" + std::string(20000, 'z'));
+      ids.push_back(r.id);
+      ASSERT_TRUE(store(**spool, r));
+    }
+    ASSERT_TRUE(any_file_contains(root_, secret));
+    for (const auto& id : ids) ASSERT_TRUE((*spool)->remove(Queue::incoming, id));
+    EXPECT_FALSE(any_file_contains(root_, secret)) << "readable in the spool after delivery";
+  }
+  std::uintmax_t pooled = 0;
+  for (const auto& e : fs::directory_iterator(root_ / ".free")) pooled += e.file_size();
+  EXPECT_EQ(pooled, 0u) << "the pool gives the space back";
+}
+
+TEST_F(SpoolTest, APoolFileWithContentFromBeforeIsEmptiedAtStart) {
+  { ASSERT_TRUE(Spool::open(root_, SyncMode::group)); }
+  std::ofstream(root_ / ".free" / "f900") << "Subject: old\r\n\r\nRESTRICTED leftover\r\n";
+  auto spool = Spool::open(root_, SyncMode::group);
+  ASSERT_TRUE(spool) << spool.error().message;
+  EXPECT_FALSE(any_file_contains(root_, "RESTRICTED leftover"));
+}
+
+// Issue 15 item 4: a stray ID from the far future, or anything in corrupt/, does not push new IDs
+// out of their 14 digits; a record the spool could not read back is never stored.
+TEST_F(SpoolTest, QueueIdsKeepTheirFormatWhateverIsOnDisk) {
+  { ASSERT_TRUE(Spool::open(root_, SyncMode::group)); }
+  std::ofstream(root_ / "incoming" / "FFFFFFFFFFFFFE") << "stray";
+  std::ofstream(root_ / "corrupt" / "FFFFFFFFFFFFF0") << "garbled";
+  auto spool = Spool::open(root_, SyncMode::group);
+  ASSERT_TRUE(spool) << spool.error().message;
+  auto r = record(**spool);
+  EXPECT_TRUE(is_queue_id(r.id)) << r.id;
+  EXPECT_LT(r.id, "FFFFFFFFFFFFF0");
+  ASSERT_TRUE(store(**spool, r));
+  EXPECT_TRUE((*spool)->load(Queue::incoming, r.id));
+  r.id = "1FFFFFFFFFFFFFF";  // 15 digits: the spool's own checks would refuse to read it
+  EXPECT_FALSE(store(**spool, r));
+  EXPECT_FALSE((*spool)->write(Queue::deferred, r));
+  EXPECT_FALSE(fs::exists(root_ / "incoming" / r.id));
+}
+
 TEST_F(SpoolTest, UnwritableSpoolFailsAtStart) {
   if (::geteuid() == 0) GTEST_SKIP() << "root can write anywhere";
   fs::create_directories(root_);
@@ -227,8 +289,15 @@ TEST(QueueId, FormatAndValidation) {
   EXPECT_TRUE(is_queue_id(a));
   EXPECT_FALSE(is_queue_id("../etc/passwd"));
   EXPECT_FALSE(is_queue_id("0000000000000g"));
-  ids.advance_past("FFFFFFFFFFFFF0");
-  EXPECT_GT(ids.next(), "FFFFFFFFFFFFF0");
+  // An ID a little ahead (a clock set back) is followed; one from the far future is not.
+  const auto soon = fmt::format(
+      "{:014X}", std::chrono::duration_cast<std::chrono::microseconds>(
+                     (std::chrono::system_clock::now() + std::chrono::hours(1)).time_since_epoch())
+                     .count());
+  EXPECT_TRUE(ids.advance_past(soon));
+  EXPECT_GT(ids.next(), soon);
+  EXPECT_FALSE(ids.advance_past("FFFFFFFFFFFFF0"));
+  EXPECT_LT(ids.next(), "FFFFFFFFFFFFF0");
 }
 
 }  // namespace

@@ -14,8 +14,9 @@ using QueueId = std::string;
 class QueueIdSource {
  public:
   QueueId next();
-  // After recovery: never hand out an ID at or below one already in the spool.
-  void advance_past(std::string_view existing);
+  // After recovery: never hand out an ID at or below one already in the spool. An ID more than
+  // a day ahead of the clock is not followed (false): the next IDs keep their 14 digits.
+  bool advance_past(std::string_view existing);
 
  private:
   std::atomic<std::uint64_t> last_{0};

@@ -65,7 +65,10 @@ class Spool {
   void give_back(std::string name);
   static Result<void> fill(int fd, const SpoolRecord& record);
   bool recycle_or_unlink(int dir, const std::string& name);  // false: the file is still there
-  bool prefill_free();  // false when the pool is full enough or a file could not be made
+  bool prefill_free();
+  static bool empty_file(int dir,
+                         const std::string& name);  // truncated to nothing  // false when the pool
+                                                    // is full enough or a file could not be made
   struct Job {
     SpoolRecord record;
     StoredCallback done;
