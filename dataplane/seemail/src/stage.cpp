@@ -164,17 +164,27 @@ Plan Stage::run(const spool::SpoolRecord& record, const TrustState& trust, std::
     return out;
   }
   auto scan = scan::inspect_message(*record.content, matcher_);
+  // Issue 15 item 7: what could not be inspected, and why, is in the log and in `explain`, not
+  // only in the sender's notice.
+  std::vector<std::string> uninspectable;
+  std::string reasons;
+  for (const auto& u : scan.uninspectable) {
+    uninspectable.push_back(fmt::format("uninspectable: {} ({})", u.where, u.reason));
+    reasons += "; " + uninspectable.back();
+  }
   if (scan.classification != scan::Classification::none || !scan.uninspectable.empty())
-    log::info("scan: {} classification={} hits={} uninspectable={}{}", record.id,
+    log::info("scan: {} classification={} hits={} uninspectable={}{}{}", record.id,
               scan::classification_name(scan.classification), scan.hits.size(),
               scan.uninspectable.size(),
               scan.hits.empty()
                   ? std::string()
-                  : fmt::format(" first=\"{}\" in {}", scan.hits[0].text, scan.hits[0].where));
+                  : fmt::format(" first=\"{}\" in {}", scan.hits[0].text, scan.hits[0].where),
+              reasons);
   Plan out = policy::direction_of(trust.policy, record.envelope.client_internal) ==
                      policy::Direction::outbound
                  ? outbound(record, scan, trust, now)
                  : inbound(record, scan, trust, now);
+  out.explanation.insert(out.explanation.begin(), uninspectable.begin(), uninspectable.end());
   out.scan = std::move(scan);
   return out;
 }

@@ -102,6 +102,25 @@ TEST_F(StageTest, MailForAnAgencyWithoutACertificateIsHeldAndItsCertificateWante
   EXPECT_EQ(out.certificates_wanted, std::vector<std::string>{"agency-c.govt.nz"});
 }
 
+// Issue 15 item 7: what could not be inspected, and why, is in the decision's explanation (the
+// log and `seegw explain`), not only in the sender's notice.
+TEST_F(StageTest, WhatCouldNotBeInspectedAndWhyIsExplained) {
+  auto trust = trust_without_c();
+  auto out = run(record(true, "alice@agency-a.govt.nz", "bob@example.org",
+                        "From: alice@agency-a.govt.nz\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+                        "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";"
+                        " boundary=b\r\n\r\n--b\r\nContent-Type: application/pgp-encrypted\r\n\r\n"
+                        "Version: 1\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n"
+                        "-----BEGIN PGP MESSAGE-----\r\nxx\r\n--b--\r\n"),
+                 *trust);
+  ASSERT_FALSE(out.scan.uninspectable.empty());
+  const bool explained =
+      std::any_of(out.explanation.begin(), out.explanation.end(), [](const std::string& line) {
+        return line.starts_with("uninspectable: ") && line.find("encrypted") != std::string::npos;
+      });
+  EXPECT_TRUE(explained) << "explanation: " << (out.explanation.empty() ? "" : out.explanation[0]);
+}
+
 TEST_F(StageTest, AMessageTheGatewaySecuredItselfLeavesAsItIs) {
   auto trust = trust_without_c();
   auto r = record(true, "", "domain-certificate-request@agency-c.govt.nz",
