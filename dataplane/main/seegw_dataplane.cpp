@@ -1,6 +1,7 @@
 // seegw-dataplane: accepts mail over SMTP, spools it durably and relays it to its next hop.
 // Trusts: its config file and spool directory. Does not trust: anything a network peer sends.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstring>
@@ -20,6 +21,27 @@ void usage() {
       "  everything else to 127.0.0.1:10026. Without a good policy snapshot the gateway answers\n"
       "  4xx and sends nothing until one arrives.\n",
       stderr);
+}
+
+// Every SMTP session is a file descriptor, and so is every outbound connection, spool file and
+// token session: the soft limit goes up to the hard one, and a limit [smtp] max_connections
+// cannot fit in is said loudly (the loops then pause accepting instead of spinning).
+void raise_file_limit(const seegw::config::Config& c) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+    (void)::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  constexpr rlim_t kReserve = 256;  // spool, listeners, outbound pools, the token, logs
+  const rlim_t needed = static_cast<rlim_t>(c.max_connections) + kReserve;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed)
+    seegw::log::error(
+        "the open-file limit is {} but [smtp] max_connections = {} needs about {}: clients beyond "
+        "the limit wait (raise LimitNOFILE / ulimit -n, or lower max_connections)",
+        static_cast<unsigned long long>(limit.rlim_cur), c.max_connections,
+        static_cast<unsigned long long>(needed));
 }
 
 }  // namespace
@@ -62,6 +84,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  raise_file_limit(*config);
   auto gateway = relay::Gateway::start(std::move(*config));
   if (!gateway) {
     log::error("start-up failed: {}", gateway.error().message);

@@ -139,7 +139,7 @@ class Gateway:
 
     def __init__(self, workdir, name="gw", internal_sink=None, outbound_sink=None, extra="", smtp="",
                  internal_networks=("127.0.0.0/8",), port=None, outbound_port=None, env=None,
-                 domain="agency-a.govt.nz"):
+                 domain="agency-a.govt.nz", preexec_fn=None):
         self.workdir = workdir
         self.port = port or free_port()
         self.spool = workdir.sub(name, "spool")
@@ -168,10 +168,12 @@ retry_max = 2
 ''')
         self.proc = None
         self.env = env
+        self.preexec_fn = preexec_fn  # e.g. resource limits for the gateway alone
 
     def start(self, wait=True):
         self.proc = subprocess.Popen([DATAPLANE, "--config", self.config], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "a"))
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "a"),
+                                     preexec_fn=self.preexec_fn)
         _processes.append(self.proc)
         if wait:
             # Generous under ASan on a loaded machine; a gateway that exits is reported at once,

@@ -1,8 +1,12 @@
 #include "worker.hpp"
 
 #include <fmt/format.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "seegw/common/log.hpp"
 #include "seegw/smtp/received_header.hpp"
@@ -369,10 +373,32 @@ Result<void> Worker::listen(const std::vector<std::pair<int, bool>>& listening_f
 
 Worker::Listener::~Listener() = default;  // the gateway owns and closes the shared socket
 
+void Worker::Listener::pause(int error) {
+  if (paused_) return;
+  worker_.loop_.remove(fd_);
+  paused_ = true;
+  if (std::exchange(told_, true)) return;
+  log::error(
+      "smtp: cannot take new connections ({}): not accepting for a second; {} sessions on this "
+      "loop (raise the file limit or lower [smtp] max_connections)",
+      std::strerror(error), worker_.sessions_.size());
+}
+
+void Worker::Listener::resume_if_paused() {
+  if (!paused_) return;
+  if (worker_.loop_.add(fd_, EPOLLIN | EPOLLEXCLUSIVE, this)) paused_ = false;
+}
+
 void Worker::Listener::on_events(std::uint32_t) {
   for (int i = 0; i < 64; ++i) {
     int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause(errno);
+      return;
+    }
+    if (std::exchange(told_, false))
+      log::notice("smtp: accepting connections again ({} sessions on this loop)",
+                  worker_.sessions_.size());
     std::uint16_t port = 0;
     std::string address = io::peer_address(fd, &port);
     worker_.accept(
@@ -424,6 +450,7 @@ void Worker::tick() {
   for (auto& [p, s] : sessions_) sessions.push_back(s);
   for (auto& s : sessions) s->check_timeout(now);
   for (auto& [key, dest] : destinations_) dest->tick(now);
+  for (auto& l : listeners_) l->resume_if_paused();
 }
 
 }  // namespace seegw::relay

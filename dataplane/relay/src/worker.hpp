@@ -148,11 +148,17 @@ class Worker {
         : worker_(worker), fd_(fd), submission_(submission) {}
     ~Listener() override;
     void on_events(std::uint32_t events) override;
+    // Out of file descriptors (or kernel memory) for new connections: the socket is left
+    // unwatched until the next tick, so the loop does not spin on a connection it cannot take.
+    void pause(int error);
+    void resume_if_paused();
 
    private:
     Worker& worker_;
     int fd_;
     bool submission_;  // every client here is internal (outbound mail)
+    bool paused_ = false;
+    bool told_ = false;  // the pause is logged once until a connection is taken again
   };
 
   void tick();
