@@ -189,6 +189,8 @@ Result<void> read_spool(const toml::table& t, Reader& r, Config& c) {
   else
     return fail(Errc::config, "spool.sync must be group or per_file");
   r.secs(t["spool"]["keep_done"], c.keep_done);
+  r.count(t["spool"]["reserve_bytes"], c.spool_reserve_bytes);
+  r.count(t["spool"]["reserve_inodes"], c.spool_reserve_inodes);
   return {};
 }
 

@@ -87,19 +87,27 @@ void QueueManager::finished(const std::shared_ptr<Attempt>& attempt) {
       std::min<std::int64_t>(config_.retry_base.count() << shift, config_.retry_max.count());
   next.next_attempt = now + std::max<std::int64_t>(backoff, 1);
   next.reason = next.recipients.front().last_error;
-  if (auto written = spool_.write(spool::Queue::deferred, next); !written) {
-    // The active copy is still intact; recovery or the next scan retries it.
-    log::error("queue: {} could not be deferred: {}", record.id, written.error().message);
-  } else {
-    (void)spool_.remove(spool::Queue::active, record.id);
-  }
-  defer_until(next.id, next.next_attempt);
+  defer(std::move(next));
   std::lock_guard lock(mutex_);
   stats_.delivered += delivered;
   stats_.bounced += failed.size();
   stats_.blocked += blocked;
   stats_.answered += answered;
   ++stats_.deferred;
+}
+
+// active/ → deferred/ with what is left to do. A state change that fails (a full disk) leaves the
+// message in active/, intact, and is tried again at every scan until it succeeds — never a
+// schedule entry for a file that is not there.
+void QueueManager::defer(spool::SpoolRecord next) {
+  if (auto written = spool_.write(spool::Queue::deferred, next); !written) {
+    log::error("queue: {} could not be deferred (it stays in active/ and is tried again): {}",
+               next.id, written.error().message);
+    undeferred_.push_back(std::move(next));
+    return;
+  }
+  (void)spool_.remove(spool::Queue::active, next.id);
+  defer_until(next.id, next.next_attempt);
 }
 
 void QueueManager::retire(const spool::QueueId& id) {

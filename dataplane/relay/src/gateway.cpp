@@ -98,6 +98,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   auto spool = spool::Spool::open(c.spool_path, c.sync_mode);
   if (!spool) return std::unexpected(spool.error());
   gw->spool_ = std::move(*spool);
+  gw->spool_->set_reserve({c.spool_reserve_bytes, c.spool_reserve_inodes});
 
   std::shared_ptr<tls::TlsContext> server_tls, client_tls;
   if (!c.tls_cert_file.empty()) {

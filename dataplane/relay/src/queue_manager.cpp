@@ -135,6 +135,8 @@ void QueueManager::schedule_due() {
     log::notice("queue: resuming {} suspended messages", resumed.size());
     for (auto& [from, record] : resumed) activate(from, std::move(record));
   }
+  for (auto& next : std::exchange(undeferred_, {})) defer(std::move(next));
+  for (auto& [from, record] : std::exchange(unmoved_, {})) activate(from, std::move(record));
   if (!operational_()) return;
   const std::int64_t now = spool::unix_now();
   while (!deferred_.empty() && deferred_.top().when <= now) {
@@ -175,10 +177,9 @@ void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
   }
   if (from != spool::Queue::active) {
     if (auto moved = spool_.move(record.id, from, spool::Queue::active); !moved) {
-      // Fail closed: the message stays where it is and is retried at the next scan.
-      log::error("queue: {}", moved.error().message);
-      record.next_attempt = spool::unix_now() + config_.retry_base.count();
-      if (from == spool::Queue::deferred) defer_until(record.id, record.next_attempt);
+      // Fail closed: the message stays where it is and is tried again at the next scan.
+      log::error("queue: {} (tried again at the next scan)", moved.error().message);
+      unmoved_.emplace_back(from, std::move(record));
       return;
     }
   }

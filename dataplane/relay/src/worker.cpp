@@ -24,6 +24,8 @@ smtp::ServerOptions server_options(const Shared& shared) {
   const config::Config* config = &shared.config;
   o.is_local_domain = [config](std::string_view d) { return config->is_local_domain(d); };
   o.postmaster_domain = shared.config.domain;
+  spool::Spool* spool = &shared.spool;
+  o.storage_available = [spool](std::uint64_t bytes) { return spool->room_for(bytes); };
   return o;
 }
 

@@ -223,6 +223,7 @@ void ServerSession::cmd_mail(std::string_view arg) {
     return error_reply("501 5.1.7 Bad sender address syntax");
 
   BodyType body = BodyType::seven_bit;
+  std::uint64_t declared_size = 0;
   std::string_view params = path->rest;
   while (!params.empty()) {
     auto sp = params.find(' ');
@@ -235,6 +236,7 @@ void ServerSession::cmd_mail(std::string_view arg) {
       if (!size) return error_reply("501 5.5.4 Bad SIZE parameter");
       if (*size > options_.limits.max_message_bytes)
         return error_reply("552 5.3.4 Message size exceeds fixed limit");
+      declared_size = *size;
     } else if (iequals(param, "BODY=7BIT")) {
       body = BodyType::seven_bit;
     } else if (iequals(param, "BODY=8BITMIME")) {
@@ -244,6 +246,9 @@ void ServerSession::cmd_mail(std::string_view arg) {
                                      param.substr(0, std::min<std::size_t>(param.size(), 64))));
     }
   }
+  // RFC 1870 §6.1: a temporary shortage of storage, not the client's error.
+  if (options_.storage_available && !options_.storage_available(declared_size))
+    return reply("452 4.3.1 Insufficient system storage, try again later");
   reset_transaction();
   in_transaction_ = true;
   commands_without_mail_ = 0;

@@ -3,11 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <unordered_set>
 #include <utility>
@@ -411,6 +413,34 @@ Result<std::vector<QueueId>> Spool::list(Queue queue) const {
   ::closedir(d);
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+bool Spool::room_for(std::uint64_t bytes) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t checked = space_checked_ns_.load(std::memory_order_relaxed);
+  if (now - checked >= 250'000'000 &&
+      space_checked_ns_.compare_exchange_strong(checked, now, std::memory_order_relaxed)) {
+    struct statvfs fs {};
+    if (::fstatvfs(dir_fds_[0], &fs) == 0) {
+      free_bytes_ = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+      // File systems without inode accounting (f_files 0) have no inode limit to keep.
+      free_inodes_ = fs.f_files == 0 ? ~0ull : static_cast<std::uint64_t>(fs.f_favail);
+    }
+  }
+  const std::uint64_t free_bytes = free_bytes_.load(), free_inodes = free_inodes_.load();
+  const bool short_now = free_bytes < reserve_.bytes || free_inodes < reserve_.inodes;
+  if (short_now != short_of_space_.exchange(short_now)) {
+    if (short_now)
+      log::error(
+          "spool: {} MiB and {} inodes free, under the reserve ({} MiB, {} inodes): new mail is "
+          "answered 452 until space returns; queued mail is still delivered",
+          free_bytes >> 20, free_inodes, reserve_.bytes >> 20, reserve_.inodes);
+    else
+      log::notice("spool: free space is back above the reserve: accepting mail again");
+  }
+  return !short_now && free_bytes - reserve_.bytes >= bytes;
 }
 
 std::size_t Spool::remove_temporaries() {

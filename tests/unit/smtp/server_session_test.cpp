@@ -87,6 +87,29 @@ TEST(SmtpServer, PipelinedCommandsAfterDataWaitForTheSpool) {
   EXPECT_EQ(c.store(), "250 2.0.0 Ok: queued as Q1\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
 }
 
+// Issue 15 item 1: short of storage, MAIL is answered 452 before the body is sent, the declared
+// SIZE is what is asked about, and it is not held against the client as an error.
+TEST(SmtpServer, ShortOfStorageMailIsTurnedAwayBeforeTheBody) {
+  std::uint64_t asked = 1;
+  bool room = false;
+  auto o = options();
+  o.limits.max_errors = 1;
+  o.storage_available = [&](std::uint64_t bytes) {
+    asked = bytes;
+    return room;
+  };
+  Client c(o);
+  EXPECT_NE(c.send("EHLO client.example\r\nMAIL FROM:<a@agency-a.govt.nz> SIZE=700\r\n")
+                .find("452 4.3.1 Insufficient system storage"),
+            std::string::npos);
+  EXPECT_EQ(asked, 700u);
+  EXPECT_NE(c.send("MAIL FROM:<a@agency-a.govt.nz>\r\n").find("452 4.3.1"), std::string::npos)
+      << "twice, and still not an error that closes the session";
+  EXPECT_EQ(asked, 0u) << "no SIZE declared";
+  room = true;
+  EXPECT_NE(c.send("MAIL FROM:<a@agency-a.govt.nz>\r\n").find("250 2.1.0"), std::string::npos);
+}
+
 TEST(SmtpServer, SpoolFailureIsTemporary) {
   Client c;
   c.start_transaction();

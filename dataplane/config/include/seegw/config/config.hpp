@@ -90,6 +90,8 @@ struct Config {
   std::filesystem::path spool_path = "spool";
   spool::SyncMode sync_mode = spool::SyncMode::group;
   std::chrono::seconds keep_done{0};
+  std::size_t spool_reserve_bytes = 64u << 20;  // new mail gets 452 under this much free space
+  std::size_t spool_reserve_inodes = 1024;
 
   HostPort internal_host = {"127.0.0.1", 10025};  // our own mail server (local domains)
   HostPort outbound_host = {"127.0.0.1", 10026};  // the relay to the Internet (everything else)

@@ -111,6 +111,7 @@ class QueueManager {
   bool send_notice(const spool::SpoolRecord& original,
                    const std::vector<smtp::RecipientResult>& recipients, bool failed);
   void retire(const spool::QueueId& id);
+  void defer(spool::SpoolRecord next);
   // True when no recipient is held, or the hold queue has those that are.
   bool hold(const spool::SpoolRecord& record, const std::vector<smtp::RecipientResult>& results,
             const std::vector<seemail::Disposition>& dispositions);
@@ -148,6 +149,9 @@ class QueueManager {
   std::priority_queue<Due, std::vector<Due>, std::greater<>> deferred_;
   std::map<spool::QueueId, std::int64_t> due_at_;  // the one live entry of each deferred message
   std::vector<std::pair<spool::Queue, spool::SpoolRecord>> suspended_;  // waiting for OPS-1
+  // State changes the spool could not make (a full disk): tried again at every scan.
+  std::vector<spool::SpoolRecord> undeferred_;                        // still in active/
+  std::vector<std::pair<spool::Queue, spool::SpoolRecord>> unmoved_;  // not yet in active/
 };
 
 }  // namespace seegw::relay

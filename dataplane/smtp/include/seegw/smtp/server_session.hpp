@@ -35,6 +35,9 @@ struct ServerOptions {
   // anything else from outside is relaying and is refused.
   std::function<bool(std::string_view domain)> is_local_domain;
   std::string postmaster_domain;  // RCPT TO:<postmaster> becomes postmaster@this
+  // Room to store a message of that many bytes (0: SIZE not declared)? Asked at MAIL, so a
+  // client is turned away (452 4.3.1) before it sends the body. Unset: always.
+  std::function<bool(std::uint64_t bytes)> storage_available;
 };
 
 struct MessageReady {

@@ -3,6 +3,7 @@
 // Nothing is acknowledged to a client before store_incoming() reports it is on stable storage.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -52,9 +53,24 @@ class Spool {
   // Removes the half-written ".ID.tmp" files an older seegw left in the queues when it crashed
   // (they were never acknowledged); today a record is written in .free and renamed when whole.
   std::size_t remove_temporaries();
+
+  // Free space kept for what is already accepted (its retries, bounces, notices): new mail is
+  // turned away before its body is sent when taking it would leave less than this.
+  struct Reserve {
+    std::uint64_t bytes = 64u << 20;
+    std::uint64_t inodes = 1024;
+  };
+  void set_reserve(Reserve reserve) { reserve_ = reserve; }
+  // Is there room for a message of `bytes` (0: size not declared) above the reserve? The file
+  // system is asked at most four times a second; a change either way is logged once.
+  bool room_for(std::uint64_t bytes);
   std::filesystem::path path_of(Queue queue, const QueueId& id) const;
 
  private:
+  Reserve reserve_;
+  std::atomic<std::int64_t> space_checked_ns_{0};
+  std::atomic<std::uint64_t> free_bytes_{~0ull}, free_inodes_{~0ull};
+  std::atomic<bool> short_of_space_{false};
   // Finished files are renamed into <root>/.free and reused for new messages instead of being
   // unlinked and created again: inode allocation and eviction were the largest kernel cost per
   // message (on ext4 without a journal, allocation rescans recently deleted inodes).
