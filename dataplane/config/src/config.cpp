@@ -167,6 +167,16 @@ Result<void> read_smtp(const toml::table& t, Reader& r, Config& c) {
   r.count(t["smtp"]["max_commands_without_mail"], c.limits.max_commands_without_mail);
   r.count(t["smtp"]["max_connections"], c.max_connections);
   r.count(t["smtp"]["max_connections_per_client"], c.max_connections_per_client);
+  if (t["smtp"]["reserved_internal_connections"]) {
+    std::size_t reserved = 0;
+    r.count(t["smtp"]["reserved_internal_connections"], reserved);
+    c.reserved_internal_connections = reserved;
+    if (reserved >= c.max_connections)
+      return fail(Errc::config,
+                  "smtp.reserved_internal_connections must be less than smtp.max_connections "
+                  "(clients from outside would have no slot)");
+  }
+  r.count(t["smtp"]["min_data_rate"], c.limits.min_data_rate);
   r.secs(t["smtp"]["command_timeout"], c.limits.command_timeout);
   r.secs(t["smtp"]["data_timeout"], c.limits.data_timeout);
   r.str(t["smtp"]["tls_cert"], c.tls_cert_file);

@@ -129,7 +129,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   gw->queue_ = std::make_unique<QueueManager>(
       c, *gw->spool_, *gw->stage_, *gw->trust_,
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
-  g_limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client);
+  g_limiter = std::make_unique<ConnectionLimiter>(
+      c.max_connections, c.max_connections_per_client,
+      c.reserved_internal_connections.value_or(c.max_connections / 10));
 
   if (c.dpdk.enabled) {
 #ifdef SEEGW_HAVE_DPDK

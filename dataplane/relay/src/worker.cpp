@@ -33,9 +33,10 @@ smtp::ServerOptions server_options(const Shared& shared) {
 
 // ---- connection limits -------------------------------------------------------------------
 
-std::string ConnectionLimiter::admit(const std::string& address) {
+std::string ConnectionLimiter::admit(const std::string& address, bool internal) {
   std::lock_guard lock(mutex_);
-  if (total_ >= max_total_) return "Error: too many connections, try again later";
+  if (total_ >= max_total_ || (!internal && total_ + reserved_ >= max_total_))
+    return "Error: too many connections, try again later";
   auto& mine = per_client_[address];
   if (mine >= max_per_client_) {
     if (mine == 0) per_client_.erase(address);
@@ -61,7 +62,8 @@ InboundSession::InboundSession(Worker& worker, Open open, std::string address, s
       worker_(worker),
       address_(address),
       session_(server_options(worker.shared()), address, port,
-               submission || worker.shared().config.is_internal(address)) {}
+               submission || worker.shared().config.is_internal(address)),
+      phase_started_(worker.loop().now()) {}
 
 void InboundSession::begin(const std::string& refusal) {
   admitted_ = refusal.empty();
@@ -85,6 +87,10 @@ void InboundSession::on_data(std::string_view bytes) {
 
 void InboundSession::drive() {
   if (closed()) return;
+  if (session_.phase() != phase_) {
+    phase_ = session_.phase();
+    phase_started_ = loop().now();
+  }
   if (session_.has_output()) send(session_.take_output());
   if (closed()) return;
   switch (session_.event()) {
@@ -160,8 +166,14 @@ void InboundSession::on_tls_established() {
 
 void InboundSession::check_timeout(io::EventLoop::Clock::time_point now) {
   if (storing_ || closed()) return;
-  if (now - last_activity() > session_.idle_timeout()) {
-    log::notice("smtp: timeout for [{}]", address_);
+  if (now - phase_started_ > session_.time_allowed()) {
+    using std::chrono::duration_cast;
+    using std::chrono::seconds;
+    log::notice(
+        "smtp: timeout for [{}]: a command line or message not complete within {} s (last byte "
+        "{} s ago)",
+        address_, duration_cast<seconds>(session_.time_allowed()).count(),
+        duration_cast<seconds>(now - last_activity()).count());
     session_.timed_out();
     drive();
   }
@@ -411,7 +423,8 @@ void Worker::Listener::on_events(std::uint32_t) {
 
 void Worker::accept(InboundSession::Open open, std::string address, std::uint16_t port,
                     bool submission) {
-  std::string refusal = shared_.limiter.admit(address);
+  std::string refusal =
+      shared_.limiter.admit(address, submission || shared_.config.is_internal(address));
   auto session =
       std::make_shared<InboundSession>(*this, std::move(open), address, port, submission);
   sessions_.emplace(session.get(), session);

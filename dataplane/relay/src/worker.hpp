@@ -21,17 +21,20 @@
 namespace seegw::relay {
 
 // Connection counts across all loops, by client address (limits from config).
+// Connection slots. The agency's own clients (internal networks, submission) have `reserved`
+// slots no client from outside can take: dribblers from the Internet filling the server never
+// lock out the agency's mail.
 class ConnectionLimiter {
  public:
-  ConnectionLimiter(std::size_t total, std::size_t per_client)
-      : max_total_(total), max_per_client_(per_client) {}
+  ConnectionLimiter(std::size_t total, std::size_t per_client, std::size_t reserved)
+      : max_total_(total), max_per_client_(per_client), reserved_(std::min(reserved, total)) {}
   // Empty when admitted, else the reason for the 421.
-  std::string admit(const std::string& address);
+  std::string admit(const std::string& address, bool internal);
   void release(const std::string& address);
 
  private:
   std::mutex mutex_;
-  std::size_t max_total_, max_per_client_, total_ = 0;
+  std::size_t max_total_, max_per_client_, reserved_, total_ = 0;
   std::unordered_map<std::string, std::size_t> per_client_;
 };
 
@@ -69,6 +72,10 @@ class InboundSession : public io::StreamConnection,
   std::string address_;
   bool admitted_ = false;
   bool storing_ = false;
+  // When the session's current phase (a command line, a message body) began: its deadline runs
+  // from here, however many bytes trickle in meanwhile.
+  std::uint64_t phase_ = 0;
+  io::EventLoop::Clock::time_point phase_started_;
   bool tls_starting_ = false;
   smtp::ServerSession session_;
 };

@@ -46,9 +46,12 @@ MessageReady ServerSession::take_message() {
   return MessageReady{envelope_, std::exchange(content_, {})};
 }
 
-std::chrono::seconds ServerSession::idle_timeout() const {
-  return state_ == State::data || state_ == State::bdat ? options_.limits.data_timeout
-                                                        : options_.limits.command_timeout;
+std::chrono::milliseconds ServerSession::time_allowed() const {
+  using std::chrono::milliseconds;
+  const auto& l = options_.limits;
+  if (state_ != State::data && state_ != State::bdat) return l.command_timeout;
+  if (l.min_data_rate == 0) return l.data_timeout;
+  return l.data_timeout + milliseconds(phase_bytes_ * 1000 / l.min_data_rate);
 }
 
 void ServerSession::timed_out() {
@@ -95,7 +98,9 @@ void ServerSession::feed(std::string_view bytes) {
   if (state_ == State::closed) return;
   if (state_ == State::data && pending_input() == 0 && event_ == Event::none) {
     // Fast path: the body streams through without being copied into in_.
+    const std::size_t before = bytes.size();
     consume_data(bytes);
+    phase_bytes_ += before - bytes.size();
     in_.assign(bytes);
     in_pos_ = 0;
     if (state_ == State::command && event_ == Event::none) process();
@@ -122,6 +127,7 @@ void ServerSession::process() {
       else
         consume_bdat(view);
       in_pos_ += before - view.size();
+      phase_bytes_ += before - view.size();
       continue;
     }
     if (state_ != State::command) return;
@@ -164,6 +170,8 @@ void ServerSession::process() {
 }
 
 void ServerSession::handle_command(std::string_view line) {
+  ++phase_;
+  phase_bytes_ = 0;
   std::string_view verb = line.substr(0, line.find(' '));
   std::string_view arg = verb.size() < line.size() ? line.substr(verb.size() + 1) : "";
 
@@ -414,6 +422,7 @@ void ServerSession::consume_bdat(std::string_view& in) {
   bdat_remaining_ -= take;
   if (bdat_remaining_ > 0) return;
   state_ = State::command;
+  ++phase_;
   if (bdat_rejected_) {
     bdat_rejected_ = false;
     return error_reply(in_transaction_ ? "554 5.5.1 Error: no valid recipients"
@@ -431,6 +440,7 @@ void ServerSession::consume_bdat(std::string_view& in) {
 
 void ServerSession::finish_data() {
   state_ = State::command;
+  ++phase_;
   if (bare_line_end_) {
     reset_transaction();
     return error_reply(
@@ -452,6 +462,7 @@ void ServerSession::finish_data() {
 void ServerSession::message_stored(std::optional<std::string> queue_id, std::string_view failure) {
   if (state_ != State::waiting_store) return;
   state_ = State::command;
+  ++phase_;
   event_ = Event::none;
   if (queue_id) {
     reply(fmt::format("250 2.0.0 Ok: queued as {}", *queue_id));

@@ -83,6 +83,22 @@ TEST(Config, ErrorsAreClear) {
   EXPECT_FALSE(parse("[smtp]\ntls_cert = \"a.pem\""));
   EXPECT_FALSE(parse("[[route]]\ndomains = [\"x\"]"));
   EXPECT_FALSE(parse("[smtp]\nmax_recipients = -1"));
+  auto no_outside_slot = parse("[smtp]\nmax_connections = 10\nreserved_internal_connections = 10");
+  ASSERT_FALSE(no_outside_slot);
+  EXPECT_NE(no_outside_slot.error().message.find("reserved_internal_connections"),
+            std::string::npos);
+}
+
+TEST(Config, SlowClientLimitsAndTheSpoolReserve) {
+  auto c = parse(
+      "[smtp]\nmin_data_rate = 2000\nreserved_internal_connections = 50\n"
+      "[spool]\nreserve_bytes = 1048576\nreserve_inodes = 10\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->limits.min_data_rate, 2000u);
+  EXPECT_EQ(c->reserved_internal_connections, 50u);
+  EXPECT_EQ(c->spool_reserve_bytes, 1048576u);
+  EXPECT_EQ(c->spool_reserve_inodes, 10u);
+  EXPECT_FALSE(parse("")->reserved_internal_connections) << "unset: a tenth of max_connections";
 }
 
 TEST(Config, PollModeSection) {

@@ -110,6 +110,34 @@ TEST(SmtpServer, ShortOfStorageMailIsTurnedAwayBeforeTheBody) {
   EXPECT_NE(c.send("MAIL FROM:<a@agency-a.govt.nz>\r\n").find("250 2.1.0"), std::string::npos);
 }
 
+// Issue 15 item 3: the deadline is per command line, not per byte — bytes of an unfinished line
+// do not start a new phase — and in DATA the time allowed grows only with the bytes received at
+// the minimum rate.
+TEST(SmtpServer, ADribbledLineIsOnePhaseAndDataTimeGrowsOnlyAtTheMinimumRate) {
+  auto o = options();
+  o.limits.max_message_bytes = 1u << 20;
+  o.limits.command_timeout = std::chrono::seconds(10);
+  o.limits.data_timeout = std::chrono::seconds(20);
+  o.limits.min_data_rate = 1000;
+  Client c(o);
+  c.send("EHLO client.example\r\n");
+  const auto phase = c.session.phase();
+  for (char ch : std::string("NOOP"))
+    c.send(std::string(1, ch));  // a byte at a time, the line never finished
+  EXPECT_EQ(c.session.phase(), phase) << "an unfinished line is the same phase";
+  EXPECT_EQ(c.session.time_allowed(), std::chrono::seconds(10));
+  c.send("\r\n");
+  EXPECT_NE(c.session.phase(), phase) << "a complete line starts the next";
+  c.send("MAIL FROM:<a@agency-a.govt.nz>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n");
+  const auto data_phase = c.session.phase();
+  EXPECT_EQ(c.session.time_allowed(), std::chrono::seconds(20));
+  std::string lines;
+  for (int i = 0; i < 50; ++i) lines += std::string(98, 'x') + "\r\n";
+  c.send(lines);
+  EXPECT_EQ(c.session.phase(), data_phase);
+  EXPECT_EQ(c.session.time_allowed(), std::chrono::seconds(25)) << "5000 bytes at 1000 B/s";
+}
+
 TEST(SmtpServer, SpoolFailureIsTemporary) {
   Client c;
   c.start_transaction();
@@ -316,10 +344,10 @@ TEST(SmtpServer, StartTlsDiscardsPipelinedPlaintextAndResetsState) {
 
 TEST(SmtpServer, TimeoutClosesWith421) {
   Client c;
-  EXPECT_EQ(c.session.idle_timeout(), std::chrono::seconds(300));
+  EXPECT_EQ(c.session.time_allowed(), std::chrono::seconds(300));
   c.start_transaction();
   c.send("DATA\r\n");
-  EXPECT_EQ(c.session.idle_timeout(), std::chrono::seconds(600));
+  EXPECT_EQ(c.session.time_allowed(), std::chrono::seconds(600));
   c.session.timed_out();
   EXPECT_EQ(c.session.take_output(), "421 4.4.2 gw.agency-a.govt.nz Error: timeout exceeded\r\n");
   EXPECT_EQ(c.session.event(), Event::close);

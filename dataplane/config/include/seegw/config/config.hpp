@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,9 @@ struct Config {
   smtp::ServerLimits limits;
   std::size_t max_connections = 2000;
   std::size_t max_connections_per_client = 100;
+  // Of max_connections, slots only the internal networks' clients may take (issue 15 item 3);
+  // unset: a tenth of max_connections.
+  std::optional<std::size_t> reserved_internal_connections;
   std::string tls_cert_file;
   std::string tls_key_file;
 

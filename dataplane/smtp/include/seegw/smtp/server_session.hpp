@@ -23,8 +23,13 @@ struct ServerLimits {
   std::size_t max_recipients = 1000;    // RFC 5321 §4.5.3.1.8 asks for at least 100
   std::size_t max_commands_without_mail = 50;
   std::size_t max_errors = 10;
+  // A deadline per command line, not per byte (Postfix's smtpd_per_record_deadline): a client
+  // dribbling a byte at a time is cut when the line is not complete in time.
   std::chrono::seconds command_timeout{300};  // RFC 5321 §4.5.3.2.7
+  // DATA and each BDAT chunk may take this long plus one second for every min_data_rate bytes
+  // received (Postfix's smtpd_min_data_rate): slow senders are cut, big messages are not.
   std::chrono::seconds data_timeout{600};
+  std::size_t min_data_rate = 500;  // bytes per second; 0: the data timeout does not grow
 };
 
 struct ServerOptions {
@@ -80,9 +85,13 @@ class ServerSession {
   // or a temporary failure reason (answered 451, the client will retry).
   void message_stored(std::optional<std::string> queue_id, std::string_view failure = {});
   void tls_started(TlsInfo info);
-  // The host's clock says the client has been silent for longer than idle_timeout().
+  // The deadline: the current command line, or the whole DATA or BDAT chunk, may take
+  // time_allowed() from when phase() last changed (the host's clock measures it). A phase is one
+  // command line or one message body.
+  std::uint64_t phase() const { return phase_; }
+  std::chrono::milliseconds time_allowed() const;
+  // The host's clock says the phase took longer than time_allowed().
   void timed_out();
-  std::chrono::seconds idle_timeout() const;
 
   const Envelope& envelope() const { return envelope_; }
 
@@ -118,6 +127,8 @@ class ServerSession {
   std::size_t in_pos_ = 0;
   std::string out_;  // replies not yet taken
   bool greeted_ = false;
+  std::uint64_t phase_ = 0;
+  std::size_t phase_bytes_ = 0;  // received in this phase (DATA, BDAT)
   bool in_transaction_ = false;
   bool skipping_long_line_ = false;
   std::size_t errors_ = 0;
