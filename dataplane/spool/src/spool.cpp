@@ -234,8 +234,13 @@ bool Spool::recycle_or_unlink(int dir, const std::string& name) {
     std::lock_guard lock(free_mutex_);
     if (free_names_.size() < kMaxFree) target = "f" + std::to_string(free_serial_++);
   }
-  if (!target.empty() && empty_file(dir, name) &&
-      ::renameat(dir, name.c_str(), free_fd_, target.c_str()) == 0) {
+  // Renamed first, then emptied: a crash in between leaves a pool file with content (emptied at
+  // the next start), never an empty record in a queue (which would be quarantined as corrupt).
+  if (!target.empty() && ::renameat(dir, name.c_str(), free_fd_, target.c_str()) == 0) {
+    if (!empty_file(free_fd_, target)) {
+      ::unlinkat(free_fd_, target.c_str(), 0);
+      return true;
+    }
     std::lock_guard lock(free_mutex_);
     free_names_.push_back(std::move(target));
     return true;
