@@ -1,7 +1,11 @@
 #!/usr/bin/python3
-"""A failing machine (issue 15): out of file descriptors, the gateway's loops do not spin; they
-stop accepting for a moment, say so once, and take clients again when descriptors come back."""
+"""A failing machine and hostile content (issue 15): out of file descriptors, the gateway's loops
+do not spin (they stop accepting for a moment, say so once, and take clients again when
+descriptors come back); a decompression bomb costs a bounded amount of memory."""
+import base64
+import io
 import os
+import zipfile
 import resource
 import smtplib
 import socket
@@ -68,5 +72,54 @@ def test_out_of_file_descriptors_the_loops_pause_instead_of_spinning():
         w.remove()
 
 
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
+def zip_bomb():
+    """About 1.4 MB: 0.9 MB that does not compress, then 600 MB of zeros (deflated 1000 to 1)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("noise.bin", os.urandom(900_000))
+        with z.open("zeros.txt", "w", force_zip64=True) as f:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(600):
+                f.write(chunk)
+    return buf.getvalue()
+
+
+def test_a_decompression_bomb_costs_bounded_memory():
+    w = Workdir("bomb")
+    out = Sink(w, "internet")
+    gw = Gateway(w, outbound_sink=out).start()
+    try:
+        bomb = zip_bomb()
+        check(len(bomb) < 2_000_000, f"the bomb is {len(bomb)} bytes")
+        encoded = base64.encodebytes(bomb).replace(b"\n", b"\r\n")
+        message = (b"Subject: quarterly figures\r\nMIME-Version: 1.0\r\n"
+                   b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                   b"Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+                   b"Content-Type: application/zip; name=figures.zip\r\n"
+                   b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"--b--\r\n")
+        before = peak_rss_mib(gw.proc.pid)
+        with smtplib.SMTP("127.0.0.1", gw.port, timeout=60) as c:
+            c.sendmail("alice@agency-a.govt.nz", ["bob@example.org"], message)
+        wait_for(lambda: "held in memory at once" in gw.log_text(), timeout=60,
+                 what="the bomb found uninspectable for its memory")
+        peak = peak_rss_mib(gw.proc.pid)
+        print(f"  peak resident memory {before:.0f} MiB before, {peak:.0f} MiB after the bomb")
+        check(peak < 250, f"one 1.4 MB bomb took the gateway to {peak:.0f} MiB resident")
+        check(gw.alive(), "the gateway died")
+    finally:
+        gw.stop()
+        out.stop()
+        w.remove()
+
+
 if __name__ == "__main__":
-    run_tests([test_out_of_file_descriptors_the_loops_pause_instead_of_spinning])
+    run_tests([test_out_of_file_descriptors_the_loops_pause_instead_of_spinning,
+               test_a_decompression_bomb_costs_bounded_memory])

@@ -59,6 +59,7 @@ void extract_archive(Context& ctx, std::string_view bytes, const std::string& wh
       continue;
     }
     std::string data;
+    Held held(ctx, here);
     char buf[65536];
     while (true) {
       la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
@@ -73,6 +74,7 @@ void extract_archive(Context& ctx, std::string_view bytes, const std::string& wh
         data.clear();
         break;
       }
+      if (!held.grow(static_cast<std::size_t>(n))) return;
       data.append(buf, static_cast<std::size_t>(n));
       expanded_here += static_cast<std::size_t>(n);
       ctx.expanded += static_cast<std::size_t>(n);

@@ -16,6 +16,7 @@ struct Context {
   std::size_t depth = 0;
   std::size_t entries = 0;
   std::size_t expanded = 0;
+  std::size_t held = 0;  // decompressed bytes this message holds now (see Held)
   bool stopped = false;  // a message-wide limit was hit: nothing more is read
 
   // False (after reporting) when a message-wide limit is exceeded.
@@ -29,6 +30,23 @@ struct Context {
 };
 
 // Dispatches on the content's magic bytes first, then on its name and media type.
+// Decompressed bytes a buffer holds, counted against the message's and the process's memory
+// budget while the buffer lives. grow() is false (after reporting, and stopping the message)
+// when the budget cannot give that much.
+class Held {
+ public:
+  Held(Context& ctx, std::string where) : ctx_(ctx), where_(std::move(where)) {}
+  ~Held();
+  Held(const Held&) = delete;
+  Held& operator=(const Held&) = delete;
+  bool grow(std::size_t bytes);
+
+ private:
+  Context& ctx_;
+  std::string where_;
+  std::size_t bytes_ = 0;
+};
+
 void extract_content(Context& ctx, std::string_view bytes, std::string_view name,
                      std::string_view media_type, const std::string& where);
 void extract_mime_message(Context& ctx, std::string_view raw, const std::string& where);

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 
 #include "context.hpp"
 #include "seegw/mime/codec.hpp"
@@ -79,6 +81,8 @@ void extract_part(Context& ctx, const mime::Part& part, const std::string& prefi
   }
   if (!part.path.empty()) extract_headers(ctx, part, where);
   std::string body = part.decoded_body();
+  Held body_held(ctx, where);
+  if (!body_held.grow(body.size())) return;
   ctx.expanded += body.size();
   if (decodes_to_nothing(part, body))
     ctx.uninspectable(where,
@@ -125,6 +129,55 @@ void extract_part(Context& ctx, const mime::Part& part, const std::string& prefi
 }
 
 }  // namespace
+
+namespace {
+// The process's inspection memory, shared by every message on the pool.
+std::mutex g_held_mutex;
+std::condition_variable g_held_freed;
+std::size_t g_held = 0;
+}  // namespace
+
+std::size_t bytes_held_now() {
+  std::lock_guard lock(g_held_mutex);
+  return g_held;
+}
+
+bool Held::grow(std::size_t bytes) {
+  if (ctx_.stopped) return false;
+  const auto& l = ctx_.limits;
+  std::string reason;
+  if (ctx_.held + bytes > l.max_held_bytes) {
+    reason = fmt::format("more than {} bytes held in memory at once", l.max_held_bytes);
+  } else {
+    std::unique_lock lock(g_held_mutex);
+    const bool fits =
+        bytes <= l.max_total_held_bytes && g_held_freed.wait_until(lock, ctx_.deadline, [&] {
+          return g_held + bytes <= l.max_total_held_bytes;
+        });
+    if (fits) {
+      g_held += bytes;
+      ctx_.held += bytes;
+      bytes_ += bytes;
+      return true;
+    }
+    reason =
+        fmt::format("the gateway's inspection memory ({} bytes) stayed in use by other messages",
+                    l.max_total_held_bytes);
+  }
+  ctx_.stopped = true;
+  ctx_.uninspectable(where_, "limit: " + reason);
+  return false;
+}
+
+Held::~Held() {
+  if (bytes_ == 0) return;
+  {
+    std::lock_guard lock(g_held_mutex);
+    g_held -= bytes_;
+  }
+  ctx_.held -= bytes_;
+  g_held_freed.notify_all();
+}
 
 bool Context::check(const std::string& where) {
   if (stopped) return false;

@@ -34,7 +34,15 @@ struct Limits {
   std::size_t max_expanded_bytes = 512u << 20;   // decompressed bytes per message
   std::size_t max_ratio = 1000;                  // expanded ÷ compressed for an archive
   std::chrono::milliseconds time_budget{20000};  // per message
+  // Memory (issue 15 item 6): decompressed data one message may hold at once — an archive entry
+  // and the entries around it — and all messages inspected at once together (the process's
+  // budget: a message waits, within its time budget, for others to give memory back).
+  std::size_t max_held_bytes = 64u << 20;
+  std::size_t max_total_held_bytes = 256u << 20;
 };
+
+// Decompressed bytes held by every inspection running now (for tests and the log).
+std::size_t bytes_held_now();
 
 // Walks an RFC 5322 message (headers, every MIME part, every attachment, recursively).
 void extract_message(std::string_view raw, ContentSink& sink, const Limits& limits = {});
