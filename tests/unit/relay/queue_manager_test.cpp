@@ -13,6 +13,8 @@
 #include <mutex>
 #include <thread>
 
+#include "../test_dir.hpp"
+
 namespace seegw::relay {
 namespace {
 
@@ -21,11 +23,6 @@ namespace fs = std::filesystem;
 class QueueManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("seegw-qmgr-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
     config_.hostname = "gw.agency-a.govt.nz";
     config_.domain = "agency-a.govt.nz";
     config_.local_domains = {"agency-a.govt.nz"};
@@ -59,7 +56,6 @@ class QueueManagerTest : public ::testing::Test {
     queue_->stop();
     queue_.reset();
     spool_.reset();
-    fs::remove_all(root_);
   }
 
   spool::QueueId held(const std::string& rcpt, bool awaits_certificate) {
@@ -97,7 +93,8 @@ class QueueManagerTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
-  fs::path root_;
+  test::TestDir test_dir_{"qmgr"};
+  const fs::path& root_ = test_dir_.path();
   config::Config config_;
   std::unique_ptr<spool::Spool> spool_;
   std::shared_ptr<const scan::Matcher> matcher_;

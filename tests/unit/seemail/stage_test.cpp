@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "../cms/test_identity.hpp"
+#include "../test_dir.hpp"
 
 namespace seegw::seemail {
 namespace {
@@ -40,10 +41,6 @@ class FileKeys : public keys::KeyRing {
 class StageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("seegw-stage-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
     auto m = scan::Matcher::create();
     ASSERT_TRUE(m) << m.error().message;
     matcher_ = *m;
@@ -54,7 +51,6 @@ class StageTest : public ::testing::Test {
     s.learnt = {dir_ / "certificates"};
     stage_ = std::make_unique<Stage>(s, *matcher_, keys_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A snapshot that trusts agency C's CA and lists C, without a certificate for it.
   std::shared_ptr<const TrustState> trust_without_c() {
@@ -84,7 +80,8 @@ class StageTest : public ::testing::Test {
     return stage_->run(r, trust, std::time(nullptr));
   }
 
-  fs::path dir_;
+  test::TestDir test_dir_{"stage"};
+  const fs::path& dir_ = test_dir_.path();
   std::shared_ptr<const scan::Matcher> matcher_;
   // Agency A's key from a file where the gateway's lives in the HSM.
   cms::test_pki::Identity own_ = cms::test_pki::identity("agency-a-dca");

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../test_dir.hpp"
+
 namespace seegw::seemail {
 namespace {
 
@@ -18,14 +20,6 @@ const std::string kPki = SEEGW_TEST_PKI_DIR;
 
 class TrustSourceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("seegw-trust-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   TrustSettings settings(std::chrono::seconds max_age = std::chrono::seconds(3600)) {
     return {dir_ / "policy.toml",    "agency-a.govt.nz",         {"agency-a.govt.nz"},
             {dir_ / "certificates"}, std::chrono::seconds(3600), max_age};
@@ -39,7 +33,8 @@ class TrustSourceTest : public ::testing::Test {
     if (with_b) f << "certificate = \"" << kPki << "/certs/agency-b-dca.pem\"\n";
   }
 
-  fs::path dir_;
+  test::TestDir test_dir_{"trust"};
+  const fs::path& dir_ = test_dir_.path();
 };
 
 TEST_F(TrustSourceTest, ThePlaceholderIsNotUsableUntilAGoodSnapshotIsRead) {
