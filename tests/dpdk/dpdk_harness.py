@@ -3,6 +3,7 @@ the test: only that namespace and loopback ever carry traffic (addresses from 19
 Real peers run inside the namespace — swaks, Postfix's smtp-source, aiosmtpd sinks — and talk to
 the gateway's own TCP stack through the kernel's. Needs root (namespaces, TAP); cleans up."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ class Topology:
         self.ns = f"seegw-{tag}"
         self.kind = kind
         self.tap = f"sg{tag}"[:15]  # the device the namespace side sees
+        self.eal_dir = f"/var/run/dpdk/sg{tag}"  # the EAL's runtime files (--file-prefix)
         self.dev = self.tap if kind == "tap" else f"sr{tag}"[:15]  # the one the gateway owns
         self.w = Workdir("dpdk-" + name)
         self.spool = self.w.sub("spool", "x").rsplit("/", 1)[0]
@@ -146,6 +148,7 @@ queues = {queues}
                 self.gw.kill()
                 self.gw.wait()
         subprocess.run(["ip", "netns", "del", self.ns], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.eal_dir, ignore_errors=True)
         if self.kind == "veth":
             subprocess.run(["ip", "link", "del", self.dev], stderr=subprocess.DEVNULL)
         if not os.environ.get("SEEGW_TEST_KEEP"):
