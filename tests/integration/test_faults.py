@@ -5,11 +5,12 @@ descriptors come back); a decompression bomb costs a bounded amount of memory.""
 import base64
 import io
 import os
-import zipfile
+import re
 import resource
 import smtplib
 import socket
 import time
+import zipfile
 
 from harness import Gateway, Sink, Workdir, check, run_tests, wait_for
 
@@ -111,6 +112,11 @@ def test_a_decompression_bomb_costs_bounded_memory():
         wait_for(lambda: "held in memory at once" in gw.log_text(), timeout=60,
                  what="the bomb found uninspectable for its memory")
         peak = peak_rss_mib(gw.proc.pid)
+        # Item 7: the reason is in `seegw explain`, not only in the sender's notice.
+        queue_id = re.search(r"scan: ([0-9A-F]{14}) .*held in memory at once", gw.log_text()).group(1)
+        status, explained = gw.admin("explain", queue_id)
+        check(status == 0 and "uninspectable: " in explained and "held in memory at once" in explained,
+              f"seegw explain {queue_id}: {explained}")
         print(f"  peak resident memory {before:.0f} MiB before, {peak:.0f} MiB after the bomb")
         check(peak < 250, f"one 1.4 MB bomb took the gateway to {peak:.0f} MiB resident")
         check(gw.alive(), "the gateway died")
