@@ -63,6 +63,8 @@ def test_a_full_spool_turns_new_mail_away_early_and_heals_itself():
         wait_for(lambda: mail_reply(gw, 1000)[0] == 452, timeout=10, what="452 at MAIL")
         code, text = mail_reply(gw, 1000)
         check(code == 452 and b"4.3.1" in text, f"MAIL under the reserve: {code} {text}")
+        status, said = gw.admin("status")
+        check(status == 0 and "accepting: no" in said, f"status while full: {said}")
         wait_for(lambda: "could not be deferred" in gw.log_text(), timeout=30,
                  what="a retry that cannot be rewritten into deferred/")
         check(gw.spool_files("active"), "the message stays in active/, intact")
@@ -75,6 +77,8 @@ def test_a_full_spool_turns_new_mail_away_early_and_heals_itself():
         code, text = mail_reply(gw, 20 << 20)
         check(code == 452, f"a declared size that would eat the reserve: {code} {text}")
         check("free space is back above the reserve" in gw.log_text(), "the recovery is logged")
+        status, said = gw.admin("status")
+        check(status == 0 and "accepting: yes" in said, f"status after: {said}")
         check(gw.queued() == 0, "nothing left behind in the queue")
     finally:
         if gw:

@@ -60,6 +60,11 @@ void Controller::cmd_show_status(const Call&, Reply& reply) {
   if (dp)
     text += fmt::format("             version {}, {} in flight, {} held\n", stats["version"],
                         stats["in flight"], stats["held"]);
+  if (dp && stats["accepting"].starts_with("no"))
+    text += fmt::format(
+        "spool        UNDER ITS RESERVE: new mail is answered 452 until space returns\n"
+        "             {}\n",
+        stats["spool free"]);
   text += fmt::format("directory    {}\n", config_.directory.uri);
   if (!last_error_.empty())
     text += fmt::format(

@@ -52,14 +52,15 @@ struct AdminVerbs {
     auto s = g.queue_->stats();
     auto t = g.trust();
     return fmt::format(
-        "ok\noperational: {}\nfault: {}\nown certificate: {}\nversion: {}\npolicy snapshot: "
-        "version {} ({} agencies, {} vendors)\n"
-        "accepted: {}\ndelivered: {}\ndeferred: {}\nbounced: {}\nblocked: {}\nheld: {}\n"
-        "answered: {}\ngenerated: {}\ncorrupt: {}\nin flight: {}\n",
-        g.operational() ? "yes" : "no", g.operational() ? "" : g.fault(), g.own_certificate(),
-        SEEGW_VERSION, t->policy.version, t->policy.seemail.size(), t->policy.vendors.size(),
-        s.accepted, s.delivered, s.deferred, s.bounced, s.blocked, s.held, s.answered, s.generated,
-        s.corrupt, g.queue_->in_flight());
+               "ok\noperational: {}\nfault: {}\nown certificate: {}\nversion: {}\npolicy "
+               "snapshot: version {} ({} agencies, {} vendors)\n"
+               "accepted: {}\ndelivered: {}\ndeferred: {}\nbounced: {}\nblocked: {}\nheld: {}\n"
+               "answered: {}\ngenerated: {}\ncorrupt: {}\nin flight: {}\n",
+               g.operational() ? "yes" : "no", g.operational() ? "" : g.fault(),
+               g.own_certificate(), SEEGW_VERSION, t->policy.version, t->policy.seemail.size(),
+               t->policy.vendors.size(), s.accepted, s.delivered, s.deferred, s.bounced, s.blocked,
+               s.held, s.answered, s.generated, s.corrupt, g.queue_->in_flight()) +
+           spool_space(*g.spool_);
   }
 
   static std::string held(Gateway& g, const Words&) {
@@ -230,6 +231,17 @@ struct AdminVerbs {
   }
 
  private:
+  // Issue 15 item 1: the operator sees when new mail is turned away for want of space.
+  static std::string spool_space(spool::Spool& spool) {
+    const auto space = spool.space();
+    const std::string inodes = space.free_inodes == ~0ull
+                                   ? std::string("no inode limit")
+                                   : fmt::format("{} inodes", space.free_inodes);
+    return fmt::format(
+        "spool free: {} MiB, {} (reserve {} MiB, {} inodes)\naccepting: {}\n",
+        space.free_bytes >> 20, inodes, space.reserve.bytes >> 20, space.reserve.inodes,
+        space.short_of_space ? "no: the spool is under its reserve (452 at MAIL)" : "yes");
+  }
   static std::string rows_header() { return std::string(admin::kRowsHeader) + "\n"; }
   static seemail::LearntStore learnt_store(const Gateway& g) {
     return {g.config_.spool_path / "certificates"};

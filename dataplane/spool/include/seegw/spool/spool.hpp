@@ -64,6 +64,16 @@ class Spool {
   // Is there room for a message of `bytes` (0: size not declared) above the reserve? The file
   // system is asked at most four times a second; a change either way is logged once.
   bool room_for(std::uint64_t bytes);
+  // For `status`: what the last look found, and the reserve.
+  struct Space {
+    std::uint64_t free_bytes, free_inodes;
+    Reserve reserve;
+    bool short_of_space;
+  };
+  Space space() {
+    const bool room = room_for(0);
+    return {free_bytes_.load(), free_inodes_.load(), reserve_, !room};
+  }
   std::filesystem::path path_of(Queue queue, const QueueId& id) const;
 
  private:
