@@ -166,10 +166,20 @@ Plan Stage::run(const spool::SpoolRecord& record, const TrustState& trust, std::
   auto scan = scan::inspect_message(*record.content, matcher_);
   // Issue 15 item 7: what could not be inspected, and why, is in the log and in `explain`, not
   // only in the sender's notice.
+  // A hostile message may have thousands: the first few are told, then how many more (the log
+  // line and the kept explanation stay small).
+  constexpr std::size_t kToldUninspectable = 10;
   std::vector<std::string> uninspectable;
   std::string reasons;
   for (const auto& u : scan.uninspectable) {
-    uninspectable.push_back(fmt::format("uninspectable: {} ({})", u.where, u.reason));
+    if (uninspectable.size() == kToldUninspectable) {
+      uninspectable.push_back(fmt::format("uninspectable: {} more parts",
+                                          scan.uninspectable.size() - kToldUninspectable));
+      reasons += "; " + uninspectable.back();
+      break;
+    }
+    uninspectable.push_back(
+        fmt::format("uninspectable: {} ({})", u.where.substr(0, 200), u.reason.substr(0, 200)));
     reasons += "; " + uninspectable.back();
   }
   if (scan.classification != scan::Classification::none || !scan.uninspectable.empty())

@@ -118,6 +118,28 @@ TEST_F(StageTest, WhatCouldNotBeInspectedAndWhyIsExplained) {
   EXPECT_TRUE(explained) << "explanation: " << (out.explanation.empty() ? "" : out.explanation[0]);
 }
 
+// ...and a message with thousands of uninspectable parts does not make a thousand-line
+// explanation (it is kept in memory for `explain`, and logged).
+TEST_F(StageTest, ThousandsOfUninspectablePartsAreCountedNotListed) {
+  auto trust = trust_without_c();
+  std::string content =
+      "From: alice@agency-a.govt.nz\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n";
+  for (int i = 0; i < 500; ++i)
+    content +=
+        "--b\r\nContent-Type: multipart/encrypted; boundary=e\r\n\r\n--e\r\n\r\nx\r\n--e--\r\n";
+  content += "--b--\r\n";
+  auto out = run(record(true, "alice@agency-a.govt.nz", "bob@example.org", content), *trust);
+  ASSERT_GE(out.scan.uninspectable.size(), 500u);
+  const auto told =
+      std::count_if(out.explanation.begin(), out.explanation.end(),
+                    [](const std::string& l) { return l.starts_with("uninspectable"); });
+  EXPECT_EQ(told, 11) << "ten told, then how many more";
+  EXPECT_NE(std::find_if(out.explanation.begin(), out.explanation.end(),
+                         [](const std::string& l) { return l.ends_with(" more parts"); }),
+            out.explanation.end());
+}
+
 TEST_F(StageTest, AMessageTheGatewaySecuredItselfLeavesAsItIs) {
   auto trust = trust_without_c();
   auto r = record(true, "", "domain-certificate-request@agency-c.govt.nz",
