@@ -230,11 +230,8 @@ Result<std::string> Controller::publish_own_certificate() {
   if (!dp) return std::unexpected(dp.error());
   auto certs = x509::load_certificates(dp->substr(dp->find('\n') + 1));
   if (!certs || certs->empty()) return fail(Errc::protocol, "the data plane gave no certificate");
-  unsigned char* der = nullptr;
-  const int n = i2d_X509(certs->front().get(), &der);
-  if (n <= 0) return fail(Errc::corrupt, "our certificate cannot be encoded");
-  const std::string bytes(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
-  OPENSSL_free(der);
+  const std::string bytes = x509::to_der(certs->front().get());
+  if (bytes.empty()) return fail(Errc::corrupt, "our certificate cannot be encoded");
   auto dir = directory::Directory::connect(config_.directory);
   if (!dir) return std::unexpected(dir.error());
   if (auto p = (*dir)->publish_certificate(config_.directory.publish_dn, bytes); !p)

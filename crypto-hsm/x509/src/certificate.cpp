@@ -74,4 +74,13 @@ std::string to_pem(const X509* cert) {
   return std::string(data, static_cast<std::size_t>(n));
 }
 
+std::string to_der(const X509* cert) {
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert, &der);
+  if (n <= 0) return "";
+  std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
 }  // namespace seegw::x509

@@ -329,17 +329,6 @@ ComposedMessage certificate_request(const Sender& us, const std::string& domain)
   return m;
 }
 
-namespace {
-std::string der_of(X509* cert) {
-  unsigned char* buf = nullptr;
-  int n = i2d_X509(cert, &buf);
-  if (n <= 0) return "";
-  std::string out(reinterpret_cast<char*>(buf), static_cast<std::size_t>(n));
-  OPENSSL_free(buf);
-  return out;
-}
-}  // namespace
-
 GeneratedMessage certificate_answer(const Sender& us, const std::string& to,
                                     const std::string& wanted, X509* certificate, std::time_t now) {
   ComposedMessage m;
@@ -352,7 +341,7 @@ GeneratedMessage certificate_answer(const Sender& us, const std::string& to,
       found = found || iequals(a, wanted);
     if (found)
       m.attachments.push_back(
-          {ascii_lower(wanted) + ".cer", "application/pkix-cert", der_of(certificate)});
+          {ascii_lower(wanted) + ".cer", "application/pkix-cert", x509::to_der(certificate)});
   }
   m.text = found ? "The certificate of " + wanted + " is attached (DER, .cer).\n"
                  : "This gateway has no certificate for \"" + wanted +

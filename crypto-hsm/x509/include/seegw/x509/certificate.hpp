@@ -49,5 +49,6 @@ Certificate share(X509* cert);  // another reference to the same certificate
 
 std::string subject_text(const X509* cert);
 std::string to_pem(const X509* cert);
+std::string to_der(const X509* cert);  // "" when it cannot be encoded
 
 }  // namespace seegw::x509
