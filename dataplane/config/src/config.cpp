@@ -1,4 +1,6 @@
 #include "seegw/config/config.hpp"
+
+#include <pwd.h>
 #include "seegw/config/toml_file.hpp"
 
 #include <arpa/inet.h>
@@ -233,6 +235,15 @@ Result<void> read_relay(const toml::table& t, Reader& r, Config& c) {
   return {};
 }
 
+// A user named in [admin] users: a name that does not exist is an error, never an empty list.
+Result<uid_t> user_id(const std::string& name) {
+  passwd pw{}, *found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+    return fail(Errc::config, fmt::format("[admin] users: there is no user '{}'", name));
+  return found->pw_uid;
+}
+
 // [policy], [admin], [control] and [smime].
 Result<void> read_policy(const toml::table& t, Reader& r, Config& c) {
   std::string path_text = c.policy_snapshot.string();
@@ -246,6 +257,11 @@ Result<void> read_policy(const toml::table& t, Reader& r, Config& c) {
   r.str(t["admin"]["socket"], path_text);
   c.admin_socket =
       path_text.empty() ? c.spool_path / "admin.sock" : std::filesystem::path(path_text);
+  for (const auto& name : r.strings(t["admin"]["users"])) {
+    auto uid = user_id(name);
+    if (!uid) return std::unexpected(uid.error());
+    c.admin_users.push_back(*uid);
+  }
   if (c.notice_window.count() == 0) c.notice_window = std::chrono::seconds(1);
   path_text.clear();
   r.str(t["control"]["socket"], path_text);

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "seegw/common/log.hpp"
@@ -16,21 +17,30 @@ constexpr std::size_t kMaxCommand = 64 * 1024;  // a certificate travels in one 
 }  // namespace
 
 Result<std::unique_ptr<AdminSocket>> AdminSocket::open(const std::filesystem::path& path,
-                                                       Handler handler) {
+                                                       Handler handler,
+                                                       std::vector<uid_t> also_allowed) {
   std::unique_ptr<AdminSocket> s(new AdminSocket());
   s->handler_ = std::move(handler);
-  auto listener = UnixListener::open(path, 0600, [p = s.get()](int fd) { p->serve(fd); });
+  s->also_allowed_ = std::move(also_allowed);
+  // Other users must be able to connect for SO_PEERCRED to judge them; without any, the file
+  // mode keeps everyone else out before they reach it.
+  const mode_t mode = s->also_allowed_.empty() ? 0600 : 0666;
+  auto listener = UnixListener::open(path, mode, [p = s.get()](int fd) { p->serve(fd); });
   if (!listener) return std::unexpected(listener.error());
   s->listener_ = std::move(*listener);
   return s;
+}
+
+bool AdminSocket::allowed(uid_t uid) const {
+  return uid == ::getuid() || uid == 0 ||
+         std::find(also_allowed_.begin(), also_allowed_.end(), uid) != also_allowed_.end();
 }
 
 void AdminSocket::serve(int fd) {
   ucred cred{};
   socklen_t len = sizeof cred;
   std::string reply;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-      (cred.uid != ::getuid() && cred.uid != 0)) {
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || !allowed(cred.uid)) {
     log::warning("admin: refused a connection from uid {}", cred.uid);
     reply = "error: permission denied\n";
   } else {

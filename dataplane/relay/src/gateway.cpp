@@ -187,9 +187,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   gw->start_queue();
   for (auto& w : gw->workers_) gw->threads_.emplace_back([w = w.get()] { w->run(); });
   gw->health_ = std::thread([g = gw.get()] { g->watch_health(); });
-  auto admin =
-      AdminSocket::open(c.admin_socket.empty() ? c.spool_path / "admin.sock" : c.admin_socket,
-                        [g = gw.get()](const std::string& cmd) { return g->admin_command(cmd); });
+  auto admin = AdminSocket::open(
+      c.admin_socket.empty() ? c.spool_path / "admin.sock" : c.admin_socket,
+      [g = gw.get()](const std::string& cmd) { return g->admin_command(cmd); }, c.admin_users);
   if (!admin) return std::unexpected(admin.error());
   gw->admin_ = std::move(*admin);
   std::string where;

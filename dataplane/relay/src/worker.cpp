@@ -61,9 +61,9 @@ InboundSession::InboundSession(Worker& worker, Open open, std::string address, s
     : io::StreamConnection(worker.loop(), std::move(open)),
       worker_(worker),
       address_(address),
+      phase_started_(worker.loop().now()),
       session_(server_options(worker.shared()), address, port,
-               submission || worker.shared().config.is_internal(address)),
-      phase_started_(worker.loop().now()) {}
+               submission || worker.shared().config.is_internal(address)) {}
 
 void InboundSession::begin(const std::string& refusal) {
   admitted_ = refusal.empty();

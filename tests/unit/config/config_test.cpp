@@ -149,5 +149,15 @@ TEST(Network, MatchesPrefixes) {
   EXPECT_TRUE(Network::parse("10.0.0.0/8")->contains("::ffff:10.1.2.3"));
 }
 
+TEST(Config, AdminUsersAreResolvedAndAnUnknownOneIsAnError) {
+  auto c = parse("[admin]\nusers = [\"root\", \"nobody\"]");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->admin_users.size(), 2u);
+  EXPECT_EQ(c->admin_users[0], 0u);
+  auto unknown = parse("[admin]\nusers = [\"no-such-user-seegw\"]");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("no-such-user-seegw"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace seegw::config

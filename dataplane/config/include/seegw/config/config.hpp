@@ -2,6 +2,8 @@
 // gateway starts on a bare machine. Validation happens here, once, at start-up.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -127,6 +129,9 @@ struct Config {
   std::size_t notice_limit = 5;                        // OPS-2: per address and reason per window
   std::chrono::seconds notice_window{3600};
   std::filesystem::path admin_socket;  // "" = <spool>/admin.sock
+  // Users besides the gateway's own and root who may use the admin socket: seegw-control when
+  // it runs as a user of its own (the appliance image). Names are resolved when the file is read.
+  std::vector<uid_t> admin_users;
   // §2.8 auto-discovery: held mail that waits for a domain certificate has seegw-control look it
   // up at once (its [control] socket: LDAP, then the signed e-mail request). Without one, or when
   // it does not answer, the data plane sends the e-mail request itself. One request per domain
