@@ -1,13 +1,17 @@
-// seegw-cli: the appliance console, on the serial line and as the SSH ForceCommand. An
-// interactive shell (libedit: history, tab completion, `?` for help) or one command from the
-// arguments (`seegw-cli show queue`); with stdin not a terminal, one command per line.
+// seegw-cli: the appliance console, on the serial line and over SSH: every operator account's
+// login shell. An interactive shell (libedit: history, tab completion, `?` for help) or one
+// command from the arguments (`seegw-cli show queue`, or `seegw-cli -c "show queue"` as sshd
+// runs a login shell for `ssh gw show queue`); with stdin not a terminal, one command per line.
+// Whatever is asked, only console commands run: there is no way from here to a system shell.
 // It only talks to seegw-control's socket: what the caller may do is decided there, from the
 // kernel's view of who the caller is, never here.
 //
 //   seegw-cli [--socket PATH] [--json] [COMMAND ...]
+//   seegw-cli -c "COMMAND LINE"        (a login shell's one command)
 //
 // Exit status: 0 done; 1 the command failed or was refused; 2 a bad command line; 3 seegw-control
 // cannot be reached.
+#include <fcntl.h>
 #include <histedit.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,6 +40,8 @@ using Json = nlohmann::json;
 using namespace seegw;
 
 std::string g_socket = "/run/seegw/control.sock";
+// Where `system update` leaves the bundle for RAUC (the appliance's data partition).
+std::string g_updates = "/data/updates";
 bool g_json = false;
 volatile sig_atomic_t g_interrupted = 0;
 
@@ -70,6 +76,47 @@ std::string event_line(const Json& e) {
                      e.value("program", std::string()), e.value("text", std::string()));
 }
 
+// A bundle copied into the update folder (g_updates) for RAUC to read; removed when this goes.
+class StagedBundle {
+ public:
+  StagedBundle() = default;
+  StagedBundle(const StagedBundle&) = delete;
+  StagedBundle& operator=(const StagedBundle&) = delete;
+  ~StagedBundle() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  // Copies `from` (a file, or /dev/stdin over ssh) and returns the copy's name.
+  Result<std::string> copy(const std::string& from) {
+    std::string tmpl = g_updates + "/bundle-XXXXXX.raucb";
+    const int out = ::mkstemps(tmpl.data(), 6);
+    if (out < 0)
+      return fail(Errc::io, fmt::format("cannot write to the update folder {}: {} (system "
+                                        "update works on the appliance, for an admin)",
+                                        g_updates, std::strerror(errno)));
+    path_ = tmpl;
+    ::fchmod(out, 0644);
+    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+      ::close(out);
+      return fail(Errc::io, fmt::format("cannot read {}: {}", from, std::strerror(errno)));
+    }
+    std::vector<char> buf(1 << 20);
+    bool ok = true;
+    for (ssize_t n; ok && (n = ::read(in, buf.data(), buf.size())) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      ok = n > 0 && ::write(out, buf.data(), static_cast<std::size_t>(n)) == n;
+    }
+    ok = ::fsync(out) == 0 && ok;
+    ::close(in);
+    ::close(out);
+    if (!ok) return fail(Errc::io, fmt::format("copying {} into {} failed", from, g_updates));
+    return path_.substr(path_.rfind('/') + 1);
+  }
+
+ private:
+  std::string path_;
+};
+
 // Runs one command line: checks it here (so a typo never reaches the daemon), sends it, prints
 // the answer. Returns the exit status.
 int execute(std::vector<std::string> words) {
@@ -79,8 +126,20 @@ int execute(std::vector<std::string> words) {
     return 2;
   }
   // A file argument names a file here, on the console's side: its contents are what is sent.
+  // A bundle is copied into the update folder and its copy's name sent; the copy goes when the
+  // command ends, whatever its outcome.
   const std::size_t first_arg = parsed->spec->words.size();
+  StagedBundle staged;
   for (std::size_t i = 0; i < parsed->args.size(); ++i) {
+    if (parsed->spec->args[i].kind == console::ArgKind::bundle) {
+      auto name = staged.copy(parsed->args[i]);
+      if (!name) {
+        std::fprintf(stderr, "%% %s\n", name.error().message.c_str());
+        return 2;
+      }
+      words[first_arg + i] = *name;
+      continue;
+    }
     if (parsed->spec->args[i].kind != console::ArgKind::file) continue;
     auto text = read_file(parsed->args[i]);
     if (!text) {
@@ -337,6 +396,19 @@ int batch() {
 
 int main(int argc, char** argv) {
   if (const char* s = std::getenv("SEEGW_CONTROL_SOCKET")) g_socket = s;
+  if (const char* s = std::getenv("SEEGW_UPDATES_DIR")) g_updates = s;
+  signal(SIGPIPE, SIG_IGN);
+  // As a login shell: sshd runs `seegw-cli -c "show status"` for `ssh gw show status` (and
+  // `-c "/bin/sh"` or `-c "scp -t ..."` for what an operator may not have: unknown commands).
+  if (argc == 3 && std::strcmp(argv[1], "-c") == 0) {
+    auto words = console::split_words(argv[2]);
+    if (!words) {
+      std::fprintf(stderr, "%% %s\n", words.error().message.c_str());
+      return 2;
+    }
+    if (words->empty()) return ::isatty(STDIN_FILENO) ? interactive() : batch();
+    return execute(*words);
+  }
   std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -352,7 +424,6 @@ int main(int argc, char** argv) {
       words.push_back(a);
     }
   }
-  signal(SIGPIPE, SIG_IGN);
   if (!words.empty()) return execute(words);
   return ::isatty(STDIN_FILENO) ? interactive() : batch();
 }

@@ -81,6 +81,13 @@ const std::vector<CommandSpec>& table() {
       {{"crl", "refresh"}, {}, O, "fetch every CRL now", true},
       {{"audit", "show"}, {{"COUNT", count, true}}, A, "the latest audit log entries"},
       {{"audit", "verify"}, {}, A, "check the audit log's hash chain"},
+      {{"show", "system"}, {}, A, "firmware version and the boot slots"},
+      {{"system", "update"},
+       {{"BUNDLE-FILE", bundle}},
+       D,
+       "install a signed update, boot it",
+       true},
+      {{"system", "reboot"}, {}, D, "restart the appliance"},
   };
   return t;
 }
@@ -135,6 +142,7 @@ bool arg_ok(const ArgSpec& spec, const std::string& v, std::string& why) {
     }
     case text:
     case file:
+    case bundle:
       if (printable() && !v.empty()) return true;
       why = "is empty or holds control characters";
       return false;

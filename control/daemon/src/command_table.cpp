@@ -45,6 +45,9 @@ const std::map<std::string, Controller::Handler>& Controller::handlers() {
       {"crl refresh", &Controller::cmd_directory_sync},
       {"audit show", &Controller::cmd_audit_show},
       {"audit verify", &Controller::cmd_audit_verify},
+      {"show system", &Controller::cmd_show_system},
+      {"system update", &Controller::cmd_system_update},
+      {"system reboot", &Controller::cmd_system_reboot},
   };
   return table;
 }

@@ -110,6 +110,14 @@ Result<ControlConfig> load_control_config(const fs::path& file) {
       }
     }
   }
+  auto sys = t["system"];
+  c.system.updates_dir = path(sys["updates_dir"].value_or(std::string()));
+  c.system.reboot_request = path(sys["reboot_request"].value_or(std::string()));
+  if (auto v = sys["rauc"].value<std::string>()) c.system.rauc = path(*v);
+  if (auto v = sys["release_file"].value<std::string>()) c.system.release_file = path(*v);
+  if (!c.system.updates_dir.empty() && c.system.reboot_request.empty())
+    return fail(Errc::config,
+                "[system]: updates_dir needs reboot_request (the new slot must boot)");
   return c;
 }
 
@@ -145,6 +153,11 @@ std::string describe(const ControlConfig& c) {
       c.state_dir.string(), c.audit_file().string(), c.refresh.count(), c.retry_min.count(),
       c.retry_max.count(), c.auto_approve ? "yes" : "no (discovered certificates wait)",
       list(c.roles.admin), list(c.roles.operators), list(c.roles.auditors));
+  out += c.system.updates_dir.empty()
+             ? "updates            (not an appliance: no [system] section)\n"
+             : fmt::format("updates            {} (RAUC {}), reboot by {}\n",
+                           c.system.updates_dir.string(), c.system.rauc.string(),
+                           c.system.reboot_request.string());
   return out;
 }
 

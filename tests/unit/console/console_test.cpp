@@ -50,6 +50,7 @@ TEST(ConsoleParse, EveryCommandInTheTableParsesWithItsRequiredArguments) {
           break;
         case ArgKind::text:
         case ArgKind::file:
+        case ArgKind::bundle:
           w.push_back("x");
           break;
       }

@@ -26,6 +26,8 @@ enum class ArgKind {
   text,      // free text (one word, or quoted)
   count,     // a positive number
   file,      // a local file: seegw-cli sends its contents, never its path
+  bundle,    // a local update bundle: seegw-cli copies it into the appliance's update folder
+             // and sends the copy's name (a bundle is too big for one request)
 };
 
 struct ArgSpec {

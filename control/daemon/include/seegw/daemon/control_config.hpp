@@ -20,6 +20,15 @@ struct RoleGroups {
   std::vector<gid_t> admin, operators, auditors;
 };
 
+// The appliance's firmware (firmware-image/): RAUC A/B updates and reboots, asked for on the
+// console. Empty updates_dir: not an appliance, the `system` commands say so.
+struct SystemConfig {
+  std::filesystem::path updates_dir;     // where seegw-cli puts a bundle for `system update`
+  std::filesystem::path reboot_request;  // a file whose creation reboots (seegw-reboot.path)
+  std::filesystem::path rauc = "/usr/bin/rauc";
+  std::filesystem::path release_file = "/etc/seegw-release";
+};
+
 struct ControlConfig {
   std::filesystem::path file;  // where this was read from
   directory::DirectoryConfig directory;
@@ -41,6 +50,7 @@ struct ControlConfig {
   std::chrono::seconds retry_max{1800};
   bool auto_approve = true;  // a valid certificate found by discovery is used at once
   RoleGroups roles;
+  SystemConfig system;
 
   std::filesystem::path snapshot_file() const;
   std::filesystem::path crl_cache_dir() const;

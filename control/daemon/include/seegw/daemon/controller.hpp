@@ -95,6 +95,9 @@ class Controller {
   void cmd_directory_sync(const Call& call, Reply& reply);
   void cmd_audit_show(const Call& call, Reply& reply);
   void cmd_audit_verify(const Call& call, Reply& reply);
+  void cmd_show_system(const Call& call, Reply& reply);
+  void cmd_system_update(const Call& call, Reply& reply);
+  void cmd_system_reboot(const Call& call, Reply& reply);
   void monitor_log(Reply& reply);
   // The data plane's events after `after` (seegw/common/admin_protocol.hpp).
   Result<std::vector<admin::LogRow>> their_log(std::uint64_t after);
