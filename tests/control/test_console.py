@@ -491,6 +491,24 @@ def test_a_key_change_over_is_guided_and_the_new_certificate_published():
     wait_for(lambda: "gateway      operational" in cli("show", "status")[1], what="operational again")
 
 
+def test_as_a_login_shell_only_console_commands_run():
+    """The appliance's accounts have seegw-cli as their shell: sshd runs `seegw-cli -c LINE`."""
+    env = dict(os.environ, SEEGW_CONTROL_SOCKET=setup()["socket"])
+    def shell(line):
+        r = subprocess.run([CLI, "-c", line], env=env, capture_output=True, text=True, timeout=120)
+        return r.returncode, r.stdout + r.stderr
+    rc, out = shell("show status")
+    check(rc == 0 and "gateway" in out, out)
+    for attempt in ("/bin/sh -c id", "scp -t /tmp", "/usr/lib/openssh/sftp-server", "show status; id"):
+        rc, out = shell(attempt)
+        check(rc == 2 and "uid=" not in out, f"{attempt!r}: {rc} {out}")
+    # Not on an appliance: `system` commands say so instead of doing anything.
+    rc, out = cli("system", "reboot")
+    check(rc == 1 and "not an appliance" in out, out)
+    rc, out = cli("show", "system")
+    check(rc == 0 and "not an appliance image" in out, out)
+
+
 def test_the_audit_chain_is_verified_and_tampering_is_caught():
     setup()
     rc, out = cli("audit", "verify")
@@ -551,5 +569,6 @@ if __name__ == "__main__":
         test_certificates_and_configuration_from_the_console,
         test_directory_outage_keeps_the_snapshot_and_recovers,
         test_a_key_change_over_is_guided_and_the_new_certificate_published,
+        test_as_a_login_shell_only_console_commands_run,
         test_the_audit_chain_is_verified_and_tampering_is_caught,
     ])

@@ -23,10 +23,11 @@ def der(pem_path):
                           stdout=subprocess.PIPE).stdout
 
 
-def tls_cert(w, name, cn="127.0.0.1"):
+def tls_cert(w, name, cn="127.0.0.1", also=()):
     key, cert = w.sub("tls", name + ".key"), w.sub("tls", name + ".pem")
+    san = ",".join(f"IP:{ip}" for ip in (cn, *also))
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName=IP:{cn}"],
+                    "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName={san}"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.chmod(key, 0o644)  # slapd may run as another user on some systems; a throw-away test key
     return cert, key
@@ -46,7 +47,9 @@ def stop_slapd():
         p.wait(timeout=20)
 
 
-def setup():
+def setup(also_reached_as=()):
+    """The test directory; `also_reached_as`: other addresses its TLS certificate names (the host
+    as a virtual machine's user-mode network shows it, for the appliance's tests)."""
     if S:
         return S
     w = Workdir("control")
@@ -54,7 +57,7 @@ def setup():
     pki = os.path.join(w.path, "pki")
     subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
     S["pki"] = pki
-    cert, key = tls_cert(w, "slapd")
+    cert, key = tls_cert(w, "slapd", also=also_reached_as)
     S["tls_ca"] = cert
     S["other_ca"], _ = tls_cert(w, "other")
     db = w.sub("db", "x")

@@ -82,16 +82,25 @@ void Controller::cmd_show_system(const Call&, Reply& reply) {
                                     "section): no slots, no updates\n",
                                     version),
                         Json{{"version", version}});
-  auto ran = run_program({s.rauc.string(), "status", "--output-format=json"}, 60s);
+  auto ran = run_program({s.rauc.string(), "status", "--detailed", "--output-format=json"}, 60s);
   if (!ran) return reply.error("RAUC: " + ran.error().message);
-  Json status = Json::parse(ran->output, nullptr, false);
-  if (ran->exit_status != 0 || status.is_discarded())
+  // RAUC's JSON is one line; warnings (a slot being confirmed right now, say) come beside it.
+  Json status;
+  std::string warnings;
+  for (const auto& line : split(ran->output, '\n')) {
+    if (line.starts_with("{"))
+      status = Json::parse(line, nullptr, false);
+    else if (!trim_view(line).empty())
+      warnings += "RAUC: " + std::string(trim_view(line)) + "\n";
+  }
+  if (status.is_discarded() || !status.is_object())
     return reply.error("RAUC status failed: " + why_refused(ran->output));
   Json slots = Json::array();
   auto rows = slot_rows(status, slots);
   const std::string booted = status.value("booted", std::string("?"));
   std::string text = fmt::format("firmware {}, booted from slot {}\n", version, booted);
   text += render_table({"SLOT", "STATE", "BOOT", "VERSION", "INSTALLED"}, rows, {5, 9, 6, 16});
+  text += warnings;
   reply.answer(true, text, Json{{"version", version}, {"booted", booted}, {"slots", slots}});
 }
 
