@@ -39,21 +39,24 @@ bool AdminSocket::allowed(uid_t uid) const {
 void AdminSocket::serve(int fd) {
   ucred cred{};
   socklen_t len = sizeof cred;
+  const bool allowed_peer =
+      ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && allowed(cred.uid);
+  // The line is read even from a refused peer: closing on unread bytes would reset the
+  // connection before it reads why it was refused.
+  std::string command;
+  char buf[512];
+  while (command.find('\n') == std::string::npos && command.size() < kMaxCommand) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) break;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    command.append(buf, static_cast<std::size_t>(n));
+  }
   std::string reply;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || !allowed(cred.uid)) {
+  if (!allowed_peer) {
     log::warning("admin: refused a connection from uid {}", cred.uid);
     reply = "error: permission denied\n";
   } else {
-    // One line, read with a deadline so a silent client cannot stall the socket.
-    std::string command;
-    char buf[512];
-    while (command.find('\n') == std::string::npos && command.size() < kMaxCommand) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 5000) <= 0) break;
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n <= 0) break;
-      command.append(buf, static_cast<std::size_t>(n));
-    }
     command = command.substr(0, command.find('\n'));
     if (!command.empty() && command.back() == '\r') command.pop_back();
     reply = command.size() >= kMaxCommand ? "error: command too long\n" : handler_(command);
