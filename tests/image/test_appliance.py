@@ -287,7 +287,7 @@ def test_1_serial_console_login_and_show_status():
     vm.expect(r"analyzed", timeout=300)  # the quotes keep the echoed command from matching
     print(vm.vm.before.decode(errors="replace").replace("\r", ""), flush=True)
     vm.vm.sendline("journalctl -q -t seegw-break-glass --no-pager | tail -1; exit")
-    vm.expect(r"BREAK-GLASS: root open_session on ttyS0", timeout=120)
+    vm.expect(r"BREAK-GLASS: root open_session on (/dev/)?ttyS0", timeout=120)
     vm.wait_login_prompt(timeout=120)
 
 
