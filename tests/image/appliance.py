@@ -69,7 +69,6 @@ class Appliance:
         self.console_log = open(workdir.sub("console.log"), "ab")
         self.vm = None
         self.accel = "kvm" if kvm_works() else "tcg"
-        self.boots = 0
 
     def command(self):
         p = self.ports
@@ -95,7 +94,6 @@ class Appliance:
         assert self.vm is None or not self.vm.isalive()
         self.console_log.write(f"\n===== power on ({self.accel}) =====\n".encode())
         self.started = time.monotonic()
-        self.boots += 1
         cmd = self.command()
         self.vm = pexpect.spawn(cmd[0], cmd[1:], timeout=600, logfile=self.console_log, maxread=65536,
                                 dimensions=(50, 200))
@@ -162,10 +160,6 @@ class Appliance:
         """SIGKILL to QEMU: what the guest had not written to its disk is lost, as in a power cut."""
         self.vm.kill(signal.SIGKILL)
         self.vm.close(force=True)
-
-    def wait_power_off(self, timeout=300):
-        self.vm.expect(pexpect.EOF, timeout=timeout)
-        self.vm.close()
 
     def stop(self):
         if self.vm is not None and self.vm.isalive():
