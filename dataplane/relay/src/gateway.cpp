@@ -442,6 +442,8 @@ void Gateway::watch_health() {
   }
 }
 
+std::size_t Gateway::smtp_connections() { return g_limiter ? g_limiter->open() : 0; }
+
 void Gateway::stop() {
   if (stopped_) return;
   stopped_ = true;

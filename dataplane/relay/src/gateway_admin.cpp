@@ -55,11 +55,12 @@ struct AdminVerbs {
                "ok\noperational: {}\nfault: {}\nown certificate: {}\nversion: {}\npolicy "
                "snapshot: version {} ({} agencies, {} vendors)\n"
                "accepted: {}\ndelivered: {}\ndeferred: {}\nbounced: {}\nblocked: {}\nheld: {}\n"
-               "answered: {}\ngenerated: {}\ncorrupt: {}\nin flight: {}\n",
+               "answered: {}\ngenerated: {}\ncorrupt: {}\nin flight: {}\nconnections: {}\n",
                g.operational() ? "yes" : "no", g.operational() ? "" : g.fault(),
                g.own_certificate(), SEEGW_VERSION, t->policy.version, t->policy.seemail.size(),
                t->policy.vendors.size(), s.accepted, s.delivered, s.deferred, s.bounced, s.blocked,
-               s.held, s.answered, s.generated, s.corrupt, g.queue_->in_flight()) +
+               s.held, s.answered, s.generated, s.corrupt, g.queue_->in_flight(),
+               g.smtp_connections()) +
            spool_space(*g.spool_);
   }
 

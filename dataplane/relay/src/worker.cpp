@@ -54,6 +54,11 @@ void ConnectionLimiter::release(const std::string& address) {
   if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
 }
 
+std::size_t ConnectionLimiter::open() {
+  std::lock_guard lock(mutex_);
+  return total_;
+}
+
 // ---- inbound SMTP --------------------------------------------------------------------------
 
 InboundSession::InboundSession(Worker& worker, Open open, std::string address, std::uint16_t port,

@@ -31,6 +31,7 @@ class ConnectionLimiter {
   // Empty when admitted, else the reason for the 421.
   std::string admit(const std::string& address, bool internal);
   void release(const std::string& address);
+  std::size_t open();  // SMTP connections holding a slot now
 
  private:
   std::mutex mutex_;

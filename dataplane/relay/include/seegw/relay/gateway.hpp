@@ -33,6 +33,7 @@ class Gateway {
   void stop();
   QueueStats stats() { return queue_->stats(); }
   std::size_t in_flight() { return queue_->in_flight(); }
+  std::size_t smtp_connections();  // inbound sessions holding a connection slot
   // OPS-1: false while a part the gateway cannot work without (the HSM, a writable spool, a good
   // and current policy snapshot) is missing; then no mail is accepted (4xx) and none is sent.
   bool operational() const { return operational_.load(); }
