@@ -3,7 +3,9 @@
 
 agency-a.govt.nz (Restricted community), agency-b.govt.nz (Standard), agency-c.govt.nz (Restricted):
 three seegw-dataplane instances on loopback, each with its own SoftHSM2 token (key made inside it),
-spool, policy snapshot and internal mail sink, plus one "Internet" sink for everyone else. Users
+spool, policy snapshot and internal mail sink, plus one "Internet" sink for everyone else; C's token
+is served from a process of its own (tools/hsm-server, as a network HSM), A's and B's are loaded
+into the gateway. Users
 submit on each gateway's submission port; gateways talk to each other on their MX ports. The hop
 from A to C runs through a recording proxy so the test can read exactly what went over the wire."""
 import base64
@@ -19,7 +21,7 @@ import time
 from email import message_from_bytes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import BUILD, Gateway, Sink, Workdir, check, free_port, run_tests, strip_trace, wait_for  # noqa
+from harness import BUILD, Gateway, HsmServer, Sink, Workdir, check, free_port, run_tests, strip_trace, wait_for  # noqa
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
@@ -96,7 +98,7 @@ def issue(pki, ca, name, email, *dates):
 
 
 class Agency:
-    def __init__(self, w, letter, community, internet):
+    def __init__(self, w, letter, community, internet, remote_hsm=False):
         self.domain = f"agency-{letter}.govt.nz"
         self.letter = letter
         self.community = community
@@ -108,13 +110,20 @@ class Agency:
         self.mx = free_port()
         self.submission = free_port()
         self.snapshot = os.path.join(w.path, f"policy-{letter}.toml")
-        self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.token, "softhsm2.conf"))
+        pin_file = os.path.join(self.token, "user.pin")
+        if remote_hsm:
+            self.hsm = HsmServer(w, self.token, self.domain, name=f"hsm-{letter}")
+            self.env = self.hsm.env()
+            self.hsm_section = self.hsm.hsm_config(pin_file)
+        else:
+            self.hsm = None
+            self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.token, "softhsm2.conf"))
+            self.hsm_section = f'[hsm]\ntoken = "{self.domain}"\npin_file = "{pin_file}"\nkey_label = "dca"\n'
 
     def configure(self, w, routes):
         route_text = "".join(f'[[route]]\ndomains = ["{d}"]\nnext_hop = "127.0.0.1:{p}"\n' for d, p in routes.items())
         extra = (f'{route_text}[policy]\nsnapshot = "{self.snapshot}"\nnotice_limit = 5\nnotice_window = 3600\n'
-                 f'[hsm]\ntoken = "{self.domain}"\npin_file = "{self.token}/user.pin"\nkey_label = "dca"\n'
-                 'check_interval = 1\n')
+                 f'{self.hsm_section}check_interval = 1\n')
         self.gw = Gateway(w, name=f"gw-{self.letter}", internal_sink=self.inside, outbound_sink=self.internet,
                           internal_networks=(), port=self.mx, env=self.env, domain=self.domain,
                           smtp=f'submission = ["127.0.0.1:{self.submission}"]', extra=extra)
@@ -165,7 +174,7 @@ def world():
     subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), W["pki"]], check=True, stdout=subprocess.DEVNULL)
     internet = Sink(w, "internet")
     a, b, c = (Agency(w, "a", "restricted", internet), Agency(w, "b", "standard", internet),
-               Agency(w, "c", "restricted", internet))
+               Agency(w, "c", "restricted", internet, remote_hsm=True))
     agencies = [a, b, c]
     proxy = RecordingProxy(c.mx)
     a.configure(w, {b.domain: b.mx, c.domain: proxy.port})
@@ -610,6 +619,34 @@ def test_10_hsm_token_removed_mid_run_suspends_and_resumes():
           "never in clear on the wire")
 
 
+def test_10b_a_network_hsm_outage_suspends_and_resumes():
+    """OPS-1 with C's token in a process of its own (a network HSM): its server stops, C answers
+    4xx and nothing leaves unencrypted; the server comes back, C logs in again and mail resumes."""
+    s = world()
+    a, c, proxy = s["a"], s["c"], s["proxy"]
+    check(c.hsm is not None and "P11_KIT_SERVER_ADDRESS" in c.env and "SOFTHSM2_CONF" not in c.env,
+          "C's gateway does not reach its token through the server")
+
+    def refused():
+        try:
+            with socket.create_connection(("127.0.0.1", c.submission), timeout=5) as sock:
+                return sock.recv(256).startswith(b"421 4.3.2")
+        except OSError:
+            return False
+    c.hsm.stop()
+    try:
+        wait_for(refused, timeout=20, what="421 while the HSM server is down")
+    finally:
+        c.hsm.start()
+    wait_for(lambda: not refused(), timeout=30, what="operational again with the server back")
+    # C opens A's secured mail with its key in the server's process.
+    a.submit("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"],
+             b"From: alice@agency-a.govt.nz\r\nSubject: after the outage\r\n\r\n[RESTRICTED] hsm back\r\n")
+    wait_for(lambda: any(b"hsm back" in m for m in c.mail_to("carol@agency-c.govt.nz")), timeout=30,
+             what="A's secured mail opened at C after the outage")
+    check(b"hsm back" not in proxy.wire(), "never in clear on the wire")
+
+
 def test_11_certificate_request_by_signed_mail_is_answered_with_a_cer():
     """DIR-2 fallback: a signed request to domain-certificate-request@ whose Subject is the wanted
     address is answered with that certificate attached; an unsigned one is not answered."""
@@ -886,6 +923,8 @@ def teardown():
     for x in W.get("agencies", []):
         x.gw.stop()
         x.inside.stop()
+        if x.hsm:
+            x.hsm.stop()
     W["internet"].stop()
     if os.environ.get("SEEGW_KEEP") is None:
         W["w"].remove()
@@ -909,6 +948,7 @@ if __name__ == "__main__":
             test_8c_a_users_encrypted_smime_goes_secured_to_an_agency_and_nowhere_else,
             test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded,
             test_10_hsm_token_removed_mid_run_suspends_and_resumes,
+            test_10b_a_network_hsm_outage_suspends_and_resumes,
             test_11_certificate_request_by_signed_mail_is_answered_with_a_cer,
             test_12_no_current_policy_suspends_b_and_a_s_mail_waits_for_it,
             test_12b_a_vendor_gets_secure_unclassified_mail_and_never_classified_mail,

@@ -79,7 +79,8 @@ class Workdir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "mail-sink")
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools")
+SINK = os.path.join(TOOLS, "mail-sink")
 
 
 class Sink:
@@ -132,6 +133,68 @@ def agencyless_policy(snapshot):
     with open(snapshot, "w") as f:
         f.write("# no SEEMail agencies: plain relaying with trigger scanning\nversion = 1\n")
     return f'[policy]\nsnapshot = "{snapshot}"\n'
+
+
+P11_KIT_CLIENT = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
+
+
+def process_tree_cpu(pid):
+    """CPU seconds (user + system) of a process, its reaped children and its live descendants."""
+    def stat(p):
+        with open(f"/proc/{p}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    fields = stat(pid)
+    total = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                for child in f.read().split():
+                    total += round(process_tree_cpu(int(child)) * os.sysconf("SC_CLK_TCK"))
+    except FileNotFoundError:
+        pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class HsmServer:
+    """A token made by tools/make-test-hsm served from a process of its own (tools/hsm-server:
+    p11-kit server), as a network HSM: the gateway loads p11-kit-client.so and signs there."""
+
+    def __init__(self, workdir, token_dir, label, name="hsm"):
+        self.token_dir, self.label = token_dir, label
+        self.socket = workdir.sub(name + ".sock")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        # A process group of its own: the server forks one `p11-kit remote` per client, and an
+        # outage is all of them gone.
+        self.proc = subprocess.Popen([os.path.join(TOOLS, "hsm-server"), self.token_dir, self.label, self.socket],
+                                     start_new_session=True)
+        _processes.append(self.proc)
+        wait_for(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, timeout=10,
+                 what="the HSM server's socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"tools/hsm-server exited with {self.proc.returncode}")
+        return self
+
+    def env(self, base=None):
+        """The environment of a process using the token through the server."""
+        env = dict(base if base is not None else os.environ, P11_KIT_SERVER_ADDRESS=f"unix:path={self.socket}")
+        env.pop("SOFTHSM2_CONF", None)  # nothing in the gateway's process opens the token itself
+        return env
+
+    def hsm_config(self, pin_file, key_label="dca"):
+        """The gateway's [hsm] section for this token through the server."""
+        return (f'[hsm]\nmodule = "{P11_KIT_CLIENT}"\ntoken = "{self.label}"\npin_file = "{pin_file}"\n'
+                f'key_label = "{key_label}"\n')
+
+    def cpu_seconds(self):
+        return process_tree_cpu(self.proc.pid)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait()
 
 
 class Gateway:
