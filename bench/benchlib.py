@@ -1,5 +1,5 @@
-"""Helpers shared by the bench/ scripts: free ports, waiting for a listener, and Postfix's
-smtp-sink as a counting sink."""
+"""Helpers shared by the bench/ scripts: free ports, waiting for a listener, Postfix's smtp-sink as
+a counting sink, and agency A's gateway with its token served from a process of its own."""
 import os
 import re
 import socket
@@ -60,3 +60,47 @@ def agencyless_policy(work):
     with open(snapshot, "w") as f:
         f.write("# no SEEMail agencies: plain relaying with trigger scanning\nversion = 1\n")
     return f'[policy]\nsnapshot = "{snapshot}"\n'
+
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("SEEGW_BUILD", os.path.join(TOP, "build"))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+from harness import P11_KIT_CLIENT, HsmServer, Workdir, process_tree_cpu  # noqa: E402,F401
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of one process (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def agency_a_token(work):
+    """Test PKI and agency A's SoftHSM2 token (key made inside it) for a bench: (pki, token)."""
+    pki, token = os.path.join(work, "pki"), os.path.join(work, "token")
+    subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), token, "agency-a.govt.nz", pki,
+                    os.path.join(BUILD, "crypto-hsm", "seegw-hsm")], check=True, stdout=subprocess.DEVNULL)
+    return pki, token
+
+
+def secure_gateway_config(work, pki, token, hsm, next_hop):
+    """Agency A's gateway: agency C (a SEEMail member) and the Internet both at `next_hop`, the
+    token through `hsm` (tools/hsm-server). Returns (config file, submission port)."""
+    snapshot = os.path.join(work, "policy.toml")
+    with open(snapshot, "w") as f:
+        f.write(f'version = 1\ntrusted_roots = ["{pki}/agency-a/ca.pem", "{pki}/agency-c/ca.pem"]\n'
+                f'crls = ["{pki}/agency-a/crl.pem", "{pki}/agency-c/crl.pem"]\n'
+                f'[[agency]]\ndomain = "agency-c.govt.nz"\ncommunity = "restricted"\n'
+                f'certificate = "{pki}/certs/agency-c-dca.pem"\ncapabilities = ["2.16.840.1.101.3.4.1.42"]\n')
+    port, sub = free_port(), free_port()
+    config = os.path.join(work, "seegw.toml")
+    with open(config, "w") as f:
+        f.write(f'[gateway]\nhostname = "gw.agency-a.govt.nz"\ndomain = "agency-a.govt.nz"\n'
+                f'internal_networks = []\n[smtp]\nlisten = ["127.0.0.1:{port}"]\n'
+                f'submission = ["127.0.0.1:{sub}"]\n[spool]\npath = "{work}/seegw-spool"\n'
+                f'[relay]\noutbound_host = "127.0.0.1:{next_hop}"\ntls = "none"\n'
+                f'[[route]]\ndomains = ["agency-c.govt.nz"]\nnext_hop = "127.0.0.1:{next_hop}"\n'
+                f'[policy]\nsnapshot = "{snapshot}"\n'
+                + hsm.hsm_config(os.path.join(token, "user.pin")) + "check_interval = 5\n")
+    return config, sub

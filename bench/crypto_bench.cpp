@@ -1,7 +1,8 @@
 // bench/crypto: sign+encrypt and decrypt+verify through the HSM (SoftHSM2 via libp11), beside the
 // raw ceilings measured in the same run: SoftHSM2 C_Sign(CKM_SHA256_RSA_PKCS) and in-process
 // OpenSSL RSA-2048 signing. Needs SEEGW_BENCH_TOKEN_DIR and SEEGW_BENCH_PKI (bench/crypto sets
-// them).
+// them); SEEGW_BENCH_HSM_MODULE names another PKCS#11 module (p11-kit-client.so for a token served
+// by tools/hsm-server).
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -25,6 +26,7 @@ seegw::pkcs11::HsmConfig config() {
   seegw::pkcs11::HsmConfig c;
   c.token_label = "agency-a.govt.nz";
   c.pin_file = env("SEEGW_BENCH_TOKEN_DIR") + "/user.pin";
+  if (auto module = env("SEEGW_BENCH_HSM_MODULE"); !module.empty()) c.module_path = module;
   return c;
 }
 

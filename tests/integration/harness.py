@@ -70,6 +70,13 @@ class Workdir:
     def __init__(self, name):
         self.path = tempfile.mkdtemp(prefix=f"seegw-{name}-")
 
+    @classmethod
+    def at(cls, path):
+        """An existing folder (a bench's) as a Workdir."""
+        w = cls.__new__(cls)
+        w.path = path
+        return w
+
     def sub(self, *parts):
         p = os.path.join(self.path, *parts)
         os.makedirs(os.path.dirname(p), exist_ok=True)
