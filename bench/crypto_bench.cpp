@@ -13,6 +13,7 @@
 #include <string>
 
 #include "seegw/cms/smime.hpp"
+#include "seegw/common/memory.hpp"
 #include "seegw/pkcs11/hsm.hpp"
 
 namespace {
@@ -152,4 +153,11 @@ BENCHMARK(BM_OpenSslRsaSign)->Threads(1)->Threads(2)->UseRealTime()->MinTime(1.0
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  seegw::memory::keep_freed_message_buffers();  // as the data plane runs
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

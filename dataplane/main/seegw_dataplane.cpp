@@ -8,6 +8,7 @@
 #include <string>
 
 #include "seegw/common/log.hpp"
+#include "seegw/common/memory.hpp"
 #include "seegw/config/config.hpp"
 #include "seegw/relay/gateway.hpp"
 
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  memory::keep_freed_message_buffers();
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);

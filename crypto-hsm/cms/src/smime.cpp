@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include <atomic>
+#include <iterator>
 #include <memory>
 
 namespace seegw::cms {
@@ -66,18 +67,30 @@ const EVP_CIPHER* evp_cipher(Cipher c) {
 
 int cipher_nid(Cipher c) { return EVP_CIPHER_get_nid(evp_cipher(c)); }
 
+// Encoded straight into the string (sized by a first pass): a memory BIO grows by copying and
+// clears what it frees, which cost more than the encoding on every secure message.
 std::string der_of(CMS_ContentInfo* cms) {
-  Bio b(BIO_new(BIO_s_mem()));
-  i2d_CMS_bio(b.get(), cms);
-  return bio_string(b.get());
+  const int n = i2d_CMS_ContentInfo(cms, nullptr);
+  if (n <= 0) return {};
+  std::string out(static_cast<std::size_t>(n), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  i2d_CMS_ContentInfo(cms, &p);
+  return out;
 }
 
-std::string p7m_entity(std::string_view smime_type, std::string_view der) {
-  return fmt::format(
-      "Content-Type: application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"\r\n"
-      "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
-      "Content-Transfer-Encoding: base64\r\n\r\n{}",
-      smime_type, mime::encode_base64(der));
+// An application/pkcs7-mime entity appended to `out`, its base64 written in place.
+void append_p7m_entity(std::string& out, std::string_view smime_type, std::string_view der) {
+  fmt::format_to(std::back_inserter(out),
+                 "Content-Type: application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"\r\n"
+                 "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
+                 "Content-Transfer-Encoding: base64\r\n\r\n",
+                 smime_type);
+  mime::append_base64(out, der);
+}
+
+// Room for a base64 body of `der` and `extra` bytes of headers.
+std::size_t base64_size(std::size_t der, std::size_t extra) {
+  return extra + (der + 2) / 3 * 4 * 78 / 76 + 4;
 }
 
 // Headers of an RFC 5322 message split into (content headers, other headers), and the body.
@@ -386,7 +399,9 @@ Result<std::string> sign(std::string_view message, const Signer& signer,
       "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
       "Content-Transfer-Encoding: base64\r\n"
       "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n";
-  out += mime::encode_base64(der_of(signed_data->get()));
+  const std::string der = der_of(signed_data->get());
+  out.reserve(base64_size(der.size(), out.size() + boundary.size() + 8));
+  mime::append_base64(out, der);
   out += fmt::format("\r\n--{}--\r\n", boundary);
   return out;
 }
@@ -397,10 +412,18 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
   Split original = split_message(message);
 
   // 1. The domain signature over the whole message, carried as message/rfc822 (opaque signed).
-  std::string inner = "Content-Type: message/rfc822\r\n\r\n" + std::string(message);
+  constexpr std::string_view kRfc822 = "Content-Type: message/rfc822\r\n\r\n";
+  std::string inner;
+  inner.reserve(kRfc822.size() + message.size());
+  inner.append(kRfc822).append(message);
   auto signed_data = make_signed(inner, signer, protection, false);
   if (!signed_data) return std::unexpected(signed_data.error());
-  std::string signed_entity = p7m_entity("signed-data", der_of(signed_data->get()));
+  std::string signed_entity;
+  {
+    const std::string der = der_of(signed_data->get());
+    signed_entity.reserve(base64_size(der.size(), 200));
+    append_p7m_entity(signed_entity, "signed-data", der);
+  }
 
   // 2. Enveloped to every recipient domain certificate.
   const bool gcm =
@@ -426,11 +449,14 @@ Result<std::string> protect(std::string_view message, const Signer& signer,
 
   // 3. The outer message: the transport fields of the original (OUT-9), a neutral Subject, then
   // the enveloped entity.
-  std::string outer = visible_headers(
+  std::string out = visible_headers(
       original.outer, protection.outer_subject.value_or(std::string(kDefaultOuterSubject)),
       transport_field);
-  return outer + "MIME-Version: 1.0\r\n" +
-         p7m_entity(gcm ? "authEnveloped-data" : "enveloped-data", der_of(env.get()));
+  const std::string der = der_of(env.get());
+  out.reserve(base64_size(der.size(), out.size() + 250));
+  out += "MIME-Version: 1.0\r\n";
+  append_p7m_entity(out, gcm ? "authEnveloped-data" : "enveloped-data", der);
+  return out;
 }
 
 namespace {

@@ -111,7 +111,7 @@ std::string decode_base64(std::string_view text) {
   return out;
 }
 
-std::string encode_base64(std::string_view in, std::size_t line_length) {
+void append_base64(std::string& out, std::string_view in, std::size_t line_length) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   line_length = std::max<std::size_t>(4, line_length / 4 * 4);
@@ -120,8 +120,9 @@ std::string encode_base64(std::string_view in, std::size_t line_length) {
   const std::size_t lines = (groups + groups_per_line - 1) / groups_per_line;
   // Sized once and written through a pointer: a CMS body is base64-encoded on every secure
   // message, and appending a character at a time cost more than the encoding.
-  std::string out(groups * 4 + lines * 2, '\0');
-  char* o = out.data();
+  const std::size_t start = out.size();
+  out.resize(start + groups * 4 + lines * 2);
+  char* o = out.data() + start;
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   const std::size_t whole = in.size() / 3;
   std::size_t column = 0;
@@ -153,6 +154,11 @@ std::string encode_base64(std::string_view in, std::size_t line_length) {
     *o++ = '\n';
   }
   out.resize(static_cast<std::size_t>(o - out.data()));
+}
+
+std::string encode_base64(std::string_view in, std::size_t line_length) {
+  std::string out;
+  append_base64(out, in, line_length);
   return out;
 }
 

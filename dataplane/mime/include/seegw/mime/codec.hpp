@@ -14,6 +14,8 @@ namespace seegw::mime {
 std::string decode_base64(std::string_view text);
 // Base64 in lines of `line_length` characters ended by CRLF (RFC 2045 §6.8: at most 76).
 std::string encode_base64(std::string_view bytes, std::size_t line_length = 76);
+// The same, appended to `out` in one pass (the outgoing message is built without a copy of it).
+void append_base64(std::string& out, std::string_view bytes, std::size_t line_length = 76);
 // Base64 on one line with no line end: a value inside a line protocol (the admin socket).
 std::string encode_base64_line(std::string_view bytes);
 // Quoted-printable: soft line breaks removed, =XX decoded, broken escapes kept literally.
