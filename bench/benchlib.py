@@ -104,3 +104,34 @@ def secure_gateway_config(work, pki, token, hsm, next_hop):
                 f'[policy]\nsnapshot = "{snapshot}"\n'
                 + hsm.hsm_config(os.path.join(token, "user.pin")) + "check_interval = 5\n")
     return config, sub
+
+
+# What bench/latency_probe sends: a classified message to SEEMail member agency C, or an
+# unclassified one to the Internet.
+KINDS = {"secure": dict(to="carol@agency-c.govt.nz", subject="[RESTRICTED] budget figures"),
+         "plain": dict(to="bob@example.org", subject="lunch")}
+
+
+def probe_load(gateway_port, sink_port, kind, messages, rate, connections=20, size=10240):
+    """bench/latency_probe: `messages` of KINDS[kind] at `rate` per second (0: as fast as the
+    sessions go) into the gateway, and the next hop they leave it for. Per message (end of DATA,
+    250, at the next hop) in seconds, and the seconds the load took to send."""
+    cmd = [os.path.join(BUILD, "bench", "latency_probe"), "--gateway", str(gateway_port), "--sink", str(sink_port),
+           "--messages", str(messages), "--rate", f"{rate:.1f}", "--connections", str(connections),
+           "--size", str(size), "--to", KINDS[kind]["to"], "--subject", KINDS[kind]["subject"]]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.stderr.readline().strip() != "ready":
+        sys.exit(f"bench: the latency probe did not start: {p.stderr.read()}")
+    out, err = p.communicate("go\n", timeout=600)
+    if p.returncode != 0:
+        sys.exit(f"bench: the latency probe failed: {err}")
+    times, sent = [], 0.0
+    for line in out.splitlines():
+        if line.startswith("# sent"):
+            sent = float(line.split()[-2])
+            continue
+        _, end, reply, at_sink = (int(x) for x in line.split(","))
+        if not at_sink:
+            sys.exit(f"bench: {kind}: a message never reached the next hop")
+        times.append((end / 1e9, reply / 1e9, at_sink / 1e9))
+    return times, sent
