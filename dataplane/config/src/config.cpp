@@ -299,6 +299,17 @@ Result<void> read_dpdk(const toml::table& t, Reader& r, Config& c) {
     r.str(d["gateway"], c.dpdk.gateway);
     r.str(d["mac"], c.dpdk.mac);
     c.dpdk.checksum_offload = d["checksum_offload"].value_or(true);
+    c.dpdk.hop_only = d["hop_only"].value_or(false);
+    if (auto* ports = d["listen"].as_array()) {
+      for (const auto& port : *ports) {
+        auto v = port.value<int64_t>();
+        if (!v || *v < 1 || *v > 65535) return fail(Errc::config, "dpdk.listen holds port numbers");
+        c.dpdk.listen.push_back(static_cast<std::uint16_t>(*v));
+      }
+      if (!c.dpdk.hop_only)
+        return fail(Errc::config,
+                    "dpdk.listen is for dpdk.hop_only (otherwise the stack takes smtp.listen)");
+    }
     if (auto v = d["mbufs"].value<int64_t>(); v && *v >= 1024)
       c.dpdk.mbufs = static_cast<std::uint32_t>(*v);
     if (auto v = d["mtu"].value<int64_t>()) {
@@ -336,6 +347,9 @@ Result<void> read_dpdk(const toml::table& t, Reader& r, Config& c) {
       return fail(Errc::config,
                   "dpdk.address needs the stack's address with its prefix, "
                   "e.g. \"198.18.0.2/24\"");
+    if (c.dpdk.enabled && !Network::parse(c.dpdk.address))
+      return fail(Errc::config, "dpdk.address is not an IPv4 address with its prefix: " +
+                                    c.dpdk.address);
   }
   return {};
 }
@@ -387,6 +401,12 @@ Result<Config> load(const std::filesystem::path& file) {
   auto text = read_file(file.string());
   if (!text) return fail(Errc::config, fmt::format("config: {}", text.error().message));
   return parse(*text);
+}
+
+bool PollModeSettings::carries(std::string_view host) const {
+  if (!hop_only) return true;
+  auto subnet = Network::parse(address);
+  return subnet && subnet->contains(host);
 }
 
 }  // namespace seegw::config

@@ -142,8 +142,12 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
     if (!backend) return std::unexpected(backend.error());
     gw->plane_ = std::move(*backend);
     std::vector<std::pair<std::uint16_t, bool>> ports;
-    for (const auto& hp : c.listen) ports.emplace_back(hp.port, false);
-    for (const auto& hp : c.submission) ports.emplace_back(hp.port, true);
+    if (c.dpdk.hop_only) {
+      for (auto port : c.dpdk.listen) ports.emplace_back(port, false);
+    } else {
+      for (const auto& hp : c.listen) ports.emplace_back(hp.port, false);
+      for (const auto& hp : c.submission) ports.emplace_back(hp.port, true);
+    }
     for (std::size_t i = 0; i < gw->plane_->lanes(); ++i) {
       Shared shared{gw->config_, *gw->spool_, *gw->queue_,      *g_limiter,
                     server_tls,  client_tls,  &gw->operational_};
@@ -163,7 +167,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   // port by mistake fails with "address in use" instead of silently taking half the mail.
   std::vector<std::pair<int, bool>> sockets;
   std::vector<const std::vector<config::HostPort>*> kernel_listeners;
-  if (!c.dpdk.enabled) kernel_listeners = {&c.listen, &c.submission};
+  if (!c.dpdk.enabled || c.dpdk.hop_only) kernel_listeners = {&c.listen, &c.submission};
   for (const auto* list : kernel_listeners) {
     for (const auto& hp : *list) {
       std::string error;
@@ -173,9 +177,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       sockets.emplace_back(fd, list == &c.submission);
     }
   }
-  const unsigned n = c.dpdk.enabled ? static_cast<unsigned>(gw->workers_.size())
-                     : c.io_threads ? c.io_threads
-                                    : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned lanes = static_cast<unsigned>(gw->workers_.size());
+  const unsigned n = c.dpdk.enabled && !c.dpdk.hop_only ? lanes
+                     : lanes + (c.io_threads ? c.io_threads
+                                             : std::max(1u, std::thread::hardware_concurrency()));
   for (unsigned i = static_cast<unsigned>(gw->workers_.size()); i < n; ++i) {
     gw->workers_.push_back(
         std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
@@ -195,10 +200,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   std::string where;
   for (auto& l : c.listen) where += " " + l.text();
   for (auto& l : c.submission) where += " " + l.text() + "(submission)";
-  log::notice("seegw-dataplane: listening on{} with {} {}; spool {}", where, n,
-              c.dpdk.enabled ? (n == 1 ? "poll-mode loop (DPDK)" : "poll-mode loops (DPDK lanes)")
-                             : "I/O loops",
-              c.spool_path.string());
+  for (auto port : c.dpdk.listen) where += fmt::format(" {}:{}(DPDK)", c.dpdk.address, port);
+  log::notice("seegw-dataplane: listening on{} with {} poll-mode loop(s) (DPDK lanes) and {} I/O "
+              "loop(s); spool {}",
+              where, lanes, n - lanes, c.spool_path.string());
   return gw;
 }
 
@@ -236,7 +241,17 @@ void Gateway::start_queue() {
 // reused across all its jobs (not split N ways) and max_connections_per_destination holds for
 // the gateway, not for each loop.
 void Gateway::dispatch(DeliveryJob job) {
-  const std::size_t owner = std::hash<std::string>{}(destination_key(job.route)) % workers_.size();
+  // The lanes come first in workers_; with [dpdk] hop_only a next hop goes over the port only
+  // when it is on the port's subnet, every other one over the kernel's sockets.
+  const std::size_t lanes = plane_ ? plane_->lanes() : 0;
+  std::size_t first = 0, count = workers_.size();
+  if (lanes && config_.dpdk.hop_only) {
+    const bool on_port = config_.dpdk.carries(job.route.next_hop.host);
+    first = on_port ? 0 : lanes;
+    count = on_port ? lanes : workers_.size() - lanes;
+  }
+  const std::size_t owner =
+      first + std::hash<std::string>{}(destination_key(job.route)) % count;
   workers_[owner]->deliver(std::move(job));
 }
 

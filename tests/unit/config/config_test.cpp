@@ -140,6 +140,22 @@ seed = 7
   EXPECT_FALSE(parse("").value().dpdk.faults.any());
 }
 
+TEST(Config, DpdkHopOnlyCarriesTheNextHopsOnThePortsSubnet) {
+  auto c = parse(
+      "[dpdk]\nenabled = true\naddress = \"198.19.0.1/24\"\nhop_only = true\nlisten = [2525]\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->dpdk.listen, (std::vector<std::uint16_t>{2525}));
+  EXPECT_TRUE(c->dpdk.carries("198.19.0.2"));   // the other gateway, over the port
+  EXPECT_FALSE(c->dpdk.carries("127.0.0.1"));   // the sink, over the kernel's sockets
+  EXPECT_FALSE(c->dpdk.carries("198.19.1.2"));  // off the subnet
+  auto all = parse("[dpdk]\nenabled = true\naddress = \"198.19.0.1/24\"\n");
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->dpdk.carries("127.0.0.1"));  // without hop_only the stack takes everything
+  EXPECT_FALSE(parse("[dpdk]\nlisten = [2525]\n"));  // only with hop_only
+  EXPECT_FALSE(parse("[dpdk]\nhop_only = true\nlisten = [0]\n"));
+  EXPECT_FALSE(parse("[dpdk]\nenabled = true\naddress = \"mail.example/24\"\n"));
+}
+
 TEST(Network, MatchesPrefixes) {
   auto n = Network::parse("192.168.16.0/20");
   ASSERT_TRUE(n);

@@ -64,6 +64,14 @@ struct PollModeSettings {
   std::uint16_t queues = 1;
   // The CPU each lane's thread is pinned to, one per lane; empty: the scheduler decides.
   std::vector<int> lane_cpus;
+  // An appliance with one NIC on DPDK and the other on the kernel: the [smtp] listeners and the
+  // next hops stay on kernel sockets, except next hops on the port's subnet (`address`), which
+  // go over the port (the hop between two gateways, say); the stack listens on `listen` (ports
+  // at its own address). Without it the stack takes every listener and next hop.
+  bool hop_only = false;
+  std::vector<std::uint16_t> listen;
+  // Does a next hop at `host` go over the port?
+  bool carries(std::string_view host) const;
   bool checksum_offload = true;              // IPv4/TCP checksums by the port, when it offers that
   std::chrono::microseconds idle_sleep{50};  // after 64 empty polls; 0 = pure busy polling
   // Fault injection, for tests only: the kernel here has no netem, so loss is made on our side.
