@@ -589,6 +589,15 @@ def test_9_seemail_ping_round_trip_and_a_notification_storm_is_bounded():
     check(not any(b"storm" in m for m in s["internet"].messages()), "none reached the Internet")
 
 
+def refuses_for_want_of_the_hsm(agency):
+    """Does the agency's gateway greet its users with 421 4.3.2 (OPS-1: no HSM, no mail)?"""
+    try:
+        with socket.create_connection(("127.0.0.1", agency.submission), timeout=5) as sock:
+            return sock.recv(256).startswith(b"421 4.3.2")
+    except OSError:
+        return False
+
+
 def test_10_hsm_token_removed_mid_run_suspends_and_resumes():
     """OPS-1: 4xx while the token is gone; nothing leaves unencrypted; mail resumes by itself."""
     s = world()
@@ -597,11 +606,7 @@ def test_10_hsm_token_removed_mid_run_suspends_and_resumes():
     shutil.move(tokens, tokens + ".away")
     try:
         def refused():
-            try:
-                with socket.create_connection(("127.0.0.1", a.submission), timeout=5) as sock:
-                    return sock.recv(256).startswith(b"421 4.3.2")
-            except OSError:
-                return False
+            return refuses_for_want_of_the_hsm(a)
         wait_for(refused, timeout=20, what="421 while the HSM is gone")
         try:
             a.submit("alice@agency-a.govt.nz", ["carol@agency-c.govt.nz"], b"Subject: x\r\n\r\n[RESTRICTED] y\r\n")
@@ -628,11 +633,7 @@ def test_10b_a_network_hsm_outage_suspends_and_resumes():
           "C's gateway does not reach its token through the server")
 
     def refused():
-        try:
-            with socket.create_connection(("127.0.0.1", c.submission), timeout=5) as sock:
-                return sock.recv(256).startswith(b"421 4.3.2")
-        except OSError:
-            return False
+        return refuses_for_want_of_the_hsm(c)
     c.hsm.stop()
     try:
         wait_for(refused, timeout=20, what="421 while the HSM server is down")

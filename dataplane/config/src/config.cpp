@@ -348,8 +348,8 @@ Result<void> read_dpdk(const toml::table& t, Reader& r, Config& c) {
                   "dpdk.address needs the stack's address with its prefix, "
                   "e.g. \"198.18.0.2/24\"");
     if (c.dpdk.enabled && !Network::parse(c.dpdk.address))
-      return fail(Errc::config, "dpdk.address is not an IPv4 address with its prefix: " +
-                                    c.dpdk.address);
+      return fail(Errc::config,
+                  "dpdk.address is not an IPv4 address with its prefix: " + c.dpdk.address);
   }
   return {};
 }

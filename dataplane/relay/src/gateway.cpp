@@ -178,9 +178,11 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
     }
   }
   const unsigned lanes = static_cast<unsigned>(gw->workers_.size());
-  const unsigned n = c.dpdk.enabled && !c.dpdk.hop_only ? lanes
-                     : lanes + (c.io_threads ? c.io_threads
-                                             : std::max(1u, std::thread::hardware_concurrency()));
+  const unsigned n =
+      c.dpdk.enabled && !c.dpdk.hop_only
+          ? lanes
+          : lanes +
+                (c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency()));
   for (unsigned i = static_cast<unsigned>(gw->workers_.size()); i < n; ++i) {
     gw->workers_.push_back(
         std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
@@ -201,9 +203,10 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   for (auto& l : c.listen) where += " " + l.text();
   for (auto& l : c.submission) where += " " + l.text() + "(submission)";
   for (auto port : c.dpdk.listen) where += fmt::format(" {}:{}(DPDK)", c.dpdk.address, port);
-  log::notice("seegw-dataplane: listening on{} with {} poll-mode loop(s) (DPDK lanes) and {} I/O "
-              "loop(s); spool {}",
-              where, lanes, n - lanes, c.spool_path.string());
+  log::notice(
+      "seegw-dataplane: listening on{} with {} poll-mode loop(s) (DPDK lanes) and {} I/O "
+      "loop(s); spool {}",
+      where, lanes, n - lanes, c.spool_path.string());
   return gw;
 }
 
@@ -250,8 +253,7 @@ void Gateway::dispatch(DeliveryJob job) {
     first = on_port ? 0 : lanes;
     count = on_port ? lanes : workers_.size() - lanes;
   }
-  const std::size_t owner =
-      first + std::hash<std::string>{}(destination_key(job.route)) % count;
+  const std::size_t owner = first + std::hash<std::string>{}(destination_key(job.route)) % count;
   workers_[owner]->deliver(std::move(job));
 }
 

@@ -150,7 +150,7 @@ TEST(Config, DpdkHopOnlyCarriesTheNextHopsOnThePortsSubnet) {
   EXPECT_FALSE(c->dpdk.carries("198.19.1.2"));  // off the subnet
   auto all = parse("[dpdk]\nenabled = true\naddress = \"198.19.0.1/24\"\n");
   ASSERT_TRUE(all);
-  EXPECT_TRUE(all->dpdk.carries("127.0.0.1"));  // without hop_only the stack takes everything
+  EXPECT_TRUE(all->dpdk.carries("127.0.0.1"));       // without hop_only the stack takes everything
   EXPECT_FALSE(parse("[dpdk]\nlisten = [2525]\n"));  // only with hop_only
   EXPECT_FALSE(parse("[dpdk]\nhop_only = true\nlisten = [0]\n"));
   EXPECT_FALSE(parse("[dpdk]\nenabled = true\naddress = \"mail.example/24\"\n"));
