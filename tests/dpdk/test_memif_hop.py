@@ -8,12 +8,13 @@ it there on its stack's listener and relays it to a kernel sink. Every message a
 byte-identical, and the stacks' counters show the hop went through them."""
 import os
 import re
+import smtplib
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from harness import BUILD, Gateway, Sink, Workdir, check, free_port, run_tests, strip_trace, wait_for  # noqa: E402
+from harness import Gateway, Sink, Workdir, check, run_tests, strip_trace, wait_for  # noqa: E402
 
 TAG = str(os.getpid() % 10000)
 HOP_PORT = 2525
@@ -47,7 +48,6 @@ def test_mail_crosses_the_memif_hop_and_arrives_identical():
     try:
         c.start()
         a.start()
-        import smtplib
         body = "line one\r\n.\r\n..two dots\r\n" + ("y" * 990 + "\r\n") * 60
         for i in range(20):
             with smtplib.SMTP("127.0.0.1", a.port, timeout=30) as s:

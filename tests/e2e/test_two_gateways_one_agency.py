@@ -162,13 +162,16 @@ def test_a_gateway_killed_mid_stream_loses_nothing_and_the_other_carries_on():
              what="every message not in A1's spool at C through A2")
     check(re.search(r"agency-c\.govt\.nz: signed \(SHA\d+\) and encrypted", a2.log_text()),
           "A2 secured nothing while A1 was down")
-    check(not held & set(arrived_ids(c_inside)), "a message in dead A1's spool arrived anyway")
+    # A message A1 had handed to C but not yet recorded as delivered is in its spool and at C:
+    # that one goes twice. The rest of what it held waits for A1.
+    waiting = held - set(arrived_ids(c_inside))
+    check(waiting, f"nothing A1 held was still waiting for it ({len(held)} held, all arrived)")
     a1.start()  # its spool resumes
     wait_for(lambda: set(arrived_ids(c_inside)) >= set(ids), timeout=300,
              what="every message at C after A1's restart")
     got = arrived_ids(c_inside)
-    print(f"{MESSAGES} messages: {len(held)} were in A1's spool when it was killed, "
-          f"{len(got) - len(set(got))} arrived twice", flush=True)
+    print(f"{MESSAGES} messages: {len(held)} were in A1's spool when it was killed, {len(waiting)} of them "
+          f"undelivered; {len(got) - len(set(got))} arrived twice", flush=True)
     check(not re.search(r"status=bounced|quarantine", a1.log_text() + a2.log_text()),
           "a message bounced or was quarantined")
 
