@@ -430,13 +430,33 @@ def test_5_power_cut_mid_load_loses_nothing_acknowledged():
           f"image={os.path.getsize(os.path.join(IMAGE_OUT, 'rootfs.squashfs')) >> 20}MiB", flush=True)
 
 
+def teardown(passed):
+    """The machine off, the host's peers stopped; the work folder (a disk overlay of several
+    hundred MiB) removed when every test passed, kept with its console log otherwise."""
+    if W.get("vm"):
+        W["vm"].stop()
+    if W.get("directory"):
+        import test_directory as td
+        td.stop_slapd()
+        if passed:
+            W["directory"]["w"].remove()
+    for sink in ("inside", "internet"):
+        if W.get(sink):
+            W[sink].stop()
+    if W.get("w") and passed and not os.environ.get("SEEGW_IMAGE_KEEP"):
+        W["w"].remove()
+
+
 if __name__ == "__main__":
+    passed = False
     try:
         run_tests([test_1_serial_console_login_and_show_status,
                    test_2_ssh_keys_only_console_commands_only_inside_only,
                    test_3_mail_flows_and_a_classified_message_to_a_non_member_is_stopped,
                    test_4_updates_signed_verified_booted_kept_or_fallen_back,
                    test_5_power_cut_mid_load_loses_nothing_acknowledged])
+    except SystemExit as done:
+        passed = done.code == 0
+        raise
     finally:
-        if W.get("vm"):
-            W["vm"].stop()
+        teardown(passed)
