@@ -21,7 +21,8 @@ import time
 from email import message_from_bytes
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import BUILD, Gateway, HsmServer, Sink, Workdir, check, free_port, run_tests, strip_trace, wait_for  # noqa
+from harness import (BUILD, Gateway, HsmServer, Sink, Workdir, check, free_port, run_tests, serve_connections,  # noqa
+                     strip_trace, wait_for)
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
@@ -42,17 +43,12 @@ class RecordingProxy:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", self.port))
         self.sock.listen(16)
-        threading.Thread(target=self.accept, daemon=True).start()
+        serve_connections(self.sock, self.relay)
 
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self.pump, args=(c, u, True), daemon=True).start()
-            threading.Thread(target=self.pump, args=(u, c, False), daemon=True).start()
+    def relay(self, c):
+        u = socket.create_connection(("127.0.0.1", self.target))
+        threading.Thread(target=self.pump, args=(c, u, True), daemon=True).start()
+        self.pump(u, c, False)
 
     def pump(self, src, dst, record):
         try:

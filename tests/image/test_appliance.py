@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "control"))
-from harness import BUILD, Sink, Workdir, check, free_port, run_tests, wait_for  # noqa: E402
+from harness import BUILD, Sink, Workdir, check, free_port, run_tests, serve_connections, wait_for  # noqa: E402
 import appliance as ap  # noqa: E402
 
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -57,15 +57,7 @@ class SyslogReceiver:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)
         self.sock = ctx.wrap_socket(socket.create_server(("127.0.0.1", self.port)), server_side=True)
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self.read, args=(c,), daemon=True).start()
+        serve_connections(self.sock, self.read)
 
     def read(self, c):
         buf = b""

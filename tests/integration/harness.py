@@ -49,6 +49,22 @@ def wait_port(port, timeout=10.0):
     raise TimeoutError(f"nothing listening on {port}")
 
 
+def serve_connections(sock, handle):
+    """Accepts on a listening socket in a daemon thread; each connection goes to handle(conn) in
+    a thread of its own. A client that fails (its TLS handshake, say) is skipped; closing the
+    socket ends it."""
+    def accept():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                if sock.fileno() == -1:
+                    return
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+
+
 def wait_for(predicate, timeout=30.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

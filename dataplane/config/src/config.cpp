@@ -347,9 +347,12 @@ Result<void> read_dpdk(const toml::table& t, Reader& r, Config& c) {
       return fail(Errc::config,
                   "dpdk.address needs the stack's address with its prefix, "
                   "e.g. \"198.18.0.2/24\"");
-    if (c.dpdk.enabled && !Network::parse(c.dpdk.address))
+    if (auto subnet = Network::parse(c.dpdk.address)) {
+      c.dpdk.subnet = *subnet;
+    } else if (c.dpdk.enabled) {
       return fail(Errc::config,
                   "dpdk.address is not an IPv4 address with its prefix: " + c.dpdk.address);
+    }
   }
   return {};
 }
@@ -404,9 +407,7 @@ Result<Config> load(const std::filesystem::path& file) {
 }
 
 bool PollModeSettings::carries(std::string_view host) const {
-  if (!hop_only) return true;
-  auto subnet = Network::parse(address);
-  return subnet && subnet->contains(host);
+  return !hop_only || (subnet && subnet->contains(host));
 }
 
 }  // namespace seegw::config

@@ -133,6 +133,32 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       c.max_connections, c.max_connections_per_client,
       c.reserved_internal_connections.value_or(c.max_connections / 10));
 
+  if (auto loops = gw->make_loops(server_tls, client_tls); !loops)
+    return std::unexpected(loops.error());
+  gw->queue_->set_operational([g = gw.get()] { return g->operational(); });
+  gw->start_queue();
+  for (auto& w : gw->workers_) gw->threads_.emplace_back([w = w.get()] { w->run(); });
+  gw->health_ = std::thread([g = gw.get()] { g->watch_health(); });
+  auto admin = AdminSocket::open(
+      c.admin_socket.empty() ? c.spool_path / "admin.sock" : c.admin_socket,
+      [g = gw.get()](const std::string& cmd) { return g->admin_command(cmd); }, c.admin_users);
+  if (!admin) return std::unexpected(admin.error());
+  gw->admin_ = std::move(*admin);
+  std::string where;
+  for (auto& l : c.listen) where += " " + l.text();
+  for (auto& l : c.submission) where += " " + l.text() + "(submission)";
+  for (auto port : c.dpdk.listen) where += fmt::format(" {}:{}(DPDK)", c.dpdk.address, port);
+  const std::size_t lanes = gw->plane_ ? gw->plane_->lanes() : 0;
+  log::notice(
+      "seegw-dataplane: listening on{} with {} poll-mode loop(s) (DPDK lanes) and {} I/O "
+      "loop(s); spool {}",
+      where, lanes, gw->workers_.size() - lanes, c.spool_path.string());
+  return gw;
+}
+
+Result<void> Gateway::make_loops(const std::shared_ptr<tls::TlsContext>& server_tls,
+                                 const std::shared_ptr<tls::TlsContext>& client_tls) {
+  const auto& c = config_;
   if (c.dpdk.enabled) {
 #ifdef SEEGW_HAVE_DPDK
     // The poll-mode data plane: one loop per lane (queue pair) runs the port's queue and its
@@ -140,7 +166,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
     // stack's own address), on every lane, since RSS may bring a client to any of them.
     auto backend = dpdk::PollModeBackend::start(c.dpdk);
     if (!backend) return std::unexpected(backend.error());
-    gw->plane_ = std::move(*backend);
+    plane_ = std::move(*backend);
     std::vector<std::pair<std::uint16_t, bool>> ports;
     if (c.dpdk.hop_only) {
       for (auto port : c.dpdk.listen) ports.emplace_back(port, false);
@@ -148,13 +174,12 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       for (const auto& hp : c.listen) ports.emplace_back(hp.port, false);
       for (const auto& hp : c.submission) ports.emplace_back(hp.port, true);
     }
-    for (std::size_t i = 0; i < gw->plane_->lanes(); ++i) {
-      Shared shared{gw->config_, *gw->spool_, *gw->queue_,      *g_limiter,
-                    server_tls,  client_tls,  &gw->operational_};
-      shared.backend = &gw->plane_->lane(i);
-      gw->workers_.push_back(std::make_unique<Worker>(shared));
-      gw->plane_->attach(i, gw->workers_.back()->loop());
-      if (auto listening = gw->workers_.back()->listen_on_backend(ports); !listening)
+    for (std::size_t i = 0; i < plane_->lanes(); ++i) {
+      Shared shared{config_, *spool_, *queue_, *g_limiter, server_tls, client_tls, &operational_};
+      shared.backend = &plane_->lane(i);
+      workers_.push_back(std::make_unique<Worker>(shared));
+      plane_->attach(i, workers_.back()->loop());
+      if (auto listening = workers_.back()->listen_on_backend(ports); !listening)
         return std::unexpected(listening.error());
     }
 #else
@@ -173,41 +198,23 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       std::string error;
       int fd = io::listen_tcp(hp.host, hp.port, false, error);
       if (fd < 0) return fail(Errc::io, error);
-      gw->listening_fds_.push_back(fd);
+      listening_fds_.push_back(fd);
       sockets.emplace_back(fd, list == &c.submission);
     }
   }
-  const unsigned lanes = static_cast<unsigned>(gw->workers_.size());
+  const unsigned lanes = static_cast<unsigned>(workers_.size());
   const unsigned n =
       c.dpdk.enabled && !c.dpdk.hop_only
           ? lanes
           : lanes +
                 (c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency()));
-  for (unsigned i = static_cast<unsigned>(gw->workers_.size()); i < n; ++i) {
-    gw->workers_.push_back(
-        std::make_unique<Worker>(Shared{gw->config_, *gw->spool_, *gw->queue_, *g_limiter,
-                                        server_tls, client_tls, &gw->operational_}));
-    if (auto listening = gw->workers_.back()->listen(sockets); !listening)
+  for (unsigned i = static_cast<unsigned>(workers_.size()); i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(
+        Shared{config_, *spool_, *queue_, *g_limiter, server_tls, client_tls, &operational_}));
+    if (auto listening = workers_.back()->listen(sockets); !listening)
       return std::unexpected(listening.error());
   }
-  gw->queue_->set_operational([g = gw.get()] { return g->operational(); });
-  gw->start_queue();
-  for (auto& w : gw->workers_) gw->threads_.emplace_back([w = w.get()] { w->run(); });
-  gw->health_ = std::thread([g = gw.get()] { g->watch_health(); });
-  auto admin = AdminSocket::open(
-      c.admin_socket.empty() ? c.spool_path / "admin.sock" : c.admin_socket,
-      [g = gw.get()](const std::string& cmd) { return g->admin_command(cmd); }, c.admin_users);
-  if (!admin) return std::unexpected(admin.error());
-  gw->admin_ = std::move(*admin);
-  std::string where;
-  for (auto& l : c.listen) where += " " + l.text();
-  for (auto& l : c.submission) where += " " + l.text() + "(submission)";
-  for (auto port : c.dpdk.listen) where += fmt::format(" {}:{}(DPDK)", c.dpdk.address, port);
-  log::notice(
-      "seegw-dataplane: listening on{} with {} poll-mode loop(s) (DPDK lanes) and {} I/O "
-      "loop(s); spool {}",
-      where, lanes, n - lanes, c.spool_path.string());
-  return gw;
+  return {};
 }
 
 // The HSM keys and the policy snapshot, each with its one owner; the SEEMail stage gets both.

@@ -70,6 +70,7 @@ struct PollModeSettings {
   // at its own address). Without it the stack takes every listener and next hop.
   bool hop_only = false;
   std::vector<std::uint16_t> listen;
+  std::optional<seegw::Network> subnet;  // `address`'s, parsed once (per message: carries())
   // Does a next hop at `host` go over the port?
   bool carries(std::string_view host) const;
   bool checksum_offload = true;              // IPv4/TCP checksums by the port, when it offers that

@@ -20,6 +20,9 @@
 namespace seegw::keys {
 class KeyService;
 }
+namespace seegw::tls {
+class TlsContext;
+}
 
 namespace seegw::relay {
 
@@ -50,6 +53,10 @@ class Gateway {
  private:
   Gateway() = default;
   void make_key_and_trust_owners();
+  // The poll-mode lanes (when [dpdk] is enabled), the kernel's listening sockets and the I/O
+  // loops, each a Worker (not yet running).
+  Result<void> make_loops(const std::shared_ptr<tls::TlsContext>& server_tls,
+                          const std::shared_ptr<tls::TlsContext>& client_tls);
   void dispatch(DeliveryJob job);
   void start_queue();
   void watch_health();
