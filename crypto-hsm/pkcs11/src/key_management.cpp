@@ -3,7 +3,9 @@
 // every path (finalized by its last user in the process: ModuleUsers).
 #include <dlfcn.h>
 #include <fmt/format.h>
+#include <openssl/core_names.h>
 #include <openssl/objects.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 #include <sys/stat.h>
@@ -58,9 +60,11 @@ Result<KeyType> parse_key_type(std::string_view t) {
   if (t == "rsa:4096") return KeyType::rsa4096;
   if (t == "ec:P-256" || t == "ec:prime256v1") return KeyType::ec_p256;
   if (t == "ec:P-384" || t == "ec:secp384r1") return KeyType::ec_p384;
-  return fail(
-      Errc::config,
-      fmt::format("unknown key type '{}' (rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384)", t));
+  if (t == "ed25519") return KeyType::ed25519;
+  return fail(Errc::config,
+              fmt::format("unknown key type '{}' (rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384|"
+                          "ed25519)",
+                          t));
 }
 
 struct TokenSession::Impl {
@@ -162,8 +166,13 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
   // DER OIDs of the named curves (RFC 5480).
   static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
   static const CK_BYTE p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
-  const bool ec = type == KeyType::ec_p256 || type == KeyType::ec_p384;
-  CK_MECHANISM mech{ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  static const CK_BYTE ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};  // RFC 8410 id-Ed25519
+  const bool edwards = type == KeyType::ed25519;
+  const bool ec = type == KeyType::ec_p256 || type == KeyType::ec_p384 || edwards;
+  CK_MECHANISM mech{edwards ? CKM_EC_EDWARDS_KEY_PAIR_GEN
+                    : ec    ? CKM_EC_KEY_PAIR_GEN
+                            : CKM_RSA_PKCS_KEY_PAIR_GEN,
+                    nullptr, 0};
   // §2.3: a key pair is renewed after four years; its start date is how the gateway knows.
   const CK_DATE today = ck_date(std::time(nullptr));
   std::vector<CK_ATTRIBUTE> pub = {
@@ -176,8 +185,11 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
   };
   if (ec) {
     pub.pop_back();
-    pub.push_back({CKA_EC_PARAMS, const_cast<CK_BYTE*>(type == KeyType::ec_p256 ? p256 : p384),
-                   type == KeyType::ec_p256 ? sizeof p256 : sizeof p384});
+    const CK_BYTE* params = edwards ? ed25519 : type == KeyType::ec_p256 ? p256 : p384;
+    const std::size_t size = edwards                    ? sizeof ed25519
+                             : type == KeyType::ec_p256 ? sizeof p256
+                                                        : sizeof p384;
+    pub.push_back({CKA_EC_PARAMS, const_cast<CK_BYTE*>(params), size});
   } else {
     pub.push_back({CKA_MODULUS_BITS, &bits, sizeof bits});
     pub.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});
@@ -193,7 +205,7 @@ Result<void> TokenSession::generate_key_pair(std::string_view label, KeyType typ
       {CKA_START_DATE, const_cast<CK_DATE*>(&today), sizeof today},
   };
   if (!ec) priv.push_back({CKA_DECRYPT, &yes, sizeof yes});
-  if (ec) priv.push_back({CKA_DERIVE, &yes, sizeof yes});
+  if (ec && !edwards) priv.push_back({CKA_DERIVE, &yes, sizeof yes});
   CK_OBJECT_HANDLE hpub, hpriv;
   CK_RV rv = i.f->C_GenerateKeyPair(i.session, &mech, pub.data(), pub.size(), priv.data(),
                                     priv.size(), &hpub, &hpriv);
@@ -295,12 +307,18 @@ Result<std::size_t> TokenSession::destroy_objects(std::string_view label) {
 }
 
 Result<std::string> TokenSession::sign_sha256_rsa(std::string_view label, std::string_view data) {
+  return sign(label, SignMechanism::sha256_rsa_pkcs, data);
+}
+
+Result<std::string> TokenSession::sign(std::string_view label, SignMechanism mechanism,
+                                       std::string_view data) {
   auto& i = *impl_;
   CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
   auto keys = i.find(&cls, label);
   if (!keys) return std::unexpected(keys.error());
   if (keys->empty()) return fail(Errc::config, fmt::format("no private key labelled '{}'", label));
-  CK_MECHANISM mech{CKM_SHA256_RSA_PKCS, nullptr, 0};
+  CK_MECHANISM mech{mechanism == SignMechanism::eddsa ? CKM_EDDSA : CKM_SHA256_RSA_PKCS, nullptr,
+                    0};
   if (CK_RV rv = i.f->C_SignInit(i.session, &mech, keys->front()); rv != CKR_OK)
     return ck_fail("C_SignInit", rv);
   std::string sig(1024, '\0');
@@ -312,6 +330,79 @@ Result<std::string> TokenSession::sign_sha256_rsa(std::string_view label, std::s
     return ck_fail("C_Sign", rv);
   sig.resize(len);
   return sig;
+}
+
+namespace {
+
+// An RSA public key from its modulus and exponent (OpenSSL 3's parameter builder).
+Result<PublicKey> rsa_public_key(const std::string& modulus, const std::string& exponent) {
+  auto* n = BN_bin2bn(reinterpret_cast<const unsigned char*>(modulus.data()),
+                      static_cast<int>(modulus.size()), nullptr);
+  auto* e = BN_bin2bn(reinterpret_cast<const unsigned char*>(exponent.data()),
+                      static_cast<int>(exponent.size()), nullptr);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM* params = nullptr;
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+  EVP_PKEY* key = nullptr;
+  if (n && e && bld && ctx && OSSL_PARAM_BLD_push_BN(bld, "n", n) &&
+      OSSL_PARAM_BLD_push_BN(bld, "e", e) && (params = OSSL_PARAM_BLD_to_param(bld)) &&
+      EVP_PKEY_fromdata_init(ctx) > 0)
+    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  EVP_PKEY_CTX_free(ctx);
+  BN_free(n);
+  BN_free(e);
+  if (!key) return fail(Errc::tls, "the token's RSA public key cannot be read");
+  return PublicKey(key);
+}
+
+// CKA_EC_POINT of an Ed25519 key: the 32 bytes, DER-wrapped in an OCTET STRING (or bare).
+Result<PublicKey> ed25519_public_key(const std::string& point) {
+  std::string_view raw = point;
+  if (raw.size() == 34 && raw[0] == 0x04 && raw[1] == 32) raw.remove_prefix(2);
+  EVP_PKEY* key = raw.size() == 32 ? EVP_PKEY_new_raw_public_key(
+                                         EVP_PKEY_ED25519, nullptr,
+                                         reinterpret_cast<const unsigned char*>(raw.data()), 32)
+                                   : nullptr;
+  if (!key) return fail(Errc::tls, "the token's Ed25519 public key cannot be read");
+  return PublicKey(key);
+}
+
+}  // namespace
+
+Result<PublicKey> TokenSession::public_key(std::string_view label) {
+  auto& i = *impl_;
+  CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+  auto keys = i.find(&cls, label);
+  if (!keys) return std::unexpected(keys.error());
+  if (keys->empty()) return fail(Errc::config, fmt::format("no public key labelled '{}'", label));
+  auto attribute = [&](CK_ATTRIBUTE_TYPE type) -> Result<std::string> {
+    CK_ATTRIBUTE a{type, nullptr, 0};
+    if (CK_RV rv = i.f->C_GetAttributeValue(i.session, keys->front(), &a, 1); rv != CKR_OK)
+      return ck_fail("C_GetAttributeValue(public key)", rv);
+    std::string value(a.ulValueLen, '\0');
+    a.pValue = value.data();
+    if (CK_RV rv = i.f->C_GetAttributeValue(i.session, keys->front(), &a, 1); rv != CKR_OK)
+      return ck_fail("C_GetAttributeValue(public key)", rv);
+    return value;
+  };
+  CK_KEY_TYPE kt = 0;
+  CK_ATTRIBUTE a{CKA_KEY_TYPE, &kt, sizeof kt};
+  if (CK_RV rv = i.f->C_GetAttributeValue(i.session, keys->front(), &a, 1); rv != CKR_OK)
+    return ck_fail("C_GetAttributeValue(CKA_KEY_TYPE)", rv);
+  if (kt == CKK_EC_EDWARDS) {
+    auto point = attribute(CKA_EC_POINT);
+    if (!point) return std::unexpected(point.error());
+    return ed25519_public_key(*point);
+  }
+  if (kt != CKK_RSA)
+    return fail(Errc::config, fmt::format("the key '{}' is neither RSA nor Ed25519", label));
+  auto modulus = attribute(CKA_MODULUS);
+  auto exponent = attribute(CKA_PUBLIC_EXPONENT);
+  if (!modulus) return std::unexpected(modulus.error());
+  if (!exponent) return std::unexpected(exponent.error());
+  return rsa_public_key(*modulus, *exponent);
 }
 
 Result<std::vector<KeyInfo>> TokenSession::private_keys() {
@@ -327,7 +418,10 @@ Result<std::vector<KeyInfo>> TokenSession::private_keys() {
     CK_ATTRIBUTE a[] = {{CKA_LABEL, label, sizeof label}, {CKA_KEY_TYPE, &kt, sizeof kt}};
     if (i.f->C_GetAttributeValue(i.session, k, a, 2) == CKR_OK) {
       info.label.assign(label, a[0].ulValueLen);
-      info.type = kt == CKK_RSA ? "RSA" : kt == CKK_EC ? "EC" : "other";
+      info.type = kt == CKK_RSA          ? "RSA"
+                  : kt == CKK_EC         ? "EC"
+                  : kt == CKK_EC_EDWARDS ? "Ed25519"
+                                         : "other";
     }
     info.sensitive = i.bool_attr(k, CKA_SENSITIVE, false);
     info.extractable = i.bool_attr(k, CKA_EXTRACTABLE, true);

@@ -27,8 +27,18 @@ struct HsmConfig {
 // The PIN file's first line; refused when group or others may read the file.
 Result<std::string> read_pin_file(const std::string& path);
 
-enum class KeyType { rsa2048, rsa3072, rsa4096, ec_p256, ec_p384 };
-Result<KeyType> parse_key_type(std::string_view text);  // "rsa:2048", "ec:P-256", ...
+enum class KeyType { rsa2048, rsa3072, rsa4096, ec_p256, ec_p384, ed25519 };
+Result<KeyType> parse_key_type(std::string_view text);  // "rsa:2048", "ec:P-256", "ed25519"...
+
+// The signature mechanisms a TokenSession signs with: RSA PKCS#1 v1.5 over SHA-256 (the token
+// hashes), and PureEdDSA (Ed25519: the token signs the bytes it is given).
+enum class SignMechanism { sha256_rsa_pkcs, eddsa };
+
+// An EVP_PKEY holding only a public key.
+struct PublicKeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using PublicKey = std::unique_ptr<EVP_PKEY, PublicKeyFree>;
 
 struct KeyInfo {
   std::string label;
@@ -58,6 +68,11 @@ class TokenSession {
   Result<std::vector<KeyInfo>> private_keys();
   // One CKM_SHA256_RSA_PKCS signature in this session: the raw HSM ceiling for benchmarks.
   Result<std::string> sign_sha256_rsa(std::string_view label, std::string_view data);
+  // One signature by the private key with this label. Errc::unavailable when the session or
+  // token is gone (open a new session and try again), Errc::config when there is no such key.
+  Result<std::string> sign(std::string_view label, SignMechanism mechanism, std::string_view data);
+  // The public half of the key pair with this label (RSA or Ed25519), for what we publish.
+  Result<PublicKey> public_key(std::string_view label);
 
  private:
   TokenSession() = default;
