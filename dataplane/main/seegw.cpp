@@ -26,6 +26,8 @@ void usage() {
       "       seegw [--config FILE | --socket PATH] queue release|delete QUEUE-ID\n"
       "       seegw [--config FILE | --socket PATH] explain QUEUE-ID\n"
       "       seegw [--config FILE | --socket PATH] status | reload | stack\n"
+      "       seegw [--config FILE | --socket PATH] dkim list | generate SELECTOR rsa|ed25519 |\n"
+      "                                               sign SELECTOR | retire SELECTOR\n"
       "  The admin socket is [admin] socket in the data plane's config (default\n"
       "  <spool>/admin.sock); only the gateway's user or root may use it.\n"
       "\n"
@@ -190,6 +192,11 @@ int main(int argc, char** argv) {
   if (args.size() == 2 && args[0] == "explain") return admin_command(socket, "explain " + args[1]);
   if (args.size() == 1 && (args[0] == "status" || args[0] == "reload" || args[0] == "stack"))
     return admin_command(socket, args[0]);
+  if (args.size() >= 2 && args.size() <= 4 && args[0] == "dkim") {
+    std::string line;
+    for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
+    return admin_command(socket, line);
+  }
   usage();
   return 2;
 }

@@ -73,6 +73,13 @@ const std::vector<CommandSpec>& table() {
        D,
        "change-over 2: sign with it, publish"},
       {{"key", "retire"}, {{"LABEL", label}}, D, "destroy a key pair (compromise)"},
+      {{"dkim", "list"}, {}, A, "DKIM keys, which sign, their DNS TXT"},
+      {{"dkim", "generate"},
+       {{"SELECTOR", label}, {"TYPE", dkim_key}},
+       D,
+       "rotation 1: new key in the HSM, TXT"},
+      {{"dkim", "sign"}, {{"SELECTOR", label}}, D, "rotation 2: sign with it (published)"},
+      {{"dkim", "retire"}, {{"SELECTOR", label}}, D, "rotation 3: destroy an unused key"},
       {{"ping"}, {{"DOMAIN", domain}}, O, "send a seemail-ping to an agency"},
       {{"config", "show"}, {}, A, "the configuration in use (no secrets)"},
       {{"config", "check"}, {}, O, "check the configuration and snapshot"},
@@ -126,6 +133,10 @@ bool arg_ok(const ArgSpec& spec, const std::string& v, std::string& why) {
           v == "ec:P-384")
         return true;
       why = "is not a key type (rsa:2048, rsa:3072, rsa:4096, ec:P-256, ec:P-384)";
+      return false;
+    case dkim_key:
+      if (v == "rsa" || v == "ed25519") return true;
+      why = "is not a DKIM key type (rsa, ed25519)";
       return false;
     case email:
       if (v.find('@') != std::string::npos && v.find_first_of(" <>\"") == std::string::npos &&

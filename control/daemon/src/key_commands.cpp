@@ -59,6 +59,13 @@ void Controller::cmd_key_retire(const Call& call, Reply& reply) {
   return forward("key retire " + args[0], reply);
 }
 
+// DKIM keys live in the same HSM, so their commands go to the data plane as they are.
+void Controller::cmd_dkim(const Call& call, Reply& reply) {
+  std::string line = call.name;
+  for (const auto& a : call.args) line += " " + a;
+  return forward(line, reply);
+}
+
 void Controller::cmd_key_rollover(const Call& call, Reply& reply) {
   const auto& args = call.args;
   const std::string& label = args[0];

@@ -129,6 +129,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
   gw->queue_ = std::make_unique<QueueManager>(
       c, *gw->spool_, *gw->stage_, *gw->trust_,
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
+  gw->queue_->set_dkim(gw->dkim_.get());
   g_limiter = std::make_unique<ConnectionLimiter>(
       c.max_connections, c.max_connections_per_client,
       c.reserved_internal_connections.value_or(c.max_connections / 10));
@@ -224,6 +225,10 @@ void Gateway::make_key_and_trust_owners() {
       keys::KeySettings{{c.hsm.module, c.hsm.token, c.hsm.pin_file},
                         c.hsm.key_label,
                         c.spool_path / "certificates" / "current-key"});
+  dkim_keys_ =
+      std::make_unique<keys::DkimKeys>(pkcs11::HsmConfig{c.hsm.module, c.hsm.token, c.hsm.pin_file},
+                                       c.spool_path / "certificates" / "dkim-selectors");
+  dkim_ = std::make_unique<DkimSigning>(config_, *dkim_keys_);
   trust_ =
       std::make_unique<seemail::TrustSource>(seemail::TrustSettings{c.policy_snapshot,
                                                                     c.domain,

@@ -157,6 +157,10 @@ struct AdminVerbs {
              : "error: approved, but the snapshot did not reload: " + r.error().message;
   }
 
+  static std::string dkim(Gateway& g, const Words& words) {
+    return g.dkim_keys_->command(words, dkim_domains(g.config_));
+  }
+
   static std::string own_certificate(Gateway& g, const Words&) {  // §2.15: for the directory
     auto pem = g.keys_->certificate_pem();
     return pem ? "ok\n" + *pem : "error: " + pem.error().message;
@@ -214,6 +218,7 @@ struct AdminVerbs {
         {"queue", Arg::none, queue},
         {"log", Arg::none, log_events},
         {"key", Arg::none, key},
+        {"dkim", Arg::none, dkim},
         {"stack", Arg::none, stack},
         {"reload", Arg::none, reload},
         {"check", Arg::none, check},

@@ -8,6 +8,7 @@
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
 #include "seegw/policy/policy.hpp"
+#include "seegw/relay/dkim_signing.hpp"
 #include "seegw/smtp/address.hpp"
 
 namespace seegw::relay {
@@ -219,6 +220,7 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
       post([this, id = rec.id, generated = std::move(plan.generated)]() mutable {
         for (auto& g : generated) spool_generated(std::move(g), id);
       });
+    sign_outbound(*attempt, content);
     auto jobs = plan_jobs(attempt, config_, content);
     attempt->jobs_left = jobs.size();
     if (jobs.empty()) {
@@ -227,6 +229,20 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
     }
     for (auto& job : jobs) dispatch_(std::move(job));
   });
+}
+
+// DKIM after the SEEMail stage; a recipient whose content could not be signed waits like one the
+// HSM could not secure (451, retried).
+void QueueManager::sign_outbound(Attempt& attempt,
+                                 std::vector<std::shared_ptr<const std::string>>& content) {
+  if (!dkim_) return;
+  std::vector<std::string> deferred(content.size());
+  dkim_->sign_outbound(attempt.record, content, deferred);
+  for (std::size_t i = 0; i < deferred.size(); ++i) {
+    if (deferred[i].empty()) continue;
+    attempt.dispositions[i] = seemail::Disposition::defer;
+    attempt.results[i] = {attempt.record.recipients[i].address, 451, "4.3.0 " + deferred[i]};
+  }
 }
 
 }  // namespace seegw::relay

@@ -42,6 +42,9 @@ TEST(ConsoleParse, EveryCommandInTheTableParsesWithItsRequiredArguments) {
         case ArgKind::key_type:
           w.push_back("rsa:3072");
           break;
+        case ArgKind::dkim_key:
+          w.push_back("ed25519");
+          break;
         case ArgKind::email:
           w.push_back("dca@agency-a.govt.nz");
           break;

@@ -22,6 +22,7 @@ enum class ArgKind {
   match,     // a TRUSTED entry: a domain or an address
   label,     // an HSM object label
   key_type,  // rsa:2048 ... ec:P-384
+  dkim_key,  // a DKIM key's type: rsa (RSA-2048) or ed25519
   email,     // an address
   text,      // free text (one word, or quoted)
   count,     // a positive number

@@ -13,6 +13,7 @@
 #include "seegw/io/transport.hpp"
 #include "seegw/relay/admin_socket.hpp"
 #include "seegw/relay/certificate_seeker.hpp"
+#include "seegw/relay/dkim_signing.hpp"
 #include "seegw/relay/queue_manager.hpp"
 #include "seegw/seemail/stage.hpp"
 #include "seegw/seemail/trust_source.hpp"
@@ -88,6 +89,8 @@ class Gateway {
   std::shared_ptr<const scan::Matcher> matcher_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<keys::KeyService> keys_;
+  std::unique_ptr<keys::DkimKeys> dkim_keys_;
+  std::unique_ptr<DkimSigning> dkim_;
   std::unique_ptr<seemail::TrustSource> trust_;
   std::unique_ptr<seemail::Stage> stage_;
   std::unique_ptr<QueueManager> queue_;

@@ -23,6 +23,8 @@
 
 namespace seegw::relay {
 
+class DkimSigning;
+
 struct QueueStats {
   std::size_t accepted = 0, delivered = 0, deferred = 0, bounced = 0, corrupt = 0;
   std::size_t blocked = 0, held = 0, answered = 0, generated = 0;
@@ -69,6 +71,8 @@ class QueueManager {
     std::function<void()> learnt = [] {};
   };
   void set_certificate_events(CertificateEvents events) { certificate_events_ = std::move(events); }
+  // Outbound mail from our domains is DKIM-signed after the SEEMail stage; set before start().
+  void set_dkim(DkimSigning* dkim) { dkim_ = dkim; }
   void stop();
   // A message is on stable storage in incoming/ (thread-safe).
   void accepted(spool::SpoolRecord record);
@@ -106,6 +110,7 @@ class QueueManager {
   void recover();
   void activate(spool::Queue from, spool::SpoolRecord record);
   void start_attempt(spool::SpoolRecord record);
+  void sign_outbound(Attempt& attempt, std::vector<std::shared_ptr<const std::string>>& content);
   void finished(const std::shared_ptr<Attempt>& attempt);
   // False when the notice could not be stored (the caller keeps the recipients queued).
   bool send_notice(const spool::SpoolRecord& original,
@@ -133,6 +138,7 @@ class QueueManager {
   Dispatch dispatch_;
   std::function<bool()> operational_ = [] { return true; };
   CertificateEvents certificate_events_;
+  DkimSigning* dkim_ = nullptr;
   tbb::task_group pipeline_;
 
   std::mutex mutex_;

@@ -1,0 +1,159 @@
+"""Real parts for the Secure Government Email tests: DNSSEC-signed zones served by nsd on
+loopback, unbound validating in front of them (the resolver every party uses), OpenDKIM verifying
+as a milter, and Postfix receiving through it. Nothing leaves loopback: unbound's root is nsd too.
+
+Keys for the zones are made at test time (ldns-keygen), never kept.
+"""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import _processes, free_port, wait_for  # noqa: E402
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def _run(*args, cwd=None):
+    return subprocess.run(list(args), check=True, cwd=cwd, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE).stdout.decode().strip()
+
+
+def _start(args, log, what, ready):
+    proc = subprocess.Popen(args, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+    _processes.append(proc)
+    wait_for(lambda: ready() or proc.poll() is not None, timeout=15, what=what)
+    if proc.poll() is not None:
+        with open(log, errors="replace") as f:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{f.read()[-2000:]}")
+    return proc
+
+
+class SignedDns:
+    """Zones {name: [record lines]} signed with a key each (its own trust anchor), served by nsd;
+    unbound on `port` validates them. `client_config` is a libunbound config for other programs."""
+
+    def __init__(self, workdir, zones):
+        self.dir = workdir.sub("dns")
+        os.makedirs(self.dir, exist_ok=True)
+        self.nsd_port, self.port = free_port(), free_port()
+        self.anchors = [self._sign(name, records) for name, records in zones.items()]
+        self.zones = list(zones)
+        self.procs = []
+
+    def _sign(self, name, records):
+        zone = os.path.join(self.dir, name + ".zone")
+        with open(zone, "w") as f:
+            f.write(f"$ORIGIN {name}.\n$TTL 5\n"
+                    f"@ IN SOA ns.{name}. hostmaster.{name}. 1 3600 600 86400 5\n"
+                    f"@ IN NS ns.{name}.\nns IN A 127.0.0.1\n")
+            f.write("".join(r + "\n" for r in records))
+        key = _run("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", name, cwd=self.dir)
+        _run("ldns-signzone", "-o", name, zone, os.path.join(self.dir, key), cwd=self.dir)
+        return os.path.join(self.dir, key + ".ds")
+
+    def start(self):
+        d = self.dir
+        with open(os.path.join(d, "nsd.conf"), "w") as f:
+            f.write(f'server:\n  ip-address: 127.0.0.1@{self.nsd_port}\n  port: {self.nsd_port}\n'
+                    f'  username: ""\n  chroot: ""\n  zonesdir: "{d}"\n  database: ""\n'
+                    f'  pidfile: "{d}/nsd.pid"\n  xfrdfile: "{d}/xfrd.state"\n'
+                    f'  zonelistfile: "{d}/zone.list"\n  xfrdir: "{d}"\n  logfile: "{d}/nsd.log"\n'
+                    f'remote-control:\n  control-enable: no\n')
+            for z in self.zones:
+                f.write(f'zone:\n  name: "{z}"\n  zonefile: "{z}.zone.signed"\n')
+        with open(os.path.join(d, "unbound.conf"), "w") as f:
+            f.write(f'server:\n  interface: 127.0.0.1\n  port: {self.port}\n  do-ip6: no\n'
+                    f'  username: ""\n  chroot: ""\n  directory: "{d}"\n  pidfile: "{d}/unbound.pid"\n'
+                    f'  use-syslog: no\n  logfile: "{d}/unbound.log"\n  verbosity: 1\n'
+                    f'  val-log-level: 2\n  do-not-query-localhost: no\n'
+                    f'  access-control: 127.0.0.0/8 allow\n  module-config: "validator iterator"\n'
+                    f'  cache-max-ttl: 5\n  cache-max-negative-ttl: 1\n')
+            f.write("".join(f'  trust-anchor-file: "{a}"\n' for a in self.anchors))
+            f.write("remote-control:\n  control-enable: no\n")
+            # The root is nsd as well (it refuses what it does not serve): no query leaves loopback.
+            for z in self.zones + ["."]:
+                f.write(f'stub-zone:\n  name: "{z}"\n  stub-addr: 127.0.0.1@{self.nsd_port}\n')
+        self.procs.append(_start(["nsd", "-d", "-c", os.path.join(d, "nsd.conf")], os.path.join(d, "nsd.out"),
+                                 "nsd", lambda: _answers(self.nsd_port, self.zones[0], ["+norec"])))
+        self.procs.append(_start(["unbound", "-d", "-c", os.path.join(d, "unbound.conf")],
+                                 os.path.join(d, "unbound.out"), "unbound",
+                                 lambda: _answers(self.port, self.zones[0], ["+dnssec"])))
+        with open(self.client_config, "w") as f:
+            f.write("server:\n" + "".join(f'  trust-anchor-file: "{a}"\n' for a in self.anchors) +
+                    f'forward-zone:\n  name: "."\n  forward-addr: 127.0.0.1@{self.port}\n')
+        return self
+
+    @property
+    def client_config(self):
+        return os.path.join(self.dir, "libunbound.conf")
+
+    def dig(self, name, rtype):
+        """unbound's answer (kdig): (flags line, answer lines)."""
+        out = _run("kdig", "+dnssec", "-p", str(self.port), "@127.0.0.1", name, rtype)
+        flags = next((line for line in out.splitlines() if line.lower().startswith(";; flags:")), "")
+        answers = [line for line in out.splitlines() if line and not line.startswith(";")]
+        return flags, answers
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
+
+
+def _answers(port, zone, options):
+    r = subprocess.run(["kdig", *options, "+timeout=1", "+retry=0", "-p", str(port), "@127.0.0.1", zone, "SOA"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return r.returncode == 0 and b"status: NOERROR" in r.stdout
+
+
+class OpenDkimVerifier:
+    """OpenDKIM as a verifying milter on loopback, resolving keys through `dns` (libunbound,
+    DNSSEC-validated). It adds Authentication-Results with authserv-id `authserv`."""
+
+    def __init__(self, workdir, dns, authserv="verifier.example.org"):
+        self.dir = workdir.sub("opendkim")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "opendkim.conf")
+        with open(conf, "w") as f:
+            f.write(f"Mode v\nSocket inet:{self.port}@127.0.0.1\nPidFile {self.dir}/opendkim.pid\n"
+                    f"Background no\nSyslog no\nAuthservID {authserv}\nAlwaysAddARHeader yes\n"
+                    f"ResolverConfiguration {dns.client_config}\nMinimumKeyBits 1024\n")
+        self.proc = _start(["opendkim", "-f", "-x", conf], os.path.join(self.dir, "opendkim.out"),
+                           "opendkim", lambda: _listening(self.port))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+
+def _listening(port):
+    import socket
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class PostfixWithMilter:
+    """A Postfix instance (tools/postfix-instance) on `port` that hands every message to the milter
+    on `milter_port` and relays what it accepts to 127.0.0.1:`next_hop`."""
+
+    def __init__(self, workdir, milter_port, next_hop, port=None):
+        self.dir = workdir.sub("postfix")
+        self.port = port or free_port()
+        subprocess.run([os.path.join(TOP, "tools", "postfix-instance"), self.dir, str(self.port), str(next_hop)],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["postconf", "-c", os.path.join(self.dir, "etc"), "-e",
+                        f"smtpd_milters = inet:127.0.0.1:{milter_port}", "milter_default_action = tempfail",
+                        "myhostname = mx.example.org"], check=True)
+        subprocess.run(["postfix", "-c", os.path.join(self.dir, "etc"), "reload"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: _listening(self.port), timeout=15, what="Postfix")
+
+    def stop(self):
+        subprocess.run([os.path.join(TOP, "tools", "postfix-instance"), "--stop", self.dir])

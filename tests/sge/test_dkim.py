@@ -1,0 +1,178 @@
+"""Secure Government Email, outbound DKIM (RFC 6376, RFC 8463) with keys in the HSM, checked by
+real verifiers: the gateway's DKIM keys are generated inside its SoftHSM2 token from the console
+commands, their TXT records (as `dkim generate` prints them) go into a DNSSEC-signed zone served
+by nsd and validated by unbound, and Postfix with OpenDKIM as its milter receives the gateway's
+mail for example.org. Shown: RSA and Ed25519 signatures both pass at OpenDKIM; a message whose
+body was changed afterwards fails; mail inside the agency and mail from a domain not ours are not
+signed; rotation (a new selector signs, the old is retired) passes with the new key.
+"""
+import os
+import re
+import smtplib
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import BUILD, Gateway, Sink, Workdir, check, free_port, run_tests, wait_for  # noqa: E402
+from sge_world import TOP, OpenDkimVerifier, PostfixWithMilter, SignedDns  # noqa: E402
+
+HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
+AGENCY = "agency-a.govt.nz"
+W = {}
+
+
+def world():
+    if W:
+        return W
+    w = Workdir("sge-dkim")
+    os.chmod(w.path, 0o755)  # Postfix's daemons run as postfix inside it
+    pki, token = os.path.join(w.path, "pki"), os.path.join(w.path, "token-a")
+    subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(TOP, "tools", "make-test-hsm"), token, AGENCY, pki, HSM_TOOL], check=True,
+                   stdout=subprocess.DEVNULL)
+    snapshot = os.path.join(w.path, "policy.toml")
+    with open(snapshot, "w") as f:
+        f.write(f'version = 1\ntrusted_roots = ["{pki}/agency-a/ca.pem"]\ncrls = ["{pki}/agency-a/crl.pem"]\n'
+                f'[[agency]]\ndomain = "{AGENCY}"\ncommunity = "restricted"\ncertificate = "{token}/dca.pem"\n')
+    mailbox, inside = Sink(w, "example-org"), Sink(w, "inside")
+    postfix_port = free_port()
+    g = Gateway(w, name="gw-a", internal_sink=inside, outbound_port=postfix_port,
+                env=dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf")),
+                extra=f'[policy]\nsnapshot = "{snapshot}"\n[hsm]\ntoken = "{AGENCY}"\n'
+                      f'pin_file = "{token}/user.pin"\nkey_label = "dca"\ncheck_interval = 1\n')
+    W.update(w=w, g=g, mailbox=mailbox, inside=inside)
+    g.start()
+    wait_for(lambda: "operational: yes" in g.admin("status")[1], timeout=30, what="gateway operational")
+    records = []
+    for selector, kind in (("rsa2026", "rsa"), ("ed2026", "ed25519"), ("rsa2027", "rsa")):
+        rc, out = g.admin("dkim", "generate", selector, kind)
+        check(rc == 0 and "generated inside the HSM" in out, f"dkim generate {selector}: {out}")
+        records += [line for line in out.splitlines() if f"._domainkey.{AGENCY}. " in line]
+    dns = SignedDns(w, {AGENCY: records, "example.org": ["@ IN MX 10 mx.example.org.",
+                                                         "mx IN A 127.0.0.1"]}).start()
+    verifier = OpenDkimVerifier(w, dns)
+    postfix = PostfixWithMilter(w, verifier.port, mailbox.port, port=postfix_port)
+    W.update(dns=dns, verifier=verifier, postfix=postfix)
+    return W
+
+
+def send(port, sender, recipient, subject, body="Budget figures attached.\r\n"):
+    msg = (f"From: Someone <{sender}>\r\nTo: <{recipient}>\r\nSubject: {subject}\r\n"
+           f"Date: Fri, 04 Dec 2026 09:00:00 +1300\r\nMessage-ID: <{subject}@{AGENCY}>\r\n"
+           f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n{body}")
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.sendmail(sender, [recipient], msg)
+    return msg
+
+
+def messages(sink):
+    return [m.decode(errors="replace") for m in sink.messages()]
+
+
+def arrived(sink, subject):
+    wait_for(lambda: any(f"Subject: {subject}" in m for m in messages(sink)), timeout=60,
+             what=f"'{subject}' at the sink")
+    return next(m for m in messages(sink) if f"Subject: {subject}" in m)
+
+
+def results(message):
+    """OpenDKIM's verdicts: {selector: result} from the verifier's Authentication-Results."""
+    text = re.sub(r"\r?\n[ \t]+", " ", message)
+    out = {}
+    for field in re.findall(r"^Authentication-Results: verifier\.example\.org;(.*)$", text, re.M):
+        for verdict in field.split("dkim=")[1:]:
+            selector = re.search(r"header\.s=([\w.-]+)", verdict)
+            if selector:
+                out[selector.group(1)] = re.match(r"\w+", verdict).group(0)
+        if "dkim=none" in field:
+            out["none"] = "none"
+    return out
+
+
+def test_the_published_keys_resolve_validated():
+    s = world()
+    flags, answers = s["dns"].dig(f"ed2026._domainkey.{AGENCY}", "TXT")
+    check(" ad" in flags.lower(), f"unbound validated the DKIM record (AD): {flags}")
+    check(any("k=ed25519" in a for a in answers), f"the Ed25519 key is published: {answers}")
+
+
+def test_rsa_and_ed25519_signatures_pass_at_opendkim():
+    s = world()
+    g = s["g"]
+    for selector in ("rsa2026", "ed2026"):
+        rc, out = g.admin("dkim", "sign", selector)
+        check(rc == 0, f"dkim sign {selector}: {out}")
+    send(g.port, f"someone@{AGENCY}", "friend@example.org", "dkim-both")
+    message = arrived(s["mailbox"], "dkim-both")
+    check(message.count("DKIM-Signature:") == 2, "two signatures, RSA and Ed25519")
+    verdicts = results(message)
+    check(verdicts.get("rsa2026") == "pass" and verdicts.get("ed2026") == "pass",
+          f"OpenDKIM passes both: {verdicts}\n{message[:3000]}")
+    check("a=ed25519-sha256" in message and "a=rsa-sha256" in message, "both algorithms")
+
+
+def test_a_body_changed_after_signing_fails():
+    s = world()
+    signed = arrived(s["mailbox"], "dkim-both")
+    header, _, body = signed.partition("\r\n\r\n") if "\r\n\r\n" in signed else signed.partition("\n\n")
+    kept = [f for f in re.split(r"\r?\n(?![ \t])", header)
+            if not f.startswith(("Authentication-Results:", "Received:", "X-"))]
+    tampered = "\r\n".join(kept) + "\r\n\r\n" + body.replace("Budget figures", "Budget figures (revised)")
+    with smtplib.SMTP("127.0.0.1", s["postfix"].port, timeout=30) as c:
+        c.sendmail(f"someone@{AGENCY}", ["tampered@example.org"], tampered.encode())
+    wait_for(lambda: any("(revised)" in m for m in messages(s["mailbox"])), timeout=60, what="the tampered copy")
+    verdicts = results(next(m for m in messages(s["mailbox"]) if "(revised)" in m))
+    check(verdicts.get("rsa2026") == "fail" and verdicts.get("ed2026") == "fail",
+          f"OpenDKIM fails both on a changed body: {verdicts}")
+
+
+def test_mail_inside_the_agency_and_from_other_domains_is_not_signed():
+    s = world()
+    g = s["g"]
+    send(g.port, f"someone@{AGENCY}", f"colleague@{AGENCY}", "dkim-inside")
+    check("DKIM-Signature:" not in arrived(s["inside"], "dkim-inside"), "internal mail is not signed")
+    send(g.port, "someone@elsewhere.example", "friend@example.org", "dkim-foreign")
+    message = arrived(s["mailbox"], "dkim-foreign")
+    check("DKIM-Signature:" not in message, "a From: not ours is not signed")
+    check(results(message).get("none") == "none", f"OpenDKIM saw no signature: {results(message)}")
+
+
+def test_rotation_signs_with_the_new_key_and_retires_the_old():
+    s = world()
+    g = s["g"]
+    rc, out = g.admin("dkim", "sign", "rsa2027")
+    check(rc == 0 and "rsa2026 no longer does" in out, f"dkim sign rsa2027: {out}")
+    rc, out = g.admin("dkim", "retire", "rsa2026")
+    check(rc == 0, f"dkim retire rsa2026: {out}")
+    rc, out = g.admin("dkim", "list")
+    check("rsa2026" not in out and re.search(r"rsa2027\s+rsa\s+signing", out), f"dkim list: {out}")
+    send(g.port, f"someone@{AGENCY}", "friend@example.org", "dkim-rotated")
+    verdicts = results(arrived(s["mailbox"], "dkim-rotated"))
+    check(verdicts == {"rsa2027": "pass", "ed2026": "pass"}, f"the new RSA key and Ed25519 pass: {verdicts}")
+
+
+def teardown():
+    for key in ("postfix", "verifier", "dns", "g"):
+        if key in W:
+            W[key].stop()
+    if "w" in W:
+        W["w"].remove()
+
+
+if __name__ == "__main__":
+    for tool in ("nsd", "unbound", "opendkim", "ldns-signzone", "kdig", "postfix"):
+        if subprocess.run(["sh", "-c", f"command -v {tool} || test -x /usr/sbin/{tool}"],
+                          stdout=subprocess.DEVNULL).returncode != 0:
+            print(f"SKIP: {tool} is not installed (tools/install-deps)")
+            sys.exit(77)
+    if os.geteuid() != 0:  # Postfix runs its daemons as postfix
+        print("SKIP: needs root (a Postfix instance)")
+        sys.exit(77)
+    try:
+        run_tests([test_the_published_keys_resolve_validated, test_rsa_and_ed25519_signatures_pass_at_opendkim,
+                        test_a_body_changed_after_signing_fails,
+                        test_mail_inside_the_agency_and_from_other_domains_is_not_signed,
+                        test_rotation_signs_with_the_new_key_and_retires_the_old])
+    finally:
+        teardown()
