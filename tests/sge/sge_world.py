@@ -30,16 +30,20 @@ def _start(args, log, what, ready):
 
 
 class SignedDns:
-    """Zones {name: [record lines]} signed with a key each (its own trust anchor), served by nsd;
-    unbound on `port` validates them. `client_config` is a libunbound config for other programs."""
+    """Zones signed with a key each (its own trust anchor, `anchor(zone)`), served by nsd; unbound
+    on `port` validates them. `client_config` is a libunbound config for other programs."""
 
-    def __init__(self, workdir, zones):
+    def __init__(self, workdir, zone_names):
         self.dir = workdir.sub("dns")
         os.makedirs(self.dir, exist_ok=True)
         self.nsd_port, self.port = free_port(), free_port()
-        self.anchors = [self._sign(name, records) for name, records in zones.items()]
-        self.zones = list(zones)
+        self.zones = list(zone_names)
+        self.anchors = [self.anchor(z) for z in self.zones]
         self.procs = []
+
+    def anchor(self, zone):
+        """The zone's trust anchor (its key's DS record), there once start() signed it."""
+        return os.path.join(self.dir, f"anchor-{zone}.ds")
 
     def _sign(self, name, records):
         zone = os.path.join(self.dir, name + ".zone")
@@ -50,9 +54,12 @@ class SignedDns:
             f.write("".join(r + "\n" for r in records))
         key = _run("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", name, cwd=self.dir)
         _run("ldns-signzone", "-o", name, zone, os.path.join(self.dir, key), cwd=self.dir)
-        return os.path.join(self.dir, key + ".ds")
+        os.replace(os.path.join(self.dir, key + ".ds"), self.anchor(name))
 
-    def start(self):
+    def start(self, zones):
+        """Signs {zone: [record lines]} and serves them."""
+        for name in self.zones:
+            self._sign(name, zones.get(name, []))
         d = self.dir
         with open(os.path.join(d, "nsd.conf"), "w") as f:
             f.write(f'server:\n  ip-address: 127.0.0.1@{self.nsd_port}\n  port: {self.nsd_port}\n'

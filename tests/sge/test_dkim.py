@@ -37,20 +37,29 @@ def world():
                 f'[[agency]]\ndomain = "{AGENCY}"\ncommunity = "restricted"\ncertificate = "{token}/dca.pem"\n')
     mailbox, inside = Sink(w, "example-org"), Sink(w, "inside")
     postfix_port = free_port()
+    dns = SignedDns(w, [AGENCY, "example.org"])
+    anchors = ", ".join(f'"{dns.anchor(z)}"' for z in dns.zones)
     g = Gateway(w, name="gw-a", internal_sink=inside, outbound_port=postfix_port,
                 env=dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf")),
                 extra=f'[policy]\nsnapshot = "{snapshot}"\n[hsm]\ntoken = "{AGENCY}"\n'
-                      f'pin_file = "{token}/user.pin"\nkey_label = "dca"\ncheck_interval = 1\n')
+                      f'pin_file = "{token}/user.pin"\nkey_label = "dca"\ncheck_interval = 1\n'
+                      f'[dns]\nforwarders = ["127.0.0.1@{dns.port}"]\ntrust_anchors = [{anchors}]\n')
     W.update(w=w, g=g, mailbox=mailbox, inside=inside)
     g.start()
     wait_for(lambda: "operational: yes" in g.admin("status")[1], timeout=30, what="gateway operational")
-    records = []
-    for selector, kind in (("rsa2026", "rsa"), ("ed2026", "ed25519"), ("rsa2027", "rsa")):
+    records = {}
+    for selector, kind in (("rsa2026", "rsa"), ("ed2026", "ed25519"), ("rsa2027", "rsa"), ("stale", "rsa")):
         rc, out = g.admin("dkim", "generate", selector, kind)
         check(rc == 0 and "generated inside the HSM" in out, f"dkim generate {selector}: {out}")
-        records += [line for line in out.splitlines() if f"._domainkey.{AGENCY}. " in line]
-    dns = SignedDns(w, {AGENCY: records, "example.org": ["@ IN MX 10 mx.example.org.",
-                                                         "mx IN A 127.0.0.1"]}).start()
+        records[selector] = next(line for line in out.splitlines() if f"._domainkey.{AGENCY}. " in line)
+    # `stale` is published with another key's p= (a record left from an earlier key); the agency
+    # asks only for quarantine and has no MTA-STS record yet: `show sge` must say so.
+    records["stale"] = "stale" + records["rsa2026"][len("rsa2026"):]
+    agency_zone = list(records.values()) + [
+        '@ IN TXT "v=spf1 mx -all"', '@ IN MX 10 gw', 'gw IN A 127.0.0.1',
+        f'_dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@{AGENCY}"',
+        f'_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@{AGENCY}"']
+    dns.start({AGENCY: agency_zone, "example.org": ["@ IN MX 10 mx.example.org.", "mx IN A 127.0.0.1"]})
     verifier = OpenDkimVerifier(w, dns)
     postfix = PostfixWithMilter(w, verifier.port, mailbox.port, port=postfix_port)
     W.update(dns=dns, verifier=verifier, postfix=postfix)
@@ -95,6 +104,25 @@ def test_the_published_keys_resolve_validated():
     flags, answers = s["dns"].dig(f"ed2026._domainkey.{AGENCY}", "TXT")
     check(" ad" in flags.lower(), f"unbound validated the DKIM record (AD): {flags}")
     check(any("k=ed25519" in a for a in answers), f"the Ed25519 key is published: {answers}")
+
+
+def test_show_sge_checks_what_our_dns_publishes():
+    s = world()
+    rc, out = s["g"].admin("sge")
+    check(rc == 0, f"sge: {out}")
+    rows = {}
+    for line in out.splitlines():
+        m = re.match(r"(ok|MISSING|WRONG|WEAK|UNKNOWN)\s+(.+?)\s{2,}\S+\s+(.*)$", line)
+        if m:
+            rows[m.group(2).strip()] = (m.group(1), m.group(3))
+    expected = {"SPF": "ok", "DMARC": "WEAK", "MTA-STS": "MISSING", "TLS-RPT": "ok", "DKIM rsa2026": "ok",
+                "DKIM ed2026": "ok", "DKIM rsa2027": "ok", "DKIM stale": "WRONG"}
+    got = {k: v[0] for k, v in rows.items()}
+    check(got == expected, f"show sge judged {got}, expected {expected}:\n{out}")
+    check("p=reject" in rows["DMARC"][1], f"says why: {rows['DMARC']}")
+    check(all("[DNSSEC]" in v[1] for k, v in rows.items() if v[0] != "MISSING"), f"validated answers:\n{out}")
+    check(f'_mta-sts.{AGENCY}. IN TXT "v=STSv1; id=' in out and f'stale._domainkey.{AGENCY}. 3600 IN TXT' in out,
+          f"the lines to publish:\n{out}")
 
 
 def test_rsa_and_ed25519_signatures_pass_at_opendkim():
@@ -150,6 +178,7 @@ def test_rotation_signs_with_the_new_key_and_retires_the_old():
     send(g.port, f"someone@{AGENCY}", "friend@example.org", "dkim-rotated")
     verdicts = results(arrived(s["mailbox"], "dkim-rotated"))
     check(verdicts == {"rsa2027": "pass", "ed2026": "pass"}, f"the new RSA key and Ed25519 pass: {verdicts}")
+    check(s["g"].admin("sge")[1].count("DKIM rsa2026") == 0, "the retired key's record is no longer asked for")
 
 
 def teardown():
@@ -170,7 +199,8 @@ if __name__ == "__main__":
         print("SKIP: needs root (a Postfix instance)")
         sys.exit(77)
     try:
-        run_tests([test_the_published_keys_resolve_validated, test_rsa_and_ed25519_signatures_pass_at_opendkim,
+        run_tests([test_the_published_keys_resolve_validated, test_show_sge_checks_what_our_dns_publishes,
+                   test_rsa_and_ed25519_signatures_pass_at_opendkim,
                         test_a_body_changed_after_signing_fails,
                         test_mail_inside_the_agency_and_from_other_domains_is_not_signed,
                         test_rotation_signs_with_the_new_key_and_retires_the_old])

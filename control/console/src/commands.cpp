@@ -28,6 +28,7 @@ const std::vector<CommandSpec>& table() {
       {{"show", "agencies"}, {}, A, "the SEEMAIL and VENDOR lists"},
       {{"show", "trusted"}, {}, A, "the TRUSTED list"},
       {{"show", "crl"}, {}, A, "cached CRLs and their next update"},
+      {{"show", "sge"}, {}, A, "the DNS records SGE needs, checked"},
       {{"show", "log"}, {{"COUNT", count, true}}, A, "recent faults, alerts and intrusions"},
       {{"monitor", "log"}, {}, A, "follow faults, alerts, intrusions live", true},
       {{"queue", "release"}, {{"ID", queue_id}}, O, "send a held message through the rules"},

@@ -66,6 +66,9 @@ void Controller::cmd_dkim(const Call& call, Reply& reply) {
   return forward(line, reply);
 }
 
+// The check needs the HSM's DKIM keys and the gateway's resolver: the data plane does it.
+void Controller::cmd_show_sge(const Call&, Reply& reply) { return forward("sge", reply); }
+
 void Controller::cmd_key_rollover(const Call& call, Reply& reply) {
   const auto& args = call.args;
   const std::string& label = args[0];

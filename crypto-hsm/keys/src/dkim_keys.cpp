@@ -120,29 +120,45 @@ Result<std::string> DkimKeys::records(const std::string& selector,
   return out;
 }
 
-std::string DkimKeys::list(const std::vector<std::string>& domains) {
+Result<std::vector<DkimKeys::Published>> DkimKeys::published() {
   std::lock_guard lock(mutex_);
+  return published_locked();
+}
+
+Result<std::vector<DkimKeys::Published>> DkimKeys::published_locked() {
   auto s = session();
-  if (!s) return error(s.error());
+  if (!s) return std::unexpected(s.error());
   auto keys = (*s)->private_keys();
-  if (!keys) return error(keys.error());
-  std::string rows, dns;
-  std::size_t n = 0;
+  if (!keys) return std::unexpected(keys.error());
+  std::vector<Published> out;
   for (const auto& k : *keys) {
     if (!k.label.starts_with("dkim-")) continue;
-    const std::string selector = k.label.substr(5);
-    dkim::Algorithm a{};
-    auto txt = records(selector, domains, &a);
-    if (!txt) return error(txt.error());
-    const bool signs = std::any_of(signing_.begin(), signing_.end(),
-                                   [&](const DkimSelector& d) { return d.selector == selector; });
-    rows += fmt::format("{:<20} {:<8} {}\n", selector, dkim::key_type_name(a),
-                        signs ? "signing" : "not signing");
-    dns += *txt;
-    ++n;
+    Published p;
+    p.key.selector = k.label.substr(5);
+    auto key = (*s)->public_key(k.label);
+    if (!key) return std::unexpected(key.error());
+    auto bytes = published_key(key->get(), &p.key.algorithm);
+    if (!bytes) return std::unexpected(bytes.error());
+    p.text = dkim::txt_text(p.key.algorithm, *bytes);
+    p.signing = std::any_of(signing_.begin(), signing_.end(),
+                            [&](const DkimSelector& d) { return d.selector == p.key.selector; });
+    out.push_back(std::move(p));
   }
-  return fmt::format("ok {} DKIM key(s)\n{:<20} {:<8} {}\n{}\nDNS (publish):\n{}", n, "SELECTOR",
-                     "TYPE", "STATE", rows, dns);
+  return out;
+}
+
+std::string DkimKeys::list(const std::vector<std::string>& domains) {
+  std::lock_guard lock(mutex_);
+  auto keys = published_locked();
+  if (!keys) return error(keys.error());
+  std::string rows, dns;
+  for (const auto& p : *keys) {
+    rows += fmt::format("{:<20} {:<8} {}\n", p.key.selector, dkim::key_type_name(p.key.algorithm),
+                        p.signing ? "signing" : "not signing");
+    for (const auto& d : domains) dns += dkim::zone_line(p.key.selector, d, p.text) + "\n";
+  }
+  return fmt::format("ok {} DKIM key(s)\n{:<20} {:<8} {}\n{}\nDNS (publish):\n{}", keys->size(),
+                     "SELECTOR", "TYPE", "STATE", rows, dns);
 }
 
 std::string DkimKeys::generate(const std::string& selector, const std::string& type,

@@ -288,6 +288,18 @@ Result<void> read_hsm(const toml::table& t, Reader& r, Config& c) {
   return {};
 }
 
+// [dns]: the resolver Secure Government Email uses (libunbound, validating DNSSEC itself).
+Result<void> read_dns(const toml::table& t, Reader& r, Config& c) {
+  c.dns.forwarders = r.strings(t["dns"]["forwarders"]);
+  for (const auto& f : c.dns.forwarders)
+    if (f.empty() || f.find_first_of(" \t:") != std::string::npos)
+      return fail(
+          Errc::config,
+          fmt::format("dns.forwarders: '{}' is not an address[@port] (e.g. 127.0.0.1@53)", f));
+  if (t["dns"]["trust_anchors"]) c.dns.trust_anchors = r.strings(t["dns"]["trust_anchors"]);
+  return {};
+}
+
 // [dpdk]: the poll-mode data plane (checked only when the section is there).
 Result<void> read_dpdk(const toml::table& t, Reader& r, Config& c) {
   if (auto d = t["dpdk"]) {
@@ -394,7 +406,7 @@ Result<Config> parse(std::string_view text) {
   Reader r;
   // In this order: routes inherit [relay] tls, [admin] socket defaults to the spool's.
   for (auto section : {read_gateway, read_smtp, read_spool, read_relay, read_policy, read_hsm,
-                       read_dpdk, read_routes})
+                       read_dns, read_dpdk, read_routes})
     if (auto read = section(t, r, c); !read) return std::unexpected(read.error());
   if (!r.problem.empty()) return fail(Errc::config, r.problem);
   return c;

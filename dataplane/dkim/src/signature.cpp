@@ -188,10 +188,11 @@ std::string signature_field(const UnsignedSignature& u, std::string_view signatu
   return field;
 }
 
-std::string txt_record(std::string_view selector, std::string_view domain, Algorithm a,
-                       std::string_view public_key) {
-  const std::string text =
-      fmt::format("v=DKIM1; k={}; p={}", key_type_name(a), mime::encode_base64_line(public_key));
+std::string txt_text(Algorithm a, std::string_view public_key) {
+  return fmt::format("v=DKIM1; k={}; p={}", key_type_name(a), mime::encode_base64_line(public_key));
+}
+
+std::string zone_line(std::string_view selector, std::string_view domain, std::string_view text) {
   std::string strings;
   for (std::size_t at = 0; at < text.size(); at += 255)
     strings += fmt::format("{}\"{}\"", strings.empty() ? "" : " ", text.substr(at, 255));

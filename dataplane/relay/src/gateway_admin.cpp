@@ -12,6 +12,7 @@
 #include "seegw/common/text.hpp"
 #include "seegw/keys/key_service.hpp"
 #include "seegw/relay/gateway.hpp"
+#include "seegw/relay/sge_report.hpp"
 #include "seegw/seemail/internal_messages.hpp"
 #include "seegw/x509/validation.hpp"
 
@@ -161,6 +162,19 @@ struct AdminVerbs {
     return g.dkim_keys_->command(words, dkim_domains(g.config_));
   }
 
+  // What our DNS must publish for Secure Government Email, checked (`show sge`).
+  static std::string sge(Gateway& g, const Words&) {
+    auto resolver = g.resolver();
+    if (!resolver) return "error: " + resolver.error().message;
+    std::vector<ExpectedDkimRecord> dkim;
+    if (g.dkim_keys_->configured()) {
+      auto keys = g.dkim_keys_->published();
+      if (!keys) return "error: the DKIM keys cannot be read: " + keys.error().message;
+      for (const auto& k : *keys) dkim.push_back({k.key.selector, k.text, k.signing});
+    }
+    return sge_report(dkim_domains(g.config_), dkim, **resolver);
+  }
+
   static std::string own_certificate(Gateway& g, const Words&) {  // §2.15: for the directory
     auto pem = g.keys_->certificate_pem();
     return pem ? "ok\n" + *pem : "error: " + pem.error().message;
@@ -219,6 +233,7 @@ struct AdminVerbs {
         {"log", Arg::none, log_events},
         {"key", Arg::none, key},
         {"dkim", Arg::none, dkim},
+        {"sge", Arg::none, sge},
         {"stack", Arg::none, stack},
         {"reload", Arg::none, reload},
         {"check", Arg::none, check},
@@ -256,6 +271,22 @@ struct AdminVerbs {
     return r ? fmt::format("ok {}d {}", verb, id) : "error: " + r.error().message;
   }
 };
+
+Result<dns::Resolver*> Gateway::resolver() {
+  std::lock_guard lock(resolver_mutex_);
+  if (!resolver_) {
+    dns::ResolverSettings settings{config_.dns.forwarders, {}};
+    // The default anchor (Debian's root key) only where it is installed; a configured one that
+    // is missing is an error.
+    for (const auto& a : config_.dns.trust_anchors)
+      if (a != config::DnsSettings().trust_anchors.front() || std::filesystem::exists(a))
+        settings.trust_anchor_files.push_back(a);
+    auto made = dns::Resolver::create(settings);
+    if (!made) return std::unexpected(made.error());
+    resolver_ = std::move(*made);
+  }
+  return resolver_.get();
+}
 
 std::string Gateway::admin_command(const std::string& line) {
   std::istringstream in(line);

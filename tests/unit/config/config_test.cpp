@@ -156,6 +156,19 @@ TEST(Config, DpdkHopOnlyCarriesTheNextHopsOnThePortsSubnet) {
   EXPECT_FALSE(parse("[dpdk]\nenabled = true\naddress = \"mail.example/24\"\n"));
 }
 
+TEST(Config, DnsForwardersAndTrustAnchors) {
+  auto c = parse("[dns]\nforwarders = [\"127.0.0.1@5353\", \"10.0.0.53\"]\ntrust_anchors = []\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->dns.forwarders, (std::vector<std::string>{"127.0.0.1@5353", "10.0.0.53"}));
+  EXPECT_TRUE(c->dns.trust_anchors.empty()) << "an explicit empty list: nothing is secure";
+  auto defaults = parse("");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->dns.trust_anchors, (std::vector<std::string>{"/usr/share/dns/root.key"}));
+  auto bad = parse("[dns]\nforwarders = [\"127.0.0.1:53\"]\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("address[@port]"), std::string::npos) << bad.error().message;
+}
+
 TEST(Network, MatchesPrefixes) {
   auto n = Network::parse("192.168.16.0/20");
   ASSERT_TRUE(n);

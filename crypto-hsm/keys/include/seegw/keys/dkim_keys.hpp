@@ -36,6 +36,14 @@ class DkimKeys {
   // HSM cannot sign right now (the message waits: unsigned mail would fail our DMARC).
   Result<std::string> sign(const DkimSelector& selector, std::string_view data);
 
+  // Every DKIM key in the token with the TXT record text (RFC 6376 §3.6.1) it needs.
+  struct Published {
+    DkimSelector key;
+    bool signing = false;
+    std::string text;  // "v=DKIM1; k=...; p=..."
+  };
+  Result<std::vector<Published>> published();
+
   // `dkim list|generate SELECTOR TYPE|sign SELECTOR|retire SELECTOR` from the admin socket:
   // "ok ..." or "error: ...". `domains`: ours, for the TXT records printed.
   std::string command(const std::vector<std::string>& words,
@@ -48,6 +56,7 @@ class DkimKeys {
                        const std::vector<std::string>& domains);
   std::string sign_with(const std::string& selector);
   std::string retire(const std::string& selector);
+  Result<std::vector<Published>> published_locked();
   Result<std::string> records(const std::string& selector, const std::vector<std::string>& domains,
                               dkim::Algorithm* algorithm);
   Result<void> keep(std::vector<DkimSelector> selectors);  // writes state_, then takes them

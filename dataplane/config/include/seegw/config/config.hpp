@@ -84,6 +84,13 @@ struct PollModeSettings {
   } faults;
 };
 
+// [dns]: Secure Government Email's lookups (DKIM, DMARC, MTA-STS and TLS-RPT records).
+struct DnsSettings {
+  std::vector<std::string> forwarders;  // "127.0.0.1@53"; empty: /etc/resolv.conf
+  // DNSSEC trust anchors (DS/DNSKEY files); Debian's root key by default.
+  std::vector<std::string> trust_anchors = {"/usr/share/dns/root.key"};
+};
+
 struct Config {
   std::string hostname = "localhost";
   std::string domain = "localhost";  // our mail domain: postmaster@domain sends notifications
@@ -149,6 +156,7 @@ struct Config {
   std::chrono::seconds certificate_request_interval{900};
 
   PollModeSettings dpdk;
+  DnsSettings dns;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_internal(std::string_view address) const;

@@ -52,9 +52,14 @@ std::string to_be_signed(const UnsignedSignature& u);
 // The whole field, b= filled and folded, ending in CRLF: prepended to the message.
 std::string signature_field(const UnsignedSignature& u, std::string_view signature);
 
-// The TXT record for SELECTOR._domainkey.DOMAIN: `public_key` is the SubjectPublicKeyInfo (DER)
-// for RSA, the 32 raw bytes for Ed25519 (RFC 8463 §4). Split into 255-byte strings.
-std::string txt_record(std::string_view selector, std::string_view domain, Algorithm a,
-                       std::string_view public_key);
+// The key record's text: `public_key` is the SubjectPublicKeyInfo (DER) for RSA, the 32 raw
+// bytes for Ed25519 (RFC 8463 §4).
+std::string txt_text(Algorithm a, std::string_view public_key);
+// The zone-file line for SELECTOR._domainkey.DOMAIN with that text, split into 255-byte strings.
+std::string zone_line(std::string_view selector, std::string_view domain, std::string_view text);
+inline std::string txt_record(std::string_view selector, std::string_view domain, Algorithm a,
+                              std::string_view public_key) {
+  return zone_line(selector, domain, txt_text(a, public_key));
+}
 
 }  // namespace seegw::dkim

@@ -13,6 +13,7 @@
 #include "seegw/io/transport.hpp"
 #include "seegw/relay/admin_socket.hpp"
 #include "seegw/relay/certificate_seeker.hpp"
+#include "seegw/dns/resolver.hpp"
 #include "seegw/relay/dkim_signing.hpp"
 #include "seegw/relay/queue_manager.hpp"
 #include "seegw/seemail/stage.hpp"
@@ -91,6 +92,11 @@ class Gateway {
   std::unique_ptr<keys::KeyService> keys_;
   std::unique_ptr<keys::DkimKeys> dkim_keys_;
   std::unique_ptr<DkimSigning> dkim_;
+  // Secure Government Email's DNS (`sge`), made at first use: a resolver that cannot start is
+  // that command's error, not the gateway's.
+  Result<dns::Resolver*> resolver();
+  std::mutex resolver_mutex_;
+  std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<seemail::TrustSource> trust_;
   std::unique_ptr<seemail::Stage> stage_;
   std::unique_ptr<QueueManager> queue_;

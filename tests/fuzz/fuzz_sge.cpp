@@ -1,13 +1,15 @@
-// DKIM signing over any message: the relaxed canonicalisations, the signed-field walk and the
-// field assembly never crash, and what they produce keeps the RFC's invariants — a canonical body
-// is empty or ends in one CRLF with no empty line before it, and the signed data ends with the
-// signature field's empty b=.
+// Secure Government Email's own parsers on any bytes: DKIM signing (the relaxed
+// canonicalisations, the signed-field walk, the field assembly) keeps the RFC's invariants — a
+// canonical body is empty or ends in one CRLF with no empty line before it, the signed data ends
+// with the signature field's empty b= — and DNS record text (TXT RDATA, tag lists) is read
+// without a crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "seegw/dkim/signature.hpp"
+#include "seegw/dns/records.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view message(reinterpret_cast<const char*>(data), size);
@@ -20,5 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!u.signed_data.ends_with("b=")) std::abort();
   const std::string field = seegw::dkim::signature_field(u, std::string(64, 's'));
   if (!field.ends_with("\r\n")) std::abort();
+  const std::string text = seegw::dns::txt_rdata_text(message);
+  if (text.size() >= size && size > 0) std::abort();  // each string costs a length byte
+  for (const auto& [name, value] : seegw::dns::tag_list(message))
+    if (name.empty() || name.find(';') != std::string::npos) std::abort();
   return 0;
 }

@@ -1,0 +1,19 @@
+// The record text Secure Government Email reads from DNS, parsed without the resolver (so the
+// fuzzer reaches it): TXT RDATA and tag lists.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace seegw::dns {
+
+// The strings of one TXT RDATA, joined; "" for malformed RDATA (a length past its end).
+std::string txt_rdata_text(std::string_view rdata);
+
+// A tag list (RFC 6376 §3.2, the syntax DMARC, MTA-STS and TLS-RPT records share too):
+// "v=DMARC1; p=reject" → {{"v","DMARC1"},{"p","reject"}}, names lower-cased, values trimmed with
+// their inner white space removed (folded base64). A later duplicate tag is ignored.
+std::map<std::string, std::string> tag_list(std::string_view text);
+
+}  // namespace seegw::dns

@@ -1,0 +1,39 @@
+#include "seegw/dns/records.hpp"
+
+#include <cctype>
+
+namespace seegw::dns {
+
+std::string txt_rdata_text(std::string_view rdata) {
+  std::string out;
+  for (std::size_t at = 0; at < rdata.size();) {
+    const std::size_t n = static_cast<unsigned char>(rdata[at]);
+    if (at + 1 + n > rdata.size()) return "";
+    out.append(rdata.substr(at + 1, n));
+    at += 1 + n;
+  }
+  return out;
+}
+
+std::map<std::string, std::string> tag_list(std::string_view text) {
+  std::map<std::string, std::string> out;
+  auto strip = [](std::string_view v) {
+    std::string s;
+    for (char c : v)
+      if (c != ' ' && c != '\t' && c != '\r' && c != '\n') s.push_back(c);
+    return s;
+  };
+  while (!text.empty()) {
+    const auto semi = text.find(';');
+    const std::string_view item = text.substr(0, semi);
+    text = semi == std::string_view::npos ? std::string_view() : text.substr(semi + 1);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string name = strip(item.substr(0, eq));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!name.empty()) out.try_emplace(name, strip(item.substr(eq + 1)));
+  }
+  return out;
+}
+
+}  // namespace seegw::dns
