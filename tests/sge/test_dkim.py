@@ -4,7 +4,9 @@ commands, their TXT records (as `dkim generate` prints them) go into a DNSSEC-si
 by nsd and validated by unbound, and Postfix with OpenDKIM as its milter receives the gateway's
 mail for example.org. Shown: RSA and Ed25519 signatures both pass at OpenDKIM; a message whose
 body was changed afterwards fails; mail inside the agency and mail from a domain not ours are not
-signed; rotation (a new selector signs, the old is retired) passes with the new key.
+signed; rotation (a new selector signs, the old is retired) passes with the new key; a signing key
+gone from the HSM holds mail (451, retried) until another key signs; `show sge` judges what the
+zone publishes.
 """
 import os
 import re
@@ -44,7 +46,7 @@ def world():
                 extra=f'[policy]\nsnapshot = "{snapshot}"\n[hsm]\ntoken = "{AGENCY}"\n'
                       f'pin_file = "{token}/user.pin"\nkey_label = "dca"\ncheck_interval = 1\n'
                       f'[dns]\nforwarders = ["127.0.0.1@{dns.port}"]\ntrust_anchors = [{anchors}]\n')
-    W.update(w=w, g=g, mailbox=mailbox, inside=inside)
+    W.update(w=w, g=g, mailbox=mailbox, inside=inside, token=token)
     g.start()
     wait_for(lambda: "operational: yes" in g.admin("status")[1], timeout=30, what="gateway operational")
     records = {}
@@ -181,6 +183,28 @@ def test_rotation_signs_with_the_new_key_and_retires_the_old():
     check(s["g"].admin("sge")[1].count("DKIM rsa2026") == 0, "the retired key's record is no longer asked for")
 
 
+def test_a_signing_key_gone_from_the_hsm_holds_mail_until_another_signs():
+    s = world()
+    g, token = s["g"], s["token"]
+    # Someone removes the signing Ed25519 key in the HSM itself, behind the gateway's back.
+    for kind in ("privkey", "pubkey"):
+        subprocess.run(["pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", AGENCY,
+                        "--login", "--pin", open(os.path.join(token, "user.pin")).read().strip(),
+                        "--delete-object", "--type", kind, "--label", "dkim-ed2026"],
+                       env=dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf")), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    send(g.port, f"someone@{AGENCY}", "friend@example.org", "dkim-keygone")
+    wait_for(lambda: "waits: DKIM key ed2026" in g.log_text(), timeout=30, what="the message waiting for DKIM")
+    check(not any("dkim-keygone" in m for m in messages(s["mailbox"])), "nothing left unsigned")
+    for words in (("generate", "ed2027", "ed25519"), ("sign", "ed2027")):
+        rc, out = g.admin("dkim", *words)
+        check(rc == 0, f"dkim {' '.join(words)}: {out}")
+    message = arrived(s["mailbox"], "dkim-keygone")
+    check(message.count("DKIM-Signature:") == 2 and "s=ed2027;" in message, "signed by both, the new Ed25519 key")
+    check(results(message).get("rsa2027") == "pass", f"the RSA signature passes: {results(message)}")
+    check(sum("dkim-keygone" in m for m in messages(s["mailbox"])) == 1, "delivered once")
+
+
 def teardown():
     for key in ("postfix", "verifier", "dns", "g"):
         if key in W:
@@ -203,6 +227,7 @@ if __name__ == "__main__":
                    test_rsa_and_ed25519_signatures_pass_at_opendkim,
                         test_a_body_changed_after_signing_fails,
                         test_mail_inside_the_agency_and_from_other_domains_is_not_signed,
-                        test_rotation_signs_with_the_new_key_and_retires_the_old])
+                        test_rotation_signs_with_the_new_key_and_retires_the_old,
+                        test_a_signing_key_gone_from_the_hsm_holds_mail_until_another_signs])
     finally:
         teardown()

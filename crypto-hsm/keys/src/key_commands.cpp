@@ -29,6 +29,9 @@ std::string KeyService::command(const std::vector<std::string>& words, const Vet
   const std::string sub = words.size() > 1 ? words[1] : "";
   const std::string label = words.size() > 2 ? words[2] : "";
   if (sub != "list" && label.empty()) return "error: key " + sub + " needs a label";
+  // DKIM keys have their own owner and commands (which know whether one still signs).
+  if (sub != "list" && label.starts_with("dkim-"))
+    return "error: " + label + " is a DKIM key: use dkim generate|sign|retire";
   std::lock_guard serial(check_mutex_);
   if (sub == "list") return list();
   if (sub == "generate") return generate(label, words);

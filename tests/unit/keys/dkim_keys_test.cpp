@@ -3,6 +3,7 @@
 // OpenSSL, rotation by console steps (a new selector of the same type replaces the one that
 // signs, the choice survives a restart) and a key that still signs cannot be retired.
 #include "seegw/keys/dkim_keys.hpp"
+#include "seegw/keys/key_service.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -110,6 +111,17 @@ TEST_F(DkimKeysTest, WithoutAnHsmOrAKeyNothingIsSigned) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Errc::unavailable) << "the message waits, it is not sent bare";
   EXPECT_TRUE(run(keys, {"dkim", "generate", "x", "dsa"}).starts_with("error: 'dsa'"));
+}
+
+TEST_F(DkimKeysTest, TheSmimeKeyCommandsLeaveDkimKeysToTheirOwner) {
+  DkimKeys dkim(token_.config(), state_);
+  ASSERT_TRUE(run(dkim, {"dkim", "generate", "s1", "rsa"}).starts_with("ok"));
+  ASSERT_TRUE(run(dkim, {"dkim", "sign", "s1"}).starts_with("ok"));
+  KeyService smime({token_.config(), "dca", token_.dir() / "current-key"});
+  const auto any = [](X509*) { return std::string(); };
+  const std::string retired = smime.command({"key", "retire", "dkim-s1"}, any);
+  EXPECT_TRUE(retired.starts_with("error: dkim-s1 is a DKIM key")) << retired;
+  EXPECT_TRUE(dkim.sign({"s1", dkim::Algorithm::rsa_sha256}, "x")) << "the signing key is still there";
 }
 
 }  // namespace
