@@ -1,7 +1,7 @@
 // Secure Government Email's own parsers on any bytes: DKIM signing (the relaxed
 // canonicalisations, the signed-field walk, the field assembly) keeps the RFC's invariants — a
 // canonical body is empty or ends in one CRLF with no empty line before it, the signed data ends
-// with the signature field's empty b= — and DNS record text (TXT RDATA, tag lists) is read
+// with the signature field's empty b= — and DNS record text (TXT and MX RDATA, tag lists) is read
 // without a crash.
 #include <cstddef>
 #include <cstdint>
@@ -26,5 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (text.size() >= size && size > 0) std::abort();  // each string costs a length byte
   for (const auto& [name, value] : seegw::dns::tag_list(message))
     if (name.empty() || name.find(';') != std::string::npos) std::abort();
+  if (auto mx = seegw::dns::mx_rdata(message); mx && mx->exchange.size() > 253) std::abort();
+  (void)seegw::dns::address_rdata(message);
   return 0;
 }

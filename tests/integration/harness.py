@@ -225,7 +225,7 @@ class Gateway:
 
     def __init__(self, workdir, name="gw", internal_sink=None, outbound_sink=None, extra="", smtp="",
                  internal_networks=("127.0.0.0/8",), port=None, outbound_port=None, env=None,
-                 domain="agency-a.govt.nz", preexec_fn=None):
+                 domain="agency-a.govt.nz", preexec_fn=None, outbound_host=None):
         self.workdir = workdir
         self.port = port or free_port()
         self.spool = workdir.sub(name, "spool")
@@ -247,7 +247,7 @@ listen = ["127.0.0.1:{self.port}"]
 path = "{self.spool}"
 [relay]
 internal_host = "127.0.0.1:{internal_sink.port if internal_sink else free_port()}"
-outbound_host = "127.0.0.1:{outbound_sink.port if outbound_sink else outbound_port or free_port()}"
+outbound_host = "{outbound_host or f'127.0.0.1:{outbound_sink.port if outbound_sink else outbound_port or free_port()}'}"
 retry_base = 1
 retry_max = 2
 {extra}

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 
 #include "module_users.hpp"
 #include "seegw/common/file.hpp"
@@ -74,6 +75,9 @@ struct TokenSession::Impl {
   bool initialized = false;
   std::string module_path;
   bool counted = false;  // in ModuleUsers, from C_Initialize on
+  // Private keys found by label for sign(): a search costs SoftHSM2 a pass over every object
+  // (decrypting private attributes), more than the signature. Cleared by anything that destroys.
+  std::map<std::string, CK_OBJECT_HANDLE, std::less<>> signing_keys;
 
   ~Impl() {
     // The login and the library state are the process's (the key that signs mail uses them
@@ -298,6 +302,7 @@ Result<void> TokenSession::import_certificate(std::string_view label, X509* cert
 
 Result<std::size_t> TokenSession::destroy_objects(std::string_view label) {
   auto& i = *impl_;
+  i.signing_keys.clear();
   auto objects = i.find(nullptr, label);
   if (!objects) return std::unexpected(objects.error());
   for (auto o : *objects)
@@ -313,21 +318,32 @@ Result<std::string> TokenSession::sign_sha256_rsa(std::string_view label, std::s
 Result<std::string> TokenSession::sign(std::string_view label, SignMechanism mechanism,
                                        std::string_view data) {
   auto& i = *impl_;
-  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-  auto keys = i.find(&cls, label);
-  if (!keys) return std::unexpected(keys.error());
-  if (keys->empty()) return fail(Errc::config, fmt::format("no private key labelled '{}'", label));
+  auto cached = i.signing_keys.find(label);
+  const bool remembered = cached != i.signing_keys.end();
+  if (!remembered) {
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    auto keys = i.find(&cls, label);
+    if (!keys) return std::unexpected(keys.error());
+    if (keys->empty())
+      return fail(Errc::config, fmt::format("no private key labelled '{}'", label));
+    cached = i.signing_keys.emplace(std::string(label), keys->front()).first;
+  }
   CK_MECHANISM mech{mechanism == SignMechanism::eddsa ? CKM_EDDSA : CKM_SHA256_RSA_PKCS, nullptr,
                     0};
-  if (CK_RV rv = i.f->C_SignInit(i.session, &mech, keys->front()); rv != CKR_OK)
-    return ck_fail("C_SignInit", rv);
+  CK_RV rv = i.f->C_SignInit(i.session, &mech, cached->second);
   std::string sig(1024, '\0');
   CK_ULONG len = sig.size();
-  if (CK_RV rv =
-          i.f->C_Sign(i.session, reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(data.data())),
-                      data.size(), reinterpret_cast<CK_BYTE_PTR>(sig.data()), &len);
-      rv != CKR_OK)
+  if (rv == CKR_OK)
+    rv = i.f->C_Sign(i.session, reinterpret_cast<CK_BYTE_PTR>(const_cast<char*>(data.data())),
+                     data.size(), reinterpret_cast<CK_BYTE_PTR>(sig.data()), &len);
+  if (rv != CKR_OK) {
+    // A key destroyed behind our back (another session, the HSM's own tools) leaves a stale
+    // handle: search again, once.
+    i.signing_keys.erase(cached);
+    if (remembered && (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID))
+      return sign(label, mechanism, data);
     return ck_fail("C_Sign", rv);
+  }
   sig.resize(len);
   return sig;
 }

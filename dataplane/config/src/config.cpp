@@ -87,6 +87,7 @@ Route Config::route_for(std::string_view d) const {
     for (const auto& p : r.domains)
       if (domain_matches(p, d)) return r;
   if (is_local_domain(d)) return Route{{}, internal_host, relay_tls};
+  if (direct_delivery) return Route{{}, {std::string(d), mx_port}, relay_tls, {}, true};
   return Route{{}, outbound_host, relay_tls};
 }
 
@@ -213,6 +214,10 @@ Result<void> read_relay(const toml::table& t, Reader& r, Config& c) {
     std::string text;
     r.str(t["relay"][key], text);
     if (text.empty()) continue;
+    if (text == "mx" && target == &c.outbound_host) {
+      c.direct_delivery = true;  // RFC 5321 §5: each domain's mail exchangers
+      continue;
+    }
     auto hp = parse_host_port(text, 25);
     if (!hp) return std::unexpected(hp.error());
     *target = *hp;
@@ -223,6 +228,10 @@ Result<void> read_relay(const toml::table& t, Reader& r, Config& c) {
   if (!policy) return std::unexpected(policy.error());
   c.relay_tls = *policy;
   r.str(t["relay"]["tls_ca_file"], c.relay_tls_ca_file);
+  if (auto v = t["relay"]["mx_port"].value<int64_t>(); v && *v > 0 && *v < 65536)
+    c.mx_port = static_cast<std::uint16_t>(*v);
+  else if (t["relay"]["mx_port"])
+    return fail(Errc::config, "relay.mx_port must be a port number");
   r.secs(t["relay"]["connect_timeout"], c.connect_timeout);
   r.secs(t["relay"]["timeout"], c.relay_timeout);
   r.secs(t["relay"]["retry_base"], c.retry_base);

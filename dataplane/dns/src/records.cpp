@@ -1,5 +1,7 @@
 #include "seegw/dns/records.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 
 namespace seegw::dns {
@@ -34,6 +36,32 @@ std::map<std::string, std::string> tag_list(std::string_view text) {
     if (!name.empty()) out.try_emplace(name, strip(item.substr(eq + 1)));
   }
   return out;
+}
+
+std::optional<MxRecord> mx_rdata(std::string_view rdata) {
+  if (rdata.size() < 3) return std::nullopt;
+  MxRecord mx;
+  mx.preference = static_cast<unsigned char>(rdata[0]) << 8 | static_cast<unsigned char>(rdata[1]);
+  std::size_t at = 2;
+  while (true) {
+    if (at >= rdata.size()) return std::nullopt;
+    const std::size_t n = static_cast<unsigned char>(rdata[at]);
+    if (n == 0) break;
+    if (n > 63 || at + 1 + n > rdata.size()) return std::nullopt;  // a pointer, or past the end
+    if (!mx.exchange.empty()) mx.exchange.push_back('.');
+    mx.exchange.append(rdata.substr(at + 1, n));
+    at += 1 + n;
+  }
+  if (at + 1 != rdata.size() || mx.exchange.size() > 253) return std::nullopt;
+  for (auto& c : mx.exchange) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return mx;
+}
+
+std::string address_rdata(std::string_view rdata) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const int family = rdata.size() == 4 ? AF_INET : rdata.size() == 16 ? AF_INET6 : 0;
+  if (!family || !inet_ntop(family, rdata.data(), text, sizeof text)) return "";
+  return text;
 }
 
 }  // namespace seegw::dns

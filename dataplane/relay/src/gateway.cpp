@@ -130,6 +130,9 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       c, *gw->spool_, *gw->stage_, *gw->trust_,
       [g = gw.get()](DeliveryJob job) { g->dispatch(std::move(job)); });
   gw->queue_->set_dkim(gw->dkim_.get());
+  if (c.direct_delivery)
+    gw->queue_->set_mx_lookup(
+        [g = gw.get()](const std::string& domain) { return g->exchangers(domain); });
   g_limiter = std::make_unique<ConnectionLimiter>(
       c.max_connections, c.max_connections_per_client,
       c.reserved_internal_connections.value_or(c.max_connections / 10));

@@ -10,6 +10,7 @@
 #include "seegw/common/admin_protocol.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
+#include "seegw/dns/mail_exchangers.hpp"
 #include "seegw/keys/key_service.hpp"
 #include "seegw/relay/gateway.hpp"
 #include "seegw/relay/sge_report.hpp"
@@ -286,6 +287,16 @@ Result<dns::Resolver*> Gateway::resolver() {
     resolver_ = std::move(*made);
   }
   return resolver_.get();
+}
+
+Result<std::vector<config::HostPort>> Gateway::exchangers(const std::string& domain) {
+  auto r = resolver();
+  if (!r) return fail(Errc::unavailable, r.error().message);
+  auto addresses = dns::mail_exchanger_addresses(**r, domain);
+  if (!addresses) return std::unexpected(addresses.error());
+  std::vector<config::HostPort> hops;
+  for (auto& a : *addresses) hops.push_back({std::move(a), config_.mx_port});
+  return hops;
 }
 
 std::string Gateway::admin_command(const std::string& line) {

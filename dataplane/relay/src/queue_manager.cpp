@@ -227,8 +227,31 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
       attempt->on_done(attempt);
       return;
     }
-    for (auto& job : jobs) dispatch_(std::move(job));
+    for (auto& job : jobs)
+      if (route_to_exchangers(job)) dispatch_(std::move(job));
   });
+}
+
+bool QueueManager::route_to_exchangers(DeliveryJob& job) {
+  if (!job.route.mx) return true;
+  const std::string domain = job.route.next_hop.host;
+  auto hops =
+      mx_lookup_ ? mx_lookup_(domain) : fail(Errc::unavailable, "no resolver for direct delivery");
+  if (!hops) {
+    const auto& e = hops.error();
+    log::warning("relay: {}: {}", domain, e.message);
+    if (e.code == Errc::denied)
+      job.fail_all(556, "5.1.10 " + e.message);  // RFC 7505
+    else if (e.code == Errc::not_found)
+      job.fail_all(550, "5.1.2 " + e.message);
+    else
+      job.fail_all(451, "4.4.3 " + e.message);
+    return false;
+  }
+  job.route.next_hop = hops->front();
+  job.route.fallbacks.assign(hops->begin() + 1, hops->end());
+  job.route.mx = false;
+  return true;
 }
 
 // DKIM after the SEEMail stage; a recipient whose content could not be signed waits like one the

@@ -204,8 +204,7 @@ OutboundConnection::OutboundConnection(Worker& worker, Destination& destination,
 
 void OutboundConnection::give(DeliveryJob job) {
   if (!idle()) {  // Destination checks first; were it ever not so, the message waits and retries
-    log::error("relay: {}: a message was given to a busy connection",
-               destination_.route().next_hop.text());
+    log::error("relay: {}: a message was given to a busy connection", destination_.hop().text());
     return job.fail_all(451, "4.4.1 connection not ready");
   }
   session_.send(job.message());
@@ -241,7 +240,7 @@ void OutboundConnection::drive() {
         return;
       case smtp::ClientSession::Event::start_tls:
         if (!tls_established() && worker_.shared().client_tls) {
-          start_tls(worker_.shared().client_tls, destination_.route().next_hop.host);
+          start_tls(worker_.shared().client_tls, destination_.hop().host);
         }
         return;
       case smtp::ClientSession::Event::message_done: {
@@ -317,29 +316,44 @@ void Destination::connection_ready(OutboundConnection& conn) { give_next(conn); 
 void Destination::open_connection() {
   std::string error;
   InboundSession::Open open;
+  const config::HostPort& hop = this->hop();
   if (auto* backend = worker_.shared().backend) {
     open = [&, backend](io::FdHandler* h) -> std::unique_ptr<io::Transport> {
-      auto t = backend->connect(route_.next_hop.host, route_.next_hop.port, h);
+      auto t = backend->connect(hop.host, hop.port, h);
       if (!t) error = t.error().message;
       return t ? std::move(*t) : nullptr;
     };
   } else {
-    int fd = io::connect_tcp(route_.next_hop.host, route_.next_hop.port, error);
+    int fd = io::connect_tcp(hop.host, hop.port, error);
     if (fd >= 0)
       open = [this, fd](io::FdHandler* h) { return io::fd_transport(worker_.loop(), fd, h); };
   }
   std::unique_ptr<OutboundConnection> conn;
   if (open) conn = std::make_unique<OutboundConnection>(worker_, *this, std::move(open));
   if (!conn || conn->closed()) {
-    log::warning("relay: {}: {}", route_.next_hop.text(), error);
-    while (!waiting_.empty()) {
-      waiting_.front().fail_all(451, fmt::format("4.4.1 {}", error));
-      waiting_.pop_front();
-    }
-    return;
+    log::warning("relay: {}: {}", hop.text(), error);
+    if (connections_.empty() && next_exchanger(error)) return open_connection();
+    return fail_waiting(fmt::format("4.4.1 {}", error));
   }
   auto* ptr = conn.get();
   connections_.emplace(ptr, std::move(conn));
+}
+
+bool Destination::next_exchanger(std::string_view reason) {
+  if (exchanger_ >= route_.fallbacks.size()) return false;
+  const std::string failed = hop().text();
+  ++exchanger_;
+  log::notice("relay: {} did not answer ({}); trying the next mail exchanger, {}", failed, reason,
+              hop().text());
+  return true;
+}
+
+void Destination::fail_waiting(std::string_view reason) {
+  exchanger_ = 0;  // the next attempt starts again at the most preferred exchanger
+  while (!waiting_.empty()) {
+    waiting_.front().fail_all(451, reason);
+    waiting_.pop_front();
+  }
 }
 
 void Destination::connection_closed(OutboundConnection& conn, std::string_view reason,
@@ -353,13 +367,12 @@ void Destination::connection_closed(OutboundConnection& conn, std::string_view r
     bool others_ready = false;
     for (auto& [p, c] : connections_) others_ready |= c->ready();
     if (!others_ready) {
-      // The next hop is unreachable: defer everything waiting for it rather than hammer it.
-      log::warning("relay: {} unavailable: {}", route_.next_hop.text(), reason);
-      while (!waiting_.empty()) {
-        waiting_.front().fail_all(451, fmt::format("4.4.1 {}: {}", route_.next_hop.text(), reason));
-        waiting_.pop_front();
-      }
-      return;
+      // The next hop is unreachable: the next exchanger, if any; else defer everything waiting
+      // for it rather than hammer it.
+      log::warning("relay: {} unavailable: {}", hop().text(), reason);
+      if (connections_.empty() && !waiting_.empty() && next_exchanger(reason))
+        return open_connection();
+      return fail_waiting(fmt::format("4.4.1 {}: {}", hop().text(), reason));
     }
   }
   if (!waiting_.empty() &&
@@ -452,7 +465,9 @@ void Worker::forget(InboundSession* session) {
 }
 
 std::string destination_key(const config::Route& route) {
-  return route.next_hop.text() + "/" + std::to_string(static_cast<int>(route.tls));
+  std::string key = route.next_hop.text() + "/" + std::to_string(static_cast<int>(route.tls));
+  for (const auto& f : route.fallbacks) key += "," + f.text();
+  return key;
 }
 
 void Worker::deliver(DeliveryJob job) {

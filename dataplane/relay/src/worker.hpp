@@ -118,14 +118,23 @@ class Destination {
   void connection_ready(OutboundConnection& conn);
   void connection_closed(OutboundConnection& conn, std::string_view reason, bool was_ready);
   const config::Route& route() const { return route_; }
+  // The next hop connections go to now: route().next_hop, or after it failed to answer, the
+  // mail exchanger after it (RFC 5321 §5.1).
+  const config::HostPort& hop() const {
+    return exchanger_ == 0 ? route_.next_hop : route_.fallbacks[exchanger_ - 1];
+  }
   void tick(io::EventLoop::Clock::time_point now);
   bool give_next(OutboundConnection& conn);
 
  private:
   void open_connection();
+  // The hop did not answer: true when there is another exchanger to try (and it is now hop()).
+  bool next_exchanger(std::string_view reason);
+  void fail_waiting(std::string_view reason);
 
   Worker& worker_;
   config::Route route_;
+  std::size_t exchanger_ = 0;  // 0: route_.next_hop; n: route_.fallbacks[n - 1]
   std::deque<DeliveryJob> waiting_;
   std::unordered_map<OutboundConnection*, std::unique_ptr<OutboundConnection>> connections_;
   std::vector<std::unique_ptr<OutboundConnection>> graveyard_;

@@ -169,6 +169,20 @@ TEST(Config, DnsForwardersAndTrustAnchors) {
   EXPECT_NE(bad.error().message.find("address[@port]"), std::string::npos) << bad.error().message;
 }
 
+TEST(Config, DirectDeliveryRoutesOtherDomainsToTheirExchangers) {
+  auto c = parse(
+      "[gateway]\ndomain = \"agency-a.govt.nz\"\n[relay]\noutbound_host = \"mx\"\nmx_port = 2525\n"
+      "[[route]]\ndomains = [\"agency-c.govt.nz\"]\nnext_hop = \"10.0.0.3:25\"\n");
+  ASSERT_TRUE(c) << c.error().message;
+  auto direct = c->route_for("example.org");
+  EXPECT_TRUE(direct.mx);
+  EXPECT_EQ(direct.next_hop.host, "example.org");
+  EXPECT_EQ(direct.next_hop.port, 2525);
+  EXPECT_FALSE(c->route_for("agency-c.govt.nz").mx) << "static next hops stay as they are";
+  EXPECT_FALSE(c->route_for("agency-a.govt.nz").mx) << "our own mail goes inside";
+  EXPECT_FALSE(parse("[relay]\nmx_port = 0\n"));
+}
+
 TEST(Network, MatchesPrefixes) {
   auto n = Network::parse("192.168.16.0/20");
   ASSERT_TRUE(n);

@@ -25,5 +25,23 @@ TEST(DnsRecords, TagListsAsTheRfcsWriteThem) {
   EXPECT_TRUE(tag_list("").empty());
 }
 
+TEST(DnsRecords, MxRdataAndAddresses) {
+  auto mx =
+      mx_rdata(std::string("\x00\x0a\x02mx\x07"
+                           "Example\x03org\x00",
+                           18));
+  ASSERT_TRUE(mx);
+  EXPECT_EQ(mx->preference, 10);
+  EXPECT_EQ(mx->exchange, "mx.example.org");
+  auto null_mx = mx_rdata(std::string("\x00\x00\x00", 3));
+  ASSERT_TRUE(null_mx);
+  EXPECT_EQ(null_mx->exchange, "") << "RFC 7505: the root";
+  EXPECT_FALSE(mx_rdata(std::string("\x00\x0a\xc0\x0c", 4))) << "a compression pointer";
+  EXPECT_FALSE(mx_rdata(std::string("\x00\x0a\x05mx", 5))) << "a label past the end";
+  EXPECT_FALSE(mx_rdata(std::string("\x00\x0a\x00junk", 7))) << "bytes after the name";
+  EXPECT_EQ(address_rdata(std::string("\x7f\x00\x00\x02", 4)), "127.0.0.2");
+  EXPECT_EQ(address_rdata(std::string(15, '\0')), "");
+}
+
 }  // namespace
 }  // namespace seegw::dns

@@ -32,6 +32,10 @@ struct Route {
   std::vector<std::string> domains;  // lower case; "*.example" matches subdomains
   HostPort next_hop;
   smtp::TlsPolicy tls = smtp::TlsPolicy::opportunistic;
+  // Direct delivery: the domain's mail exchangers, tried in order after next_hop fails to
+  // answer. `mx` until they are looked up: next_hop.host is then the recipient domain.
+  std::vector<HostPort> fallbacks;
+  bool mx = false;
 };
 
 // The gateway's HSM (OPS-1, OPS-5). Without a token label the data plane runs without one (a
@@ -117,6 +121,8 @@ struct Config {
 
   HostPort internal_host = {"127.0.0.1", 10025};  // our own mail server (local domains)
   HostPort outbound_host = {"127.0.0.1", 10026};  // the relay to the Internet (everything else)
+  bool direct_delivery = false;  // outbound_host = "mx": each domain's MX records instead
+  std::uint16_t mx_port = 25;    // the port mail exchangers listen on (tests move it)
   smtp::TlsPolicy relay_tls = smtp::TlsPolicy::opportunistic;
   std::string relay_tls_ca_file;
   std::vector<Route> routes;

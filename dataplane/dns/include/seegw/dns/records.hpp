@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,5 +16,16 @@ std::string txt_rdata_text(std::string_view rdata);
 // "v=DMARC1; p=reject" → {{"v","DMARC1"},{"p","reject"}}, names lower-cased, values trimmed with
 // their inner white space removed (folded base64). A later duplicate tag is ignored.
 std::map<std::string, std::string> tag_list(std::string_view text);
+
+// An MX RDATA (RFC 1035 §3.3.9): preference and exchange, the name in dotted form without the
+// final dot ("" for the root: a null MX, RFC 7505). nullopt when malformed (compression pointers
+// included: the resolver hands names uncompressed).
+struct MxRecord {
+  int preference = 0;
+  std::string exchange;
+};
+std::optional<MxRecord> mx_rdata(std::string_view rdata);
+// An A or AAAA RDATA as text; "" when it is neither 4 nor 16 bytes.
+std::string address_rdata(std::string_view rdata);
 
 }  // namespace seegw::dns

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "seegw/config/config.hpp"
+#include "seegw/dns/resolver.hpp"
 #include "seegw/io/transport.hpp"
 #include "seegw/relay/admin_socket.hpp"
 #include "seegw/relay/certificate_seeker.hpp"
-#include "seegw/dns/resolver.hpp"
 #include "seegw/relay/dkim_signing.hpp"
 #include "seegw/relay/queue_manager.hpp"
 #include "seegw/seemail/stage.hpp"
@@ -95,6 +95,8 @@ class Gateway {
   // Secure Government Email's DNS (`sge`), made at first use: a resolver that cannot start is
   // that command's error, not the gateway's.
   Result<dns::Resolver*> resolver();
+  // Direct delivery: the domain's mail exchangers as next hops on [relay] mx_port.
+  Result<std::vector<config::HostPort>> exchangers(const std::string& domain);
   std::mutex resolver_mutex_;
   std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<seemail::TrustSource> trust_;

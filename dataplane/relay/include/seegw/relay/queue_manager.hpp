@@ -73,6 +73,10 @@ class QueueManager {
   void set_certificate_events(CertificateEvents events) { certificate_events_ = std::move(events); }
   // Outbound mail from our domains is DKIM-signed after the SEEMail stage; set before start().
   void set_dkim(DkimSigning* dkim) { dkim_ = dkim; }
+  // Direct delivery ([relay] outbound_host = "mx"): a domain's mail exchangers' addresses, most
+  // preferred first (blocking; called on the pipeline's threads). Set before start().
+  using MxLookup = std::function<Result<std::vector<config::HostPort>>(const std::string& domain)>;
+  void set_mx_lookup(MxLookup lookup) { mx_lookup_ = std::move(lookup); }
   void stop();
   // A message is on stable storage in incoming/ (thread-safe).
   void accepted(spool::SpoolRecord record);
@@ -111,6 +115,9 @@ class QueueManager {
   void activate(spool::Queue from, spool::SpoolRecord record);
   void start_attempt(spool::SpoolRecord record);
   void sign_outbound(Attempt& attempt, std::vector<std::shared_ptr<const std::string>>& content);
+  // A job for a domain's mail exchangers gets their addresses; false when it cannot (it then
+  // failed with the reason: 5xx for a domain that takes no mail, 4xx to try later).
+  bool route_to_exchangers(DeliveryJob& job);
   void finished(const std::shared_ptr<Attempt>& attempt);
   // False when the notice could not be stored (the caller keeps the recipients queued).
   bool send_notice(const spool::SpoolRecord& original,
@@ -139,6 +146,7 @@ class QueueManager {
   std::function<bool()> operational_ = [] { return true; };
   CertificateEvents certificate_events_;
   DkimSigning* dkim_ = nullptr;
+  MxLookup mx_lookup_;
   tbb::task_group pipeline_;
 
   std::mutex mutex_;

@@ -39,11 +39,12 @@ def world():
                 f'[[agency]]\ndomain = "{AGENCY}"\ncommunity = "restricted"\ncertificate = "{token}/dca.pem"\n')
     mailbox, inside = Sink(w, "example-org"), Sink(w, "inside")
     postfix_port = free_port()
-    dns = SignedDns(w, [AGENCY, "example.org"])
+    dns = SignedDns(w, [AGENCY, "example.org", "example.net"])
     anchors = ", ".join(f'"{dns.anchor(z)}"' for z in dns.zones)
-    g = Gateway(w, name="gw-a", internal_sink=inside, outbound_port=postfix_port,
+    # Direct delivery: every domain's mail exchangers, on Postfix's port (the test's port 25).
+    g = Gateway(w, name="gw-a", internal_sink=inside, outbound_host="mx",
                 env=dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf")),
-                extra=f'[policy]\nsnapshot = "{snapshot}"\n[hsm]\ntoken = "{AGENCY}"\n'
+                extra=f'mx_port = {postfix_port}\n[policy]\nsnapshot = "{snapshot}"\n[hsm]\ntoken = "{AGENCY}"\n'
                       f'pin_file = "{token}/user.pin"\nkey_label = "dca"\ncheck_interval = 1\n'
                       f'[dns]\nforwarders = ["127.0.0.1@{dns.port}"]\ntrust_anchors = [{anchors}]\n')
     W.update(w=w, g=g, mailbox=mailbox, inside=inside, token=token)
@@ -61,7 +62,11 @@ def world():
         '@ IN TXT "v=spf1 mx -all"', '@ IN MX 10 gw', 'gw IN A 127.0.0.1',
         f'_dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@{AGENCY}"',
         f'_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@{AGENCY}"']
-    dns.start({AGENCY: agency_zone, "example.org": ["@ IN MX 10 mx.example.org.", "mx IN A 127.0.0.1"]})
+    dns.start({AGENCY: agency_zone,
+               "example.org": ["@ IN MX 10 mx.example.org.", "mx IN A 127.0.0.1", "nullmx IN MX 0 ."],
+               # The preferred exchanger does not answer (nothing listens on 127.0.0.2).
+               "example.net": ["@ IN MX 10 mx1.example.net.", "@ IN MX 20 mx2.example.net.",
+                               "mx1 IN A 127.0.0.2", "mx2 IN A 127.0.0.1"]})
     verifier = OpenDkimVerifier(w, dns)
     postfix = PostfixWithMilter(w, verifier.port, mailbox.port, port=postfix_port)
     W.update(dns=dns, verifier=verifier, postfix=postfix)
@@ -205,6 +210,27 @@ def test_a_signing_key_gone_from_the_hsm_holds_mail_until_another_signs():
     check(sum("dkim-keygone" in m for m in messages(s["mailbox"])) == 1, "delivered once")
 
 
+def test_direct_delivery_follows_mx_preference_and_fallback():
+    s = world()
+    g = s["g"]
+    send(g.port, f"someone@{AGENCY}", "friend@example.net", "mx-fallback")
+    arrived(s["mailbox"], "mx-fallback")
+    log = g.log_text()
+    check("127.0.0.2" in log and "trying the next mail exchanger, 127.0.0.1" in log,
+          f"the preferred exchanger first, then the next:\n{log[-2000:]}")
+
+
+def test_a_null_mx_or_no_such_domain_bounces_at_once():
+    s = world()
+    g = s["g"]
+    send(g.port, f"someone@{AGENCY}", "friend@nullmx.example.org", "mx-null")
+    send(g.port, f"someone@{AGENCY}", "friend@nosuch.example.org", "mx-nxdomain")
+    for code, what in (("5.1.10", "null MX"), ("5.1.2", "no domain nosuch.example.org")):
+        wait_for(lambda: any(code in m and what in m for m in messages(s["inside"])), timeout=30,
+                 what=f"a bounce saying {code} {what}")
+    check(not any("mx-null" in m or "mx-nxdomain" in m for m in messages(s["mailbox"])), "nothing delivered")
+
+
 def teardown():
     for key in ("postfix", "verifier", "dns", "g"):
         if key in W:
@@ -228,6 +254,8 @@ if __name__ == "__main__":
                         test_a_body_changed_after_signing_fails,
                         test_mail_inside_the_agency_and_from_other_domains_is_not_signed,
                         test_rotation_signs_with_the_new_key_and_retires_the_old,
-                        test_a_signing_key_gone_from_the_hsm_holds_mail_until_another_signs])
+                        test_a_signing_key_gone_from_the_hsm_holds_mail_until_another_signs,
+                        test_direct_delivery_follows_mx_preference_and_fallback,
+                        test_a_null_mx_or_no_such_domain_bounces_at_once])
     finally:
         teardown()
