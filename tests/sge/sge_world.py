@@ -109,6 +109,16 @@ class SignedDns:
                 p.wait()
 
 
+def tlsa_3_1_1(cert_file):
+    """The DANE-EE SPKI SHA-256 association data (hex) of a PEM certificate."""
+    pub = subprocess.run(["openssl", "x509", "-in", cert_file, "-noout", "-pubkey"], check=True,
+                         stdout=subprocess.PIPE).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, check=True,
+                         stdout=subprocess.PIPE).stdout
+    import hashlib
+    return hashlib.sha256(der).hexdigest()
+
+
 def _answers(port, zone, options):
     r = subprocess.run(["kdig", *options, "+timeout=1", "+retry=0", "-p", str(port), "@127.0.0.1", zone, "SOA"],
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -150,14 +160,17 @@ class PostfixWithMilter:
     """A Postfix instance (tools/postfix-instance) on `port` that hands every message to the milter
     on `milter_port` and relays what it accepts to 127.0.0.1:`next_hop`."""
 
-    def __init__(self, workdir, milter_port, next_hop, port=None):
+    def __init__(self, workdir, milter_port, next_hop, port=None, tls=None):
         self.dir = workdir.sub("postfix")
         self.port = port or free_port()
         subprocess.run([os.path.join(TOP, "tools", "postfix-instance"), self.dir, str(self.port), str(next_hop)],
                        check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["postconf", "-c", os.path.join(self.dir, "etc"), "-e",
-                        f"smtpd_milters = inet:127.0.0.1:{milter_port}", "milter_default_action = tempfail",
-                        "myhostname = mx.example.org"], check=True)
+        settings = [f"smtpd_milters = inet:127.0.0.1:{milter_port}", "milter_default_action = tempfail",
+                    "myhostname = mx.example.org"]
+        if tls:  # (certificate file, key file): STARTTLS offered
+            settings += [f"smtpd_tls_cert_file = {tls[0]}", f"smtpd_tls_key_file = {tls[1]}",
+                         "smtpd_tls_security_level = may", "smtpd_tls_received_header = yes"]
+        subprocess.run(["postconf", "-c", os.path.join(self.dir, "etc"), "-e", *settings], check=True)
         subprocess.run(["postfix", "-c", os.path.join(self.dir, "etc"), "reload"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: _listening(self.port), timeout=15, what="Postfix")

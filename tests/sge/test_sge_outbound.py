@@ -16,8 +16,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import BUILD, Gateway, Sink, Workdir, check, free_port, run_tests, wait_for  # noqa: E402
-from sge_world import TOP, OpenDkimVerifier, PostfixWithMilter, SignedDns  # noqa: E402
+from harness import BUILD, Gateway, Sink, Workdir, check, free_port, make_tls_cert, run_tests, wait_for  # noqa: E402
+from sge_world import TOP, OpenDkimVerifier, PostfixWithMilter, SignedDns, tlsa_3_1_1  # noqa: E402
 
 HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
 AGENCY = "agency-a.govt.nz"
@@ -39,7 +39,7 @@ def world():
                 f'[[agency]]\ndomain = "{AGENCY}"\ncommunity = "restricted"\ncertificate = "{token}/dca.pem"\n')
     mailbox, inside = Sink(w, "example-org"), Sink(w, "inside")
     postfix_port = free_port()
-    dns = SignedDns(w, [AGENCY, "example.org", "example.net"])
+    dns = SignedDns(w, [AGENCY, "example.org", "example.net", "example.com"])
     anchors = ", ".join(f'"{dns.anchor(z)}"' for z in dns.zones)
     # Direct delivery: every domain's mail exchangers, on Postfix's port (the test's port 25).
     g = Gateway(w, name="gw-a", internal_sink=inside, outbound_host="mx",
@@ -62,13 +62,20 @@ def world():
         '@ IN TXT "v=spf1 mx -all"', '@ IN MX 10 gw', 'gw IN A 127.0.0.1',
         f'_dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@{AGENCY}"',
         f'_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@{AGENCY}"']
+    # Postfix (every domain's exchanger here) offers STARTTLS; example.org publishes its key's
+    # TLSA record (DANE-EE), example.com one that matches nothing.
+    tls = make_tls_cert(w, cn="mx.example.org")
+    tlsa = tlsa_3_1_1(tls[0])
     dns.start({AGENCY: agency_zone,
-               "example.org": ["@ IN MX 10 mx.example.org.", "mx IN A 127.0.0.1", "nullmx IN MX 0 ."],
+               "example.org": ["@ IN MX 10 mx.example.org.", "mx IN A 127.0.0.1", "nullmx IN MX 0 .",
+                               f"_{postfix_port}._tcp.mx IN TLSA 3 1 1 {tlsa}"],
+               "example.com": ["@ IN MX 10 mx.example.com.", "mx IN A 127.0.0.1",
+                               f"_{postfix_port}._tcp.mx IN TLSA 3 1 1 {'00' * 32}"],
                # The preferred exchanger does not answer (nothing listens on 127.0.0.2).
                "example.net": ["@ IN MX 10 mx1.example.net.", "@ IN MX 20 mx2.example.net.",
                                "mx1 IN A 127.0.0.2", "mx2 IN A 127.0.0.1"]})
     verifier = OpenDkimVerifier(w, dns)
-    postfix = PostfixWithMilter(w, verifier.port, mailbox.port, port=postfix_port)
+    postfix = PostfixWithMilter(w, verifier.port, mailbox.port, port=postfix_port, tls=tls)
     W.update(dns=dns, verifier=verifier, postfix=postfix)
     return W
 
@@ -216,7 +223,7 @@ def test_direct_delivery_follows_mx_preference_and_fallback():
     send(g.port, f"someone@{AGENCY}", "friend@example.net", "mx-fallback")
     arrived(s["mailbox"], "mx-fallback")
     log = g.log_text()
-    check("127.0.0.2" in log and "trying the next mail exchanger, 127.0.0.1" in log,
+    check("mx1.example.net[127.0.0.2" in log and "trying the next mail exchanger, mx2.example.net[127.0.0.1" in log,
           f"the preferred exchanger first, then the next:\n{log[-2000:]}")
 
 
@@ -229,6 +236,23 @@ def test_a_null_mx_or_no_such_domain_bounces_at_once():
         wait_for(lambda: any(code in m and what in m for m in messages(s["inside"])), timeout=30,
                  what=f"a bounce saying {code} {what}")
     check(not any("mx-null" in m or "mx-nxdomain" in m for m in messages(s["mailbox"])), "nothing delivered")
+
+
+def test_dane_authenticates_the_exchanger_or_nothing_is_sent():
+    s = world()
+    g = s["g"]
+    send(g.port, f"someone@{AGENCY}", "friend@example.org", "dane-match")
+    message = arrived(s["mailbox"], "dane-match")
+    check(re.search(r"mx\.example\.org\[127\.0\.0\.1:\d+\] authenticated by its TLSA records", g.log_text()),
+          "the TLSA record matched")
+    check(re.search(r"using TLSv1\.[23]", message), "the message went over TLS")
+    send(g.port, f"someone@{AGENCY}", "friend@example.com", "dane-mismatch")
+    wait_for(lambda: re.search(r"mx\.example\.com\[127\.0\.0\.1:\d+\] unavailable: TLS handshake failed",
+                               g.log_text()), timeout=30, what="the refused handshake")
+    time.sleep(2)  # a retry or two (retry_base 1 s): still nothing sent
+    check(not any("dane-mismatch" in m for m in messages(s["mailbox"])),
+          "nothing sent to an exchanger its TLSA records do not match")
+    check(not any("dane-mismatch" in m for m in messages(s["inside"])), "and no bounce: it waits")
 
 
 def teardown():
@@ -256,6 +280,7 @@ if __name__ == "__main__":
                         test_rotation_signs_with_the_new_key_and_retires_the_old,
                         test_a_signing_key_gone_from_the_hsm_holds_mail_until_another_signs,
                         test_direct_delivery_follows_mx_preference_and_fallback,
-                        test_a_null_mx_or_no_such_domain_bounces_at_once])
+                        test_a_null_mx_or_no_such_domain_bounces_at_once,
+                        test_dane_authenticates_the_exchanger_or_nothing_is_sent])
     finally:
         teardown()

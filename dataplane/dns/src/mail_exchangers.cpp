@@ -32,8 +32,7 @@ std::vector<std::string> addresses_of(Resolver& resolver, const std::string& hos
 
 }  // namespace
 
-Result<std::vector<std::string>> mail_exchanger_addresses(Resolver& resolver,
-                                                          std::string_view domain) {
+Result<std::vector<MailExchanger>> mail_exchangers(Resolver& resolver, std::string_view domain) {
   auto answer = resolver.query(domain, RrType::mx);
   if (!answer) return std::unexpected(answer.error());
   if (!answer->bogus.empty())
@@ -53,16 +52,30 @@ Result<std::vector<std::string>> mail_exchanger_addresses(Resolver& resolver,
     return a.preference < b.preference;
   });
   if (mx.size() > kMaxExchangers) mx.resize(kMaxExchangers);
-  std::vector<std::string> out;
+  std::vector<MailExchanger> out;
   std::string why;
   for (const auto& m : mx)
     for (auto& address : addresses_of(resolver, m.exchange, why))
-      if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
+      if (std::none_of(out.begin(), out.end(),
+                       [&](const MailExchanger& e) { return e.address == address; }))
+        out.push_back({std::move(address), m.exchange, answer->secure});
   if (out.empty() && !why.empty())
     return fail(Errc::unavailable, fmt::format("no address for {}'s mail: {}", domain, why));
   if (out.empty())
     return fail(Errc::not_found, fmt::format("no mail exchanger of {} has an address", domain));
   return out;
+}
+
+Result<std::vector<std::string>> dane_tlsa(Resolver& resolver, std::string_view name,
+                                           std::uint16_t port) {
+  const std::string owner = fmt::format("_{}._tcp.{}", port, name);
+  auto answer = resolver.query(owner, RrType::tlsa);
+  if (!answer) return std::unexpected(answer.error());
+  if (!answer->bogus.empty())
+    return fail(Errc::unavailable,
+                fmt::format("TLSA {}: DNSSEC validation failed ({})", owner, answer->bogus));
+  if (!answer->secure) return std::vector<std::string>{};
+  return answer->rdata;
 }
 
 }  // namespace seegw::dns

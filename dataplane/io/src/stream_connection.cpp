@@ -147,8 +147,9 @@ void StreamConnection::send(std::string_view plaintext) {
 }
 
 void StreamConnection::start_tls(std::shared_ptr<tls::TlsContext> context,
-                                 const std::string& peer_name) {
-  tls_ = std::make_unique<tls::TlsChannel>(std::move(context), peer_name);
+                                 const std::string& peer_name,
+                                 const std::vector<tls::DaneRecord>& dane) {
+  tls_ = std::make_unique<tls::TlsChannel>(std::move(context), peer_name, dane);
   out_ += tls_->take_output();  // the ClientHello, on the client side
   flush();
 }

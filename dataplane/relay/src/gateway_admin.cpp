@@ -289,14 +289,29 @@ Result<dns::Resolver*> Gateway::resolver() {
   return resolver_.get();
 }
 
-Result<std::vector<config::HostPort>> Gateway::exchangers(const std::string& domain) {
+// With their TLSA records when DNSSEC vouches for them (RFC 7672); an exchanger whose TLSA
+// lookup fails is left out (§2.2: not to be used), so a domain with none left waits.
+Result<std::vector<config::Exchanger>> Gateway::exchangers(const std::string& domain) {
   auto r = resolver();
   if (!r) return fail(Errc::unavailable, r.error().message);
-  auto addresses = dns::mail_exchanger_addresses(**r, domain);
-  if (!addresses) return std::unexpected(addresses.error());
-  std::vector<config::HostPort> hops;
-  for (auto& a : *addresses) hops.push_back({std::move(a), config_.mx_port});
-  return hops;
+  auto found = dns::mail_exchangers(**r, domain);
+  if (!found) return std::unexpected(found.error());
+  std::vector<config::Exchanger> out;
+  std::string skipped;
+  for (auto& e : *found) {
+    config::Exchanger x{{e.address, config_.mx_port}, e.name, {}};
+    if (e.mx_secure) {
+      auto tlsa = dns::dane_tlsa(**r, e.name, config_.mx_port);
+      if (!tlsa) {
+        skipped = tlsa.error().message;
+        continue;
+      }
+      x.tlsa = std::move(*tlsa);
+    }
+    out.push_back(std::move(x));
+  }
+  if (out.empty()) return fail(Errc::unavailable, "no usable mail exchanger: " + skipped);
+  return out;
 }
 
 std::string Gateway::admin_command(const std::string& line) {

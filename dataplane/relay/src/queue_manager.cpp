@@ -248,8 +248,8 @@ bool QueueManager::route_to_exchangers(DeliveryJob& job) {
       job.fail_all(451, "4.4.3 " + e.message);
     return false;
   }
-  job.route.next_hop = hops->front();
-  job.route.fallbacks.assign(hops->begin() + 1, hops->end());
+  job.route.next_hop = hops->front().hop;
+  job.route.exchangers = std::move(*hops);
   job.route.mx = false;
   return true;
 }

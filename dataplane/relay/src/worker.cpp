@@ -198,9 +198,28 @@ OutboundConnection::OutboundConnection(Worker& worker, Destination& destination,
     : io::StreamConnection(worker.loop(), std::move(open)),
       worker_(worker),
       destination_(destination),
-      session_(smtp::ClientOptions{worker.shared().config.hostname, destination.route().tls,
+      session_(smtp::ClientOptions{worker.shared().config.hostname, tls_policy(destination),
                                    worker.shared().client_tls != nullptr}),
       idle_since_(worker.loop().now()) {}
+
+// RFC 7672 §2.2: an exchanger with validated TLSA records is reached over TLS or not at all.
+smtp::TlsPolicy OutboundConnection::tls_policy(const Destination& destination) {
+  const auto* e = destination.exchanger();
+  return e && !e->tlsa.empty() ? smtp::TlsPolicy::required : destination.route().tls;
+}
+
+std::string OutboundConnection::tls_name() const {
+  const auto* e = destination_.exchanger();
+  return e ? e->name : destination_.hop().host;
+}
+
+std::vector<tls::DaneRecord> OutboundConnection::dane_records() const {
+  std::vector<tls::DaneRecord> out;
+  if (const auto* e = destination_.exchanger())
+    for (const auto& rdata : e->tlsa)
+      if (auto r = tls::dane_record(rdata)) out.push_back(std::move(*r));
+  return out;
+}
 
 void OutboundConnection::give(DeliveryJob job) {
   if (!idle()) {  // Destination checks first; were it ever not so, the message waits and retries
@@ -240,7 +259,7 @@ void OutboundConnection::drive() {
         return;
       case smtp::ClientSession::Event::start_tls:
         if (!tls_established() && worker_.shared().client_tls) {
-          start_tls(worker_.shared().client_tls, destination_.hop().host);
+          start_tls(worker_.shared().client_tls, tls_name(), dane_records());
         }
         return;
       case smtp::ClientSession::Event::message_done: {
@@ -261,6 +280,8 @@ void OutboundConnection::drive() {
 }
 
 void OutboundConnection::on_tls_established() {
+  if (tls_dane_authenticated())
+    log::info("relay: {} authenticated by its TLSA records (DANE)", destination_.where());
   session_.tls_started();
   drive();
 }
@@ -331,7 +352,7 @@ void Destination::open_connection() {
   std::unique_ptr<OutboundConnection> conn;
   if (open) conn = std::make_unique<OutboundConnection>(worker_, *this, std::move(open));
   if (!conn || conn->closed()) {
-    log::warning("relay: {}: {}", hop.text(), error);
+    log::warning("relay: {}: {}", where(), error);
     if (connections_.empty() && next_exchanger(error)) return open_connection();
     return fail_waiting(fmt::format("4.4.1 {}", error));
   }
@@ -340,11 +361,11 @@ void Destination::open_connection() {
 }
 
 bool Destination::next_exchanger(std::string_view reason) {
-  if (exchanger_ >= route_.fallbacks.size()) return false;
-  const std::string failed = hop().text();
+  if (exchanger_ + 1 >= route_.exchangers.size()) return false;
+  const std::string failed = where();
   ++exchanger_;
   log::notice("relay: {} did not answer ({}); trying the next mail exchanger, {}", failed, reason,
-              hop().text());
+              where());
   return true;
 }
 
@@ -369,10 +390,10 @@ void Destination::connection_closed(OutboundConnection& conn, std::string_view r
     if (!others_ready) {
       // The next hop is unreachable: the next exchanger, if any; else defer everything waiting
       // for it rather than hammer it.
-      log::warning("relay: {} unavailable: {}", hop().text(), reason);
+      log::warning("relay: {} unavailable: {}", where(), reason);
       if (connections_.empty() && !waiting_.empty() && next_exchanger(reason))
         return open_connection();
-      return fail_waiting(fmt::format("4.4.1 {}: {}", hop().text(), reason));
+      return fail_waiting(fmt::format("4.4.1 {}: {}", where(), reason));
     }
   }
   if (!waiting_.empty() &&
@@ -466,7 +487,13 @@ void Worker::forget(InboundSession* session) {
 
 std::string destination_key(const config::Route& route) {
   std::string key = route.next_hop.text() + "/" + std::to_string(static_cast<int>(route.tls));
-  for (const auto& f : route.fallbacks) key += "," + f.text();
+  // Two domains' exchangers at one address are two destinations when their names or TLSA
+  // records differ: each is authenticated by its own (one domain's DANE records never vouch for
+  // another's exchanger).
+  for (const auto& e : route.exchangers) {
+    key += "," + e.name + "[" + e.hop.text() + "]";
+    for (const auto& t : e.tlsa) key += "/" + std::to_string(std::hash<std::string>{}(t));
+  }
   return key;
 }
 

@@ -99,6 +99,9 @@ class OutboundConnection : public io::StreamConnection {
   void on_tls_established() override;
   void on_closed(std::string_view reason) override;
   void drive();
+  static smtp::TlsPolicy tls_policy(const Destination& destination);
+  std::string tls_name() const;  // the reference identifier: the MX host name, or the hop's host
+  std::vector<tls::DaneRecord> dane_records() const;
 
   Worker& worker_;
   Destination& destination_;
@@ -121,7 +124,16 @@ class Destination {
   // The next hop connections go to now: route().next_hop, or after it failed to answer, the
   // mail exchanger after it (RFC 5321 §5.1).
   const config::HostPort& hop() const {
-    return exchanger_ == 0 ? route_.next_hop : route_.fallbacks[exchanger_ - 1];
+    return route_.exchangers.empty() ? route_.next_hop : route_.exchangers[exchanger_].hop;
+  }
+  // hop() for the log: "mx.example.org[192.0.2.1:25]" for an exchanger.
+  std::string where() const {
+    const auto* e = exchanger();
+    return e ? e->name + "[" + hop().text() + "]" : hop().text();
+  }
+  // The exchanger hop() is (direct delivery), or null for a static next hop.
+  const config::Exchanger* exchanger() const {
+    return route_.exchangers.empty() ? nullptr : &route_.exchangers[exchanger_];
   }
   void tick(io::EventLoop::Clock::time_point now);
   bool give_next(OutboundConnection& conn);
@@ -134,7 +146,7 @@ class Destination {
 
   Worker& worker_;
   config::Route route_;
-  std::size_t exchanger_ = 0;  // 0: route_.next_hop; n: route_.fallbacks[n - 1]
+  std::size_t exchanger_ = 0;  // into route_.exchangers
   std::deque<DeliveryJob> waiting_;
   std::unordered_map<OutboundConnection*, std::unique_ptr<OutboundConnection>> connections_;
   std::vector<std::unique_ptr<OutboundConnection>> graveyard_;

@@ -37,6 +37,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(const std::string& ca_fil
   ctx->ctx_.reset(SSL_CTX_new(TLS_client_method()));
   if (!ctx->ctx_) return fail(Errc::tls, openssl_errors());
   SSL_CTX_set_min_proto_version(ctx->get(), TLS1_2_VERSION);
+  if (SSL_CTX_dane_enable(ctx->get()) <= 0) return fail(Errc::tls, openssl_errors());
   if (!ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx->get(), ca_file.c_str(), nullptr) != 1)
       return fail(Errc::tls, fmt::format("TLS CA file {}: {}", ca_file, openssl_errors()));
@@ -45,7 +46,14 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(const std::string& ca_fil
   return ctx;
 }
 
-TlsChannel::TlsChannel(std::shared_ptr<TlsContext> context, const std::string& peer_name)
+std::optional<DaneRecord> dane_record(std::string_view rdata) {
+  if (rdata.size() < 4) return std::nullopt;
+  return DaneRecord{static_cast<std::uint8_t>(rdata[0]), static_cast<std::uint8_t>(rdata[1]),
+                    static_cast<std::uint8_t>(rdata[2]), std::string(rdata.substr(3))};
+}
+
+TlsChannel::TlsChannel(std::shared_ptr<TlsContext> context, const std::string& peer_name,
+                       const std::vector<DaneRecord>& dane)
     : context_(std::move(context)), ssl_(SSL_new(context_->get())) {
   in_ = BIO_new(BIO_s_mem());
   out_ = BIO_new(BIO_s_mem());
@@ -57,9 +65,29 @@ TlsChannel::TlsChannel(std::shared_ptr<TlsContext> context, const std::string& p
       SSL_set_tlsext_host_name(ssl_.get(), peer_name.c_str());
       SSL_set1_host(ssl_.get(), peer_name.c_str());
     }
+    enable_dane(peer_name, dane);
     SSL_set_connect_state(ssl_.get());
     SSL_do_handshake(ssl_.get());  // queues the ClientHello
   }
+}
+
+// RFC 7672 §3.1: only DANE-TA(2) and DANE-EE(3) records count; with none usable the session is
+// encrypted but not authenticated (§2.2: "mandatory unauthenticated TLS").
+void TlsChannel::enable_dane(const std::string& peer_name, const std::vector<DaneRecord>& dane) {
+  std::size_t usable = 0;
+  for (const auto& r : dane) usable += r.usage == 2 || r.usage == 3;
+  if (usable == 0 || SSL_dane_enable(ssl_.get(), peer_name.c_str()) <= 0) return;
+  // §3.1.1: a DANE-EE(3) match needs no name check (the record binds the key to the host).
+  SSL_dane_set_flags(ssl_.get(), DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+  for (const auto& r : dane)
+    if (r.usage == 2 || r.usage == 3)
+      SSL_dane_tlsa_add(ssl_.get(), r.usage, r.selector, r.matching,
+                        reinterpret_cast<const unsigned char*>(r.data.data()), r.data.size());
+  SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, nullptr);
+}
+
+bool TlsChannel::dane_authenticated() const {
+  return established_ && SSL_get0_dane_authority(ssl_.get(), nullptr, nullptr) >= 0;
 }
 
 Result<void> TlsChannel::advance(std::string& plaintext) {

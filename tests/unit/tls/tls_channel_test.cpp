@@ -1,10 +1,16 @@
 // TLS over memory buffers (tls::TlsChannel) with real OpenSSL and the test PKI: a client and a
 // server channel complete a handshake by passing bytes to each other, carry data both ways, and
 // a client that verifies its peer refuses one whose certificate does not name it (fail closed:
-// no plaintext is ever sent to an unverified peer).
+// no plaintext is ever sent to an unverified peer), and DANE (RFC 7672) authenticates a peer by
+// its TLSA record or refuses it.
 #include "seegw/tls/tls_channel.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
 
 namespace seegw::tls {
 namespace {
@@ -66,6 +72,59 @@ TEST(TlsChannel, AVerifyingClientRefusesAPeerItsCertificateDoesNotName) {
   EXPECT_FALSE(client.established());
   EXPECT_TRUE(at_server.empty()) << "nothing reached an unverified peer";
   EXPECT_FALSE(error.empty());
+}
+
+// The DANE-EE(3) SPKI(1) SHA-256(1) association data of a PEM certificate file.
+std::string spki_sha256(const std::string& cert_file) {
+  FILE* f = std::fopen(cert_file.c_str(), "r");
+  X509* cert = f ? PEM_read_X509(f, nullptr, nullptr, nullptr) : nullptr;
+  if (f) std::fclose(f);
+  unsigned char* der = nullptr;
+  const int n = cert ? i2d_PUBKEY(X509_get0_pubkey(cert), &der) : 0;
+  unsigned char md[32];
+  unsigned int md_len = 0;
+  EVP_Digest(der, static_cast<std::size_t>(n), md, &md_len, EVP_sha256(), nullptr);
+  OPENSSL_free(der);
+  X509_free(cert);
+  return std::string(reinterpret_cast<char*>(md), md_len);
+}
+
+TEST(TlsChannel, DaneAuthenticatesByTheTlsaRecordAndRefusesAMismatch) {
+  auto server_ctx = server_context();
+  ASSERT_TRUE(server_ctx);
+  auto client_ctx = TlsContext::client("");  // no CA: DANE-EE needs none
+  ASSERT_TRUE(client_ctx);
+  const std::string matching = spki_sha256(kPki + "/certs/agency-a-dca.pem");
+  ASSERT_EQ(matching.size(), 32u);
+  {
+    TlsChannel client(*client_ctx, "mx.agency-a.govt.nz", {{3, 1, 1, matching}});
+    TlsChannel server(server_ctx);
+    std::string at_client, at_server, error;
+    ASSERT_TRUE(client.write("EHLO a.example\r\n"));
+    ASSERT_TRUE(exchange(client, server, at_client, at_server, &error)) << error;
+    EXPECT_TRUE(client.dane_authenticated());
+    EXPECT_EQ(at_server, "EHLO a.example\r\n");
+  }
+  {
+    TlsChannel client(*client_ctx, "mx.agency-a.govt.nz", {{3, 1, 1, std::string(32, '\0')}});
+    TlsChannel server(server_ctx);
+    std::string at_client, at_server, error;
+    ASSERT_TRUE(client.write("MAIL FROM:<a@b>\r\n"));
+    EXPECT_FALSE(exchange(client, server, at_client, at_server, &error));
+    EXPECT_FALSE(client.established());
+    EXPECT_TRUE(at_server.empty()) << "nothing reached a peer its TLSA records do not match";
+  }
+  {
+    // PKIX usages (0, 1) are not for SMTP (RFC 7672 §3.1.3): encrypted, not authenticated.
+    TlsChannel client(*client_ctx, "mx.agency-a.govt.nz", {{1, 1, 1, std::string(32, '\0')}});
+    TlsChannel server(server_ctx);
+    std::string at_client, at_server;
+    ASSERT_TRUE(exchange(client, server, at_client, at_server));
+    EXPECT_TRUE(client.established());
+    EXPECT_FALSE(client.dane_authenticated());
+  }
+  EXPECT_FALSE(dane_record(std::string("\x03\x01\x01", 3))) << "no association data";
+  EXPECT_EQ(dane_record(std::string("\x03\x01\x01\xab", 4))->data, "\xab");
 }
 
 TEST(TlsContext, MissingCertificateFilesAreAClearError) {

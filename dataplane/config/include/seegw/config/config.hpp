@@ -28,14 +28,23 @@ Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_po
 
 using Network = seegw::Network;
 
+// One mail exchanger address of a domain, as direct delivery found it.
+struct Exchanger {
+  HostPort hop;      // its address and [relay] mx_port
+  std::string name;  // the MX host name (TLS's reference identifier)
+  // Its TLSA records (RDATA), when DNSSEC validated both them and the MX records (RFC 7672):
+  // TLS is then mandatory and authenticated by them.
+  std::vector<std::string> tlsa;
+};
+
 struct Route {
   std::vector<std::string> domains;  // lower case; "*.example" matches subdomains
   HostPort next_hop;
   smtp::TlsPolicy tls = smtp::TlsPolicy::opportunistic;
-  // Direct delivery: the domain's mail exchangers, tried in order after next_hop fails to
-  // answer. `mx` until they are looked up: next_hop.host is then the recipient domain.
-  std::vector<HostPort> fallbacks;
+  // Direct delivery: `mx` until the domain's exchangers are looked up (next_hop.host is then
+  // the recipient domain); afterwards `exchangers` in the order to try, next_hop the first's.
   bool mx = false;
+  std::vector<Exchanger> exchangers;
 };
 
 // The gateway's HSM (OPS-1, OPS-5). Without a token label the data plane runs without one (a

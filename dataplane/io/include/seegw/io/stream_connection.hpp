@@ -23,7 +23,8 @@ class StreamConnection : public FdHandler {
   // Queues bytes (encrypting when TLS is on) and writes what the socket takes now.
   void send(std::string_view plaintext);
   // Starts TLS after everything queued so far has been written in clear text.
-  void start_tls(std::shared_ptr<tls::TlsContext> context, const std::string& peer_name = {});
+  void start_tls(std::shared_ptr<tls::TlsContext> context, const std::string& peer_name = {},
+                 const std::vector<tls::DaneRecord>& dane = {});
   void pause_reading(bool paused);
   // Closes once the write buffer is empty.
   void close_after_flush();
@@ -32,6 +33,7 @@ class StreamConnection : public FdHandler {
   bool tls_established() const { return tls_ && tls_->established(); }
   std::string tls_protocol() const { return tls_ ? tls_->protocol() : ""; }
   std::string tls_cipher() const { return tls_ ? tls_->cipher() : ""; }
+  bool tls_dane_authenticated() const { return tls_ && tls_->dane_authenticated(); }
   EventLoop::Clock::time_point last_activity() const { return last_activity_; }
   EventLoop& loop() { return loop_; }
 

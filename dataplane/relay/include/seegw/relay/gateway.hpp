@@ -96,7 +96,7 @@ class Gateway {
   // that command's error, not the gateway's.
   Result<dns::Resolver*> resolver();
   // Direct delivery: the domain's mail exchangers as next hops on [relay] mx_port.
-  Result<std::vector<config::HostPort>> exchangers(const std::string& domain);
+  Result<std::vector<config::Exchanger>> exchangers(const std::string& domain);
   std::mutex resolver_mutex_;
   std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<seemail::TrustSource> trust_;

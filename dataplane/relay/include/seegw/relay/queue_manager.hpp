@@ -75,7 +75,7 @@ class QueueManager {
   void set_dkim(DkimSigning* dkim) { dkim_ = dkim; }
   // Direct delivery ([relay] outbound_host = "mx"): a domain's mail exchangers' addresses, most
   // preferred first (blocking; called on the pipeline's threads). Set before start().
-  using MxLookup = std::function<Result<std::vector<config::HostPort>>(const std::string& domain)>;
+  using MxLookup = std::function<Result<std::vector<config::Exchanger>>(const std::string& domain)>;
   void set_mx_lookup(MxLookup lookup) { mx_lookup_ = std::move(lookup); }
   void stop();
   // A message is on stable storage in incoming/ (thread-safe).

@@ -4,10 +4,13 @@
 
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "seegw/common/error.hpp"
 
@@ -36,9 +39,22 @@ class TlsContext {
   bool server_ = false;
 };
 
+// One TLSA record (RFC 6698) a client channel authenticates its peer with (RFC 7672: DANE-TA(2)
+// and DANE-EE(3); PKIX usages are not used for SMTP).
+struct DaneRecord {
+  std::uint8_t usage = 3, selector = 1, matching = 1;
+  std::string data;
+};
+// A TLSA RDATA: 3 bytes and the association data; nullopt when too short.
+std::optional<DaneRecord> dane_record(std::string_view rdata);
+
 class TlsChannel {
  public:
-  explicit TlsChannel(std::shared_ptr<TlsContext> context, const std::string& peer_name = {});
+  // A client channel with `dane` records (their usable ones) must authenticate its peer by them:
+  // a handshake no record matches fails. `peer_name` is then the reference identifier DANE-TA
+  // checks (the MX host name).
+  explicit TlsChannel(std::shared_ptr<TlsContext> context, const std::string& peer_name = {},
+                      const std::vector<DaneRecord>& dane = {});
 
   // Ciphertext from the network. Decrypted bytes are appended to `plaintext`.
   Result<void> feed(std::string_view ciphertext, std::string& plaintext);
@@ -49,9 +65,12 @@ class TlsChannel {
   bool closed() const { return closed_; }
   std::string protocol() const;
   std::string cipher() const;
+  // The peer was authenticated by one of its TLSA records.
+  bool dane_authenticated() const;
 
  private:
   Result<void> advance(std::string& plaintext);
+  void enable_dane(const std::string& peer_name, const std::vector<DaneRecord>& dane);
 
   std::shared_ptr<TlsContext> context_;
   std::unique_ptr<SSL, SslFree> ssl_;
