@@ -1,8 +1,8 @@
 // Secure Government Email's own parsers on any bytes: DKIM signing (the relaxed
 // canonicalisations, the signed-field walk, the field assembly) keeps the RFC's invariants — a
 // canonical body is empty or ends in one CRLF with no empty line before it, the signed data ends
-// with the signature field's empty b= — and DNS record text (TXT and MX RDATA, tag lists) is read
-// without a crash.
+// with the signature field's empty b= — and DNS record text (TXT and MX RDATA, tag lists) and
+// MTA-STS policies are read without a crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +10,7 @@
 
 #include "seegw/dkim/signature.hpp"
 #include "seegw/dns/records.hpp"
+#include "seegw/sts/policy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view message(reinterpret_cast<const char*>(data), size);
@@ -28,5 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (name.empty() || name.find(';') != std::string::npos) std::abort();
   if (auto mx = seegw::dns::mx_rdata(message); mx && mx->exchange.size() > 253) std::abort();
   (void)seegw::dns::address_rdata(message);
+  if (auto policy = seegw::sts::parse_policy(message)) {
+    if (policy->max_age.count() > 31557600) std::abort();
+    (void)seegw::sts::allows(*policy, "mx.example.org");
+  }
+  (void)seegw::sts::record_id(message);
   return 0;
 }

@@ -119,6 +119,66 @@ def tlsa_3_1_1(cert_file):
     return hashlib.sha256(der).hexdigest()
 
 
+def make_ca(workdir, leaves):
+    """A throw-away CA and leaf certificates {name: [DNS names]}: {"ca": ca.pem, name: (cert, key)}."""
+    d = workdir.sub("web-pki")
+    os.makedirs(d, exist_ok=True)
+    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+         "-subj", "/CN=SGE test web CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    out = {"ca": ca}
+    for name, dns_names in leaves.items():
+        key, csr, cert = (os.path.join(d, f"{name}.{x}") for x in ("key", "csr", "pem"))
+        _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+             "-subj", f"/CN={dns_names[0]}")
+        ext = os.path.join(d, f"{name}.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=" + ",".join(f"DNS:{n}" for n in dns_names) +
+                    "\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
+        _run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+             "-out", cert, "-days", "2", "-extfile", ext)
+        out[name] = (cert, key)
+    return out
+
+
+class PolicyServer:
+    """HTTPS on loopback serving /.well-known/mta-sts.txt by Host (mta-sts.DOMAIN): {domain: text}."""
+
+    def __init__(self, cert, key, policies):
+        import http.server
+        import ssl
+        import threading
+        self.port = free_port()
+        served = policies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                host = (self.headers.get("Host") or "").split(":")[0]
+                text = served.get(host.removeprefix("mta-sts."))
+                if self.path != "/.well-known/mta-sts.txt" or text is None:
+                    self.send_error(404)
+                    return
+                body = text.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+
+
 def _answers(port, zone, options):
     r = subprocess.run(["kdig", *options, "+timeout=1", "+retry=0", "-p", str(port), "@127.0.0.1", zone, "SOA"],
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

@@ -16,8 +16,20 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from harness import BUILD, Gateway, Sink, Workdir, check, free_port, make_tls_cert, run_tests, wait_for  # noqa: E402
-from sge_world import TOP, OpenDkimVerifier, PostfixWithMilter, SignedDns, tlsa_3_1_1  # noqa: E402
+from harness import BUILD, Gateway, Sink, Workdir, check, free_port, run_tests, wait_for  # noqa: E402
+from sge_world import (TOP, OpenDkimVerifier, PolicyServer, PostfixWithMilter, SignedDns, make_ca,  # noqa: E402
+                       tlsa_3_1_1)
+
+STS_DOMAINS = ("example.edu", "example.info", "example.biz", "example.xyz")
+
+
+def sts_policy(mode, mx):
+    return f"version: STSv1\r\nmode: {mode}\r\nmx: {mx}\r\nmax_age: 86400\r\n"
+
+
+def sts_zone(domain):
+    return [f"@ IN MX 10 mx.{domain}.", "mx IN A 127.0.0.1", "mta-sts IN A 127.0.0.1",
+            '_mta-sts IN TXT "v=STSv1; id=2026120401"']
 
 HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
 AGENCY = "agency-a.govt.nz"
@@ -39,12 +51,23 @@ def world():
                 f'[[agency]]\ndomain = "{AGENCY}"\ncommunity = "restricted"\ncertificate = "{token}/dca.pem"\n')
     mailbox, inside = Sink(w, "example-org"), Sink(w, "inside")
     postfix_port = free_port()
-    dns = SignedDns(w, [AGENCY, "example.org", "example.net", "example.com"])
+    # A web PKI of the test's own: Postfix's certificate names mx.example.org and mx.example.edu
+    # (not mx.example.info or mx.example.biz); the MTA-STS policy server's names every mta-sts host.
+    web = make_ca(w, {"mx": ["mx.example.org", "mx.example.edu"],
+                      "sts": [f"mta-sts.{d}" for d in STS_DOMAINS]})
+    policies = PolicyServer(*web["sts"], {
+        "example.edu": sts_policy("enforce", "mx.example.edu"),
+        "example.info": sts_policy("enforce", "*.example.info"),
+        "example.biz": sts_policy("testing", "mx.example.biz"),
+        "example.xyz": sts_policy("enforce", "mx.example.xyz") + "x" * 70000})
+    W["policies"] = policies
+    dns = SignedDns(w, [AGENCY, "example.org", "example.net", "example.com", *STS_DOMAINS])
     anchors = ", ".join(f'"{dns.anchor(z)}"' for z in dns.zones)
     # Direct delivery: every domain's mail exchangers, on Postfix's port (the test's port 25).
     g = Gateway(w, name="gw-a", internal_sink=inside, outbound_host="mx",
                 env=dict(os.environ, SOFTHSM2_CONF=os.path.join(token, "softhsm2.conf")),
-                extra=f'mx_port = {postfix_port}\n[policy]\nsnapshot = "{snapshot}"\n[hsm]\ntoken = "{AGENCY}"\n'
+                extra=f'mx_port = {postfix_port}\nmta_sts_port = {policies.port}\n'
+                      f'mta_sts_ca_file = "{web["ca"]}"\n[policy]\nsnapshot = "{snapshot}"\n[hsm]\ntoken = "{AGENCY}"\n'
                       f'pin_file = "{token}/user.pin"\nkey_label = "dca"\ncheck_interval = 1\n'
                       f'[dns]\nforwarders = ["127.0.0.1@{dns.port}"]\ntrust_anchors = [{anchors}]\n')
     W.update(w=w, g=g, mailbox=mailbox, inside=inside, token=token)
@@ -64,13 +87,14 @@ def world():
         f'_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tls-reports@{AGENCY}"']
     # Postfix (every domain's exchanger here) offers STARTTLS; example.org publishes its key's
     # TLSA record (DANE-EE), example.com one that matches nothing.
-    tls = make_tls_cert(w, cn="mx.example.org")
+    tls = web["mx"]
     tlsa = tlsa_3_1_1(tls[0])
     dns.start({AGENCY: agency_zone,
                "example.org": ["@ IN MX 10 mx.example.org.", "mx IN A 127.0.0.1", "nullmx IN MX 0 .",
                                f"_{postfix_port}._tcp.mx IN TLSA 3 1 1 {tlsa}"],
                "example.com": ["@ IN MX 10 mx.example.com.", "mx IN A 127.0.0.1",
                                f"_{postfix_port}._tcp.mx IN TLSA 3 1 1 {'00' * 32}"],
+               **{d: sts_zone(d) for d in STS_DOMAINS},
                # The preferred exchanger does not answer (nothing listens on 127.0.0.2).
                "example.net": ["@ IN MX 10 mx1.example.net.", "@ IN MX 20 mx2.example.net.",
                                "mx1 IN A 127.0.0.2", "mx2 IN A 127.0.0.1"]})
@@ -255,7 +279,31 @@ def test_dane_authenticates_the_exchanger_or_nothing_is_sent():
     check(not any("dane-mismatch" in m for m in messages(s["inside"])), "and no bounce: it waits")
 
 
+def test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_reports():
+    s = world()
+    g = s["g"]
+    for domain, subject in (("example.edu", "sts-enforce-good"), ("example.info", "sts-enforce-bad"),
+                            ("example.biz", "sts-testing"), ("example.xyz", "sts-oversize")):
+        send(g.port, f"someone@{AGENCY}", f"friend@{domain}", subject)
+    arrived(s["mailbox"], "sts-enforce-good")
+    check(re.search(r"mx\.example\.edu\[127\.0\.0\.1:\d+\] authenticated for MTA-STS", g.log_text()),
+          "enforce: the certificate chains and names the MX host")
+    arrived(s["mailbox"], "sts-testing")
+    check(re.search(r"mx\.example\.biz\[127\.0\.0\.1:\d+\]: MTA-STS testing: its certificate would be "
+                    r"refused \(hostname mismatch\)", g.log_text()), "testing: delivered, the failure logged")
+    arrived(s["mailbox"], "sts-oversize")
+    check("MTA-STS policy of example.xyz: larger than 65536 bytes" in g.log_text(),
+          "an oversize policy is no policy, and said so")
+    wait_for(lambda: re.search(r"mx\.example\.info\[127\.0\.0\.1:\d+\] unavailable: TLS handshake failed",
+                               g.log_text()), timeout=30, what="the refused certificate")
+    time.sleep(2)
+    check(not any("sts-enforce-bad" in m for m in messages(s["mailbox"])),
+          "enforce: nothing sent to a host whose certificate does not name it")
+
+
 def teardown():
+    if "policies" in W:
+        W["policies"].stop()
     for key in ("postfix", "verifier", "dns", "g"):
         if key in W:
             W[key].stop()
@@ -281,6 +329,7 @@ if __name__ == "__main__":
                         test_a_signing_key_gone_from_the_hsm_holds_mail_until_another_signs,
                         test_direct_delivery_follows_mx_preference_and_fallback,
                         test_a_null_mx_or_no_such_domain_bounces_at_once,
-                        test_dane_authenticates_the_exchanger_or_nothing_is_sent])
+                        test_dane_authenticates_the_exchanger_or_nothing_is_sent,
+                        test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_reports])
     finally:
         teardown()

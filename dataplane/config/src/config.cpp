@@ -228,10 +228,14 @@ Result<void> read_relay(const toml::table& t, Reader& r, Config& c) {
   if (!policy) return std::unexpected(policy.error());
   c.relay_tls = *policy;
   r.str(t["relay"]["tls_ca_file"], c.relay_tls_ca_file);
-  if (auto v = t["relay"]["mx_port"].value<int64_t>(); v && *v > 0 && *v < 65536)
-    c.mx_port = static_cast<std::uint16_t>(*v);
-  else if (t["relay"]["mx_port"])
-    return fail(Errc::config, "relay.mx_port must be a port number");
+  for (auto [key, port] :
+       {std::pair{"mx_port", &c.mx_port}, std::pair{"mta_sts_port", &c.mta_sts_port}}) {
+    if (auto v = t["relay"][key].value<int64_t>(); v && *v > 0 && *v < 65536)
+      *port = static_cast<std::uint16_t>(*v);
+    else if (t["relay"][key])
+      return fail(Errc::config, fmt::format("relay.{} must be a port number", key));
+  }
+  r.str(t["relay"]["mta_sts_ca_file"], c.mta_sts_ca_file);
   r.secs(t["relay"]["connect_timeout"], c.connect_timeout);
   r.secs(t["relay"]["timeout"], c.relay_timeout);
   r.secs(t["relay"]["retry_base"], c.retry_base);

@@ -148,8 +148,8 @@ void StreamConnection::send(std::string_view plaintext) {
 
 void StreamConnection::start_tls(std::shared_ptr<tls::TlsContext> context,
                                  const std::string& peer_name,
-                                 const std::vector<tls::DaneRecord>& dane) {
-  tls_ = std::make_unique<tls::TlsChannel>(std::move(context), peer_name, dane);
+                                 const std::vector<tls::DaneRecord>& dane, tls::PeerCheck check) {
+  tls_ = std::make_unique<tls::TlsChannel>(std::move(context), peer_name, dane, check);
   out_ += tls_->take_output();  // the ClientHello, on the client side
   flush();
 }

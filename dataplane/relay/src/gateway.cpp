@@ -106,7 +106,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
     if (!ctx) return std::unexpected(ctx.error());
     server_tls = *ctx;
   }
-  auto client = tls::TlsContext::client(c.relay_tls_ca_file);
+  auto client = tls::TlsContext::client(c.relay_tls_ca_file, c.mta_sts_ca_file);
   if (!client) return std::unexpected(client.error());
   client_tls = *client;
 

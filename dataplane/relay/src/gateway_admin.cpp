@@ -285,6 +285,8 @@ Result<dns::Resolver*> Gateway::resolver() {
     auto made = dns::Resolver::create(settings);
     if (!made) return std::unexpected(made.error());
     resolver_ = std::move(*made);
+    sts_ = std::make_unique<sts::PolicyCache>(
+        *resolver_, sts::FetchSettings{config_.mta_sts_ca_file, config_.mta_sts_port});
   }
   return resolver_.get();
 }
@@ -311,7 +313,36 @@ Result<std::vector<config::Exchanger>> Gateway::exchangers(const std::string& do
     out.push_back(std::move(x));
   }
   if (out.empty()) return fail(Errc::unavailable, "no usable mail exchanger: " + skipped);
+  if (auto sts = apply_mta_sts(domain, out); !sts) return std::unexpected(sts.error());
   return out;
+}
+
+Result<void> Gateway::apply_mta_sts(const std::string& domain,
+                                    std::vector<config::Exchanger>& exchangers) {
+  if (std::all_of(exchangers.begin(), exchangers.end(),
+                  [](const config::Exchanger& e) { return !e.tlsa.empty(); }))
+    return {};  // DANE covers them all (it takes precedence, RFC 8461 §2)
+  std::string note;
+  auto policy = sts_->policy_for(domain, note);
+  if (!note.empty()) log::warning("relay: {}", note);
+  if (!policy || policy->mode == sts::Mode::none) return {};
+  const bool enforce = policy->mode == sts::Mode::enforce;
+  std::vector<config::Exchanger> allowed;
+  for (auto& e : exchangers) {
+    if (e.tlsa.empty() && !sts::allows(*policy, e.name)) {
+      log::warning("relay: MTA-STS ({}) of {} does not list {}{}", sts::mode_name(policy->mode),
+                   domain, e.name, enforce ? ": not used" : "");
+      if (enforce) continue;
+    }
+    e.sts_enforce = enforce && e.tlsa.empty();
+    e.sts_testing = !enforce && e.tlsa.empty();
+    allowed.push_back(std::move(e));
+  }
+  if (allowed.empty())
+    return fail(Errc::unavailable,
+                fmt::format("MTA-STS policy of {} allows none of its MX hosts", domain));
+  exchangers = std::move(allowed);
+  return {};
 }
 
 std::string Gateway::admin_command(const std::string& line) {

@@ -205,7 +205,15 @@ OutboundConnection::OutboundConnection(Worker& worker, Destination& destination,
 // RFC 7672 §2.2: an exchanger with validated TLSA records is reached over TLS or not at all.
 smtp::TlsPolicy OutboundConnection::tls_policy(const Destination& destination) {
   const auto* e = destination.exchanger();
-  return e && !e->tlsa.empty() ? smtp::TlsPolicy::required : destination.route().tls;
+  return e && (!e->tlsa.empty() || e->sts_enforce) ? smtp::TlsPolicy::required
+                                                   : destination.route().tls;
+}
+
+tls::PeerCheck OutboundConnection::peer_check() const {
+  const auto* e = destination_.exchanger();
+  if (e && e->sts_enforce) return tls::PeerCheck::pkix;
+  if (e && e->sts_testing) return tls::PeerCheck::report;
+  return tls::PeerCheck::context;
 }
 
 std::string OutboundConnection::tls_name() const {
@@ -259,7 +267,7 @@ void OutboundConnection::drive() {
         return;
       case smtp::ClientSession::Event::start_tls:
         if (!tls_established() && worker_.shared().client_tls) {
-          start_tls(worker_.shared().client_tls, tls_name(), dane_records());
+          start_tls(worker_.shared().client_tls, tls_name(), dane_records(), peer_check());
         }
         return;
       case smtp::ClientSession::Event::message_done: {
@@ -282,6 +290,13 @@ void OutboundConnection::drive() {
 void OutboundConnection::on_tls_established() {
   if (tls_dane_authenticated())
     log::info("relay: {} authenticated by its TLSA records (DANE)", destination_.where());
+  if (const auto* e = destination_.exchanger(); e && (e->sts_enforce || e->sts_testing)) {
+    if (tls_channel()->pkix_verified())
+      log::info("relay: {} authenticated for MTA-STS", destination_.where());
+    else
+      log::warning("relay: {}: MTA-STS testing: its certificate would be refused ({})",
+                   destination_.where(), tls_channel()->pkix_problem());
+  }
   session_.tls_started();
   drive();
 }
@@ -491,7 +506,8 @@ std::string destination_key(const config::Route& route) {
   // records differ: each is authenticated by its own (one domain's DANE records never vouch for
   // another's exchanger).
   for (const auto& e : route.exchangers) {
-    key += "," + e.name + "[" + e.hop.text() + "]";
+    key += "," + e.name + "[" + e.hop.text() + "]" + (e.sts_enforce ? "+sts" : "") +
+           (e.sts_testing ? "+sts-testing" : "");
     for (const auto& t : e.tlsa) key += "/" + std::to_string(std::hash<std::string>{}(t));
   }
   return key;

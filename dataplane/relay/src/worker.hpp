@@ -102,6 +102,7 @@ class OutboundConnection : public io::StreamConnection {
   static smtp::TlsPolicy tls_policy(const Destination& destination);
   std::string tls_name() const;  // the reference identifier: the MX host name, or the hop's host
   std::vector<tls::DaneRecord> dane_records() const;
+  tls::PeerCheck peer_check() const;
 
   Worker& worker_;
   Destination& destination_;

@@ -32,7 +32,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::string& cert_f
   return ctx;
 }
 
-Result<std::shared_ptr<TlsContext>> TlsContext::client(const std::string& ca_file) {
+Result<std::shared_ptr<TlsContext>> TlsContext::client(const std::string& ca_file,
+                                                       const std::string& store_file) {
   auto ctx = std::make_shared<TlsContext>();
   ctx->ctx_.reset(SSL_CTX_new(TLS_client_method()));
   if (!ctx->ctx_) return fail(Errc::tls, openssl_errors());
@@ -42,6 +43,11 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(const std::string& ca_fil
     if (SSL_CTX_load_verify_locations(ctx->get(), ca_file.c_str(), nullptr) != 1)
       return fail(Errc::tls, fmt::format("TLS CA file {}: {}", ca_file, openssl_errors()));
     SSL_CTX_set_verify(ctx->get(), SSL_VERIFY_PEER, nullptr);
+  } else if (!store_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx->get(), store_file.c_str(), nullptr) != 1)
+      return fail(Errc::tls, fmt::format("TLS CA file {}: {}", store_file, openssl_errors()));
+  } else {
+    SSL_CTX_set_default_verify_paths(ctx->get());
   }
   return ctx;
 }
@@ -53,7 +59,7 @@ std::optional<DaneRecord> dane_record(std::string_view rdata) {
 }
 
 TlsChannel::TlsChannel(std::shared_ptr<TlsContext> context, const std::string& peer_name,
-                       const std::vector<DaneRecord>& dane)
+                       const std::vector<DaneRecord>& dane, PeerCheck check)
     : context_(std::move(context)), ssl_(SSL_new(context_->get())) {
   in_ = BIO_new(BIO_s_mem());
   out_ = BIO_new(BIO_s_mem());
@@ -65,6 +71,9 @@ TlsChannel::TlsChannel(std::shared_ptr<TlsContext> context, const std::string& p
       SSL_set_tlsext_host_name(ssl_.get(), peer_name.c_str());
       SSL_set1_host(ssl_.get(), peer_name.c_str());
     }
+    if (check == PeerCheck::pkix) SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, nullptr);
+    if (check == PeerCheck::report)
+      SSL_set_verify(ssl_.get(), SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
     enable_dane(peer_name, dane);
     SSL_set_connect_state(ssl_.get());
     SSL_do_handshake(ssl_.get());  // queues the ClientHello
@@ -88,6 +97,16 @@ void TlsChannel::enable_dane(const std::string& peer_name, const std::vector<Dan
 
 bool TlsChannel::dane_authenticated() const {
   return established_ && SSL_get0_dane_authority(ssl_.get(), nullptr, nullptr) >= 0;
+}
+
+bool TlsChannel::pkix_verified() const {
+  return established_ && SSL_get0_peer_certificate(ssl_.get()) &&
+         SSL_get_verify_result(ssl_.get()) == X509_V_OK;
+}
+
+std::string TlsChannel::pkix_problem() const {
+  if (!SSL_get0_peer_certificate(ssl_.get())) return "no certificate";
+  return X509_verify_cert_error_string(SSL_get_verify_result(ssl_.get()));
 }
 
 Result<void> TlsChannel::advance(std::string& plaintext) {

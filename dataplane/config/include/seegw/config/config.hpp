@@ -35,6 +35,10 @@ struct Exchanger {
   // Its TLSA records (RDATA), when DNSSEC validated both them and the MX records (RFC 7672):
   // TLS is then mandatory and authenticated by them.
   std::vector<std::string> tlsa;
+  // MTA-STS (RFC 8461) without TLSA records: enforce — TLS with a certificate that chains to
+  // the store and names the host, or nothing; testing — delivered anyway, a failure logged.
+  bool sts_enforce = false;
+  bool sts_testing = false;
 };
 
 struct Route {
@@ -132,6 +136,10 @@ struct Config {
   HostPort outbound_host = {"127.0.0.1", 10026};  // the relay to the Internet (everything else)
   bool direct_delivery = false;  // outbound_host = "mx": each domain's MX records instead
   std::uint16_t mx_port = 25;    // the port mail exchangers listen on (tests move it)
+  // MTA-STS: the CA certificates its HTTPS fetches and enforced exchangers are checked against
+  // ("" : the system's), and the policy servers' port (tests move it).
+  std::string mta_sts_ca_file;
+  std::uint16_t mta_sts_port = 443;
   smtp::TlsPolicy relay_tls = smtp::TlsPolicy::opportunistic;
   std::string relay_tls_ca_file;
   std::vector<Route> routes;

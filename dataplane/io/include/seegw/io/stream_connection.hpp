@@ -24,7 +24,8 @@ class StreamConnection : public FdHandler {
   void send(std::string_view plaintext);
   // Starts TLS after everything queued so far has been written in clear text.
   void start_tls(std::shared_ptr<tls::TlsContext> context, const std::string& peer_name = {},
-                 const std::vector<tls::DaneRecord>& dane = {});
+                 const std::vector<tls::DaneRecord>& dane = {},
+                 tls::PeerCheck check = tls::PeerCheck::context);
   void pause_reading(bool paused);
   // Closes once the write buffer is empty.
   void close_after_flush();
@@ -34,6 +35,7 @@ class StreamConnection : public FdHandler {
   std::string tls_protocol() const { return tls_ ? tls_->protocol() : ""; }
   std::string tls_cipher() const { return tls_ ? tls_->cipher() : ""; }
   bool tls_dane_authenticated() const { return tls_ && tls_->dane_authenticated(); }
+  const tls::TlsChannel* tls_channel() const { return tls_.get(); }
   EventLoop::Clock::time_point last_activity() const { return last_activity_; }
   EventLoop& loop() { return loop_; }
 

@@ -18,6 +18,7 @@
 #include "seegw/relay/queue_manager.hpp"
 #include "seegw/seemail/stage.hpp"
 #include "seegw/seemail/trust_source.hpp"
+#include "seegw/sts/policy_cache.hpp"
 
 namespace seegw::keys {
 class KeyService;
@@ -99,6 +100,9 @@ class Gateway {
   Result<std::vector<config::Exchanger>> exchangers(const std::string& domain);
   std::mutex resolver_mutex_;
   std::unique_ptr<dns::Resolver> resolver_;
+  std::unique_ptr<sts::PolicyCache> sts_;  // with the resolver
+  // RFC 8461 §4: the domain's MTA-STS policy applied to exchangers DANE does not cover.
+  Result<void> apply_mta_sts(const std::string& domain, std::vector<config::Exchanger>& exchangers);
   std::unique_ptr<seemail::TrustSource> trust_;
   std::unique_ptr<seemail::Stage> stage_;
   std::unique_ptr<QueueManager> queue_;

@@ -29,8 +29,10 @@ class TlsContext {
   static Result<std::shared_ptr<TlsContext>> server(const std::string& cert_file,
                                                     const std::string& key_file);
   // Client side: with a CA file the peer is verified; without, the session is encrypted only
-  // (opportunistic TLS, RFC 7435).
-  static Result<std::shared_ptr<TlsContext>> client(const std::string& ca_file);
+  // (opportunistic TLS, RFC 7435). `store_file` ("" : the system's CA certificates) is what
+  // channels that ask for a PKIX check of their own (MTA-STS) verify against.
+  static Result<std::shared_ptr<TlsContext>> client(const std::string& ca_file,
+                                                    const std::string& store_file = {});
   SSL_CTX* get() const { return ctx_.get(); }
   bool is_server() const { return server_; }
 
@@ -48,13 +50,21 @@ struct DaneRecord {
 // A TLSA RDATA: 3 bytes and the association data; nullopt when too short.
 std::optional<DaneRecord> dane_record(std::string_view rdata);
 
+// What a client channel checks of its peer's certificate beyond its context's setting.
+enum class PeerCheck {
+  context,  // as the context says
+  pkix,     // chain to the context's store and the peer name, or the handshake fails
+  report,   // the same checked, the handshake goes on; pkix_verified() tells (MTA-STS testing)
+};
+
 class TlsChannel {
  public:
   // A client channel with `dane` records (their usable ones) must authenticate its peer by them:
   // a handshake no record matches fails. `peer_name` is then the reference identifier DANE-TA
   // checks (the MX host name).
   explicit TlsChannel(std::shared_ptr<TlsContext> context, const std::string& peer_name = {},
-                      const std::vector<DaneRecord>& dane = {});
+                      const std::vector<DaneRecord>& dane = {},
+                      PeerCheck check = PeerCheck::context);
 
   // Ciphertext from the network. Decrypted bytes are appended to `plaintext`.
   Result<void> feed(std::string_view ciphertext, std::string& plaintext);
@@ -67,6 +77,9 @@ class TlsChannel {
   std::string cipher() const;
   // The peer was authenticated by one of its TLSA records.
   bool dane_authenticated() const;
+  // The peer's certificate chains to the store and names the peer; else why not.
+  bool pkix_verified() const;
+  std::string pkix_problem() const;
 
  private:
   Result<void> advance(std::string& plaintext);

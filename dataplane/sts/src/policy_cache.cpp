@@ -1,0 +1,104 @@
+#include "seegw/sts/policy_cache.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "seegw/dns/mail_exchangers.hpp"
+
+namespace seegw::sts {
+namespace {
+
+struct CurlFree {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistFree {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+struct Body {
+  std::string bytes;
+  bool too_big = false;
+};
+
+std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* b = static_cast<Body*>(user);
+  if (b->bytes.size() + size * n > kMaxPolicyBytes) {
+    b->too_big = true;
+    return 0;  // aborts the transfer
+  }
+  b->bytes.append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
+
+std::optional<Policy> PolicyCache::policy_for(const std::string& domain, std::string& note) {
+  std::string id;
+  bool lookup_failed = false;
+  if (auto txt = resolver_.txt("_mta-sts." + domain)) {
+    for (const auto& t : *txt)
+      if (auto i = record_id(t); !i.empty()) id = i;
+  } else {
+    lookup_failed = true;
+    note = txt.error().message;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  auto cached = cache_.find(domain);
+  if (cached != cache_.end() && cached->second.expires <= now) {
+    cache_.erase(cached);
+    cached = cache_.end();
+  }
+  // §5.1: an unchanged id (or no answer at all) keeps the cached policy.
+  if (cached != cache_.end() && (lookup_failed || id.empty() || id == cached->second.id))
+    return cached->second.policy;
+  if (id.empty()) return std::nullopt;  // the domain has no policy
+  auto fetched = fetch(domain);
+  if (!fetched) {
+    note = fmt::format("MTA-STS policy of {}: {}", domain, fetched.error().message);
+    if (cached != cache_.end()) return cached->second.policy;
+    return std::nullopt;  // §5: without a policy the domain is treated as having none
+  }
+  cache_[domain] = {id, *fetched, now + fetched->max_age};
+  return *fetched;
+}
+
+Result<Policy> PolicyCache::fetch(const std::string& domain) {
+  const std::string host = "mta-sts." + domain;
+  // The web server's address through our resolver (libcurl's would be the system's).
+  auto a = resolver_.query(host, dns::RrType::a);
+  if (!a) return std::unexpected(a.error());
+  if (a->rdata.empty()) return fail(Errc::not_found, "no address for " + host);
+  const std::string address = dns::address_rdata(a->rdata.front());
+  std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
+  if (!curl) return fail(Errc::unavailable, "libcurl could not start");
+  const std::string url =
+      fmt::format("https://{}:{}/.well-known/mta-sts.txt", host, settings_.https_port);
+  std::unique_ptr<curl_slist, SlistFree> pin(curl_slist_append(
+      nullptr, fmt::format("{}:{}:{}", host, settings_.https_port, address).c_str()));
+  Body body;
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_RESOLVE, pin.get());
+  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 0L);  // §3.3: no redirects
+  curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!settings_.ca_file.empty())
+    curl_easy_setopt(curl.get(), CURLOPT_CAINFO, settings_.ca_file.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, static_cast<long>(settings_.timeout.count()));
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
+  const CURLcode rc = curl_easy_perform(curl.get());
+  if (body.too_big) return fail(Errc::limit, fmt::format("larger than {} bytes", kMaxPolicyBytes));
+  if (rc != CURLE_OK)
+    return fail(Errc::unavailable, fmt::format("{}: {}", url, curl_easy_strerror(rc)));
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (status != 200) return fail(Errc::unavailable, fmt::format("{}: HTTP status {}", url, status));
+  return parse_policy(body.bytes);
+}
+
+}  // namespace seegw::sts
