@@ -25,7 +25,7 @@ void usage() {
       "       seegw [--config FILE | --socket PATH] queue held\n"
       "       seegw [--config FILE | --socket PATH] queue release|delete QUEUE-ID\n"
       "       seegw [--config FILE | --socket PATH] explain QUEUE-ID\n"
-      "       seegw [--config FILE | --socket PATH] status | reload | stack | sge\n"
+      "       seegw [--config FILE | --socket PATH] status | reload | stack | sge | tls-report\n"
       "       seegw [--config FILE | --socket PATH] dkim list | generate SELECTOR rsa|ed25519 |\n"
       "                                               sign SELECTOR | retire SELECTOR\n"
       "  The admin socket is [admin] socket in the data plane's config (default\n"
@@ -190,8 +190,8 @@ int main(int argc, char** argv) {
   if (args.size() == 3 && args[0] == "queue" && (args[1] == "release" || args[1] == "delete"))
     return admin_command(socket, args[1] + " " + args[2]);
   if (args.size() == 2 && args[0] == "explain") return admin_command(socket, "explain " + args[1]);
-  if (args.size() == 1 &&
-      (args[0] == "status" || args[0] == "reload" || args[0] == "stack" || args[0] == "sge"))
+  if (args.size() == 1 && (args[0] == "status" || args[0] == "reload" || args[0] == "stack" ||
+                           args[0] == "sge" || args[0] == "tls-report"))
     return admin_command(socket, args[0]);
   if (args.size() >= 2 && args.size() <= 4 && args[0] == "dkim") {
     std::string line;

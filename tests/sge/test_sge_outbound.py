@@ -27,9 +27,12 @@ def sts_policy(mode, mx):
     return f"version: STSv1\r\nmode: {mode}\r\nmx: {mx}\r\nmax_age: 86400\r\n"
 
 
+TLSRPT = '_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.org"'
+
+
 def sts_zone(domain):
     return [f"@ IN MX 10 mx.{domain}.", "mx IN A 127.0.0.1", "mta-sts IN A 127.0.0.1",
-            '_mta-sts IN TXT "v=STSv1; id=2026120401"']
+            '_mta-sts IN TXT "v=STSv1; id=2026120401"', TLSRPT]
 
 HSM_TOOL = os.path.join(BUILD, "crypto-hsm", "seegw-hsm")
 AGENCY = "agency-a.govt.nz"
@@ -92,7 +95,7 @@ def world():
     dns.start({AGENCY: agency_zone,
                "example.org": ["@ IN MX 10 mx.example.org.", "mx IN A 127.0.0.1", "nullmx IN MX 0 .",
                                f"_{postfix_port}._tcp.mx IN TLSA 3 1 1 {tlsa}"],
-               "example.com": ["@ IN MX 10 mx.example.com.", "mx IN A 127.0.0.1",
+               "example.com": ["@ IN MX 10 mx.example.com.", "mx IN A 127.0.0.1", TLSRPT,
                                f"_{postfix_port}._tcp.mx IN TLSA 3 1 1 {'00' * 32}"],
                **{d: sts_zone(d) for d in STS_DOMAINS},
                # The preferred exchanger does not answer (nothing listens on 127.0.0.2).
@@ -301,6 +304,54 @@ def test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_re
           "enforce: nothing sent to a host whose certificate does not name it")
 
 
+def tls_reports(mailbox):
+    """{policy domain: report JSON} of the TLS reports that arrived."""
+    import base64
+    import email
+    import gzip
+    import json
+    out = {}
+    for m in messages(mailbox):
+        if "TLS-Report-Domain:" not in m:
+            continue
+        msg = email.message_from_string(m)
+        for part in msg.walk():
+            if part.get_content_type() == "application/tlsrpt+gzip":
+                out[msg["TLS-Report-Domain"]] = json.loads(gzip.decompress(base64.b64decode(part.get_payload())))
+    return out
+
+
+def test_a_tls_report_counts_what_each_policy_domain_saw():
+    s = world()
+    g = s["g"]
+    rc, out = g.admin("tls-report")
+    check(rc == 0 and "example.info: to tlsrpt@example.org" in out, f"tls-report: {out}")
+    wanted = {"example.info", "example.edu", "example.com", "example.biz"}
+    wait_for(lambda: wanted <= set(tls_reports(s["mailbox"])), timeout=60, what="the TLS reports")
+    reports = tls_reports(s["mailbox"])
+
+    def summary(domain):
+        (policy,) = reports[domain]["policies"]
+        return policy["policy"]["policy-type"], policy["summary"], policy["failure-details"]
+
+    kind, counts, details = summary("example.info")
+    check(kind == "sts" and counts["total-failure-session-count"] >= 1 and
+          details[0]["result-type"] == "certificate-host-mismatch" and
+          details[0]["receiving-mx-hostname"] == "mx.example.info", f"enforce refused: {reports['example.info']}")
+    kind, counts, details = summary("example.edu")
+    check(kind == "sts" and counts == {"total-successful-session-count": 1, "total-failure-session-count": 0},
+          f"enforce passed: {reports['example.edu']}")
+    kind, counts, details = summary("example.com")
+    check(kind == "tlsa" and counts["total-failure-session-count"] >= 1 and
+          details[0]["result-type"] == "validation-failure", f"DANE refused: {reports['example.com']}")
+    kind, counts, details = summary("example.biz")
+    check(kind == "sts" and counts["total-failure-session-count"] == 1 and
+          counts["total-successful-session-count"] == 0, f"testing: delivered, reported: {reports['example.biz']}")
+    check(reports["example.edu"]["organization-name"] == AGENCY, "we are the submitter")
+    rc, out = g.admin("tls-report")
+    check("example.edu" not in out and "example.biz" not in out, f"each session counted once: {out}")
+
+
 def teardown():
     if "policies" in W:
         W["policies"].stop()
@@ -330,6 +381,7 @@ if __name__ == "__main__":
                         test_direct_delivery_follows_mx_preference_and_fallback,
                         test_a_null_mx_or_no_such_domain_bounces_at_once,
                         test_dane_authenticates_the_exchanger_or_nothing_is_sent,
-                        test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_reports])
+                        test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_reports,
+                        test_a_tls_report_counts_what_each_policy_domain_saw])
     finally:
         teardown()

@@ -81,6 +81,7 @@ const std::vector<CommandSpec>& table() {
        "rotation 1: new key in the HSM, TXT"},
       {{"dkim", "sign"}, {{"SELECTOR", label}}, D, "rotation 2: sign with it (published)"},
       {{"dkim", "retire"}, {{"SELECTOR", label}}, D, "rotation 3: destroy an unused key"},
+      {{"tls", "report"}, {}, O, "send the TLS reports (TLS-RPT) now"},
       {{"ping"}, {{"DOMAIN", domain}}, O, "send a seemail-ping to an agency"},
       {{"config", "show"}, {}, A, "the configuration in use (no secrets)"},
       {{"config", "check"}, {}, O, "check the configuration and snapshot"},

@@ -18,6 +18,7 @@ const std::map<std::string, Controller::Handler>& Controller::handlers() {
       {"show trusted", &Controller::cmd_show_trusted},
       {"show crl", &Controller::cmd_show_crl},
       {"show sge", &Controller::cmd_show_sge},
+      {"tls report", &Controller::cmd_tls_report},
       {"show log", &Controller::cmd_show_log},
       {"monitor log", &Controller::cmd_monitor_log},
       {"queue explain", &Controller::cmd_queue_explain},

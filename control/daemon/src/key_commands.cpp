@@ -68,6 +68,7 @@ void Controller::cmd_dkim(const Call& call, Reply& reply) {
 
 // The check needs the HSM's DKIM keys and the gateway's resolver: the data plane does it.
 void Controller::cmd_show_sge(const Call&, Reply& reply) { return forward("sge", reply); }
+void Controller::cmd_tls_report(const Call&, Reply& reply) { return forward("tls-report", reply); }
 
 void Controller::cmd_key_rollover(const Call& call, Reply& reply) {
   const auto& args = call.args;

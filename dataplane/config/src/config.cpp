@@ -87,7 +87,8 @@ Route Config::route_for(std::string_view d) const {
     for (const auto& p : r.domains)
       if (domain_matches(p, d)) return r;
   if (is_local_domain(d)) return Route{{}, internal_host, relay_tls};
-  if (direct_delivery) return Route{{}, {std::string(d), mx_port}, relay_tls, true, {}};
+  if (direct_delivery)
+    return Route{{}, {std::string(d), mx_port}, relay_tls, true, {}, std::string(d)};
   return Route{{}, outbound_host, relay_tls};
 }
 

@@ -181,6 +181,7 @@ Result<void> Gateway::make_loops(const std::shared_ptr<tls::TlsContext>& server_
     for (std::size_t i = 0; i < plane_->lanes(); ++i) {
       Shared shared{config_, *spool_, *queue_, *g_limiter, server_tls, client_tls, &operational_};
       shared.backend = &plane_->lane(i);
+      shared.tls_reports = &tls_reports_;
       workers_.push_back(std::make_unique<Worker>(shared));
       plane_->attach(i, workers_.back()->loop());
       if (auto listening = workers_.back()->listen_on_backend(ports); !listening)
@@ -213,8 +214,9 @@ Result<void> Gateway::make_loops(const std::shared_ptr<tls::TlsContext>& server_
           : lanes +
                 (c.io_threads ? c.io_threads : std::max(1u, std::thread::hardware_concurrency()));
   for (unsigned i = static_cast<unsigned>(workers_.size()); i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(
-        Shared{config_, *spool_, *queue_, *g_limiter, server_tls, client_tls, &operational_}));
+    Shared shared{config_, *spool_, *queue_, *g_limiter, server_tls, client_tls, &operational_};
+    shared.tls_reports = &tls_reports_;
+    workers_.push_back(std::make_unique<Worker>(shared));
     if (auto listening = workers_.back()->listen(sockets); !listening)
       return std::unexpected(listening.error());
   }
@@ -463,6 +465,7 @@ void Gateway::watch_health() {
     // The snapshot is re-read when its file changes, and now and then anyway: certificate
     // states change with the clock (expiry, CRL nextUpdate).
     if (requested || trust_->reload_due()) (void)reload_policy();
+    send_tls_reports_when_due();
     std::string why;
     const bool ok = check_health(why);
     if (ok != operational_.exchange(ok)) {

@@ -15,6 +15,7 @@
 #include "seegw/relay/gateway.hpp"
 #include "seegw/relay/sge_report.hpp"
 #include "seegw/seemail/internal_messages.hpp"
+#include "seegw/tls/tls_channel.hpp"
 #include "seegw/x509/validation.hpp"
 
 namespace seegw::relay {
@@ -176,6 +177,14 @@ struct AdminVerbs {
     return sge_report(dkim_domains(g.config_), dkim, **resolver);
   }
 
+  // TLS-RPT now, instead of at the end of the UTC day.
+  static std::string tls_report(Gateway& g, const Words&) {
+    const auto sent = g.send_tls_reports(std::time(nullptr));
+    std::string out = fmt::format("ok {} TLS report(s)\n", sent.size());
+    for (const auto& line : sent) out += line + "\n";
+    return out;
+  }
+
   static std::string own_certificate(Gateway& g, const Words&) {  // §2.15: for the directory
     auto pem = g.keys_->certificate_pem();
     return pem ? "ok\n" + *pem : "error: " + pem.error().message;
@@ -235,6 +244,7 @@ struct AdminVerbs {
         {"key", Arg::none, key},
         {"dkim", Arg::none, dkim},
         {"sge", Arg::none, sge},
+        {"tls-report", Arg::none, tls_report},
         {"stack", Arg::none, stack},
         {"reload", Arg::none, reload},
         {"check", Arg::none, check},
@@ -309,6 +319,14 @@ Result<std::vector<config::Exchanger>> Gateway::exchangers(const std::string& do
         continue;
       }
       x.tlsa = std::move(*tlsa);
+      if (!x.tlsa.empty()) x.policy_type = "tlsa";
+      for (const auto& rdata : x.tlsa)  // presentation form, for TLS-RPT
+        if (auto r = tls::dane_record(rdata)) {
+          std::string hex;
+          for (unsigned char c : r->data) hex += fmt::format("{:02x}", c);
+          x.policy_strings.push_back(
+              fmt::format("{} {} {} {}", r->usage, r->selector, r->matching, hex));
+        }
     }
     out.push_back(std::move(x));
   }
@@ -336,6 +354,12 @@ Result<void> Gateway::apply_mta_sts(const std::string& domain,
     }
     e.sts_enforce = enforce && e.tlsa.empty();
     e.sts_testing = !enforce && e.tlsa.empty();
+    if (e.tlsa.empty()) {
+      e.policy_type = "sts";
+      e.policy_strings = {"version: STSv1", fmt::format("mode: {}", sts::mode_name(policy->mode))};
+      for (const auto& mx : policy->mx) e.policy_strings.push_back("mx: " + mx);
+      e.policy_strings.push_back(fmt::format("max_age: {}", policy->max_age.count()));
+    }
     allowed.push_back(std::move(e));
   }
   if (allowed.empty())

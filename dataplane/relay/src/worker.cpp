@@ -202,11 +202,42 @@ OutboundConnection::OutboundConnection(Worker& worker, Destination& destination,
                                    worker.shared().client_tls != nullptr}),
       idle_since_(worker.loop().now()) {}
 
+namespace {
+// RFC 8460 §4.3's result type for a certificate the session refused (or would have).
+std::string tls_result_type(long verify_result) {
+  switch (verify_result) {
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+      return "certificate-host-mismatch";
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return "certificate-expired";
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+      return "certificate-not-trusted";
+    default:
+      return "validation-failure";  // a TLSA mismatch among them
+  }
+}
+}  // namespace
+
 // RFC 7672 §2.2: an exchanger with validated TLSA records is reached over TLS or not at all.
 smtp::TlsPolicy OutboundConnection::tls_policy(const Destination& destination) {
   const auto* e = destination.exchanger();
   return e && (!e->tlsa.empty() || e->sts_enforce) ? smtp::TlsPolicy::required
                                                    : destination.route().tls;
+}
+
+void OutboundConnection::report_tls(bool succeeded, const std::string& result_type) {
+  const auto* e = destination_.exchanger();
+  auto* reports = worker_.shared().tls_reports;
+  if (!e || e->policy_type.empty() || !reports || tls_reported_) return;
+  tls_reported_ = true;
+  const TlsPolicyApplied policy{destination_.domain(), e->policy_type, e->policy_strings};
+  if (succeeded)
+    reports->success(policy);
+  else
+    reports->failure(policy, result_type, e->name, e->hop.host);
 }
 
 tls::PeerCheck OutboundConnection::peer_check() const {
@@ -267,6 +298,7 @@ void OutboundConnection::drive() {
         return;
       case smtp::ClientSession::Event::start_tls:
         if (!tls_established() && worker_.shared().client_tls) {
+          tls_started_ = true;
           start_tls(worker_.shared().client_tls, tls_name(), dane_records(), peer_check());
         }
         return;
@@ -288,14 +320,19 @@ void OutboundConnection::drive() {
 }
 
 void OutboundConnection::on_tls_established() {
-  if (tls_dane_authenticated())
+  if (tls_dane_authenticated()) {
     log::info("relay: {} authenticated by its TLSA records (DANE)", destination_.where());
+    report_tls(true, "");
+  }
   if (const auto* e = destination_.exchanger(); e && (e->sts_enforce || e->sts_testing)) {
-    if (tls_channel()->pkix_verified())
+    if (tls_channel()->pkix_verified()) {
       log::info("relay: {} authenticated for MTA-STS", destination_.where());
-    else
+      report_tls(true, "");
+    } else {
       log::warning("relay: {}: MTA-STS testing: its certificate would be refused ({})",
                    destination_.where(), tls_channel()->pkix_problem());
+      report_tls(false, tls_result_type(tls_channel()->verify_result()));
+    }
   }
   session_.tls_started();
   drive();
@@ -315,6 +352,8 @@ void OutboundConnection::check_timeout(io::EventLoop::Clock::time_point now) {
 void OutboundConnection::on_closed(std::string_view reason) {
   if (closed_) return;
   closed_ = true;
+  if (tls_started_ && !tls_established() && tls_channel())
+    report_tls(false, tls_result_type(tls_channel()->verify_result()));
   if (job_) {
     session_.fail(reason);
     auto result = session_.take_result();

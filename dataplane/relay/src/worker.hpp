@@ -14,6 +14,7 @@
 #include "seegw/io/stream_connection.hpp"
 #include "seegw/relay/attempt.hpp"
 #include "seegw/relay/queue_manager.hpp"
+#include "seegw/relay/tls_reports.hpp"
 #include "seegw/smtp/client_session.hpp"
 #include "seegw/smtp/server_session.hpp"
 #include "seegw/spool/spool.hpp"
@@ -48,6 +49,7 @@ struct Shared {
   std::shared_ptr<tls::TlsContext> client_tls;
   const std::atomic<bool>* operational = nullptr;  // OPS-1
   io::NetworkBackend* backend = nullptr;           // the poll-mode stack; null: kernel sockets
+  TlsReports* tls_reports = nullptr;               // TLS-RPT counts (direct delivery)
   bool is_operational() const { return !operational || operational->load(); }
 };
 
@@ -103,6 +105,10 @@ class OutboundConnection : public io::StreamConnection {
   std::string tls_name() const;  // the reference identifier: the MX host name, or the hop's host
   std::vector<tls::DaneRecord> dane_records() const;
   tls::PeerCheck peer_check() const;
+  // TLS-RPT: this session's outcome against the exchanger's policy (once).
+  void report_tls(bool succeeded, const std::string& result_type);
+  bool tls_started_ = false;
+  bool tls_reported_ = false;
 
   Worker& worker_;
   Destination& destination_;
@@ -127,6 +133,7 @@ class Destination {
   const config::HostPort& hop() const {
     return route_.exchangers.empty() ? route_.next_hop : route_.exchangers[exchanger_].hop;
   }
+  const std::string& domain() const { return route_.mx_domain; }
   // hop() for the log: "mx.example.org[192.0.2.1:25]" for an exchanger.
   std::string where() const {
     const auto* e = exchanger();

@@ -90,6 +90,7 @@ class Controller {
   void cmd_key_retire(const Call& call, Reply& reply);
   void cmd_dkim(const Call& call, Reply& reply);
   void cmd_show_sge(const Call& call, Reply& reply);
+  void cmd_tls_report(const Call& call, Reply& reply);
   void cmd_ping(const Call& call, Reply& reply);
   void cmd_config_show(const Call& call, Reply& reply);
   void cmd_config_check(const Call& call, Reply& reply);

@@ -39,6 +39,9 @@ struct Exchanger {
   // the store and names the host, or nothing; testing — delivered anyway, a failure logged.
   bool sts_enforce = false;
   bool sts_testing = false;
+  // For TLS-RPT (RFC 8460): "tlsa" or "sts" when a policy applies, and its strings.
+  std::string policy_type;
+  std::vector<std::string> policy_strings;
 };
 
 struct Route {
@@ -49,6 +52,7 @@ struct Route {
   // the recipient domain); afterwards `exchangers` in the order to try, next_hop the first's.
   bool mx = false;
   std::vector<Exchanger> exchangers;
+  std::string mx_domain;  // direct delivery: the recipient domain (the TLS policy domain)
 };
 
 // The gateway's HSM (OPS-1, OPS-5). Without a token label the data plane runs without one (a

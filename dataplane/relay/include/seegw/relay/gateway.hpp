@@ -16,6 +16,7 @@
 #include "seegw/relay/certificate_seeker.hpp"
 #include "seegw/relay/dkim_signing.hpp"
 #include "seegw/relay/queue_manager.hpp"
+#include "seegw/relay/tls_reports.hpp"
 #include "seegw/seemail/stage.hpp"
 #include "seegw/seemail/trust_source.hpp"
 #include "seegw/sts/policy_cache.hpp"
@@ -101,6 +102,12 @@ class Gateway {
   std::mutex resolver_mutex_;
   std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<sts::PolicyCache> sts_;  // with the resolver
+  // TLS-RPT (RFC 8460): the counts since `tls_reports_since_`, mailed daily (UTC) or by the
+  // `tls-report` command; returns what was sent, one line per report.
+  TlsReports tls_reports_;
+  std::atomic<std::time_t> tls_reports_since_{std::time(nullptr)};
+  std::vector<std::string> send_tls_reports(std::time_t end);
+  void send_tls_reports_when_due();
   // RFC 8461 §4: the domain's MTA-STS policy applied to exchangers DANE does not cover.
   Result<void> apply_mta_sts(const std::string& domain, std::vector<config::Exchanger>& exchangers);
   std::unique_ptr<seemail::TrustSource> trust_;

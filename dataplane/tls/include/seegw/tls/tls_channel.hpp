@@ -80,6 +80,7 @@ class TlsChannel {
   // The peer's certificate chains to the store and names the peer; else why not.
   bool pkix_verified() const;
   std::string pkix_problem() const;
+  long verify_result() const { return SSL_get_verify_result(ssl_.get()); }  // X509_V_*
 
  private:
   Result<void> advance(std::string& plaintext);
