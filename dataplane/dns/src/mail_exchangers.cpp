@@ -9,6 +9,7 @@ namespace seegw::dns {
 namespace {
 
 constexpr std::size_t kMaxExchangers = 10;  // a hostile zone does not make us try hundreds
+constexpr std::size_t kMaxAddresses = 20;   // nor a host with hundreds of addresses
 
 // The host's addresses, IPv4 first; a failed lookup counts as none (the next exchange is tried).
 std::vector<std::string> addresses_of(Resolver& resolver, const std::string& host,
@@ -56,7 +57,8 @@ Result<std::vector<MailExchanger>> mail_exchangers(Resolver& resolver, std::stri
   std::string why;
   for (const auto& m : mx)
     for (auto& address : addresses_of(resolver, m.exchange, why))
-      if (std::none_of(out.begin(), out.end(),
+      if (out.size() < kMaxAddresses &&
+          std::none_of(out.begin(), out.end(),
                        [&](const MailExchanger& e) { return e.address == address; }))
         out.push_back({std::move(address), m.exchange, answer->secure});
   if (out.empty() && !why.empty())

@@ -45,22 +45,26 @@ std::optional<Policy> PolicyCache::policy_for(const std::string& domain, std::st
     note = txt.error().message;
   }
   const auto now = std::chrono::steady_clock::now();
-  std::lock_guard lock(mutex_);
-  auto cached = cache_.find(domain);
-  if (cached != cache_.end() && cached->second.expires <= now) {
-    cache_.erase(cached);
-    cached = cache_.end();
+  std::optional<Entry> cached;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = cache_.find(domain);
+    if (it != cache_.end() && it->second.expires <= now)
+      cache_.erase(it);
+    else if (it != cache_.end())
+      cached = it->second;
   }
   // §5.1: an unchanged id (or no answer at all) keeps the cached policy.
-  if (cached != cache_.end() && (lookup_failed || id.empty() || id == cached->second.id))
-    return cached->second.policy;
+  if (cached && (lookup_failed || id.empty() || id == cached->id)) return cached->policy;
   if (id.empty()) return std::nullopt;  // the domain has no policy
+  // Fetched without the lock: one slow policy server does not hold up every other domain.
   auto fetched = fetch(domain);
   if (!fetched) {
     note = fmt::format("MTA-STS policy of {}: {}", domain, fetched.error().message);
-    if (cached != cache_.end()) return cached->second.policy;
+    if (cached) return cached->policy;
     return std::nullopt;  // §5: without a policy the domain is treated as having none
   }
+  std::lock_guard lock(mutex_);
   cache_[domain] = {id, *fetched, now + fetched->max_age};
   return *fetched;
 }
