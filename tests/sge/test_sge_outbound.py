@@ -72,7 +72,11 @@ def world():
                 extra=f'mx_port = {postfix_port}\nmta_sts_port = {policies.port}\n'
                       f'mta_sts_ca_file = "{web["ca"]}"\n[policy]\nsnapshot = "{snapshot}"\n[hsm]\ntoken = "{AGENCY}"\n'
                       f'pin_file = "{token}/user.pin"\nkey_label = "dca"\ncheck_interval = 1\n'
-                      f'[dns]\nforwarders = ["127.0.0.1@{dns.port}"]\ntrust_anchors = [{anchors}]\n')
+                      f'[dns]\nforwarders = ["127.0.0.1@{dns.port}"]\ntrust_anchors = [{anchors}]\n'
+                      # A static next hop held to tls = "verify": Postfix's certificate does not
+                      # name 127.0.0.1, so nothing may go there.
+                      f'[[route]]\ndomains = ["verify.example"]\nnext_hop = "127.0.0.1:{postfix_port}"\n'
+                      f'tls = "verify"\n')
     W.update(w=w, g=g, mailbox=mailbox, inside=inside, token=token)
     g.start()
     wait_for(lambda: "operational: yes" in g.admin("status")[1], timeout=30, what="gateway operational")
@@ -304,6 +308,16 @@ def test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_re
           "enforce: nothing sent to a host whose certificate does not name it")
 
 
+def test_a_route_held_to_verify_refuses_a_certificate_that_does_not_name_it():
+    s = world()
+    g = s["g"]
+    send(g.port, f"someone@{AGENCY}", "friend@verify.example", "tls-verify")
+    wait_for(lambda: re.search(r"relay: 127\.0\.0\.1:\d+ unavailable: TLS handshake failed", g.log_text()),
+             timeout=30, what="the refused handshake")
+    time.sleep(1.5)
+    check(not any("tls-verify" in m for m in messages(s["mailbox"])), "nothing sent to an unverified next hop")
+
+
 def tls_reports(mailbox):
     """{policy domain: report JSON} of the TLS reports that arrived."""
     import base64
@@ -382,6 +396,7 @@ if __name__ == "__main__":
                         test_a_null_mx_or_no_such_domain_bounces_at_once,
                         test_dane_authenticates_the_exchanger_or_nothing_is_sent,
                         test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_reports,
-                        test_a_tls_report_counts_what_each_policy_domain_saw])
+                        test_a_tls_report_counts_what_each_policy_domain_saw,
+                        test_a_route_held_to_verify_refuses_a_certificate_that_does_not_name_it])
     finally:
         teardown()

@@ -26,15 +26,26 @@ bool domain_matches(std::string_view pattern, std::string_view domain) {
   return pattern == domain;
 }
 
-Result<smtp::TlsPolicy> parse_tls(std::string_view text) {
-  if (text == "none") return smtp::TlsPolicy::none;
-  if (text == "opportunistic") return smtp::TlsPolicy::opportunistic;
-  if (text == "required") return smtp::TlsPolicy::required;
-  return fail(Errc::config,
-              fmt::format("tls must be none, opportunistic or required, not '{}'", text));
-}
-
 }  // namespace
+
+Result<TlsLevel> parse_tls_level(std::string_view text) {
+  using P = smtp::TlsPolicy;
+  static const std::vector<std::pair<std::string_view, TlsLevel>> levels = {
+      {"none", {P::none}},
+      {"may", {P::opportunistic}},
+      {"opportunistic", {P::opportunistic}},
+      {"mta-sts", {P::opportunistic}},  // may, with MTA-STS (and DANE) where the domain asks
+      {"encrypt", {P::required}},
+      {"required", {P::required}},
+      {"verify", {P::required, true}},
+      {"dane", {P::required, false, true}},
+  };
+  for (const auto& [name, level] : levels)
+    if (text == name) return level;
+  return fail(
+      Errc::config,
+      fmt::format("tls must be none, may, encrypt, verify, dane or mta-sts, not '{}'", text));
+}
 
 std::string HostPort::text() const {
   return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
@@ -86,10 +97,11 @@ Route Config::route_for(std::string_view d) const {
   for (const auto& r : routes)
     for (const auto& p : r.domains)
       if (domain_matches(p, d)) return r;
-  if (is_local_domain(d)) return Route{{}, internal_host, relay_tls};
+  if (is_local_domain(d)) return Route{{}, internal_host, relay_tls, relay_tls_level.verify};
   if (direct_delivery)
-    return Route{{}, {std::string(d), mx_port}, relay_tls, true, {}, std::string(d)};
-  return Route{{}, outbound_host, relay_tls};
+    return Route{
+        {}, {std::string(d), mx_port}, relay_tls, relay_tls_level.verify, true, {}, std::string(d)};
+  return Route{{}, outbound_host, relay_tls, relay_tls_level.verify};
 }
 
 namespace {
@@ -225,9 +237,12 @@ Result<void> read_relay(const toml::table& t, Reader& r, Config& c) {
   }
   std::string tls = "opportunistic";
   r.str(t["relay"]["tls"], tls);
-  auto policy = parse_tls(tls);
-  if (!policy) return std::unexpected(policy.error());
-  c.relay_tls = *policy;
+  auto level = parse_tls_level(tls);
+  if (!level) return std::unexpected(level.error());
+  c.relay_tls = level->session;
+  c.relay_tls_level = *level;
+  if (level->dane_only && !c.direct_delivery)
+    return fail(Errc::config, "relay.tls = \"dane\" needs relay.outbound_host = \"mx\"");
   r.str(t["relay"]["tls_ca_file"], c.relay_tls_ca_file);
   for (auto [key, port] :
        {std::pair{"mx_port", &c.mx_port}, std::pair{"mta_sts_port", &c.mta_sts_port}}) {
@@ -399,10 +414,16 @@ Result<void> read_routes(const toml::table& t, Reader& r, Config& c) {
       if (!hp) return std::unexpected(hp.error());
       route.next_hop = *hp;
       route.tls = c.relay_tls;
+      route.verify = c.relay_tls_level.verify;
       if (auto* tv = rt->get("tls")) {
-        auto p = parse_tls(tv->value<std::string>().value_or(""));
+        auto p = parse_tls_level(tv->value<std::string>().value_or(""));
         if (!p) return std::unexpected(p.error());
-        route.tls = *p;
+        if (p->dane_only)
+          return fail(Errc::config,
+                      "[[route]] tls = \"dane\": a static next hop has no TLSA "
+                      "lookup (direct delivery's exchangers do)");
+        route.tls = p->session;
+        route.verify = p->verify;
       }
       c.routes.push_back(std::move(route));
     }

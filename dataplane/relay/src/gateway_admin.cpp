@@ -310,15 +310,25 @@ Result<std::vector<config::Exchanger>> Gateway::exchangers(const std::string& do
   if (!found) return std::unexpected(found.error());
   std::vector<config::Exchanger> out;
   std::string skipped;
+  const auto& level = config_.relay_tls_level;
+  const bool policies = level.session != smtp::TlsPolicy::none;  // tls = none: no DANE, no STS
   for (auto& e : *found) {
     config::Exchanger x{{e.address, config_.mx_port}, e.name, {}};
-    if (e.mx_secure) {
+    if (level.dane_only && !e.mx_secure) {
+      skipped = domain + "'s MX records are not DNSSEC-validated (relay.tls = dane)";
+      continue;
+    }
+    if (e.mx_secure && policies) {
       auto tlsa = dns::dane_tlsa(**r, e.name, config_.mx_port);
       if (!tlsa) {
         skipped = tlsa.error().message;
         continue;
       }
       x.tlsa = std::move(*tlsa);
+      if (x.tlsa.empty() && level.dane_only) {
+        skipped = e.name + " has no TLSA records (relay.tls = dane)";
+        continue;
+      }
       if (!x.tlsa.empty()) x.policy_type = "tlsa";
       for (const auto& rdata : x.tlsa)  // presentation form, for TLS-RPT
         if (auto r = tls::dane_record(rdata)) {
@@ -331,6 +341,7 @@ Result<std::vector<config::Exchanger>> Gateway::exchangers(const std::string& do
     out.push_back(std::move(x));
   }
   if (out.empty()) return fail(Errc::unavailable, "no usable mail exchanger: " + skipped);
+  if (!policies) return out;
   if (auto sts = apply_mta_sts(domain, out); !sts) return std::unexpected(sts.error());
   return out;
 }

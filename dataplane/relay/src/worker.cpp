@@ -242,7 +242,7 @@ void OutboundConnection::report_tls(bool succeeded, const std::string& result_ty
 
 tls::PeerCheck OutboundConnection::peer_check() const {
   const auto* e = destination_.exchanger();
-  if (e && e->sts_enforce) return tls::PeerCheck::pkix;
+  if ((e && e->sts_enforce) || destination_.route().verify) return tls::PeerCheck::pkix;
   if (e && e->sts_testing) return tls::PeerCheck::report;
   return tls::PeerCheck::context;
 }

@@ -1,5 +1,6 @@
 #include "seegw/config/config.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace seegw::config {
@@ -181,6 +182,27 @@ TEST(Config, DirectDeliveryRoutesOtherDomainsToTheirExchangers) {
   EXPECT_FALSE(c->route_for("agency-c.govt.nz").mx) << "static next hops stay as they are";
   EXPECT_FALSE(c->route_for("agency-a.govt.nz").mx) << "our own mail goes inside";
   EXPECT_FALSE(parse("[relay]\nmx_port = 0\n"));
+}
+
+TEST(Config, TlsLevelsAsPostfixNamesThem) {
+  auto c = parse(
+      "[relay]\ntls = \"verify\"\n[[route]]\ndomains = [\"a.example\"]\n"
+      "next_hop = \"10.0.0.1:25\"\ntls = \"may\"\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->relay_tls, smtp::TlsPolicy::required);
+  EXPECT_TRUE(c->route_for("example.org").verify) << "relay.tls applies to the relay";
+  EXPECT_FALSE(c->route_for("a.example").verify) << "the route's own level";
+  EXPECT_EQ(c->route_for("a.example").tls, smtp::TlsPolicy::opportunistic);
+  for (const char* level :
+       {"none", "may", "encrypt", "verify", "mta-sts", "opportunistic", "required"})
+    EXPECT_TRUE(parse(fmt::format("[relay]\ntls = \"{}\"\n", level))) << level;
+  EXPECT_FALSE(parse("[relay]\ntls = \"dane\"\n")) << "DANE needs direct delivery";
+  EXPECT_TRUE(parse("[relay]\noutbound_host = \"mx\"\ntls = \"dane\"\n"));
+  auto route_dane =
+      parse("[[route]]\ndomains = [\"a.example\"]\nnext_hop = \"10.0.0.1\"\ntls = \"dane\"\n");
+  ASSERT_FALSE(route_dane);
+  EXPECT_NE(route_dane.error().message.find("no TLSA"), std::string::npos);
+  EXPECT_FALSE(parse("[relay]\ntls = \"secure\"\n"));
 }
 
 TEST(Network, MatchesPrefixes) {

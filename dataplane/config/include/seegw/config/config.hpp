@@ -44,10 +44,22 @@ struct Exchanger {
   std::vector<std::string> policy_strings;
 };
 
+// A TLS security level, as Postfix names them: none, may (opportunistic), encrypt (required),
+// verify (required, the certificate chains to the CA store and names the next hop), dane (with
+// direct delivery: only exchangers with validated TLSA records). With direct delivery DANE and
+// MTA-STS apply at every level but none.
+struct TlsLevel {
+  smtp::TlsPolicy session = smtp::TlsPolicy::opportunistic;
+  bool verify = false;
+  bool dane_only = false;
+};
+Result<TlsLevel> parse_tls_level(std::string_view text);
+
 struct Route {
   std::vector<std::string> domains;  // lower case; "*.example" matches subdomains
   HostPort next_hop;
   smtp::TlsPolicy tls = smtp::TlsPolicy::opportunistic;
+  bool verify = false;  // tls = "verify": a PKIX check of the next hop's certificate
   // Direct delivery: `mx` until the domain's exchangers are looked up (next_hop.host is then
   // the recipient domain); afterwards `exchangers` in the order to try, next_hop the first's.
   bool mx = false;
@@ -145,6 +157,7 @@ struct Config {
   std::string mta_sts_ca_file;
   std::uint16_t mta_sts_port = 443;
   smtp::TlsPolicy relay_tls = smtp::TlsPolicy::opportunistic;
+  TlsLevel relay_tls_level;  // relay.tls as given (verify, dane_only beside relay_tls)
   std::string relay_tls_ca_file;
   std::vector<Route> routes;
   std::chrono::seconds connect_timeout{30};
