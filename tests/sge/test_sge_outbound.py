@@ -76,7 +76,9 @@ def world():
                       # A static next hop held to tls = "verify": Postfix's certificate does not
                       # name 127.0.0.1, so nothing may go there.
                       f'[[route]]\ndomains = ["verify.example"]\nnext_hop = "127.0.0.1:{postfix_port}"\n'
-                      f'tls = "verify"\n')
+                      f'tls = "verify"\n'
+                      f'[[route]]\ndomains = ["encrypt.example"]\nnext_hop = "127.0.0.1:{postfix_port}"\n'
+                      f'tls = "encrypt"\n')
     W.update(w=w, g=g, mailbox=mailbox, inside=inside, token=token)
     g.start()
     wait_for(lambda: "operational: yes" in g.admin("status")[1], timeout=30, what="gateway operational")
@@ -311,6 +313,9 @@ def test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_re
 def test_a_route_held_to_verify_refuses_a_certificate_that_does_not_name_it():
     s = world()
     g = s["g"]
+    # The same next hop at `encrypt` first: its (unverified) connection must not carry `verify` mail.
+    send(g.port, f"someone@{AGENCY}", "friend@encrypt.example", "tls-encrypt")
+    arrived(s["mailbox"], "tls-encrypt")
     send(g.port, f"someone@{AGENCY}", "friend@verify.example", "tls-verify")
     wait_for(lambda: re.search(r"relay: 127\.0\.0\.1:\d+ unavailable: TLS handshake failed", g.log_text()),
              timeout=30, what="the refused handshake")

@@ -540,7 +540,10 @@ void Worker::forget(InboundSession* session) {
 }
 
 std::string destination_key(const config::Route& route) {
-  std::string key = route.next_hop.text() + "/" + std::to_string(static_cast<int>(route.tls));
+  // A connection pool serves one TLS requirement: a `verify` route never shares the unverified
+  // connections of an `encrypt` one to the same host, nor one policy domain another's (TLS-RPT).
+  std::string key = route.next_hop.text() + "/" + std::to_string(static_cast<int>(route.tls)) +
+                    (route.verify ? "+verify" : "") + "/" + route.mx_domain;
   // Two domains' exchangers at one address are two destinations when their names or TLSA
   // records differ: each is authenticated by its own (one domain's DANE records never vouch for
   // another's exchanger).
