@@ -37,6 +37,9 @@ TEST(DnsRecords, MxRdataAndAddresses) {
   ASSERT_TRUE(null_mx);
   EXPECT_EQ(null_mx->exchange, "") << "RFC 7505: the root";
   EXPECT_FALSE(mx_rdata(std::string("\x00\x0a\xc0\x0c", 4))) << "a compression pointer";
+  EXPECT_FALSE(
+      mx_rdata(std::string("\x00\x0a\x40", 3) + std::string(64, 'a') + std::string(1, '\0')))
+      << "a label longer than 63";
   EXPECT_FALSE(mx_rdata(std::string("\x00\x0a\x05mx", 5))) << "a label past the end";
   EXPECT_FALSE(mx_rdata(std::string("\x00\x0a\x00junk", 7))) << "bytes after the name";
   EXPECT_EQ(address_rdata(std::string("\x7f\x00\x00\x02", 4)), "127.0.0.2");

@@ -121,7 +121,8 @@ TEST_F(DkimKeysTest, TheSmimeKeyCommandsLeaveDkimKeysToTheirOwner) {
   const auto any = [](X509*) { return std::string(); };
   const std::string retired = smime.command({"key", "retire", "dkim-s1"}, any);
   EXPECT_TRUE(retired.starts_with("error: dkim-s1 is a DKIM key")) << retired;
-  EXPECT_TRUE(dkim.sign({"s1", dkim::Algorithm::rsa_sha256}, "x")) << "the signing key is still there";
+  EXPECT_TRUE(dkim.sign({"s1", dkim::Algorithm::rsa_sha256}, "x"))
+      << "the signing key is still there";
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ TEST(MtaSts, TheRfcsExampleParses) {
   EXPECT_TRUE(allows(*p, "mx1.example.net"));
   EXPECT_FALSE(allows(*p, "a.b.example.net")) << "a wildcard is one label";
   EXPECT_FALSE(allows(*p, "example.net"));
+  EXPECT_FALSE(allows(*p, ".example.net")) << "the wildcard stands for a label, not nothing";
   EXPECT_FALSE(allows(*p, "mail.example.com.evil"));
 }
 
