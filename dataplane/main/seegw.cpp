@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -190,9 +191,9 @@ int main(int argc, char** argv) {
   if (args.size() == 3 && args[0] == "queue" && (args[1] == "release" || args[1] == "delete"))
     return admin_command(socket, args[1] + " " + args[2]);
   if (args.size() == 2 && args[0] == "explain") return admin_command(socket, "explain " + args[1]);
-  if (args.size() == 1 && (args[0] == "status" || args[0] == "reload" || args[0] == "stack" ||
-                           args[0] == "sge" || args[0] == "tls-report"))
-    return admin_command(socket, args[0]);
+  static const std::set<std::string> single_word = {"status", "reload", "stack", "sge",
+                                                    "tls-report"};
+  if (args.size() == 1 && single_word.contains(args[0])) return admin_command(socket, args[0]);
   if (args.size() >= 2 && args.size() <= 4 && args[0] == "dkim") {
     std::string line;
     for (const auto& a : args) line += (line.empty() ? "" : " ") + a;

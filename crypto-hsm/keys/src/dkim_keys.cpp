@@ -48,6 +48,13 @@ Result<std::string> published_key(EVP_PKEY* key, dkim::Algorithm* algorithm) {
 
 std::string error(const Error& e) { return "error: " + e.message; }
 
+// The zone-file lines for one key in each of our domains.
+std::string zone_lines(const DkimKeys::Published& p, const std::vector<std::string>& domains) {
+  std::string out;
+  for (const auto& d : domains) out += dkim::zone_line(p.key.selector, d, p.text) + "\n";
+  return out;
+}
+
 }  // namespace
 
 std::string dkim_key_label(std::string_view selector) { return "dkim-" + std::string(selector); }
@@ -105,19 +112,20 @@ std::string DkimKeys::command(const std::vector<std::string>& words,
   return "error: dkim list|generate SELECTOR rsa|ed25519|sign SELECTOR|retire SELECTOR";
 }
 
-// The TXT record of each of our domains for the selector's key (mutex_ held).
-Result<std::string> DkimKeys::records(const std::string& selector,
-                                      const std::vector<std::string>& domains,
-                                      dkim::Algorithm* algorithm) {
+// One key's record text and state (mutex_ held).
+Result<DkimKeys::Published> DkimKeys::published_one(const std::string& selector) {
   auto s = session();
   if (!s) return std::unexpected(s.error());
   auto key = (*s)->public_key(dkim_key_label(selector));
   if (!key) return std::unexpected(key.error());
-  auto published = published_key(key->get(), algorithm);
-  if (!published) return std::unexpected(published.error());
-  std::string out;
-  for (const auto& d : domains) out += dkim::txt_record(selector, d, *algorithm, *published) + "\n";
-  return out;
+  Published p;
+  p.key.selector = selector;
+  auto bytes = published_key(key->get(), &p.key.algorithm);
+  if (!bytes) return std::unexpected(bytes.error());
+  p.text = dkim::txt_text(p.key.algorithm, *bytes);
+  p.signing = std::any_of(signing_.begin(), signing_.end(),
+                          [&](const DkimSelector& d) { return d.selector == selector; });
+  return p;
 }
 
 Result<std::vector<DkimKeys::Published>> DkimKeys::published() {
@@ -133,16 +141,9 @@ Result<std::vector<DkimKeys::Published>> DkimKeys::published_locked() {
   std::vector<Published> out;
   for (const auto& k : *keys) {
     if (!k.label.starts_with("dkim-")) continue;
-    Published p;
-    p.key.selector = k.label.substr(5);
-    auto key = (*s)->public_key(k.label);
-    if (!key) return std::unexpected(key.error());
-    auto bytes = published_key(key->get(), &p.key.algorithm);
-    if (!bytes) return std::unexpected(bytes.error());
-    p.text = dkim::txt_text(p.key.algorithm, *bytes);
-    p.signing = std::any_of(signing_.begin(), signing_.end(),
-                            [&](const DkimSelector& d) { return d.selector == p.key.selector; });
-    out.push_back(std::move(p));
+    auto p = published_one(k.label.substr(5));
+    if (!p) return std::unexpected(p.error());
+    out.push_back(std::move(*p));
   }
   return out;
 }
@@ -155,7 +156,7 @@ std::string DkimKeys::list(const std::vector<std::string>& domains) {
   for (const auto& p : *keys) {
     rows += fmt::format("{:<20} {:<8} {}\n", p.key.selector, dkim::key_type_name(p.key.algorithm),
                         p.signing ? "signing" : "not signing");
-    for (const auto& d : domains) dns += dkim::zone_line(p.key.selector, d, p.text) + "\n";
+    dns += zone_lines(p, domains);
   }
   return fmt::format("ok {} DKIM key(s)\n{:<20} {:<8} {}\n{}\nDNS (publish):\n{}", keys->size(),
                      "SELECTOR", "TYPE", "STATE", rows, dns);
@@ -172,24 +173,22 @@ std::string DkimKeys::generate(const std::string& selector, const std::string& t
                                                                       : pkcs11::KeyType::rsa2048;
   if (auto made = (*s)->generate_key_pair(dkim_key_label(selector), key_type); !made)
     return error(made.error());
-  dkim::Algorithm a{};
-  auto txt = records(selector, domains, &a);
-  if (!txt) return error(txt.error());
+  auto made = published_one(selector);
+  if (!made) return error(made.error());
   log::notice("dkim: key {} ({}) generated inside the HSM", selector, type);
   return fmt::format(
       "ok DKIM key {} ({}) generated inside the HSM; it does not sign yet.\n"
       "Publish in DNS:\n{}Then, once the record resolves: dkim sign {}\n",
-      selector, type, *txt, selector);
+      selector, type, zone_lines(*made, domains), selector);
 }
 
 std::string DkimKeys::sign_with(const std::string& selector) {
   std::lock_guard lock(mutex_);
-  auto s = session();
-  if (!s) return error(s.error());
-  auto key = (*s)->public_key(dkim_key_label(selector));
-  if (!key) return "error: no DKIM key " + selector + " in the HSM (dkim generate first)";
-  dkim::Algorithm algorithm{};
-  if (auto p = published_key(key->get(), &algorithm); !p) return error(p.error());
+  auto chosen = published_one(selector);
+  if (!chosen && chosen.error().code == Errc::config)
+    return "error: no DKIM key " + selector + " in the HSM (dkim generate first)";
+  if (!chosen) return error(chosen.error());
+  const dkim::Algorithm algorithm = chosen->key.algorithm;
   std::vector<DkimSelector> next;
   std::string replaced;
   for (const auto& d : signing_) {

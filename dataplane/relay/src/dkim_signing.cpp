@@ -30,10 +30,11 @@ std::string DkimSigning::signing_domain(const std::string& from_domain) const {
   return best;
 }
 
-Result<std::string> DkimSigning::signature_fields(std::string_view message,
-                                                  const std::string& domain) {
+Result<std::string> DkimSigning::signature_fields(
+    std::string_view message, const std::string& domain,
+    const std::vector<keys::DkimSelector>& selectors) {
   std::string fields;
-  for (const auto& selector : keys_.signing()) {
+  for (const auto& selector : selectors) {
     const auto u =
         dkim::prepare(message, {domain, selector.selector, selector.algorithm, std::time(nullptr)});
     auto signature = keys_.sign(selector, dkim::to_be_signed(u));
@@ -46,7 +47,8 @@ Result<std::string> DkimSigning::signature_fields(std::string_view message,
 void DkimSigning::sign_outbound(const spool::SpoolRecord& record,
                                 std::vector<std::shared_ptr<const std::string>>& content,
                                 std::vector<std::string>& deferred) {
-  if (keys_.signing().empty()) return;
+  const auto selectors = keys_.signing();  // once per message: the choice under one lock
+  if (selectors.empty()) return;
   // One signed copy per distinct content (recipients often share one).
   std::map<const std::string*, Result<std::shared_ptr<const std::string>>> signed_copies;
   for (std::size_t i = 0; i < content.size() && i < record.recipients.size(); ++i) {
@@ -59,7 +61,7 @@ void DkimSigning::sign_outbound(const spool::SpoolRecord& record,
           smtp::domain_of(seemail::first_address(mime::header_value(message, "From")));
       const std::string domain = signing_domain(from);
       if (!domain.empty()) {
-        if (auto fields = signature_fields(message, domain))
+        if (auto fields = signature_fields(message, domain, selectors))
           it->second = std::make_shared<const std::string>(*fields + message);
         else
           it->second = std::unexpected(fields.error());

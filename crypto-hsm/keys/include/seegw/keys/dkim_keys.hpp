@@ -57,8 +57,7 @@ class DkimKeys {
   std::string sign_with(const std::string& selector);
   std::string retire(const std::string& selector);
   Result<std::vector<Published>> published_locked();
-  Result<std::string> records(const std::string& selector, const std::vector<std::string>& domains,
-                              dkim::Algorithm* algorithm);
+  Result<Published> published_one(const std::string& selector);
   Result<void> keep(std::vector<DkimSelector> selectors);  // writes state_, then takes them
 
   const pkcs11::HsmConfig hsm_;

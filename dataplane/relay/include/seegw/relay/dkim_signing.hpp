@@ -31,7 +31,8 @@ class DkimSigning {
  private:
   // d= for this From: domain, or "" when it is not ours.
   std::string signing_domain(const std::string& from_domain) const;
-  Result<std::string> signature_fields(std::string_view message, const std::string& domain);
+  Result<std::string> signature_fields(std::string_view message, const std::string& domain,
+                                       const std::vector<keys::DkimSelector>& selectors);
 
   const config::Config& config_;
   keys::DkimKeys& keys_;
