@@ -225,13 +225,15 @@ class Gateway:
 
     def __init__(self, workdir, name="gw", internal_sink=None, outbound_sink=None, extra="", smtp="",
                  internal_networks=("127.0.0.0/8",), port=None, outbound_port=None, env=None,
-                 domain="agency-a.govt.nz", preexec_fn=None, outbound_host=None):
+                 domain="agency-a.govt.nz", preexec_fn=None, outbound_host=None, local_domains=()):
         self.workdir = workdir
         self.port = port or free_port()
         self.spool = workdir.sub(name, "spool")
         self.log = workdir.sub(name + ".log")
         self.config = workdir.sub(name + ".toml")
         nets = ", ".join(f'"{n}"' for n in internal_networks)
+        locals_line = ("local_domains = [" + ", ".join(f'"{d}"' for d in (domain, *local_domains)) + "]"
+                       if local_domains else "")
         if "[policy]" not in extra:
             extra = extra.rstrip("\n") + "\n" + agencyless_policy(workdir.sub(name + "-policy.toml"))
         with open(self.config, "w") as f:
@@ -240,6 +242,7 @@ class Gateway:
 hostname = "gw.{domain}"
 domain = "{domain}"
 internal_networks = [{nets}]
+{locals_line}
 [smtp]
 listen = ["127.0.0.1:{self.port}"]
 {smtp}

@@ -56,8 +56,10 @@ class SignedDns:
         _run("ldns-signzone", "-o", name, zone, os.path.join(self.dir, key), cwd=self.dir)
         os.replace(os.path.join(self.dir, key + ".ds"), self.anchor(name))
 
-    def start(self, zones):
-        """Signs {zone: [record lines]} and serves them."""
+    def start(self, zones, also_listen=None, dead_zones=()):
+        """Signs {zone: [record lines]} and serves them. `also_listen` ("127.0.0.153@53"): unbound
+        answers there too (for a program that can only use resolv.conf); `dead_zones` are
+        delegated to an address nothing answers on (their lookups fail: SERVFAIL)."""
         for name in self.zones:
             self._sign(name, zones.get(name, []))
         d = self.dir
@@ -70,7 +72,8 @@ class SignedDns:
             for z in self.zones:
                 f.write(f'zone:\n  name: "{z}"\n  zonefile: "{z}.zone.signed"\n')
         with open(os.path.join(d, "unbound.conf"), "w") as f:
-            f.write(f'server:\n  interface: 127.0.0.1\n  port: {self.port}\n  do-ip6: no\n'
+            f.write(f'server:\n  interface: 127.0.0.1@{self.port}\n  port: {self.port}\n  do-ip6: no\n'
+                    + (f'  interface: {also_listen}\n' if also_listen else '') +
                     f'  username: ""\n  chroot: ""\n  directory: "{d}"\n  pidfile: "{d}/unbound.pid"\n'
                     f'  use-syslog: no\n  logfile: "{d}/unbound.log"\n  verbosity: 1\n'
                     f'  val-log-level: 2\n  do-not-query-localhost: no\n'
@@ -81,6 +84,8 @@ class SignedDns:
             # The root is nsd as well (it refuses what it does not serve): no query leaves loopback.
             for z in self.zones + ["."]:
                 f.write(f'stub-zone:\n  name: "{z}"\n  stub-addr: 127.0.0.1@{self.nsd_port}\n')
+            for z in dead_zones:
+                f.write(f'stub-zone:\n  name: "{z}"\n  stub-addr: 127.0.0.1@{free_port()}\n')
         self.procs.append(_start(["nsd", "-d", "-c", os.path.join(d, "nsd.conf")], os.path.join(d, "nsd.out"),
                                  "nsd", lambda: _answers(self.nsd_port, self.zones[0], ["+norec"])))
         self.procs.append(_start(["unbound", "-d", "-c", os.path.join(d, "unbound.conf")],

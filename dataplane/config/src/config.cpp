@@ -329,6 +329,25 @@ Result<void> read_dns(const toml::table& t, Reader& r, Config& c) {
   return {};
 }
 
+// [inbound_auth]
+Result<void> read_inbound_auth(const toml::table& t, Reader& r, Config& c) {
+  auto& a = c.inbound_auth;
+  a.enabled = t["inbound_auth"]["enabled"].value_or(false);
+  r.str(t["inbound_auth"]["authserv_id"], a.authserv_id);
+  if (a.authserv_id.empty()) a.authserv_id = c.hostname;
+  r.str(t["inbound_auth"]["public_suffix_list"], a.public_suffix_list);
+  r.secs(t["inbound_auth"]["time_limit"], a.time_limit);
+  if (auto n = t["inbound_auth"]["threads"].value<int64_t>()) {
+    if (*n < 1 || *n > 256) return fail(Errc::config, "inbound_auth.threads: between 1 and 256");
+    a.threads = static_cast<std::size_t>(*n);
+  }
+  if (a.time_limit.count() <= 0)
+    return fail(Errc::config, "inbound_auth.time_limit: at least 1 second");
+  if (a.authserv_id.find_first_of(" \t;()\"") != std::string::npos)
+    return fail(Errc::config, "inbound_auth.authserv_id: one token (a host name)");
+  return {};
+}
+
 // [dpdk]: the poll-mode data plane (checked only when the section is there).
 Result<void> read_dpdk(const toml::table& t, Reader& r, Config& c) {
   if (auto d = t["dpdk"]) {
@@ -441,7 +460,7 @@ Result<Config> parse(std::string_view text) {
   Reader r;
   // In this order: routes inherit [relay] tls, [admin] socket defaults to the spool's.
   for (auto section : {read_gateway, read_smtp, read_spool, read_relay, read_policy, read_hsm,
-                       read_dns, read_dpdk, read_routes})
+                       read_dns, read_inbound_auth, read_dpdk, read_routes})
     if (auto read = section(t, r, c); !read) return std::unexpected(read.error());
   if (!r.problem.empty()) return fail(Errc::config, r.problem);
   return c;

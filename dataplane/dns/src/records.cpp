@@ -38,23 +38,29 @@ std::map<std::string, std::string> tag_list(std::string_view text) {
   return out;
 }
 
-std::optional<MxRecord> mx_rdata(std::string_view rdata) {
-  if (rdata.size() < 3) return std::nullopt;
-  MxRecord mx;
-  mx.preference = static_cast<unsigned char>(rdata[0]) << 8 | static_cast<unsigned char>(rdata[1]);
-  std::size_t at = 2;
+std::optional<std::string> name_rdata(std::string_view rdata) {
+  std::string name;
+  std::size_t at = 0;
   while (true) {
     if (at >= rdata.size()) return std::nullopt;
     const std::size_t n = static_cast<unsigned char>(rdata[at]);
     if (n == 0) break;
     if (n > 63 || at + 1 + n > rdata.size()) return std::nullopt;  // a pointer, or past the end
-    if (!mx.exchange.empty()) mx.exchange.push_back('.');
-    mx.exchange.append(rdata.substr(at + 1, n));
+    if (!name.empty()) name.push_back('.');
+    name.append(rdata.substr(at + 1, n));
     at += 1 + n;
   }
-  if (at + 1 != rdata.size() || mx.exchange.size() > 253) return std::nullopt;
-  for (auto& c : mx.exchange) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return mx;
+  if (at + 1 != rdata.size() || name.size() > 253) return std::nullopt;
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+std::optional<MxRecord> mx_rdata(std::string_view rdata) {
+  if (rdata.size() < 3) return std::nullopt;
+  auto exchange = name_rdata(rdata.substr(2));
+  if (!exchange) return std::nullopt;
+  return MxRecord{static_cast<unsigned char>(rdata[0]) << 8 | static_cast<unsigned char>(rdata[1]),
+                  std::move(*exchange)};
 }
 
 std::string address_rdata(std::string_view rdata) {

@@ -49,6 +49,9 @@ Result<Answer> Resolver::query(std::string_view name, RrType type) {
   Answer a;
   a.nxdomain = result->nxdomain != 0;
   a.secure = result->secure != 0;
+  if (result->answer_packet && result->answer_len > 0)
+    a.packet.assign(static_cast<const char*>(result->answer_packet),
+                    static_cast<std::size_t>(result->answer_len));
   if (result->bogus) {
     a.bogus = result->why_bogus ? result->why_bogus : "DNSSEC validation failed";
     return a;  // no data from a zone that failed validation

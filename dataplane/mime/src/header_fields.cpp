@@ -78,4 +78,15 @@ std::string rfc5322_date(std::chrono::system_clock::time_point when) {
   return rfc5322_date(std::chrono::system_clock::to_time_t(when));
 }
 
+std::string first_address(std::string_view v) {
+  auto lt = v.find('<');
+  if (lt != std::string_view::npos) {
+    auto gt = v.find('>', lt);
+    if (gt != std::string_view::npos) return std::string(trim_view(v.substr(lt + 1, gt - lt - 1)));
+  }
+  // A bare addr-spec, perhaps with a (comment) or a list after it.
+  std::string s(trim_view(v.substr(0, v.find_first_of(",("))));
+  return s.find('@') != std::string::npos && s.find(' ') == std::string::npos ? s : "";
+}
+
 }  // namespace seegw::mime

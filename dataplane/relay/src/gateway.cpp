@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "inbound_checks.hpp"
 #include "seegw/common/file.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
@@ -137,6 +138,7 @@ Result<std::unique_ptr<Gateway>> Gateway::start(config::Config config) {
       c.max_connections, c.max_connections_per_client,
       c.reserved_internal_connections.value_or(c.max_connections / 10));
 
+  if (auto checks = gw->start_inbound_checks(); !checks) return std::unexpected(checks.error());
   if (auto loops = gw->make_loops(server_tls, client_tls); !loops)
     return std::unexpected(loops.error());
   gw->queue_->set_operational([g = gw.get()] { return g->operational(); });
@@ -182,6 +184,7 @@ Result<void> Gateway::make_loops(const std::shared_ptr<tls::TlsContext>& server_
       Shared shared{config_, *spool_, *queue_, *g_limiter, server_tls, client_tls, &operational_};
       shared.backend = &plane_->lane(i);
       shared.tls_reports = &tls_reports_;
+      shared.inbound_checks = inbound_checks_.get();
       workers_.push_back(std::make_unique<Worker>(shared));
       plane_->attach(i, workers_.back()->loop());
       if (auto listening = workers_.back()->listen_on_backend(ports); !listening)
@@ -216,6 +219,7 @@ Result<void> Gateway::make_loops(const std::shared_ptr<tls::TlsContext>& server_
   for (unsigned i = static_cast<unsigned>(workers_.size()); i < n; ++i) {
     Shared shared{config_, *spool_, *queue_, *g_limiter, server_tls, client_tls, &operational_};
     shared.tls_reports = &tls_reports_;
+    shared.inbound_checks = inbound_checks_.get();
     workers_.push_back(std::make_unique<Worker>(shared));
     if (auto listening = workers_.back()->listen(sockets); !listening)
       return std::unexpected(listening.error());
@@ -492,6 +496,7 @@ void Gateway::stop() {
   for (auto& w : workers_) w->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  inbound_checks_.reset();     // a check still running posts to a stopped loop, which still exists
   if (queue_) queue_->stop();  // absent when start-up failed before it was made
   seeker_.reset();             // after the pipeline, which tells it of wanted certificates
   spool_.reset();  // joins the writer: its callbacks only post to loops that still exist

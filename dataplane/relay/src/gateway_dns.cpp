@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "inbound_checks.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/dns/mail_exchangers.hpp"
 #include "seegw/relay/gateway.hpp"
@@ -107,6 +108,22 @@ Result<void> Gateway::apply_mta_sts(const std::string& domain,
     return fail(Errc::unavailable,
                 fmt::format("MTA-STS policy of {} allows none of its MX hosts", domain));
   exchangers = std::move(allowed);
+  return {};
+}
+
+// A resolver that cannot start is a start-up error here: with the checks configured, mail from
+// outside must not arrive unchecked.
+Result<void> Gateway::start_inbound_checks() {
+  if (!config_.inbound_auth.enabled) return {};
+  auto r = resolver();
+  if (!r) return std::unexpected(r.error());
+  auto checks = InboundChecks::start(config_, **r, [this](const std::string& domain) {
+    return trust_->usable_domains().contains(domain);
+  });
+  if (!checks) return std::unexpected(checks.error());
+  inbound_checks_ = std::move(*checks);
+  log::notice("inbound_auth: SPF, DKIM and DMARC on mail from outside, as {}",
+              config_.inbound_auth.authserv_id);
   return {};
 }
 

@@ -73,6 +73,7 @@ Result<void> QueueManager::release_from_hold(spool::SpoolRecord record, std::str
   const spool::QueueId id = record.id;
   record.reason.clear();
   record.awaits_certificate = false;
+  record.quarantined = false;  // the administrator (or the certificate) decided
   for (auto& r : record.recipients) r.last_error.clear();
   if (auto w = spool_.write(spool::Queue::incoming, record); !w) return w;
   if (auto removed = spool_.remove(spool::Queue::hold, id); !removed) return removed;

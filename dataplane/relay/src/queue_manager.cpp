@@ -176,6 +176,7 @@ void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
     suspended_.emplace_back(from, std::move(record));  // still safe on disk where it is
     return;
   }
+  if (record.quarantined && from == spool::Queue::incoming) return quarantine(std::move(record));
   if (from != spool::Queue::active) {
     if (auto moved = spool_.move(record.id, from, spool::Queue::active); !moved) {
       // Fail closed: the message stays where it is and is tried again at the next scan.
@@ -185,6 +186,26 @@ void QueueManager::activate(spool::Queue from, spool::SpoolRecord record) {
     }
   }
   start_attempt(std::move(record));
+}
+
+// Inbound mail its sender's domain wants quarantined (DMARC p=quarantine) goes from incoming to
+// the hold queue without being looked at; if that fails it stays in incoming for the next scan.
+void QueueManager::quarantine(spool::SpoolRecord record) {
+  for (auto& r : record.recipients) r.last_error = record.reason;
+  if (auto written = spool_.write(spool::Queue::hold, record); !written) {
+    log::error("queue: {} could not be quarantined (tried again at the next scan): {}", record.id,
+               written.error().message);
+    unmoved_.emplace_back(spool::Queue::incoming, std::move(record));
+    return;
+  }
+  if (auto removed = spool_.remove(spool::Queue::incoming, record.id); !removed)
+    log::error("queue: {}", removed.error().message);
+  {
+    std::lock_guard lock(mutex_);
+    ++stats_.held;
+    --in_flight_;
+  }
+  log::warning("queue: {} quarantined in the hold queue: {}", record.id, record.reason);
 }
 
 // The per-message task chain on the TBB pool: the SEEMail stage (scan, decide, transform) → plan

@@ -1,5 +1,7 @@
 #include "worker.hpp"
 
+#include "inbound_checks.hpp"
+
 #include <fmt/format.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -111,35 +113,11 @@ void InboundSession::drive() {
       }
       storing_ = true;
       pause_reading(true);  // back-pressure: nothing more is read until the spool answers
-      auto& shared = worker_.shared();
       auto message = session_.take_message();
-      spool::SpoolRecord record;
-      record.id = shared.spool.ids().next();
-      record.arrival = spool::unix_now();
-      std::string received = smtp::received_header(message.envelope, shared.config.hostname,
-                                                   record.id, std::chrono::system_clock::now());
-      auto content = std::make_shared<std::string>();
-      content->reserve(received.size() + message.content.size());
-      content->append(received).append(message.content);
-      record.content = std::move(content);
-      for (auto& r : message.envelope.rcpt_to) record.recipients.push_back({r, ""});
-      message.envelope.rcpt_to.clear();
-      record.envelope = std::move(message.envelope);
-      log::info("smtp: {} from=<{}> client=[{}] rcpts={} size={}", record.id,
-                record.envelope.mail_from, address_, record.recipients.size(),
-                record.content->size());
-      io::EventLoop* loop = &worker_.loop();
-      QueueManager* queue = &shared.queue;
-      std::weak_ptr<InboundSession> self = weak_from_this();
-      spool::SpoolRecord copy = record;
-      shared.spool.store_incoming(
-          std::move(record), [loop, queue, self, copy = std::move(copy)](Result<void> r) mutable {
-            spool::QueueId id = copy.id;
-            if (r) queue->accepted(std::move(copy));
-            loop->post([self, id, r] {
-              if (auto s = self.lock()) s->stored(id, r);
-            });
-          });
+      if (worker_.shared().inbound_checks && !message.envelope.client_internal)
+        check_sender(std::move(message));
+      else
+        store(std::move(message.envelope), std::move(message.content));
       return;
     }
     case smtp::Event::start_tls:
@@ -152,6 +130,73 @@ void InboundSession::drive() {
       close_after_flush();
       return;
   }
+}
+
+void InboundSession::store(smtp::Envelope envelope, std::string content, bool quarantined,
+                           std::string reason) {
+  auto& shared = worker_.shared();
+  spool::SpoolRecord record;
+  record.id = shared.spool.ids().next();
+  record.arrival = spool::unix_now();
+  record.quarantined = quarantined;
+  record.reason = std::move(reason);
+  std::string received = smtp::received_header(envelope, shared.config.hostname, record.id,
+                                               std::chrono::system_clock::now());
+  auto stored_content = std::make_shared<std::string>();
+  stored_content->reserve(received.size() + content.size());
+  stored_content->append(received).append(content);
+  record.content = std::move(stored_content);
+  for (auto& r : envelope.rcpt_to) record.recipients.push_back({r, ""});
+  envelope.rcpt_to.clear();
+  record.envelope = std::move(envelope);
+  log::info("smtp: {} from=<{}> client=[{}] rcpts={} size={}", record.id, record.envelope.mail_from,
+            address_, record.recipients.size(), record.content->size());
+  io::EventLoop* loop = &worker_.loop();
+  QueueManager* queue = &shared.queue;
+  std::weak_ptr<InboundSession> self = weak_from_this();
+  spool::SpoolRecord copy = record;
+  shared.spool.store_incoming(std::move(record),
+                              [loop, queue, self, copy = std::move(copy)](Result<void> r) mutable {
+                                spool::QueueId id = copy.id;
+                                if (r) queue->accepted(std::move(copy));
+                                loop->post([self, id, r] {
+                                  if (auto s = self.lock()) s->stored(id, r);
+                                });
+                              });
+}
+
+// Secure Government Email: SPF, DKIM and DMARC on the checks' threads; the answer comes back
+// to this loop. A session gone meanwhile never had its 250: the client sends again.
+void InboundSession::check_sender(smtp::MessageReady message) {
+  auto ready = std::make_shared<smtp::MessageReady>(std::move(message));
+  auto content = std::shared_ptr<const std::string>(ready, &ready->content);
+  sender_auth::MessageFacts facts{address_, ready->envelope.helo, ready->envelope.mail_from};
+  io::EventLoop* loop = &worker_.loop();
+  std::weak_ptr<InboundSession> self = weak_from_this();
+  worker_.shared().inbound_checks->submit(
+      {std::move(facts), std::move(content), [loop, self, ready](sender_auth::Verdict v) {
+         loop->post([self, ready, v = std::move(v)]() mutable {
+           if (auto s = self.lock()) s->checked(std::move(*ready), std::move(v));
+         });
+       }});
+}
+
+void InboundSession::checked(smtp::MessageReady message, sender_auth::Verdict verdict) {
+  using sender_auth::Disposition;
+  log::notice("sge: from=<{}> client=[{}] {}", message.envelope.mail_from, address_,
+              verdict_summary(verdict));
+  if (verdict.disposition == Disposition::reject || verdict.disposition == Disposition::defer) {
+    storing_ = false;
+    if (verdict.disposition == Disposition::reject)
+      session_.message_refused(verdict.reason);
+    else
+      session_.message_stored(std::nullopt, verdict.reason);
+    return drive();
+  }
+  std::string content =
+      authenticated_content(worker_.shared().config, message.envelope, verdict, message.content);
+  store(std::move(message.envelope), std::move(content),
+        verdict.disposition == Disposition::quarantine, verdict.reason);
 }
 
 void InboundSession::stored(const spool::QueueId& id, Result<void> result) {

@@ -15,6 +15,7 @@
 #include "seegw/relay/attempt.hpp"
 #include "seegw/relay/queue_manager.hpp"
 #include "seegw/relay/tls_reports.hpp"
+#include "seegw/sender_auth/verdict.hpp"
 #include "seegw/smtp/client_session.hpp"
 #include "seegw/smtp/server_session.hpp"
 #include "seegw/spool/spool.hpp"
@@ -40,6 +41,8 @@ class ConnectionLimiter {
   std::unordered_map<std::string, std::size_t> per_client_;
 };
 
+class InboundChecks;
+
 struct Shared {
   const config::Config& config;
   spool::Spool& spool;
@@ -50,6 +53,7 @@ struct Shared {
   const std::atomic<bool>* operational = nullptr;  // OPS-1
   io::NetworkBackend* backend = nullptr;           // the poll-mode stack; null: kernel sockets
   TlsReports* tls_reports = nullptr;               // TLS-RPT counts (direct delivery)
+  InboundChecks* inbound_checks = nullptr;         // SPF, DKIM, DMARC; null: not enabled
   bool is_operational() const { return !operational || operational->load(); }
 };
 
@@ -70,6 +74,11 @@ class InboundSession : public io::StreamConnection,
   void on_closed(std::string_view reason) override;
   void drive();
   void stored(const spool::QueueId& id, Result<void> result);
+  // The message goes to the spool: `content` is what is stored after our Received field.
+  void store(smtp::Envelope envelope, std::string content, bool quarantined = false,
+             std::string reason = {});
+  void check_sender(smtp::MessageReady message);
+  void checked(smtp::MessageReady message, sender_auth::Verdict verdict);
 
   Worker& worker_;
   std::string address_;

@@ -53,17 +53,6 @@ std::string encoded_word(std::string_view text) {
 
 }  // namespace
 
-std::string first_address(std::string_view v) {
-  auto lt = v.find('<');
-  if (lt != std::string_view::npos) {
-    auto gt = v.find('>', lt);
-    if (gt != std::string_view::npos) return trim(v.substr(lt + 1, gt - lt - 1));
-  }
-  // A bare addr-spec, perhaps with a (comment) or a list after it.
-  std::string s = trim(v.substr(0, v.find_first_of(",(")));
-  return s.find('@') != std::string::npos && s.find(' ') == std::string::npos ? s : "";
-}
-
 std::string prepend_headers(std::string_view m, std::string_view fields) {
   std::string out(fields);
   out.append(m);

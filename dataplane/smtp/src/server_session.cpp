@@ -473,4 +473,17 @@ void ServerSession::message_stored(std::optional<std::string> queue_id, std::str
   process();
 }
 
+void ServerSession::message_refused(std::string_view reason) {
+  if (state_ != State::waiting_store) return;
+  state_ = State::command;
+  ++phase_;
+  event_ = Event::none;
+  std::string line = fmt::format("550 5.7.1 {}", reason.substr(0, 400));
+  for (auto& c : line)  // the reason may quote a peer's header: one line, printable
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  reply(line);
+  reset_transaction();
+  process();
+}
+
 }  // namespace seegw::smtp

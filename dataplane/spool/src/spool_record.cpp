@@ -75,6 +75,7 @@ std::string encode_header(const SpoolRecord& r) {
   // Written only when set, so the files of earlier versions read the same.
   if (r.awaits_certificate) out += "awaits-certificate 1\n";
   if (r.secured_by_gateway) out += "secured-by-gateway 1\n";
+  if (r.quarantined) out += "quarantined 1\n";
   for (const auto& rcpt : r.recipients)
     out += fmt::format("rcpt {} {}\n", enc(rcpt.address), enc(rcpt.last_error));
   out += fmt::format("size {}\n\n", r.content ? r.content->size() : 0);
@@ -119,6 +120,8 @@ Result<SpoolRecord> decode(std::string_view file) {
       r.awaits_certificate = f[1] == "1";
     } else if (key == "secured-by-gateway" && need(1)) {
       r.secured_by_gateway = f[1] == "1";
+    } else if (key == "quarantined" && need(1)) {
+      r.quarantined = f[1] == "1";
     } else if (key == "client" && need(3)) {
       auto a = dec(f[1]);
       ok = a && parse_int(f[2], e.client_port);

@@ -124,6 +124,16 @@ struct DnsSettings {
   std::vector<std::string> trust_anchors = {"/usr/share/dns/root.key"};
 };
 
+// [inbound_auth]: SPF, DKIM and DMARC on mail from outside the internal networks (Secure
+// Government Email), the result in an Authentication-Results field named authserv_id.
+struct InboundAuthSettings {
+  bool enabled = false;
+  std::string authserv_id;  // default: hostname
+  std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+  std::chrono::seconds time_limit{20};  // all of one message's DNS; past it, temperror (451)
+  std::size_t threads = 8;              // the checks wait on DNS: threads of their own
+};
+
 struct Config {
   std::string hostname = "localhost";
   std::string domain = "localhost";  // our mail domain: postmaster@domain sends notifications
@@ -197,6 +207,7 @@ struct Config {
 
   PollModeSettings dpdk;
   DnsSettings dns;
+  InboundAuthSettings inbound_auth;
 
   bool is_local_domain(std::string_view domain) const;
   bool is_internal(std::string_view address) const;

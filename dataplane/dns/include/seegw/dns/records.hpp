@@ -25,6 +25,8 @@ struct MxRecord {
   std::string exchange;
 };
 std::optional<MxRecord> mx_rdata(std::string_view rdata);
+// A domain name alone (a PTR RDATA), lower-cased, dotted, without the final dot.
+std::optional<std::string> name_rdata(std::string_view rdata);
 // An A or AAAA RDATA as text; "" when it is neither 4 nor 16 bytes.
 std::string address_rdata(std::string_view rdata);
 

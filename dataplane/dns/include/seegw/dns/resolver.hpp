@@ -23,7 +23,7 @@ struct ResolverSettings {
   std::vector<std::string> trust_anchor_files;
 };
 
-enum class RrType : int { a = 1, mx = 15, txt = 16, aaaa = 28, tlsa = 52 };
+enum class RrType : int { a = 1, ptr = 12, mx = 15, txt = 16, aaaa = 28, tlsa = 52 };
 
 struct Answer {
   bool exists = false;  // NOERROR with data (NXDOMAIN and NODATA: false)
@@ -31,6 +31,7 @@ struct Answer {
   bool secure = false;  // DNSSEC-validated
   std::string bogus;    // why validation failed ("" when it did not); the data is dropped
   std::vector<std::string> rdata;  // each record's RDATA, wire format
+  std::string packet;  // the whole reply as it came (for libraries that parse replies themselves)
 };
 
 class Resolver {

@@ -38,6 +38,9 @@ std::string remove_headers(std::string_view message, std::string_view name);
 std::string kept_headers(std::string_view message,
                          const std::function<bool(std::string_view name)>& keep);
 
+// The first address of an address-list value ("Name <a@b>" or "a@b"), or "".
+std::string first_address(std::string_view value);
+
 // "Fri, 04 Dec 2026 02:38:02 +0000" (RFC 5322 §3.3, in UTC).
 std::string rfc5322_date(std::time_t when);
 std::string rfc5322_date(std::chrono::system_clock::time_point when);

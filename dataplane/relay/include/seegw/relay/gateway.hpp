@@ -30,6 +30,8 @@ class TlsContext;
 
 namespace seegw::relay {
 
+class InboundChecks;
+
 class Worker;
 
 class Gateway {
@@ -102,6 +104,9 @@ class Gateway {
   std::mutex resolver_mutex_;
   std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<sts::PolicyCache> sts_;  // with the resolver
+  // [inbound_auth]: SPF, DKIM and DMARC on mail from outside, on threads of their own.
+  Result<void> start_inbound_checks();
+  std::unique_ptr<InboundChecks> inbound_checks_;
   // TLS-RPT (RFC 8460): the counts since `tls_reports_since_`, mailed daily (UTC) or by the
   // `tls-report` command; returns what was sent, one line per report.
   TlsReports tls_reports_;

@@ -114,6 +114,7 @@ class QueueManager {
   void recover();
   void activate(spool::Queue from, spool::SpoolRecord record);
   void start_attempt(spool::SpoolRecord record);
+  void quarantine(spool::SpoolRecord record);
   void sign_outbound(Attempt& attempt, std::vector<std::shared_ptr<const std::string>>& content);
   // A job for a domain's mail exchangers gets their addresses; false when it cannot (it then
   // failed with the reason: 5xx for a domain that takes no mail, 4xx to try later).

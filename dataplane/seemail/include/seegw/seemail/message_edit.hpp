@@ -14,10 +14,9 @@
 namespace seegw::seemail {
 
 // Reading and removing fields is mime's header toolkit, the one every module uses.
+using mime::first_address;
 using mime::header_value;
 using mime::remove_headers;
-// The addr-spec of a From/To style value: "Name <a@b>" → "a@b"; "" when there is none.
-std::string first_address(std::string_view value);
 
 // Header fields ("Name: value\r\n" each) added at the top of the header section.
 std::string prepend_headers(std::string_view message, std::string_view fields);

@@ -84,6 +84,9 @@ class ServerSession {
   // The spool's answer for the message handed out with message_ready: a queue ID on success,
   // or a temporary failure reason (answered 451, the client will retry).
   void message_stored(std::optional<std::string> queue_id, std::string_view failure = {});
+  // The message handed out with message_ready is refused for good (550 5.7.1 and the reason,
+  // RFC 3463 "delivery not authorized"): nothing was stored.
+  void message_refused(std::string_view reason);
   void tls_started(TlsInfo info);
   // The deadline: the current command line, or the whole DATA or BDAT chunk, may take
   // time_allowed() from when phase() last changed (the host's clock measures it). A phase is one

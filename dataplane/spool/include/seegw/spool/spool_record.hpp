@@ -41,6 +41,10 @@ struct SpoolRecord {
   // the requester's certificate): the outbound stage sends it as it is. Only the gateway writes
   // spool files, and nothing a client sends can set this.
   bool secured_by_gateway = false;
+  // Accepted, but the sender's domain asked for its failing mail to be quarantined (DMARC
+  // p=quarantine): it goes to the hold queue on arrival, `reason` says why, and only an
+  // administrator's release sends it on.
+  bool quarantined = false;
   smtp::Envelope envelope;  // rcpt_to is not used here: see recipients
   std::vector<PendingRecipient> recipients;
   std::shared_ptr<const std::string> content;

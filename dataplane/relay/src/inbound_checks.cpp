@@ -1,0 +1,77 @@
+#include "inbound_checks.hpp"
+
+#include <fmt/format.h>
+
+#include "seegw/common/log.hpp"
+
+namespace seegw::relay {
+
+Result<std::unique_ptr<InboundChecks>> InboundChecks::start(
+    const config::Config& config, dns::Resolver& resolver,
+    std::function<bool(const std::string& domain)> seemail_member) {
+  sender_auth::CheckSettings settings;
+  settings.public_suffix_list = config.inbound_auth.public_suffix_list;
+  settings.time_limit = config.inbound_auth.time_limit;
+  settings.seemail_member = std::move(seemail_member);
+  auto check = sender_auth::SenderCheck::create(resolver, std::move(settings));
+  if (!check) return std::unexpected(check.error());
+  std::unique_ptr<InboundChecks> checks(new InboundChecks());
+  checks->check_ = std::move(*check);
+  for (std::size_t i = 0; i < config.inbound_auth.threads; ++i)
+    checks->threads_.emplace_back([c = checks.get()] { c->run(); });
+  return checks;
+}
+
+InboundChecks::~InboundChecks() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void InboundChecks::submit(Job job) {
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void InboundChecks::run() {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping; the sessions waiting are gone with their loops
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job.done(check_->check(job.facts, *job.content));
+  }
+}
+
+std::string authenticated_content(const config::Config& config, const smtp::Envelope& envelope,
+                                  const sender_auth::Verdict& verdict, std::string_view content) {
+  const auto& id = config.inbound_auth.authserv_id;
+  return sender_auth::authentication_results(id, verdict, envelope.mail_from, envelope.helo) +
+         sender_auth::without_forged_results(content, id);
+}
+
+std::string verdict_summary(const sender_auth::Verdict& v) {
+  static constexpr std::string_view kDone[] = {"delivered", "quarantined", "rejected", "deferred"};
+  std::string dkim;
+  for (const auto& d : v.dkim)
+    dkim += fmt::format("{}{}({})", dkim.empty() ? "" : ",",
+                        sender_auth::auth_result_name(d.result), d.domain);
+  return fmt::format(
+      "spf={} dkim={} dmarc={}{} from-domain={} → {}{}", sender_auth::spf_result_name(v.spf.result),
+      dkim.empty() ? "none" : dkim, sender_auth::auth_result_name(v.dmarc.result),
+      v.dmarc.policy.empty() ? "" : "(p=" + v.dmarc.policy + ")",
+      v.dmarc.from_domain.empty() ? "-" : v.dmarc.from_domain,
+      kDone[static_cast<int>(v.disposition)], v.reason.empty() ? "" : ": " + v.reason);
+}
+
+}  // namespace seegw::relay

@@ -1,0 +1,52 @@
+// Secure Government Email's inbound checks (SPF, DKIM, DMARC) between the end of DATA and the
+// reply: they wait on DNS, so they run on threads of their own — never on an I/O loop, and not
+// on the TBB pool, whose few threads the SEEMail stage's CPU work needs. Each job's answer comes
+// back through `done`, which the session posts to its loop.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "seegw/config/config.hpp"
+#include "seegw/sender_auth/sender_check.hpp"
+
+namespace seegw::relay {
+
+class InboundChecks {
+ public:
+  static Result<std::unique_ptr<InboundChecks>> start(
+      const config::Config& config, dns::Resolver& resolver,
+      std::function<bool(const std::string& domain)> seemail_member);
+  ~InboundChecks();
+
+  struct Job {
+    sender_auth::MessageFacts facts;
+    std::shared_ptr<const std::string> content;
+    std::function<void(sender_auth::Verdict)> done;  // on a check thread
+  };
+  void submit(Job job);
+
+ private:
+  InboundChecks() = default;
+  void run();
+
+  std::unique_ptr<sender_auth::SenderCheck> check_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// The Authentication-Results field and the content without forgeries in our name, as stored.
+std::string authenticated_content(const config::Config& config, const smtp::Envelope& envelope,
+                                  const sender_auth::Verdict& verdict, std::string_view content);
+// One log line: what each method said and what was done.
+std::string verdict_summary(const sender_auth::Verdict& verdict);
+
+}  // namespace seegw::relay
