@@ -1,20 +1,93 @@
 #include "seegw/dns/resolver.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <unbound.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace seegw::dns {
 
+// libunbound's synchronous ub_resolve builds a worker (event base, sockets, random state) for
+// every question; answered from the cache, that set-up was most of a lookup's cost. So the
+// questions go to one background worker (ub_ctx_async), and one thread of ours reads its
+// answers (ub_process) and wakes whoever asked.
 struct Resolver::Impl {
   ub_ctx* ctx = nullptr;
+  int stop_pipe[2] = {-1, -1};
+  std::thread dispatcher;
+
   ~Impl() {
-    if (ctx) ub_ctx_delete(ctx);
+    if (dispatcher.joinable()) {
+      (void)!::write(stop_pipe[1], "x", 1);
+      dispatcher.join();
+    }
+    for (int fd : stop_pipe)
+      if (fd >= 0) ::close(fd);
+    if (ctx) ub_ctx_delete(ctx);  // stops the background worker
+  }
+
+  void dispatch() {
+    pollfd fds[2] = {{ub_fd(ctx), POLLIN, 0}, {stop_pipe[0], POLLIN, 0}};
+    while (true) {
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if (fds[1].revents) return;
+      if (fds[0].revents) (void)ub_process(ctx);
+    }
   }
 };
 
 namespace {
 std::unexpected<Error> ub_fail(std::string_view what, int code) {
   return fail(Errc::config, fmt::format("DNS resolver: {}: {}", what, ub_strerror(code)));
+}
+
+Result<Answer> answer_of(const std::string& name, const ub_result* result) {
+  if (result->rcode != 0 && result->rcode != 3)  // neither NOERROR nor NXDOMAIN
+    return fail(Errc::unavailable, fmt::format("DNS {}: rcode {}", name, result->rcode));
+  Answer a;
+  a.nxdomain = result->nxdomain != 0;
+  a.secure = result->secure != 0;
+  if (result->answer_packet && result->answer_len > 0)
+    a.packet.assign(static_cast<const char*>(result->answer_packet),
+                    static_cast<std::size_t>(result->answer_len));
+  if (result->bogus) {
+    a.bogus = result->why_bogus ? result->why_bogus : "DNSSEC validation failed";
+    return a;  // no data from a zone that failed validation
+  }
+  if (result->havedata)
+    for (int i = 0; result->data[i]; ++i) a.rdata.emplace_back(result->data[i], result->len[i]);
+  a.exists = !a.rdata.empty();
+  return a;
+}
+
+// One question in flight: the dispatcher's callback fills it and wakes the asker.
+struct Pending {
+  std::string name;
+  std::mutex mutex;
+  std::condition_variable answered;
+  bool done = false;
+  Result<Answer> answer = fail(Errc::unavailable, "no answer");
+};
+
+void on_answer(void* data, int error, ub_result* result) {
+  auto* p = static_cast<Pending*>(data);
+  Result<Answer> answer =
+      error != 0 ? fail(Errc::unavailable, fmt::format("DNS {}: {}", p->name, ub_strerror(error)))
+                 : answer_of(p->name, result);
+  if (result) ub_resolve_free(result);
+  std::lock_guard lock(p->mutex);
+  p->answer = std::move(answer);
+  p->done = true;
+  p->answered.notify_one();
 }
 }  // namespace
 
@@ -33,33 +106,27 @@ Result<std::unique_ptr<Resolver>> Resolver::create(const ResolverSettings& setti
     if (int e = ub_ctx_set_fwd(ctx, f.c_str()); e != 0) return ub_fail("forwarder " + f, e);
   for (const auto& a : settings.trust_anchor_files)
     if (int e = ub_ctx_add_ta_file(ctx, a.c_str()); e != 0) return ub_fail("trust anchor " + a, e);
+  if (int e = ub_ctx_async(ctx, 1); e != 0) return ub_fail("background worker", e);
+  if (::pipe2(r->impl_->stop_pipe, O_CLOEXEC) != 0)
+    return fail(Errc::config, "DNS resolver: no pipe for its dispatcher");
+  r->impl_->dispatcher = std::thread([impl = r->impl_.get()] { impl->dispatch(); });
   return r;
 }
 
 Resolver::~Resolver() = default;
 
+// libunbound ends every question itself (its timeouts and retries), so the wait ends too.
 Result<Answer> Resolver::query(std::string_view name, RrType type) {
-  ub_result* result = nullptr;
-  const std::string n(name);
-  if (int e = ub_resolve(impl_->ctx, n.c_str(), static_cast<int>(type), 1, &result); e != 0)
-    return fail(Errc::unavailable, fmt::format("DNS {}: {}", n, ub_strerror(e)));
-  std::unique_ptr<ub_result, decltype(&ub_resolve_free)> owned(result, ub_resolve_free);
-  if (result->rcode != 0 && result->rcode != 3)  // neither NOERROR nor NXDOMAIN
-    return fail(Errc::unavailable, fmt::format("DNS {}: rcode {}", n, result->rcode));
-  Answer a;
-  a.nxdomain = result->nxdomain != 0;
-  a.secure = result->secure != 0;
-  if (result->answer_packet && result->answer_len > 0)
-    a.packet.assign(static_cast<const char*>(result->answer_packet),
-                    static_cast<std::size_t>(result->answer_len));
-  if (result->bogus) {
-    a.bogus = result->why_bogus ? result->why_bogus : "DNSSEC validation failed";
-    return a;  // no data from a zone that failed validation
-  }
-  if (result->havedata)
-    for (int i = 0; result->data[i]; ++i) a.rdata.emplace_back(result->data[i], result->len[i]);
-  a.exists = !a.rdata.empty();
-  return a;
+  Pending pending;
+  pending.name = std::string(name);
+  int id = 0;
+  if (int e = ub_resolve_async(impl_->ctx, pending.name.c_str(), static_cast<int>(type), 1,
+                               &pending, on_answer, &id);
+      e != 0)
+    return fail(Errc::unavailable, fmt::format("DNS {}: {}", pending.name, ub_strerror(e)));
+  std::unique_lock lock(pending.mutex);
+  pending.answered.wait(lock, [&] { return pending.done; });
+  return std::move(pending.answer);
 }
 
 Result<std::vector<std::string>> Resolver::txt(std::string_view name, bool* secure) {
