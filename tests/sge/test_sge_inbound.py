@@ -78,7 +78,8 @@ def world():
                  f"{BRANCH.split('.')[0]} IN MX 10 mx.{BRANCH}.", f"mx.{BRANCH.split('.')[0]} IN A 127.0.0.1",
                  f"_{smtp_port}._tcp.mx.{BRANCH.split('.')[0]} IN TLSA 3 1 1 {'00' * 32}"],
         "sender-a.example": [spf(f"ip4:{GOOD_PEER}", f"ip4:{POSTFIX_PEER}", "-all"), sender_a_key, sender_a_ed_key,
-                             '_dmarc IN TXT "v=DMARC1; p=reject; sp=none"'],
+                             '_dmarc IN TXT "v=DMARC1; p=reject; sp=none"',
+                             '_dmarc.strict IN TXT "v=DMARC1; p=reject; adkim=s; aspf=s"'],
         "quarantine.example": [spf(f"ip4:{GOOD_PEER}", "-all"), '_dmarc IN TXT "v=DMARC1; p=quarantine"'],
         "pct.example": [spf(f"ip4:{GOOD_PEER}", "-all"), '_dmarc IN TXT "v=DMARC1; p=reject; pct=0"'],
         "nothing.example": ["@ IN A 127.0.0.9"],
@@ -191,6 +192,15 @@ def test_a_tampered_body_fails_dkim_and_spf_alone_carries_dmarc():
     field = accepted_with("tampered", text, "ann@sender-a.example")
     check(results(field) == {"spf": "pass", "dkim": "fail", "dmarc": "pass"}, f"dkim fail: {field}")
     check("body hash did not verify" in field, f"says why: {field}")
+
+
+def test_strict_alignment_wants_the_from_domain_itself():
+    relaxed = accepted_with("relaxed-sub", signed(message("ann@news.sender-a.example", "relaxed-sub")),
+                            "ann@news.sender-a.example", source=OTHER_PEER)
+    check(results(relaxed)["dmarc"] == "pass", f"d=sender-a.example aligns relaxed with news.: {relaxed}")
+    code, reply = send(signed(message("ann@strict.sender-a.example", "strict-sub")), "ann@strict.sender-a.example",
+                       source=OTHER_PEER)
+    check(code == 550, f"adkim=s: d=sender-a.example does not align with strict.sender-a.example: {code} {reply}")
 
 
 def test_p_reject_is_refused_at_smtp():

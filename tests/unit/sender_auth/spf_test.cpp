@@ -183,7 +183,10 @@ TEST(Spf, MoreThanTwoVoidLookupsIsAPermanentError) {
 TEST(Spf, MoreThanTenMxNamesIsAPermanentError) {
   auto dns = with_record("v=spf1 mx -all");
   for (int i = 0; i < 11; ++i) dns.zone["email.example.com"]["mx"].push_back("mx.example.com");
+  dns.zone["mx.example.com"]["a"] = {"10.0.0.1"};  // found, no match: not a void lookup
   EXPECT_EQ(check(dns), SpfResult::permerror);
+  dns.zone["email.example.com"]["mx"].pop_back();  // ten are allowed
+  EXPECT_EQ(check(dns), SpfResult::fail);
 }
 
 TEST(Spf, MacrosExpandAsRfc7208Section7Shows) {
