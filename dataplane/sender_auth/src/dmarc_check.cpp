@@ -94,22 +94,28 @@ bool identifiers_pass(DMARC_POLICY_T* ctx, const std::string& from, const SpfOut
 
 }  // namespace
 
+// Without the list, relaxed alignment would have to guess organizational domains, and the
+// guess (the last two labels) makes every .govt.nz domain align with every other: refused.
 Result<void> start_dmarc(const std::filesystem::path& public_suffix_list) {
+  std::error_code ec;
+  if (public_suffix_list.empty() || !std::filesystem::is_regular_file(public_suffix_list, ec))
+    return fail(Errc::config,
+                fmt::format("inbound_auth.public_suffix_list: '{}' is not there (Debian's "
+                            "publicsuffix package); DMARC cannot tell organizational domains",
+                            public_suffix_list.string()));
   static std::once_flag once;
   static OPENDMARC_STATUS_T status = DMARC_PARSE_OKAY;
   std::call_once(once, [&] {
     static OPENDMARC_LIB_T lib{};
-    std::error_code ec;
-    if (!public_suffix_list.empty() && std::filesystem::exists(public_suffix_list, ec)) {
-      lib.tld_type = OPENDMARC_TLD_TYPE_MOZILLA;
-      std::strncpy(reinterpret_cast<char*>(lib.tld_source_file), public_suffix_list.c_str(),
-                   sizeof lib.tld_source_file - 1);
-    }
+    lib.tld_type = OPENDMARC_TLD_TYPE_MOZILLA;
+    std::strncpy(reinterpret_cast<char*>(lib.tld_source_file), public_suffix_list.c_str(),
+                 sizeof lib.tld_source_file - 1);
     status = opendmarc_policy_library_init(&lib);
-    g_suffix_list_loaded = status == DMARC_PARSE_OKAY && lib.tld_type == OPENDMARC_TLD_TYPE_MOZILLA;
+    g_suffix_list_loaded = status == DMARC_PARSE_OKAY;
   });
   if (status != DMARC_PARSE_OKAY)
-    return fail(Errc::config, fmt::format("libopendmarc could not start: {}",
+    return fail(Errc::config, fmt::format("libopendmarc could not read {}: {}",
+                                          public_suffix_list.string(),
                                           opendmarc_policy_status_to_str(status)));
   return {};
 }

@@ -20,8 +20,8 @@
 namespace seegw::sender_auth {
 
 struct CheckSettings {
-  // The public suffix list for DMARC's organizational domains (Debian's `publicsuffix`); empty
-  // or missing: the last two labels.
+  // The public suffix list for DMARC's organizational domains (Debian's `publicsuffix`); it must
+  // be there (create() says so).
   std::filesystem::path public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
   // All DNS of one message's checks; past it, what is left is a temperror.
   std::chrono::milliseconds time_limit{20000};
