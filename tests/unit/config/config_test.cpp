@@ -170,6 +170,28 @@ TEST(Config, DnsForwardersAndTrustAnchors) {
   EXPECT_NE(bad.error().message.find("address[@port]"), std::string::npos) << bad.error().message;
 }
 
+TEST(Config, InboundAuthenticationSection) {
+  auto defaults = parse("[gateway]\nhostname = \"gw.agency-b.govt.nz\"\n");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->inbound_auth.enabled);
+  EXPECT_EQ(defaults->inbound_auth.authserv_id, "gw.agency-b.govt.nz") << "the hostname";
+  auto c = parse(
+      "[inbound_auth]\nenabled = true\nauthserv_id = \"mx.agency-b.govt.nz\"\ntime_limit = 5\n"
+      "threads = 4\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->inbound_auth.enabled);
+  EXPECT_EQ(c->inbound_auth.authserv_id, "mx.agency-b.govt.nz");
+  EXPECT_EQ(c->inbound_auth.time_limit, std::chrono::seconds(5));
+  EXPECT_EQ(c->inbound_auth.threads, 4u);
+  for (const char* bad : {"[inbound_auth]\nthreads = 0\n", "[inbound_auth]\nthreads = 1000\n",
+                          "[inbound_auth]\ntime_limit = 0\n",
+                          "[inbound_auth]\nauthserv_id = \"gw; dmarc=pass\"\n"}) {
+    auto r = parse(bad);
+    EXPECT_FALSE(r) << bad;
+    if (!r) EXPECT_NE(r.error().message.find("inbound_auth."), std::string::npos) << r.error().message;
+  }
+}
+
 TEST(Config, DirectDeliveryRoutesOtherDomainsToTheirExchangers) {
   auto c = parse(
       "[gateway]\ndomain = \"agency-a.govt.nz\"\n[relay]\noutbound_host = \"mx\"\nmx_port = 2525\n"
