@@ -40,6 +40,7 @@ class SignedDns:
         self.zones = list(zone_names)
         self.anchors = [self.anchor(z) for z in self.zones]
         self.procs = []
+        self.silent_sockets = []
 
     def anchor(self, zone):
         """The zone's trust anchor (its key's DS record), there once start() signed it."""
@@ -56,10 +57,11 @@ class SignedDns:
         _run("ldns-signzone", "-o", name, zone, os.path.join(self.dir, key), cwd=self.dir)
         os.replace(os.path.join(self.dir, key + ".ds"), self.anchor(name))
 
-    def start(self, zones, also_listen=None, dead_zones=()):
+    def start(self, zones, also_listen=None, dead_zones=(), silent_zones=()):
         """Signs {zone: [record lines]} and serves them. `also_listen` ("127.0.0.153@53"): unbound
         answers there too (for a program that can only use resolv.conf); `dead_zones` are
-        delegated to an address nothing answers on (their lookups fail: SERVFAIL)."""
+        delegated to an address nothing answers on (their lookups fail: SERVFAIL); `silent_zones`
+        to a socket that takes every question and never answers (lookups hang until given up)."""
         for name in self.zones:
             self._sign(name, zones.get(name, []))
         d = self.dir
@@ -86,6 +88,12 @@ class SignedDns:
                 f.write(f'stub-zone:\n  name: "{z}"\n  stub-addr: 127.0.0.1@{self.nsd_port}\n')
             for z in dead_zones:
                 f.write(f'stub-zone:\n  name: "{z}"\n  stub-addr: 127.0.0.1@{free_port()}\n')
+            for z in silent_zones:
+                import socket
+                silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                silent.bind(("127.0.0.1", 0))
+                self.silent_sockets.append(silent)
+                f.write(f'stub-zone:\n  name: "{z}"\n  stub-addr: 127.0.0.1@{silent.getsockname()[1]}\n')
         self.procs.append(_start(["nsd", "-d", "-c", os.path.join(d, "nsd.conf")], os.path.join(d, "nsd.out"),
                                  "nsd", lambda: _answers(self.nsd_port, self.zones[0], ["+norec"])))
         self.procs.append(_start(["unbound", "-d", "-c", os.path.join(d, "unbound.conf")],

@@ -72,7 +72,7 @@ def world():
     pki = w.sub("pki")
     subprocess.run([os.path.join(TOP, "tools", "make-test-pki"), pki], check=True, stdout=subprocess.DEVNULL)
     dns = SignedDns(w, [AGENCY, "sender-a.example", "quarantine.example", "nothing.example",
-                        "pct.example", "hostile.example", "flaky.example", "agency-a.govt.nz"])
+                        "pct.example", "hostile.example", "flaky.example", "slow.example", "agency-a.govt.nz"])
     zones = {
         AGENCY: ["@ IN MX 10 gw", "gw IN A 127.0.0.1", f"_{smtp_port}._tcp.gw IN TLSA 3 1 1 {tlsa_3_1_1(gw_cert)}",
                  f"{BRANCH.split('.')[0]} IN MX 10 mx.{BRANCH}.", f"mx.{BRANCH.split('.')[0]} IN A 127.0.0.1",
@@ -85,6 +85,7 @@ def world():
         "nothing.example": ["@ IN A 127.0.0.9"],
         "agency-a.govt.nz": [spf(f"ip4:{GOOD_PEER}", "-all"), '_dmarc IN TXT "v=DMARC1; p=reject"'],
         "flaky.example": [spf("include:spf.dead.example", "-all"), '_dmarc IN TXT "v=DMARC1; p=reject"'],
+        "slow.example": [spf("include:spf.silent.example", "-all"), '_dmarc IN TXT "v=DMARC1; p=reject"'],
         "hostile.example": [
             '_dmarc IN TXT "v=DMARC1; p=none"',
             spf(*[f"include:i{i}.hostile.example" for i in range(11)], "-all", name="many"),
@@ -94,7 +95,7 @@ def world():
             "c1 IN CNAME c2", "c2 IN CNAME c1",
             f"huge._domainkey IN TXT {big}"],
     }
-    dns.start(zones, also_listen=RESOLV_FOR_POSTFIX, dead_zones=["dead.example"])
+    dns.start(zones, also_listen=RESOLV_FOR_POSTFIX, dead_zones=["dead.example"], silent_zones=["silent.example"])
     snapshot = w.sub("policy.toml")
     with open(snapshot, "w") as f:  # agency-a is a SEEMail member with a usable certificate
         f.write(f'version = 1\ntrusted_roots = ["{pki}/agency-a/ca.pem"]\ncrls = ["{pki}/agency-a/crl.pem"]\n'
@@ -106,7 +107,7 @@ def world():
                 internal_networks=("127.0.0.1/32",), port=smtp_port,
                 smtp=f'tls_cert = "{gw_cert}"\ntls_key = "{gw_key}"',
                 extra=f'[policy]\nsnapshot = "{snapshot}"\n'
-                      f'[dns]\nforwarders = ["127.0.0.1@{dns.port}"]\ntrust_anchors = [{anchors}]\n'
+                      f'[dns]\nforwarders = ["127.0.0.1@{dns.port}"]\ntrust_anchors = [{anchors}]\nquery_timeout = 2\n'
                       f'[inbound_auth]\nenabled = true\nauthserv_id = "{AUTHSERV}"\ntime_limit = 10\n')
     g.start()
     wait_for(lambda: "operational: yes" in g.admin("status")[1], timeout=30, what="gateway operational")
@@ -282,6 +283,9 @@ def test_a_seemail_members_smime_is_judged_by_its_signature_not_dmarc():
 def test_a_dns_failure_defers_and_never_decides():
     code, reply = send(message("ann@flaky.example", "flaky"), "ann@flaky.example", source=OTHER_PEER)
     check(code == 451 and "try again later" in reply, f"451 while DNS cannot answer: {code} {reply}")
+    # Servers that take the question and never answer: given up after dns.query_timeout (2 s).
+    code, reply = send(message("ann@slow.example", "slow"), "ann@slow.example", source=OTHER_PEER)
+    check(code == 451 and "try again later" in reply, f"451 when DNS does not answer: {code} {reply}")
 
 
 def test_hostile_dns_gives_clear_results():

@@ -326,6 +326,9 @@ Result<void> read_dns(const toml::table& t, Reader& r, Config& c) {
           Errc::config,
           fmt::format("dns.forwarders: '{}' is not an address[@port] (e.g. 127.0.0.1@53)", f));
   if (t["dns"]["trust_anchors"]) c.dns.trust_anchors = r.strings(t["dns"]["trust_anchors"]);
+  r.secs(t["dns"]["query_timeout"], c.dns.query_timeout);
+  if (c.dns.query_timeout.count() <= 0)
+    return fail(Errc::config, "dns.query_timeout: at least 1 second");
   return {};
 }
 

@@ -19,6 +19,7 @@ namespace seegw::dns {
 // answers (ub_process) and wakes whoever asked.
 struct Resolver::Impl {
   ub_ctx* ctx = nullptr;
+  std::chrono::milliseconds query_timeout{15000};
   int stop_pipe[2] = {-1, -1};
   std::thread dispatcher;
 
@@ -107,6 +108,7 @@ Result<std::unique_ptr<Resolver>> Resolver::create(const ResolverSettings& setti
   for (const auto& a : settings.trust_anchor_files)
     if (int e = ub_ctx_add_ta_file(ctx, a.c_str()); e != 0) return ub_fail("trust anchor " + a, e);
   if (int e = ub_ctx_async(ctx, 1); e != 0) return ub_fail("background worker", e);
+  r->impl_->query_timeout = settings.query_timeout;
   if (::pipe2(r->impl_->stop_pipe, O_CLOEXEC) != 0)
     return fail(Errc::config, "DNS resolver: no pipe for its dispatcher");
   r->impl_->dispatcher = std::thread([impl = r->impl_.get()] { impl->dispatch(); });
@@ -115,7 +117,8 @@ Result<std::unique_ptr<Resolver>> Resolver::create(const ResolverSettings& setti
 
 Resolver::~Resolver() = default;
 
-// libunbound ends every question itself (its timeouts and retries), so the wait ends too.
+// Past the timeout the question is cancelled; if its answer is already on its way (ub_cancel
+// finds no such question), the answer is waited for, as the callback still has `pending`.
 Result<Answer> Resolver::query(std::string_view name, RrType type) {
   Pending pending;
   pending.name = std::string(name);
@@ -125,7 +128,14 @@ Result<Answer> Resolver::query(std::string_view name, RrType type) {
       e != 0)
     return fail(Errc::unavailable, fmt::format("DNS {}: {}", pending.name, ub_strerror(e)));
   std::unique_lock lock(pending.mutex);
-  pending.answered.wait(lock, [&] { return pending.done; });
+  if (!pending.answered.wait_for(lock, impl_->query_timeout, [&] { return pending.done; })) {
+    lock.unlock();  // the callback may be waiting for it
+    if (ub_cancel(impl_->ctx, id) == 0)
+      return fail(Errc::unavailable, fmt::format("DNS {}: no answer in {} ms", pending.name,
+                                                 impl_->query_timeout.count()));
+    lock.lock();
+    pending.answered.wait(lock, [&] { return pending.done; });
+  }
   return std::move(pending.answer);
 }
 

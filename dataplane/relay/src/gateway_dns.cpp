@@ -17,7 +17,7 @@ namespace seegw::relay {
 Result<dns::Resolver*> Gateway::resolver() {
   std::lock_guard lock(resolver_mutex_);
   if (!resolver_) {
-    dns::ResolverSettings settings{config_.dns.forwarders, {}};
+    dns::ResolverSettings settings{config_.dns.forwarders, {}, config_.dns.query_timeout};
     // The default anchor (Debian's root key) only where it is installed; a configured one that
     // is missing is an error.
     for (const auto& a : config_.dns.trust_anchors)

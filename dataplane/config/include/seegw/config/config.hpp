@@ -122,6 +122,7 @@ struct DnsSettings {
   std::vector<std::string> forwarders;  // "127.0.0.1@53"; empty: /etc/resolv.conf
   // DNSSEC trust anchors (DS/DNSKEY files); Debian's root key by default.
   std::vector<std::string> trust_anchors = {"/usr/share/dns/root.key"};
+  std::chrono::seconds query_timeout{15};  // an unanswered question is given up after this
 };
 
 // [inbound_auth]: SPF, DKIM and DMARC on mail from outside the internal networks (Secure

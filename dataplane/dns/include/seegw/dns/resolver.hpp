@@ -4,6 +4,7 @@
 // calls block, so they run on the pool or the admin thread, never on an I/O loop.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,9 @@ struct ResolverSettings {
   // DNSSEC trust anchors (DS or DNSKEY records, e.g. /usr/share/dns/root.key); empty: nothing is
   // `secure`.
   std::vector<std::string> trust_anchor_files;
+  // A question libunbound has not answered by then is cancelled and fails (Errc::unavailable):
+  // a hostile zone's slow servers hold a caller no longer than this.
+  std::chrono::milliseconds query_timeout{15000};
 };
 
 enum class RrType : int { a = 1, ptr = 12, mx = 15, txt = 16, aaaa = 28, tlsa = 52 };
