@@ -307,6 +307,15 @@ def test_hostile_dns_gives_clear_results():
     check(world()["g"].proc.poll() is None, "the gateway is still running")
 
 
+def test_status_counts_what_the_checks_did():
+    rc, out = world()["g"].admin("status")
+    line = next((l for l in out.splitlines() if l.startswith("inbound checks:")), "")
+    counts = {k: int(v) for v, k in re.findall(r"(\d+) (delivered|quarantined|rejected|deferred)", line)}
+    check(rc == 0 and f"as {AUTHSERV}" in line and all(counts.get(k, 0) >= 1 for k in
+                                                        ("delivered", "quarantined", "rejected", "deferred")),
+          f"status counts each outcome: {line!r}")
+
+
 def unshare_postfix(w, name, port, bind_address):
     """A Postfix instance (tools/postfix-instance) whose resolv.conf, in a mount namespace of its
     own, names the test's unbound: Postfix's DANE needs the system resolver with the AD bit."""

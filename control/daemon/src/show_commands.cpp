@@ -60,6 +60,8 @@ void Controller::cmd_show_status(const Call&, Reply& reply) {
   if (dp)
     text += fmt::format("             version {}, {} in flight, {} held\n", stats["version"],
                         stats["in flight"], stats["held"]);
+  if (dp && !stats["inbound checks"].empty() && stats["inbound checks"] != "off")
+    text += fmt::format("inbound      {}\n", stats["inbound checks"]);
   if (dp && stats["accepting"].starts_with("no"))
     text += fmt::format(
         "spool        UNDER ITS RESERVE: new mail is answered 452 until space returns\n"

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "inbound_checks.hpp"
 #include "seegw/common/admin_protocol.hpp"
 #include "seegw/common/log.hpp"
 #include "seegw/common/text.hpp"
@@ -62,7 +63,7 @@ struct AdminVerbs {
                t->policy.vendors.size(), s.accepted, s.delivered, s.deferred, s.bounced, s.blocked,
                s.held, s.answered, s.generated, s.corrupt, g.queue_->in_flight(),
                g.smtp_connections()) +
-           spool_space(*g.spool_);
+           spool_space(*g.spool_) + inbound_checks(g);
   }
 
   static std::string held(Gateway& g, const Words&) {
@@ -271,6 +272,11 @@ struct AdminVerbs {
         "spool free: {} MiB, {} (reserve {} MiB, {} inodes)\naccepting: {}\n",
         space.free_bytes >> 20, inodes, space.reserve.bytes >> 20, space.reserve.inodes,
         space.short_of_space ? "no: the spool is under its reserve (452 at MAIL)" : "yes");
+  }
+  static std::string inbound_checks(const Gateway& g) {
+    if (!g.inbound_checks_) return "inbound checks: off\n";
+    return fmt::format("inbound checks: SPF, DKIM, DMARC as {}: {}\n",
+                       g.config_.inbound_auth.authserv_id, g.inbound_checks_->counts());
   }
   static std::string rows_header() { return std::string(admin::kRowsHeader) + "\n"; }
   static seemail::LearntStore learnt_store(const Gateway& g) {

@@ -49,8 +49,20 @@ void InboundChecks::run() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    job.done(check_->check(job.facts, *job.content));
+    auto verdict = check_->check(job.facts, *job.content);
+    ++by_disposition_[static_cast<std::size_t>(verdict.disposition)];
+    job.done(std::move(verdict));
   }
+}
+
+std::string InboundChecks::counts() const {
+  const auto n = [&](sender_auth::Disposition d) {
+    return by_disposition_[static_cast<std::size_t>(d)].load();
+  };
+  using sender_auth::Disposition;
+  return fmt::format("{} delivered, {} quarantined, {} rejected, {} deferred",
+                     n(Disposition::deliver), n(Disposition::quarantine), n(Disposition::reject),
+                     n(Disposition::defer));
 }
 
 std::string authenticated_content(const config::Config& config, const smtp::Envelope& envelope,

@@ -4,6 +4,8 @@
 // back through `done`, which the session posts to its loop.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -30,6 +32,8 @@ class InboundChecks {
     std::function<void(sender_auth::Verdict)> done;  // on a check thread
   };
   void submit(Job job);
+  // For `status`: how many were checked since start, by what happened to them.
+  std::string counts() const;
 
  private:
   InboundChecks() = default;
@@ -41,6 +45,7 @@ class InboundChecks {
   std::deque<Job> jobs_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  std::array<std::atomic<std::uint64_t>, 4> by_disposition_{};  // sender_auth::Disposition order
 };
 
 // The Authentication-Results field and the content without forgeries in our name, as stored.
