@@ -164,10 +164,13 @@ class PolicyServer:
         import threading
         self.port = free_port()
         served = policies
+        self.requests = {}  # host: how many GETs
+        requests = self.requests
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
                 host = (self.headers.get("Host") or "").split(":")[0]
+                requests[host] = requests.get(host, 0) + 1
                 text = served.get(host.removeprefix("mta-sts."))
                 if self.path != "/.well-known/mta-sts.txt" or text is None:
                     self.send_error(404)

@@ -303,6 +303,11 @@ def test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_re
     arrived(s["mailbox"], "sts-oversize")
     check("MTA-STS policy of example.xyz: larger than 65536 bytes" in g.log_text(),
           "an oversize policy is no policy, and said so")
+    # A failed fetch is not tried again for every message (each could wait the whole timeout).
+    send(g.port, f"someone@{AGENCY}", "friend@example.xyz", "sts-oversize-again")
+    arrived(s["mailbox"], "sts-oversize-again")
+    check(s["policies"].requests.get("mta-sts.example.xyz") == 1,
+          f"the broken policy was fetched once: {s['policies'].requests}")
     wait_for(lambda: re.search(r"mx\.example\.info\[127\.0\.0\.1:\d+\] unavailable: TLS handshake failed",
                                g.log_text()), timeout=30, what="the refused certificate")
     time.sleep(2)

@@ -32,6 +32,10 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
   return size * n;
 }
 
+// RFC 8461 §3.3 lets a sender retry a failed fetch later; five minutes keeps a broken policy
+// server from costing every message its timeout, and a changed id is fetched at once.
+constexpr auto kRetryFailedFetch = std::chrono::minutes(5);
+
 }  // namespace
 
 std::optional<Policy> PolicyCache::policy_for(const std::string& domain, std::string& note) {
@@ -57,16 +61,36 @@ std::optional<Policy> PolicyCache::policy_for(const std::string& domain, std::st
   // §5.1: an unchanged id (or no answer at all) keeps the cached policy.
   if (cached && (lookup_failed || id.empty() || id == cached->id)) return cached->policy;
   if (id.empty()) return std::nullopt;  // the domain has no policy
+  if (auto why = failed_recently(domain, id, now)) {
+    note = fmt::format("MTA-STS policy of {}: {} (not fetched again yet)", domain, *why);
+    if (cached) return cached->policy;
+    return std::nullopt;
+  }
   // Fetched without the lock: one slow policy server does not hold up every other domain.
   auto fetched = fetch(domain);
+  std::lock_guard lock(mutex_);
   if (!fetched) {
     note = fmt::format("MTA-STS policy of {}: {}", domain, fetched.error().message);
+    failed_[domain] = {id, fetched.error().message, now + kRetryFailedFetch};
     if (cached) return cached->policy;
     return std::nullopt;  // §5: without a policy the domain is treated as having none
   }
-  std::lock_guard lock(mutex_);
+  failed_.erase(domain);
   cache_[domain] = {id, *fetched, now + fetched->max_age};
   return *fetched;
+}
+
+std::optional<std::string> PolicyCache::failed_recently(const std::string& domain,
+                                                        const std::string& id,
+                                                        std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  auto it = failed_.find(domain);
+  if (it == failed_.end()) return std::nullopt;
+  if (it->second.id != id || it->second.retry <= now) {  // a new policy, or time to try again
+    failed_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.why;
 }
 
 Result<Policy> PolicyCache::fetch(const std::string& domain) {

@@ -39,11 +39,20 @@ class PolicyCache {
     std::chrono::steady_clock::time_point expires;
   };
   Result<Policy> fetch(const std::string& domain);
+  // A fetch that failed (an unreachable, slow or broken policy server) is not tried again for
+  // the same id before `retry`: each attempt could hold a pipeline thread for the whole timeout.
+  struct Failure {
+    std::string id, why;
+    std::chrono::steady_clock::time_point retry;
+  };
+  std::optional<std::string> failed_recently(const std::string& domain, const std::string& id,
+                                             std::chrono::steady_clock::time_point now);
 
   dns::Resolver& resolver_;
   const FetchSettings settings_;
   std::mutex mutex_;
   std::map<std::string, Entry> cache_;
+  std::map<std::string, Failure> failed_;
 };
 
 }  // namespace seegw::sts
