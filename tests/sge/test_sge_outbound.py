@@ -106,7 +106,8 @@ def world():
                **{d: sts_zone(d) for d in STS_DOMAINS},
                # The preferred exchanger does not answer (nothing listens on 127.0.0.2).
                "example.net": ["@ IN MX 10 mx1.example.net.", "@ IN MX 20 mx2.example.net.",
-                               "mx1 IN A 127.0.0.2", "mx2 IN A 127.0.0.1"]})
+                               "mx1 IN A 127.0.0.2", "mx2 IN A 127.0.0.1"]},
+              silent_zones=["silent.example"])
     verifier = OpenDkimVerifier(w, dns)
     postfix = PostfixWithMilter(w, verifier.port, mailbox.port, port=postfix_port, tls=tls)
     W.update(dns=dns, verifier=verifier, postfix=postfix)
@@ -260,6 +261,21 @@ def test_direct_delivery_follows_mx_preference_and_fallback():
           f"the preferred exchanger first, then the next:\n{log[-2000:]}")
 
 
+def test_a_silent_dns_server_does_not_hold_up_other_mail():
+    """Lookups for a domain whose servers never answer wait on threads of their own: with more of
+    them than the TBB pool has threads, mail to other domains still goes at once."""
+    s = world()
+    g = s["g"]
+    for i in range(4):
+        send(g.port, f"someone@{AGENCY}", f"friend{i}@silent.example", f"silent-{i}")
+    send(g.port, f"someone@{AGENCY}", "friend@example.org", "not-held-up")
+    arrived(s["mailbox"], "not-held-up")
+    check("relay: silent.example:" not in g.log_text(),
+          "delivered while silent.example's lookups were still waiting")
+    wait_for(lambda: "relay: silent.example:" in g.log_text(), timeout=120,
+             what="silent.example's lookups given up (the messages wait, 451)")
+
+
 def test_a_null_mx_or_no_such_domain_bounces_at_once():
     s = world()
     g = s["g"]
@@ -403,6 +419,7 @@ if __name__ == "__main__":
                         test_rotation_signs_with_the_new_key_and_retires_the_old,
                         test_a_signing_key_gone_from_the_hsm_holds_mail_until_another_signs,
                         test_direct_delivery_follows_mx_preference_and_fallback,
+                        test_a_silent_dns_server_does_not_hold_up_other_mail,
                         test_a_null_mx_or_no_such_domain_bounces_at_once,
                         test_dane_authenticates_the_exchanger_or_nothing_is_sent,
                         test_mta_sts_enforce_refuses_a_wrong_certificate_and_testing_delivers_and_reports,

@@ -17,42 +17,16 @@ Result<std::unique_ptr<InboundChecks>> InboundChecks::start(
   if (!check) return std::unexpected(check.error());
   std::unique_ptr<InboundChecks> checks(new InboundChecks());
   checks->check_ = std::move(*check);
-  for (std::size_t i = 0; i < config.inbound_auth.threads; ++i)
-    checks->threads_.emplace_back([c = checks.get()] { c->run(); });
+  checks->threads_ = std::make_unique<WaitingThreads>(config.inbound_auth.threads);
   return checks;
 }
 
-InboundChecks::~InboundChecks() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  for (auto& t : threads_) t.join();
-}
-
 void InboundChecks::submit(Job job) {
-  {
-    std::lock_guard lock(mutex_);
-    jobs_.push_back(std::move(job));
-  }
-  wake_.notify_one();
-}
-
-void InboundChecks::run() {
-  while (true) {
-    Job job;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopping; the sessions waiting are gone with their loops
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
+  threads_->run([this, job = std::move(job)] {
     auto verdict = check_->check(job.facts, *job.content);
     ++by_disposition_[static_cast<std::size_t>(verdict.disposition)];
     job.done(std::move(verdict));
-  }
+  });
 }
 
 std::string InboundChecks::counts() const {

@@ -1,21 +1,16 @@
 // Secure Government Email's inbound checks (SPF, DKIM, DMARC) between the end of DATA and the
-// reply: they wait on DNS, so they run on threads of their own — never on an I/O loop, and not
-// on the TBB pool, whose few threads the SEEMail stage's CPU work needs. Each job's answer comes
+// reply: they wait on DNS, so they run on WaitingThreads of their own. Each job's answer comes
 // back through `done`, which the session posts to its loop.
 #pragma once
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "seegw/config/config.hpp"
 #include "seegw/sender_auth/sender_check.hpp"
+#include "waiting_threads.hpp"
 
 namespace seegw::relay {
 
@@ -24,7 +19,7 @@ class InboundChecks {
   static Result<std::unique_ptr<InboundChecks>> start(
       const config::Config& config, dns::Resolver& resolver,
       std::function<bool(const std::string& domain)> seemail_member);
-  ~InboundChecks();
+  ~InboundChecks() { threads_.reset(); }
 
   struct Job {
     sender_auth::MessageFacts facts;
@@ -37,14 +32,9 @@ class InboundChecks {
 
  private:
   InboundChecks() = default;
-  void run();
 
   std::unique_ptr<sender_auth::SenderCheck> check_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  std::unique_ptr<WaitingThreads> threads_;  // destroyed first: the checks use check_
   std::array<std::atomic<std::uint64_t>, 4> by_disposition_{};  // sender_auth::Disposition order
 };
 

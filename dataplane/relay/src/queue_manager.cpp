@@ -1,5 +1,7 @@
 #include "seegw/relay/queue_manager.hpp"
 
+#include "waiting_threads.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -23,6 +25,11 @@ QueueManager::QueueManager(const config::Config& config, spool::Spool& spool, se
 
 QueueManager::~QueueManager() { stop(); }
 
+void QueueManager::set_mx_lookup(MxLookup lookup, std::size_t threads) {
+  mx_lookup_ = std::move(lookup);
+  lookups_ = std::make_unique<WaitingThreads>(threads);
+}
+
 void QueueManager::start() {
   recover();
   thread_ = std::thread([this] { run(); });
@@ -37,6 +44,7 @@ void QueueManager::stop() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   pipeline_.wait();
+  lookups_.reset();  // a job still waiting stays in active/: recovery sends it
 }
 
 void QueueManager::post(std::function<void()> event) {
@@ -248,8 +256,16 @@ void QueueManager::start_attempt(spool::SpoolRecord record) {
       attempt->on_done(attempt);
       return;
     }
-    for (auto& job : jobs)
-      if (route_to_exchangers(job)) dispatch_(std::move(job));
+    for (auto& job : jobs) {
+      if (!job.route.mx || !lookups_) {
+        if (route_to_exchangers(job)) dispatch_(std::move(job));
+        continue;
+      }
+      // A domain's exchangers, TLSA records and MTA-STS policy wait on the network.
+      lookups_->run([this, job = std::move(job)]() mutable {
+        if (route_to_exchangers(job)) dispatch_(std::move(job));
+      });
+    }
   });
 }
 

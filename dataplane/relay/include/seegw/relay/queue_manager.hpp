@@ -24,6 +24,7 @@
 namespace seegw::relay {
 
 class DkimSigning;
+class WaitingThreads;
 
 struct QueueStats {
   std::size_t accepted = 0, delivered = 0, deferred = 0, bounced = 0, corrupt = 0;
@@ -74,9 +75,10 @@ class QueueManager {
   // Outbound mail from our domains is DKIM-signed after the SEEMail stage; set before start().
   void set_dkim(DkimSigning* dkim) { dkim_ = dkim; }
   // Direct delivery ([relay] outbound_host = "mx"): a domain's mail exchangers' addresses, most
-  // preferred first (blocking; called on the pipeline's threads). Set before start().
+  // preferred first (blocking: called on `threads` threads of the manager's own, never on the
+  // TBB pool). Set before start().
   using MxLookup = std::function<Result<std::vector<config::Exchanger>>(const std::string& domain)>;
-  void set_mx_lookup(MxLookup lookup) { mx_lookup_ = std::move(lookup); }
+  void set_mx_lookup(MxLookup lookup, std::size_t threads = 8);
   void stop();
   // A message is on stable storage in incoming/ (thread-safe).
   void accepted(spool::SpoolRecord record);
@@ -148,6 +150,7 @@ class QueueManager {
   CertificateEvents certificate_events_;
   DkimSigning* dkim_ = nullptr;
   MxLookup mx_lookup_;
+  std::unique_ptr<WaitingThreads> lookups_;
   tbb::task_group pipeline_;
 
   std::mutex mutex_;
