@@ -1,8 +1,9 @@
 // MTA-STS policies as a sending MTA keeps them (RFC 8461 §5): the TXT record's id says whether
 // the cached policy is current; a new id (or none cached) fetches the policy over HTTPS, its
 // certificate verified, no redirects, a size and a time limit; a policy stays in force for its
-// max_age even while the domain's DNS or web server is away. Thread-safe; blocking (the
-// pipeline's threads).
+// max_age even while the domain's DNS or web server is away; a failed fetch is tried again after
+// five minutes (or at once for a new id). Thread-safe; blocking (the queue manager's waiting
+// threads).
 #pragma once
 
 #include <chrono>
