@@ -1,6 +1,7 @@
 // The gateway's DNS for Secure Government Email, one owner: the validating resolver (made at
 // first use), direct delivery's mail exchangers with their DANE records, and the MTA-STS policy
-// applied to them. Called on the queue manager's waiting threads and the admin thread, never on an I/O loop.
+// applied to them. Called on the queue manager's waiting threads and the admin thread, never on an
+// I/O loop.
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -114,9 +114,9 @@ Result<void> start_dmarc(const std::filesystem::path& public_suffix_list) {
     g_suffix_list_loaded = status == DMARC_PARSE_OKAY;
   });
   if (status != DMARC_PARSE_OKAY)
-    return fail(Errc::config, fmt::format("libopendmarc could not read {}: {}",
-                                          public_suffix_list.string(),
-                                          opendmarc_policy_status_to_str(status)));
+    return fail(Errc::config,
+                fmt::format("libopendmarc could not read {}: {}", public_suffix_list.string(),
+                            opendmarc_policy_status_to_str(status)));
   return {};
 }
 

@@ -45,7 +45,8 @@ bool is_smime(std::string_view message) {
   const std::string type = ascii_lower(mime::header_value(message, "Content-Type"));
   return type.find("application/pkcs7-mime") != std::string::npos ||
          type.find("application/x-pkcs7-mime") != std::string::npos ||
-         (type.starts_with("multipart/signed") && type.find("pkcs7-signature") != std::string::npos);
+         (type.starts_with("multipart/signed") &&
+          type.find("pkcs7-signature") != std::string::npos);
 }
 
 // §6.6.4: with pct below 100, a failing message outside the sample gets the next milder policy.

@@ -135,8 +135,8 @@ std::optional<Term> parse_term(std::string_view text) {
     if (!parse_address(t.spec, v6)) return std::nullopt;
   }
   if (!t.spec.empty() && t.spec[0] == '/') return std::nullopt;  // a CIDR we could not read
-  const bool needs_spec = t.name == "include" || t.name == "exists" || t.name == "ip4" ||
-                          t.name == "ip6";
+  const bool needs_spec =
+      t.name == "include" || t.name == "exists" || t.name == "ip4" || t.name == "ip6";
   if (needs_spec && t.spec.empty()) return std::nullopt;
   if (t.name == "all" && !t.spec.empty()) return std::nullopt;
   return t;
@@ -166,15 +166,32 @@ std::optional<std::string> macro_value(std::string_view body, const MacroValues&
   const char letter = static_cast<char>(std::tolower(static_cast<unsigned char>(body[0])));
   std::string value;
   switch (letter) {
-    case 's': value = v.sender; break;
-    case 'l': value = v.local; break;
-    case 'o': value = v.sender_domain; break;
-    case 'd': value = domain; break;
-    case 'i': value = v.ip; break;
-    case 'p': value = "unknown"; break;  // §5.5: validated names are not worth the lookups
-    case 'v': value = v.ip_version; break;
-    case 'h': value = v.helo; break;
-    default: return std::nullopt;  // c, r, t belong to exp= only, which is not evaluated
+    case 's':
+      value = v.sender;
+      break;
+    case 'l':
+      value = v.local;
+      break;
+    case 'o':
+      value = v.sender_domain;
+      break;
+    case 'd':
+      value = domain;
+      break;
+    case 'i':
+      value = v.ip;
+      break;
+    case 'p':
+      value = "unknown";
+      break;  // §5.5: validated names are not worth the lookups
+    case 'v':
+      value = v.ip_version;
+      break;
+    case 'h':
+      value = v.helo;
+      break;
+    default:
+      return std::nullopt;  // c, r, t belong to exp= only, which is not evaluated
   }
   std::size_t pos = 1, keep = 0;
   while (pos < body.size() && std::isdigit(static_cast<unsigned char>(body[pos])))
@@ -246,8 +263,8 @@ std::string query_name(std::string name) {
 
 std::string reverse_name(const Address& a) {
   std::string out;
-  if (!a.v6) return fmt::format("{}.{}.{}.{}.in-addr.arpa", a.bytes[3], a.bytes[2], a.bytes[1],
-                                a.bytes[0]);
+  if (!a.v6)
+    return fmt::format("{}.{}.{}.{}.in-addr.arpa", a.bytes[3], a.bytes[2], a.bytes[1], a.bytes[0]);
   for (int i = 15; i >= 0; --i) out += fmt::format("{:x}.{:x}.", a.bytes[i] & 15, a.bytes[i] >> 4);
   return out + "ip6.arpa";
 }
@@ -294,7 +311,7 @@ class Evaluation {
 };
 
 std::optional<std::vector<std::string>> Evaluation::values(const SpfAnswer& a,
-                                                          std::string_view what) {
+                                                           std::string_view what) {
   if (a.status == SpfAnswer::Status::error) {
     stop(SpfResult::temperror, fmt::format("DNS error looking up {}", what));
     return std::nullopt;
@@ -333,9 +350,8 @@ Evaluation::Match Evaluation::mechanism(const Term& t, const std::string& domain
   if (t.name == "ip4" || t.name == "ip6") {
     auto network = parse_address(t.spec, t.name == "ip6");
     if (network->v6 != client_.v6) return Match::no;
-    return in_network(client_, network->bytes.data(), client_.v6 ? t.cidr6 : t.cidr4)
-               ? Match::yes
-               : Match::no;
+    return in_network(client_, network->bytes.data(), client_.v6 ? t.cidr6 : t.cidr4) ? Match::yes
+                                                                                      : Match::no;
   }
   if (!dns_.in_time()) return stop(SpfResult::temperror, "the SPF evaluation took too long");
   if (!count_dns_term())
@@ -373,12 +389,17 @@ Evaluation::Match Evaluation::mechanism(const Term& t, const std::string& domain
   // include (§5.2)
   const std::string saved_reason = reason;
   switch (check_host(*name)) {
-    case SpfResult::pass: return Match::yes;
-    case SpfResult::temperror: return stop(SpfResult::temperror, reason);
-    case SpfResult::permerror: return stop(SpfResult::permerror, reason);
+    case SpfResult::pass:
+      return Match::yes;
+    case SpfResult::temperror:
+      return stop(SpfResult::temperror, reason);
+    case SpfResult::permerror:
+      return stop(SpfResult::permerror, reason);
     case SpfResult::none:
       return stop(SpfResult::permerror, fmt::format("include:{} has no SPF record", *name));
-    default: reason = saved_reason; return Match::no;
+    default:
+      reason = saved_reason;
+      return Match::no;
   }
 }
 
@@ -447,10 +468,14 @@ SpfResult Evaluation::check_host(const std::string& domain) {
     if (m == Match::no) continue;
     reason = fmt::format("{} matched '{}'", domain, t.text.substr(0, 128));
     switch (t.qualifier) {
-      case '-': return SpfResult::fail;
-      case '~': return SpfResult::softfail;
-      case '?': return SpfResult::neutral;
-      default: return SpfResult::pass;
+      case '-':
+        return SpfResult::fail;
+      case '~':
+        return SpfResult::softfail;
+      case '?':
+        return SpfResult::neutral;
+      default:
+        return SpfResult::pass;
     }
   }
   if (!record->redirect) {
@@ -478,7 +503,7 @@ SpfOutcome check_sender(const SpfQuery& query, SpfDns& dns) {
   v.helo = query.helo;
   const auto at = query.sender.rfind('@');
   v.local = query.sender.empty() || at == 0 ? "postmaster" : query.sender.substr(0, at);
-  out.domain = ascii_lower(query.sender.empty() ? query.helo
+  out.domain = ascii_lower(query.sender.empty()      ? query.helo
                            : at == std::string::npos ? std::string()
                                                      : query.sender.substr(at + 1));
   if (!client || out.domain.empty()) {

@@ -21,8 +21,8 @@ namespace {
 std::string value(std::string_view v) {
   const bool token = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
-    return std::isalnum(u) || std::string_view(".-_@+!#$%&'*/=?^`{|}~").find(c) !=
-                                  std::string_view::npos;
+    return std::isalnum(u) ||
+           std::string_view(".-_@+!#$%&'*/=?^`{|}~").find(c) != std::string_view::npos;
   });
   if (token) return std::string(v);
   std::string out = "\"";
@@ -86,8 +86,8 @@ std::string authentication_results(std::string_view authserv_id, const Verdict& 
   for (const auto& d : verdict.dkim) parts.push_back(dkim_part(d));
   const auto& m = verdict.dmarc;
   std::string dmarc = fmt::format("dmarc={}", auth_result_name(m.result));
-  dmarc += comment(m.policy.empty() ? m.reason : "p=" + m.policy + (m.reason.empty() ? "" : "; ") +
-                                                     m.reason);
+  dmarc += comment(m.policy.empty() ? m.reason
+                                    : "p=" + m.policy + (m.reason.empty() ? "" : "; ") + m.reason);
   if (!m.from_domain.empty()) dmarc += " header.from=" + value(m.from_domain);
   parts.push_back(std::move(dmarc));
   std::string out = fmt::format("Authentication-Results: {}", value(authserv_id));

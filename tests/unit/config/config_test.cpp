@@ -183,12 +183,13 @@ TEST(Config, InboundAuthenticationSection) {
   EXPECT_EQ(c->inbound_auth.authserv_id, "mx.agency-b.govt.nz");
   EXPECT_EQ(c->inbound_auth.time_limit, std::chrono::seconds(5));
   EXPECT_EQ(c->inbound_auth.threads, 4u);
-  for (const char* bad : {"[inbound_auth]\nthreads = 0\n", "[inbound_auth]\nthreads = 1000\n",
-                          "[inbound_auth]\ntime_limit = 0\n",
-                          "[inbound_auth]\nauthserv_id = \"gw; dmarc=pass\"\n"}) {
+  for (const char* bad :
+       {"[inbound_auth]\nthreads = 0\n", "[inbound_auth]\nthreads = 1000\n",
+        "[inbound_auth]\ntime_limit = 0\n", "[inbound_auth]\nauthserv_id = \"gw; dmarc=pass\"\n"}) {
     auto r = parse(bad);
     EXPECT_FALSE(r) << bad;
-    if (!r) EXPECT_NE(r.error().message.find("inbound_auth."), std::string::npos) << r.error().message;
+    if (!r)
+      EXPECT_NE(r.error().message.find("inbound_auth."), std::string::npos) << r.error().message;
   }
 }
 

@@ -141,8 +141,8 @@ TEST(Spf, SyntaxErrorsArePermanentErrorsBeforeAnyLookup) {
        {"v=spf1 foo:bar -all", "v=spf1 ip4:300.1.1.1 -all", "v=spf1 ip4:192.0.2.3/33 -all",
         "v=spf1 ip6:2001:db8::/129 -all", "v=spf1 a//129 -all", "v=spf1 -redirect=x.example",
         "v=spf1 redirect=a.example redirect=b.example", "v=spf1 exists:%{z}.example -all",
-        "v=spf1 include: -all", "v=spf1 all:x", "v=spf1 exists:%{d0}.x -all",
-        "v=spf1 a:%{d -all", "v=spf1 a:% -all", "v=spf1 exp=a exp=b -all"}) {
+        "v=spf1 include: -all", "v=spf1 all:x", "v=spf1 exists:%{d0}.x -all", "v=spf1 a:%{d -all",
+        "v=spf1 a:% -all", "v=spf1 exp=a exp=b -all"}) {
     auto dns = with_record(record);
     dns.zone["email.example.com"]["a"] = {"192.0.2.3"};
     EXPECT_EQ(check(dns), SpfResult::permerror) << record;
@@ -156,7 +156,8 @@ TEST(Spf, MoreThanTenLookupsIsAPermanentError) {
   std::string record = "v=spf1";
   for (int i = 0; i < 11; ++i) record += " a:h" + std::to_string(i) + ".example.com";
   auto dns = with_record(record + " -all");
-  for (int i = 0; i < 11; ++i) dns.zone["h" + std::to_string(i) + ".example.com"]["a"] = {"10.0.0.1"};
+  for (int i = 0; i < 11; ++i)
+    dns.zone["h" + std::to_string(i) + ".example.com"]["a"] = {"10.0.0.1"};
   const auto outcome = check_sender({"192.0.2.3", "x@email.example.com", "h"}, dns);
   EXPECT_EQ(outcome.result, SpfResult::permerror);
   EXPECT_NE(outcome.reason.find("more than 10"), std::string::npos) << outcome.reason;
@@ -204,8 +205,9 @@ TEST(Spf, MacrosExpandAsRfc7208Section7Shows) {
                             "a %.%20.mx.example.net.y"}));
   auto v6 = with_record("v=spf1 exists:%{ir}.%{v}._spf.%{d2} -all");
   check(v6, "2001:db8::cb01");
-  EXPECT_EQ(v6.asked.back(),
-            "a 1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com");
+  EXPECT_EQ(
+      v6.asked.back(),
+      "a 1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com");
 }
 
 TEST(Spf, AnUppercaseMacroIsUrlEscapedAndAHugeExpansionIsRefused) {

@@ -17,7 +17,8 @@ std::string_view spf_result_name(SpfResult r);  // "pass", "softfail", ... (RFC 
 // One DNS question as SPF sees it.
 struct SpfAnswer {
   enum class Status { found, no_data, nxdomain, error } status = Status::no_data;
-  std::vector<std::string> values;  // TXT: each record's text; A/AAAA: raw 4/16 bytes; MX/PTR: names
+  std::vector<std::string>
+      values;  // TXT: each record's text; A/AAAA: raw 4/16 bytes; MX/PTR: names
 };
 
 // The DNS the evaluation asks (a validating resolver in the gateway, a table in unit tests).
@@ -26,8 +27,8 @@ class SpfDns {
   virtual ~SpfDns() = default;
   virtual SpfAnswer txt(const std::string& name) = 0;
   virtual SpfAnswer addresses(const std::string& name, bool ipv6) = 0;
-  virtual SpfAnswer mx(const std::string& name) = 0;    // exchange names
-  virtual SpfAnswer ptr(const std::string& name) = 0;   // the in-addr/ip6.arpa name's targets
+  virtual SpfAnswer mx(const std::string& name) = 0;   // exchange names
+  virtual SpfAnswer ptr(const std::string& name) = 0;  // the in-addr/ip6.arpa name's targets
   // False once the evaluation has taken too long: it stops with temperror.
   virtual bool in_time() { return true; }
 };
