@@ -41,6 +41,9 @@ struct Resolver::Impl {
         return;
       }
       if (fds[1].revents) return;
+      // libunbound's worker gone (its pipe closed): stop rather than spin; questions still
+      // waiting end at their timeout.
+      if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) return;
       if (fds[0].revents) (void)ub_process(ctx);
     }
   }
