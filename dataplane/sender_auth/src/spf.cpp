@@ -269,8 +269,10 @@ std::string reverse_name(const Address& a) {
   return out + "ip6.arpa";
 }
 
-std::string address_macro(const Address& a, const std::string& text) {
-  if (!a.v6) return text;
+// %{i}: dotted quads, or an IPv6 address as 32 dotted nibbles (§7.3); an IPv4-mapped client is
+// its IPv4 address.
+std::string address_macro(const Address& a) {
+  if (!a.v6) return fmt::format("{}.{}.{}.{}", a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]);
   std::string out;
   for (std::size_t i = 0; i < 16; ++i)
     out += fmt::format("{}{:x}.{:x}", i ? "." : "", a.bytes[i] >> 4, a.bytes[i] & 15);
@@ -512,7 +514,7 @@ SpfOutcome check_sender(const SpfQuery& query, SpfDns& dns) {
   }
   v.sender_domain = out.domain;
   v.sender = v.local + "@" + out.domain;
-  v.ip = address_macro(*client, query.client_address);
+  v.ip = address_macro(*client);
   v.ip_version = client->v6 ? "ip6" : "in-addr";
   Evaluation e(dns, *client, std::move(v));
   out.result = e.check_host(out.domain);

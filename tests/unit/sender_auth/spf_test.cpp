@@ -203,6 +203,9 @@ TEST(Spf, MacrosExpandAsRfc7208Section7Shows) {
                             "txt email.example.com",
                             "a strong.email.example.com.com.example.email.email.example.com",
                             "a %.%20.mx.example.net.y"}));
+  auto mapped = with_record("v=spf1 exists:%{i}.%{v}.x.example -all");
+  check(mapped, "::ffff:192.0.2.3");
+  EXPECT_EQ(mapped.asked.back(), "a 192.0.2.3.in-addr.x.example");
   auto v6 = with_record("v=spf1 exists:%{ir}.%{v}._spf.%{d2} -all");
   check(v6, "2001:db8::cb01");
   EXPECT_EQ(
