@@ -27,13 +27,14 @@ std::string domain_of(std::string_view address) {
 struct Author {
   std::string domain;
   std::string problem;
+  bool several = false;  // more than one From: field
 };
 Author author_of(std::string_view message) {
   Author a;
   int fields = 0;
   for (const auto& f : mime::header_fields(message).fields) {
     if (!f.has_colon || !iequals(f.name, "From")) continue;
-    if (++fields > 1) return {"", "more than one From: field"};
+    if (++fields > 1) return {"", "more than one From: field", true};
     a.domain = domain_of(mime::first_address(mime::unfolded_value(message, f)));
   }
   if (a.domain.empty()) a.problem = fields ? "no domain in From:" : "no From: field";
@@ -109,7 +110,7 @@ Verdict SenderCheck::check(const MessageFacts& facts, std::string_view message) 
   if (!author.problem.empty()) {
     v.dmarc.result = AuthResult::permerror;
     v.dmarc.reason = author.problem;
-    if (author.problem.starts_with("more than one")) {  // §6.6.1: an author to hide behind
+    if (author.several) {  // RFC 7489 §6.6.1: an author to hide behind
       v.disposition = Disposition::reject;
       v.reason = "more than one From: field (RFC 5322 §3.6)";
     }
