@@ -174,6 +174,11 @@ syslog = 10.0.3.2:{s['siem'].port} siem-ca.pem siem.test
     return seed
 
 
+def console_and_data_plane_up(s):
+    r = s["vm"].ssh("alice", s["alice_key"], "show", "status")
+    return r.returncode == 0 and b"does not answer" not in r.stdout
+
+
 def install_certificate(s):
     """The CSR the first boot made, issued by the agency's test CA, installed over SSH."""
     vm, pki = s["vm"], s["pki"]
@@ -226,8 +231,10 @@ def world():
         vm.vm.sendline("")  # the login prompt came before the key's lines: ask for it again
         vm.wait_login_prompt()
         s["first_boot_to_login"] = time.monotonic() - vm.started
-        wait_for(lambda: vm.ssh("alice", s["alice_key"], "show", "status").returncode == 0, timeout=300,
-                 what="the console over SSH (seegw-control up)")
+        # Both daemons: `key csr` goes to the data plane, which under emulation may open its admin
+        # socket seconds after seegw-control answers (a race seen once in CI).
+        wait_for(lambda: console_and_data_plane_up(s), timeout=300,
+                 what="the console over SSH (seegw-control up) and the data plane answering it")
         install_certificate(s)
         wait_for(lambda: b"operational" in status(s) and b"not operational" not in status(s), timeout=300,
                  what="the appliance to become operational")
