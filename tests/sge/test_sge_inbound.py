@@ -255,7 +255,6 @@ def test_no_records_is_none_everywhere():
 def test_forged_results_in_our_name_are_removed_and_others_kept():
     forged = (f"Authentication-Results: {AUTHSERV}; dmarc=pass header.from=sender-a.example\r\n"
               "Authentication-Results: mx.elsewhere.example; spf=pass\r\n")
-    text = delivered_text = None
     text = message("ann@nothing.example", "forged-ar", extra_headers=forged)
     accepted_with("forged-ar", text, "ann@nothing.example")
     delivered_text = delivered("forged-ar")
