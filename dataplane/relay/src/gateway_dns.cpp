@@ -11,6 +11,7 @@
 #include "seegw/common/log.hpp"
 #include "seegw/dns/mail_exchangers.hpp"
 #include "seegw/relay/gateway.hpp"
+#include "seegw/seemail/stage.hpp"
 #include "seegw/tls/tls_channel.hpp"
 
 namespace seegw::relay {
@@ -118,9 +119,10 @@ Result<void> Gateway::start_inbound_checks() {
   if (!config_.inbound_auth.enabled) return {};
   auto r = resolver();
   if (!r) return std::unexpected(r.error());
-  auto checks = InboundChecks::start(config_, **r, [this](const std::string& domain) {
-    return trust_->usable_domains().contains(domain);
-  });
+  auto checks = InboundChecks::start(
+      config_, **r, [this](const std::string& domain, std::string_view message) {
+        return seemail::is_smime(message) && trust_->usable_domains().contains(domain);
+      });
   if (!checks) return std::unexpected(checks.error());
   inbound_checks_ = std::move(*checks);
   log::notice("inbound_auth: SPF, DKIM and DMARC on mail from outside, as {}",

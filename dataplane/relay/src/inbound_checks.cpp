@@ -8,11 +8,11 @@ namespace seegw::relay {
 
 Result<std::unique_ptr<InboundChecks>> InboundChecks::start(
     const config::Config& config, dns::Resolver& resolver,
-    std::function<bool(const std::string& domain)> seemail_member) {
+    std::function<bool(const std::string& from_domain, std::string_view message)> judged_by_smime) {
   sender_auth::CheckSettings settings;
   settings.public_suffix_list = config.inbound_auth.public_suffix_list;
   settings.time_limit = config.inbound_auth.time_limit;
-  settings.seemail_member = std::move(seemail_member);
+  settings.judged_by_smime = std::move(judged_by_smime);
   auto check = sender_auth::SenderCheck::create(resolver, std::move(settings));
   if (!check) return std::unexpected(check.error());
   std::unique_ptr<InboundChecks> checks(new InboundChecks());
@@ -39,11 +39,10 @@ std::string InboundChecks::counts() const {
                      n(Disposition::defer));
 }
 
-std::string authenticated_content(const config::Config& config, const smtp::Envelope& envelope,
-                                  const sender_auth::Verdict& verdict, std::string_view content) {
-  const auto& id = config.inbound_auth.authserv_id;
-  return sender_auth::authentication_results(id, verdict, envelope.mail_from, envelope.helo) +
-         sender_auth::without_forged_results(content, id);
+std::string authentication_results(const config::Config& config, const smtp::Envelope& envelope,
+                                   const sender_auth::Verdict& verdict) {
+  return sender_auth::authentication_results(config.inbound_auth.authserv_id, verdict,
+                                             envelope.mail_from, envelope.helo);
 }
 
 std::string verdict_summary(const sender_auth::Verdict& v) {

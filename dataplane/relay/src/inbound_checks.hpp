@@ -18,7 +18,8 @@ class InboundChecks {
  public:
   static Result<std::unique_ptr<InboundChecks>> start(
       const config::Config& config, dns::Resolver& resolver,
-      std::function<bool(const std::string& domain)> seemail_member);
+      std::function<bool(const std::string& from_domain, std::string_view message)>
+          judged_by_smime);
   ~InboundChecks() { threads_.reset(); }
 
   struct Job {
@@ -38,9 +39,9 @@ class InboundChecks {
   std::array<std::atomic<std::uint64_t>, 4> by_disposition_{};  // sender_auth::Disposition order
 };
 
-// The Authentication-Results field and the content without forgeries in our name, as stored.
-std::string authenticated_content(const config::Config& config, const smtp::Envelope& envelope,
-                                  const sender_auth::Verdict& verdict, std::string_view content);
+// The Authentication-Results field we add (RFC 8601), in our authserv-id.
+std::string authentication_results(const config::Config& config, const smtp::Envelope& envelope,
+                                   const sender_auth::Verdict& verdict);
 // One log line: what each method said and what was done.
 std::string verdict_summary(const sender_auth::Verdict& verdict);
 

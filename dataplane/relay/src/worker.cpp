@@ -117,7 +117,7 @@ void InboundSession::drive() {
       if (worker_.shared().inbound_checks && !message.envelope.client_internal)
         check_sender(std::move(message));
       else
-        store(std::move(message.envelope), std::move(message.content));
+        store(std::move(message.envelope), message.content);
       return;
     }
     case smtp::Event::start_tls:
@@ -132,8 +132,8 @@ void InboundSession::drive() {
   }
 }
 
-void InboundSession::store(smtp::Envelope envelope, std::string content, bool quarantined,
-                           std::string reason) {
+void InboundSession::store(smtp::Envelope envelope, std::string_view content,
+                           std::string_view fields, bool quarantined, std::string reason) {
   auto& shared = worker_.shared();
   spool::SpoolRecord record;
   record.id = shared.spool.ids().next();
@@ -143,8 +143,8 @@ void InboundSession::store(smtp::Envelope envelope, std::string content, bool qu
   std::string received = smtp::received_header(envelope, shared.config.hostname, record.id,
                                                std::chrono::system_clock::now());
   auto stored_content = std::make_shared<std::string>();
-  stored_content->reserve(received.size() + content.size());
-  stored_content->append(received).append(content);
+  stored_content->reserve(received.size() + fields.size() + content.size());
+  stored_content->append(received).append(fields).append(content);
   record.content = std::move(stored_content);
   for (auto& r : envelope.rcpt_to) record.recipients.push_back({r, ""});
   envelope.rcpt_to.clear();
@@ -193,9 +193,11 @@ void InboundSession::checked(smtp::MessageReady message, sender_auth::Verdict ve
       session_.message_stored(std::nullopt, verdict.reason);
     return drive();
   }
-  std::string content =
-      authenticated_content(worker_.shared().config, message.envelope, verdict, message.content);
-  store(std::move(message.envelope), std::move(content),
+  const auto& config = worker_.shared().config;
+  const std::string fields = authentication_results(config, message.envelope, verdict);
+  const std::string content = sender_auth::without_forged_results(std::move(message.content),
+                                                                  config.inbound_auth.authserv_id);
+  store(std::move(message.envelope), content, fields,
         verdict.disposition == Disposition::quarantine, verdict.reason);
 }
 

@@ -74,9 +74,10 @@ class InboundSession : public io::StreamConnection,
   void on_closed(std::string_view reason) override;
   void drive();
   void stored(const spool::QueueId& id, Result<void> result);
-  // The message goes to the spool: `content` is what is stored after our Received field.
-  void store(smtp::Envelope envelope, std::string content, bool quarantined = false,
-             std::string reason = {});
+  // The message goes to the spool: our Received field, then `fields` (ours, e.g.
+  // Authentication-Results), then `content`.
+  void store(smtp::Envelope envelope, std::string_view content, std::string_view fields = {},
+             bool quarantined = false, std::string reason = {});
   void check_sender(smtp::MessageReady message);
   void checked(smtp::MessageReady message, sender_auth::Verdict verdict);
 

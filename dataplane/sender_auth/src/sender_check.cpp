@@ -7,6 +7,7 @@
 #include "checks.hpp"
 #include "seegw/common/text.hpp"
 #include "seegw/mime/header_fields.hpp"
+#include "seegw/smtp/address.hpp"
 
 namespace seegw::sender_auth {
 
@@ -17,11 +18,6 @@ struct SenderCheck::Impl {
 };
 
 namespace {
-
-std::string domain_of(std::string_view address) {
-  const auto at = address.rfind('@');
-  return at == std::string_view::npos ? "" : ascii_lower(address.substr(at + 1));
-}
 
 // RFC 7489 §6.6.1: the one author domain, or why there is none to judge.
 struct Author {
@@ -35,19 +31,10 @@ Author author_of(std::string_view message) {
   for (const auto& f : mime::header_fields(message).fields) {
     if (!f.has_colon || !iequals(f.name, "From")) continue;
     if (++fields > 1) return {"", "more than one From: field", true};
-    a.domain = domain_of(mime::first_address(mime::unfolded_value(message, f)));
+    a.domain = smtp::domain_of(mime::first_address(mime::unfolded_value(message, f)));
   }
   if (a.domain.empty()) a.problem = fields ? "no domain in From:" : "no From: field";
   return a;
-}
-
-// S/MIME from a SEEMail member: signed or enveloped, as the SEEMail stage reads it.
-bool is_smime(std::string_view message) {
-  const std::string type = ascii_lower(mime::header_value(message, "Content-Type"));
-  return type.find("application/pkcs7-mime") != std::string::npos ||
-         type.find("application/x-pkcs7-mime") != std::string::npos ||
-         (type.starts_with("multipart/signed") &&
-          type.find("pkcs7-signature") != std::string::npos);
 }
 
 // §6.6.4: with pct below 100, a failing message outside the sample gets the next milder policy.
@@ -74,7 +61,7 @@ void decide(Verdict& v, int pct, const CheckSettings& settings, std::string_view
   if (d.result != AuthResult::fail) return;
   const std::string policy = sampled(d.policy, pct);
   if (policy == "none") return;
-  if (settings.seemail_member(d.from_domain) && is_smime(message)) return;  // judged by S/MIME
+  if (settings.judged_by_smime(d.from_domain, message)) return;
   if (any_temperror(v)) {
     v.disposition = Disposition::defer;
     v.reason = fmt::format("DMARC failed for {} while DNS could not answer: try again later",

@@ -95,18 +95,13 @@ std::string authentication_results(std::string_view authserv_id, const Verdict& 
   return out + "\r\n";
 }
 
-std::string without_forged_results(std::string_view message, std::string_view authserv_id) {
-  std::string out;
+std::string without_forged_results(std::string message, std::string_view authserv_id) {
   const auto section = mime::header_fields(message);
-  std::size_t kept_to = 0;
-  for (const auto& f : section.fields) {
-    if (!f.has_colon || !iequals(f.name, "Authentication-Results")) continue;
-    if (!iequals(authserv_id_of(mime::unfolded_value(message, f)), authserv_id)) continue;
-    out.append(message.substr(kept_to, f.begin - kept_to));
-    kept_to = f.end;
-  }
-  out.append(message.substr(kept_to));
-  return out;
+  for (auto f = section.fields.rbegin(); f != section.fields.rend(); ++f)  // back to front
+    if (f->has_colon && iequals(f->name, "Authentication-Results") &&
+        iequals(authserv_id_of(mime::unfolded_value(message, *f)), authserv_id))
+      message.erase(f->begin, f->end - f->begin);
+  return message;
 }
 
 }  // namespace seegw::sender_auth

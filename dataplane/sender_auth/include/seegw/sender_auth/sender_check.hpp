@@ -26,10 +26,9 @@ struct CheckSettings {
   // All DNS of one message's checks; past it, what is left is a temperror.
   std::chrono::milliseconds time_limit{20000};
   // SEEMail members' S/MIME mail is judged by its signature in the SEEMail stage (IN-*), not by
-  // DMARC: for these From domains a DMARC failure is recorded, not enforced.
-  std::function<bool(const std::string& domain)> seemail_member = [](const std::string&) {
-    return false;
-  };
+  // DMARC: for the messages this says yes to, a DMARC failure is recorded, not enforced.
+  std::function<bool(const std::string& from_domain, std::string_view message)> judged_by_smime =
+      [](const std::string&, std::string_view) { return false; };
 };
 
 struct MessageFacts {

@@ -45,7 +45,8 @@ struct Verdict {
 std::string authentication_results(std::string_view authserv_id, const Verdict& verdict,
                                    std::string_view sender, std::string_view helo);
 // §5: every Authentication-Results field a peer wrote in our name (its authserv-id is ours)
-// removed; the others, and the rest of the message, byte for byte.
-std::string without_forged_results(std::string_view message, std::string_view authserv_id);
+// removed; the others, and the rest of the message, byte for byte (the message itself, not a
+// copy, when there is none to remove).
+std::string without_forged_results(std::string message, std::string_view authserv_id);
 
 }  // namespace seegw::sender_auth
